@@ -1,0 +1,363 @@
+//! Settings: `config/default.toml` (or `--config FILE`), then `CLAIMDESK__SECTION__KEY`
+//! environment overrides. Secrets never live in files: each secret setting names the
+//! environment variable that holds it, and [`Settings::secret`] reads it.
+
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::Role;
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Postgres connection.
+    pub database: DatabaseSettings,
+    /// Desk-wide behaviour.
+    pub desk: DeskSettings,
+    /// How mail is fetched.
+    #[serde(default)]
+    pub intake: IntakeSettings,
+    /// The support mailboxes to read.
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxSettings>,
+    /// Outgoing mail.
+    pub smtp: SmtpSettings,
+    /// Slack, active when its bot token variable is set.
+    #[serde(default)]
+    pub slack: Option<SlackSettings>,
+    /// Discord, active when its bot token variable is set.
+    #[serde(default)]
+    pub discord: Option<DiscordSettings>,
+    /// The terminal surface used when neither Slack nor Discord is active.
+    #[serde(default)]
+    pub console: ConsoleSettings,
+    /// HTTP endpoints.
+    #[serde(default)]
+    pub web: WebSettings,
+    /// Outbox delivery.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// The team.
+    #[serde(default)]
+    pub agents: Vec<AgentSettings>,
+}
+
+/// Postgres connection settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://user@host:port/db`; the database is created if missing.
+    pub url: String,
+    /// Pool size.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+/// Desk-wide behaviour.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeskSettings {
+    /// Ticket number prefix: `TICK` gives `TICK-2026-0001`.
+    #[serde(default = "default_prefix")]
+    pub ticket_prefix: String,
+    /// Domain of the Message-IDs we generate for outgoing mail (RFC 5322 §3.6.4 id-right).
+    pub message_id_domain: String,
+    /// Characters of the first message shown on a card.
+    #[serde(default = "default_preview_chars")]
+    pub preview_chars: usize,
+}
+
+/// Fetching settings shared by all mailboxes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntakeSettings {
+    /// Seconds between polls of each mailbox.
+    #[serde(default = "default_poll_secs")]
+    pub poll_interval_secs: u64,
+    /// UIDs per UID FETCH command; every run still fetches everything new.
+    #[serde(default = "default_batch")]
+    pub fetch_batch: u32,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_secs: default_poll_secs(),
+            fetch_batch: default_batch(),
+        }
+    }
+}
+
+/// One support mailbox, read over IMAP (RFC 3501).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailboxSettings {
+    /// Short name, unique; keys the UID cursor.
+    pub name: String,
+    /// The address customers write to; our replies come from it.
+    pub address: String,
+    /// IMAP server host.
+    pub host: String,
+    /// IMAP server port (143 plain, 993 TLS).
+    pub port: u16,
+    /// Implicit TLS (IMAPS) when true; plain TCP otherwise.
+    #[serde(default)]
+    pub tls: bool,
+    /// IMAP LOGIN user name.
+    pub username: String,
+    /// Name of the environment variable holding the password.
+    #[serde(default = "default_imap_password_env")]
+    pub password_env: String,
+    /// Folder to read.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain TCP (loopback relays and tests only).
+    None,
+    /// STARTTLS upgrade, required.
+    Starttls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+/// Outgoing mail server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSettings {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Transport security.
+    #[serde(default = "default_smtp_security")]
+    pub security: SmtpSecurity,
+    /// AUTH user, if the server needs one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password.
+    #[serde(default = "default_smtp_password_env")]
+    pub password_env: String,
+    /// Display name on our replies (`Acme Support`).
+    #[serde(default = "default_from_name")]
+    pub from_name: String,
+}
+
+/// Slack workspace settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SlackSettings {
+    /// Channel ID the cards go to (`C0123ABCD`).
+    pub channel: String,
+    /// Web API base; only tests change it.
+    #[serde(default = "default_slack_api")]
+    pub api_url: String,
+    /// Variable holding the bot token (`xoxb-…`).
+    #[serde(default = "default_slack_token_env")]
+    pub bot_token_env: String,
+    /// Variable holding the signing secret.
+    #[serde(default = "default_slack_secret_env")]
+    pub signing_secret_env: String,
+}
+
+/// Discord application settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscordSettings {
+    /// Channel ID (snowflake) the cards go to.
+    pub channel_id: String,
+    /// HTTP proxy all API calls go through; only tests set it.
+    #[serde(default)]
+    pub api_proxy: Option<String>,
+    /// Variable holding the bot token.
+    #[serde(default = "default_discord_token_env")]
+    pub bot_token_env: String,
+    /// Variable holding the application's Ed25519 public key (hex).
+    #[serde(default = "default_discord_key_env")]
+    pub public_key_env: String,
+}
+
+/// The terminal surface.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct ConsoleSettings {
+    /// Handle of the agent the console acts as; the first admin when absent.
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebSettings {
+    /// Listen address, `127.0.0.1:8080`; port 0 picks a free one.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+        }
+    }
+}
+
+/// Outbox delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutboxSettings {
+    /// First retry delay, seconds; doubles per attempt.
+    #[serde(default = "default_retry_base")]
+    pub retry_base_secs: u64,
+    /// Longest retry delay, seconds.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_secs: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            retry_base_secs: default_retry_base(),
+            retry_max_secs: default_retry_max(),
+        }
+    }
+}
+
+/// One team member.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentSettings {
+    /// Unique short handle (`ana`), shown as `@ana`.
+    pub handle: String,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Role on the desk.
+    pub role: Role,
+    /// Slack user ID (`U0123`), if they use Slack.
+    #[serde(default)]
+    pub slack_user_id: Option<String>,
+    /// Discord user ID (snowflake), if they use Discord.
+    #[serde(default)]
+    pub discord_user_id: Option<String>,
+}
+
+/// Settings that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file or an override could not be read or parsed.
+    #[error("cannot load settings: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value is present but wrong.
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads `path` (TOML), then applies `CLAIMDESK__SECTION__KEY=value` environment overrides
+    /// (e.g. `CLAIMDESK__DATABASE__URL`), then validates.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("CLAIMDESK")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: unique names, a known console agent, a usable prefix.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |m: String| Err(SettingsError::Invalid(m));
+        if crate::domain::TicketNumber::new(&self.desk.ticket_prefix, 2000, 1).is_err() {
+            return bad(format!(
+                "desk.ticket_prefix `{}` must be 1-16 ASCII letters",
+                self.desk.ticket_prefix
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for m in &self.mailboxes {
+            if !names.insert(m.name.as_str()) {
+                return bad(format!("mailbox name `{}` is used twice", m.name));
+            }
+        }
+        let mut handles = std::collections::HashSet::new();
+        for a in &self.agents {
+            if !handles.insert(a.handle.as_str()) {
+                return bad(format!("agent handle `{}` is used twice", a.handle));
+            }
+        }
+        if let Some(h) = &self.console.agent {
+            if !handles.contains(h.as_str()) {
+                return bad(format!("console.agent `{h}` is not a configured agent"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the secret held in environment variable `var`; `None` when unset or empty.
+    /// The value is never logged.
+    pub fn secret(var: &str) -> Option<SecretString> {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
+    }
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+fn default_prefix() -> String {
+    "TICK".into()
+}
+fn default_preview_chars() -> usize {
+    400
+}
+fn default_poll_secs() -> u64 {
+    10
+}
+fn default_batch() -> u32 {
+    500
+}
+fn default_imap_password_env() -> String {
+    "CLAIMDESK_IMAP_PASSWORD".into()
+}
+fn default_folder() -> String {
+    "INBOX".into()
+}
+fn default_smtp_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+fn default_smtp_password_env() -> String {
+    "CLAIMDESK_SMTP_PASSWORD".into()
+}
+fn default_from_name() -> String {
+    "Support".into()
+}
+fn default_slack_api() -> String {
+    "https://slack.com/api".into()
+}
+fn default_slack_token_env() -> String {
+    "SLACK_BOT_TOKEN".into()
+}
+fn default_slack_secret_env() -> String {
+    "SLACK_SIGNING_SECRET".into()
+}
+fn default_discord_token_env() -> String {
+    "DISCORD_BOT_TOKEN".into()
+}
+fn default_discord_key_env() -> String {
+    "DISCORD_PUBLIC_KEY".into()
+}
+fn default_bind() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_retry_base() -> u64 {
+    2
+}
+fn default_retry_max() -> u64 {
+    300
+}

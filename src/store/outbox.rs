@@ -1,0 +1,143 @@
+//! The `outbox` table: side effects written in the same transaction as the change that
+//! causes them, delivered later by `crate::worker` with retries (`FOR UPDATE SKIP LOCKED`).
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+/// One side effect to deliver.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Post the ticket's card, or edit it to its current state if already posted.
+    Card {
+        /// Platform name.
+        platform: String,
+    },
+    /// Post a stored message (customer follow-up or our reply) into the card's thread.
+    ThreadMessage {
+        /// Platform name.
+        platform: String,
+        /// `messages.id`.
+        message_id: i64,
+    },
+    /// Send a stored outbound message over SMTP.
+    Email {
+        /// `messages.id`.
+        message_id: i64,
+    },
+    /// A private answer to one chat user (Slack `chat.postEphemeral`).
+    Ephemeral {
+        /// Platform name.
+        platform: String,
+        /// Channel ID.
+        channel: String,
+        /// Platform user ID.
+        user: String,
+        /// Text.
+        text: String,
+    },
+}
+
+impl Effect {
+    fn kind(&self) -> &'static str {
+        match self {
+            Effect::Card { .. } => "card",
+            Effect::ThreadMessage { .. } => "thread_message",
+            Effect::Email { .. } => "email",
+            Effect::Ephemeral { .. } => "ephemeral",
+        }
+    }
+}
+
+/// Queues `effect` for `ticket_id` in the caller's transaction.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    ticket_id: Option<i64>,
+    effect: &Effect,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_value(effect).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    sqlx::query("INSERT INTO outbox (kind, ticket_id, payload) VALUES ($1, $2, $3)")
+        .bind(effect.kind())
+        .bind(ticket_id)
+        .bind(payload)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_notify('claimdesk_outbox', '')")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A due item, locked by the transaction that took it.
+#[derive(Debug)]
+pub struct Item {
+    /// Row id.
+    pub id: i64,
+    /// Ticket concerned.
+    pub ticket_id: Option<i64>,
+    /// What to do; `Err` holds the raw payload when it no longer parses.
+    pub effect: Result<Effect, String>,
+    /// Attempts so far.
+    pub attempts: i32,
+}
+
+/// Takes the oldest due item, skipping items other workers hold. Items of one ticket on one
+/// platform (or all of a ticket's email) are delivered in order: an item is not due while an
+/// older undelivered item of the same ticket and platform exists, so a card is posted before
+/// anything goes into its thread, and one platform being down never holds up another.
+pub async fn take_due(tx: &mut Transaction<'_, Postgres>) -> Result<Option<Item>, sqlx::Error> {
+    let row: Option<(i64, Option<i64>, serde_json::Value, i32)> = sqlx::query_as(
+        "SELECT o.id, o.ticket_id, o.payload, o.attempts FROM outbox o
+         WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.delivered_at IS NULL
+                           AND p.ticket_id = o.ticket_id AND p.id < o.id
+                           AND p.payload->>'platform' IS NOT DISTINCT FROM o.payload->>'platform')
+         ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(id, ticket_id, payload, attempts)| Item {
+        id,
+        ticket_id,
+        effect: serde_json::from_value(payload.clone()).map_err(|_| payload.to_string()),
+        attempts,
+    }))
+}
+
+/// Marks the item delivered.
+pub async fn mark_delivered(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed attempt and when to try again.
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+    retry_in: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+             next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(retry_in.as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Undelivered items: `(count, oldest age in seconds)`.
+pub async fn backlog(conn: &mut PgConnection) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
+         FROM outbox WHERE delivered_at IS NULL",
+    )
+    .fetch_one(&mut *conn)
+    .await
+}
