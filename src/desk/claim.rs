@@ -1,0 +1,134 @@
+//! Claim and unclaim. A claim is one conditional UPDATE: first write wins.
+
+use crate::domain::{permissions, Action, Event, Status};
+use crate::store::{self, audit::AuditEvent};
+
+use super::{Actor, Desk, DeskError};
+
+/// A successful claim or unclaim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimOutcome {
+    /// Ticket number.
+    pub number: String,
+    /// Status after.
+    pub status: Status,
+    /// Handle of the previous holder (unclaim).
+    pub previous_holder: Option<String>,
+}
+
+impl Desk {
+    /// Gives ticket `number` to `actor` if nobody holds it.
+    ///
+    /// Errors: [`DeskError::AlreadyClaimed`] naming the holder when someone was first,
+    /// [`DeskError::AlreadyYours`], [`DeskError::Illegal`] for a status that cannot be claimed
+    /// (resolved, closed), lookup errors. Nothing changes on error.
+    pub async fn claim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
+        let mut tx = self.pool.begin().await?;
+        let t = self.ticket_by_number(&mut tx, number).await?;
+        if !permissions::allows(actor.agent.role, Action::Claim) {
+            return Err(DeskError::NotAllowed {
+                number: t.number,
+                holder_or_admin: "an agent".into(),
+            });
+        }
+        let claimable: Vec<&str> = Status::ALL
+            .into_iter()
+            .filter(|s| s.apply(Event::Claim).is_ok())
+            .map(Status::as_str)
+            .collect();
+        if !store::tickets::try_claim(&mut tx, t.id, actor.agent.id, &claimable, Status::Claimed)
+            .await?
+        {
+            // Someone was first, or the status forbids it: explain from the current row.
+            let now = store::tickets::by_id(&mut tx, t.id).await?.unwrap_or(t);
+            return Err(match (now.assignee_id, now.assignee_handle) {
+                (Some(id), _) if id == actor.agent.id => DeskError::AlreadyYours(now.number),
+                (Some(_), Some(by)) => DeskError::AlreadyClaimed {
+                    number: now.number,
+                    by,
+                },
+                _ => match now.status.apply(Event::Claim) {
+                    Err(source) => DeskError::Illegal {
+                        number: now.number,
+                        source,
+                    },
+                    Ok(_) => DeskError::AlreadyClaimed {
+                        number: now.number,
+                        by: "someone".into(),
+                    },
+                },
+            });
+        }
+        store::audit::record(
+            &mut tx,
+            AuditEvent {
+                ticket_id: Some(t.id),
+                actor: &actor.agent.handle,
+                surface: actor.surface.as_str(),
+                action: "ticket.claimed",
+                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": null})),
+                after: Some(
+                    serde_json::json!({"status": "claimed", "assignee": actor.agent.handle}),
+                ),
+            },
+        )
+        .await?;
+        self.refresh_cards(&mut tx, t.id).await?;
+        tx.commit().await?;
+        Ok(ClaimOutcome {
+            number: t.number,
+            status: Status::Claimed,
+            previous_holder: None,
+        })
+    }
+
+    /// Releases the claim on ticket `number`: allowed to the holder and to admins and owners.
+    ///
+    /// Errors: [`DeskError::NotClaimed`], [`DeskError::NotAllowed`], [`DeskError::Illegal`],
+    /// lookup errors. Nothing changes on error.
+    pub async fn unclaim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
+        let mut tx = self.pool.begin().await?;
+        let found = self.ticket_by_number(&mut tx, number).await?;
+        let t = store::tickets::lock(&mut tx, found.id)
+            .await?
+            .unwrap_or(found);
+        let Some(holder_id) = t.assignee_id else {
+            return Err(DeskError::NotClaimed(t.number));
+        };
+        let holder = t.assignee_handle.clone().unwrap_or_default();
+        let holds_it = holder_id == actor.agent.id;
+        if !permissions::allows(actor.agent.role, Action::Unclaim { holds_it }) {
+            return Err(DeskError::NotAllowed {
+                number: t.number,
+                holder_or_admin: format!("@{holder} or an admin"),
+            });
+        }
+        let status = t
+            .status
+            .apply(Event::Unclaim)
+            .map_err(|source| DeskError::Illegal {
+                number: t.number.clone(),
+                source,
+            })?;
+        store::tickets::set_state(&mut tx, t.id, status, None).await?;
+        store::audit::record(
+            &mut tx,
+            AuditEvent {
+                ticket_id: Some(t.id),
+                actor: &actor.agent.handle,
+                surface: actor.surface.as_str(),
+                action: "ticket.unclaimed",
+                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": holder})),
+                after: Some(serde_json::json!({"status": status.as_str(), "assignee": null})),
+            },
+        )
+        .await?;
+        self.refresh_cards(&mut tx, t.id).await?;
+        tx.commit().await?;
+        Ok(ClaimOutcome {
+            number: t.number,
+            status,
+            previous_holder: Some(holder),
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Ingest: one fetched email becomes a new ticket, joins an existing one, is recognised as a
+//! duplicate, or is quarantined with a reason — and the mailbox cursor moves in the same
+//! transaction, so a crash at any point neither loses nor repeats a message.
+
+use chrono::Datelike;
+
+use crate::domain::{threading, Event};
+use crate::intake::parse::{self, ParsedEmail};
+use crate::store::{self, audit::AuditEvent, messages::Direction, tickets::NewTicket};
+
+use super::Desk;
+
+/// Where a fetched message came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Mailbox name from config.
+    pub mailbox: &'a str,
+    /// The folder's UIDVALIDITY (RFC 3501 §2.3.1.1).
+    pub uidvalidity: u32,
+    /// The message's UID.
+    pub uid: u32,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// It opened this ticket.
+    Created(String),
+    /// It joined this existing ticket.
+    Joined(String),
+    /// Its Message-ID was already stored (a second copy, or our own outgoing mail).
+    Duplicate,
+    /// It could not become a ticket; kept in quarantine with this reason.
+    Quarantined(String),
+}
+
+/// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
+/// halves of one thread arriving at once cannot open two tickets.
+const THREADING_LOCK: i64 = 0x636c_6169_6d64;
+
+impl Desk {
+    /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
+    /// mailbox cursor to `src.uid`, in one transaction.
+    ///
+    /// Threading (see `domain::threading`): any msg-id of the message already known → that
+    /// ticket (several known tickets are merged into the oldest, because this message shows
+    /// they are one thread); else a `[TICK-…]` subject tag naming an existing ticket; else a
+    /// new ticket. Errors only when the database fails; then nothing is stored and the cursor
+    /// stays, so the message is fetched again.
+    pub async fn ingest(&self, src: Source<'_>, raw: &[u8]) -> Result<Ingested, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(THREADING_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let outcome = match parse::parse(raw) {
+            Err(e) => self.quarantine(&mut tx, src, raw, &e.to_string()).await?,
+            Ok(p) => match p.from_addr.clone() {
+                None => {
+                    self.quarantine(&mut tx, src, raw, "no sender address (From)")
+                        .await?
+                }
+                Some(from) => self.thread_and_store(&mut tx, src, raw, &p, &from).await?,
+            },
+        };
+        store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn quarantine(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        raw: &[u8],
+        reason: &str,
+    ) -> Result<Ingested, sqlx::Error> {
+        store::quarantine::insert(conn, src.mailbox, Some(i64::from(src.uid)), reason, raw).await?;
+        tracing::warn!(
+            mailbox = src.mailbox,
+            uid = src.uid,
+            reason,
+            "message quarantined"
+        );
+        Ok(Ingested::Quarantined(reason.to_string()))
+    }
+
+    async fn thread_and_store(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        raw: &[u8],
+        p: &ParsedEmail,
+        from: &str,
+    ) -> Result<Ingested, sqlx::Error> {
+        let ids = p.thread_ids();
+        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
+        if known.is_empty() {
+            if let Some(tag) = threading::subject_tag(&p.subject, &self.prefix) {
+                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
+                    known.push(t.merged_into.unwrap_or(t.id));
+                }
+            }
+        }
+        let (ticket_id, created) = match known.first() {
+            Some(&id) => (id, false),
+            None => {
+                let year = chrono::Utc::now().year();
+                let number = store::tickets::next_number(conn, &self.prefix, year).await?;
+                let subject = if p.subject.is_empty() {
+                    "(no subject)"
+                } else {
+                    p.subject.as_str()
+                };
+                let id = store::tickets::insert(
+                    conn,
+                    NewTicket {
+                        number: &number,
+                        requester_email: from,
+                        requester_name: p.from_name.as_deref(),
+                        subject,
+                        mailbox: src.mailbox,
+                    },
+                )
+                .await?;
+                (id, true)
+            }
+        };
+        for &other in known.iter().skip(1) {
+            self.merge(conn, other, ticket_id).await?;
+        }
+        store::thread_keys::add(conn, &ids, ticket_id).await?;
+        let raw_size = i32::try_from(raw.len()).unwrap_or(i32::MAX);
+        let inserted = store::messages::insert(
+            conn,
+            store::messages::NewMessage {
+                ticket_id,
+                message_id: &p.message_id,
+                in_reply_to: p.in_reply_to.first().map(String::as_str),
+                references: &p.references,
+                direction: Direction::Inbound,
+                from_addr: from,
+                from_name: p.from_name.as_deref(),
+                to_addrs: &p.to,
+                subject: &p.subject,
+                body_text: &p.body_text,
+                raw: Some(raw),
+                raw_size,
+                mailbox: Some(src.mailbox),
+                uid: Some(i64::from(src.uid)),
+                author_agent_id: None,
+            },
+        )
+        .await?;
+        let ticket = store::tickets::by_id(conn, ticket_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let customer = format!("customer:{from}");
+        let Some(message_row) = inserted else {
+            if known.len() > 1 {
+                self.refresh_cards(conn, ticket_id).await?;
+            }
+            return Ok(Ingested::Duplicate);
+        };
+        if created {
+            store::audit::record(
+                conn,
+                AuditEvent {
+                    ticket_id: Some(ticket_id),
+                    actor: &customer,
+                    surface: "email",
+                    action: "ticket.created",
+                    before: None,
+                    after: Some(serde_json::json!({"status": "open", "message_id": p.message_id})),
+                },
+            )
+            .await?;
+            self.refresh_cards(conn, ticket_id).await?;
+            return Ok(Ingested::Created(ticket.number));
+        }
+        let event = Event::CustomerReply {
+            assigned: ticket.assignee_id.is_some(),
+        };
+        if let Ok(next) = ticket.status.apply(event) {
+            if next != ticket.status {
+                store::tickets::set_state(conn, ticket_id, next, ticket.assignee_id).await?;
+            }
+        }
+        store::audit::record(
+            conn,
+            AuditEvent {
+                ticket_id: Some(ticket_id),
+                actor: &customer,
+                surface: "email",
+                action: "message.received",
+                before: Some(serde_json::json!({"status": ticket.status.as_str()})),
+                after: Some(serde_json::json!({"message_id": p.message_id})),
+            },
+        )
+        .await?;
+        self.refresh_cards(conn, ticket_id).await?;
+        self.post_in_threads(conn, ticket_id, message_row).await?;
+        Ok(Ingested::Joined(ticket.number))
+    }
+
+    /// Merges ticket `from` into `into`: its messages and thread keys move, it becomes
+    /// `merged`, and both cards are refreshed.
+    async fn merge(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        from: i64,
+        into: i64,
+    ) -> Result<(), sqlx::Error> {
+        store::messages::move_all(conn, from, into).await?;
+        store::thread_keys::move_all(conn, from, into).await?;
+        store::tickets::mark_merged(conn, from, into).await?;
+        store::audit::record(
+            conn,
+            AuditEvent {
+                ticket_id: Some(from),
+                actor: "system",
+                surface: "email",
+                action: "ticket.merged",
+                before: None,
+                after: Some(serde_json::json!({"merged_into": into})),
+            },
+        )
+        .await?;
+        self.refresh_cards(conn, from).await?;
+        Ok(())
+    }
+}

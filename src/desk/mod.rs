@@ -1,0 +1,266 @@
+//! The use cases: ingest, claim, unclaim, reply and the read-only queries. This is the one
+//! place the rules of `crate::domain` are applied; every surface (Slack, Discord, console,
+//! CLI) calls these and none re-implements them.
+//!
+//! Each use case runs in one Postgres transaction and writes its side effects (card posts
+//! and edits, thread messages, outgoing mail) to the outbox in that same transaction.
+
+pub mod claim;
+pub mod ingest;
+pub mod query;
+pub mod reply;
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::config::Settings;
+use crate::domain::status::IllegalTransition;
+use crate::store::{self, agents::Agent, outbox::Effect};
+
+pub use claim::ClaimOutcome;
+pub use ingest::{Ingested, Source};
+pub use query::{CardView, TicketDetail, TicketSummary};
+pub use reply::ReplyOutcome;
+
+/// Where a request came from; recorded in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// Slack interaction or slash command.
+    Slack,
+    /// Discord interaction.
+    Discord,
+    /// The terminal surface.
+    Console,
+    /// A `claimdesk` subcommand.
+    Cli,
+}
+
+impl Surface {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Slack => "slack",
+            Surface::Discord => "discord",
+            Surface::Console => "console",
+            Surface::Cli => "cli",
+        }
+    }
+}
+
+/// An agent acting through a surface.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Who.
+    pub agent: Agent,
+    /// Through what.
+    pub surface: Surface,
+}
+
+/// Why a use case refused. Every variant is an answer for the person who asked;
+/// `chat::messages` words them.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The chat user is not a configured agent.
+    #[error("not a member of this desk")]
+    NotAMember,
+    /// The text is not a ticket number.
+    #[error("`{0}` is not a ticket number")]
+    BadTicketNumber(String),
+    /// No ticket has that number.
+    #[error("no ticket {0}")]
+    NoSuchTicket(String),
+    /// The ticket was merged into another.
+    #[error("{number} was merged into {into}")]
+    Merged {
+        /// The merged ticket.
+        number: String,
+        /// Where it went.
+        into: String,
+    },
+    /// Someone else holds it.
+    #[error("{number} is already claimed by @{by}")]
+    AlreadyClaimed {
+        /// Ticket.
+        number: String,
+        /// Holder's handle.
+        by: String,
+    },
+    /// The actor already holds it.
+    #[error("you already hold {0}")]
+    AlreadyYours(String),
+    /// Nobody holds it.
+    #[error("{0} is not claimed")]
+    NotClaimed(String),
+    /// The role does not allow it.
+    #[error("only {holder_or_admin} may do that to {number}")]
+    NotAllowed {
+        /// Ticket.
+        number: String,
+        /// Who may: e.g. "@ben or an admin".
+        holder_or_admin: String,
+    },
+    /// The status machine does not allow it.
+    #[error("{number}: {source}")]
+    Illegal {
+        /// Ticket.
+        number: String,
+        /// The refused transition.
+        source: IllegalTransition,
+    },
+    /// A reply with no text.
+    #[error("the reply is empty")]
+    EmptyReply,
+    /// The database failed; nothing was changed.
+    #[error("storage error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// The desk: the use cases over one Postgres pool.
+#[derive(Clone)]
+pub struct Desk {
+    pool: PgPool,
+    prefix: String,
+    message_id_domain: String,
+    preview_chars: usize,
+    platforms: Vec<String>,
+    mailbox_addresses: HashMap<String, String>,
+    default_from: String,
+}
+
+impl Desk {
+    /// A desk over `pool` posting cards to `platforms` (`slack`, `discord`, `console`).
+    pub fn new(pool: PgPool, settings: &Settings, platforms: Vec<String>) -> Desk {
+        let mailbox_addresses: HashMap<String, String> = settings
+            .mailboxes
+            .iter()
+            .map(|m| (m.name.clone(), m.address.clone()))
+            .collect();
+        let default_from = settings
+            .mailboxes
+            .first()
+            .map(|m| m.address.clone())
+            .unwrap_or_else(|| format!("support@{}", settings.desk.message_id_domain));
+        Desk {
+            pool,
+            prefix: settings.desk.ticket_prefix.clone(),
+            message_id_domain: settings.desk.message_id_domain.clone(),
+            preview_chars: settings.desk.preview_chars,
+            platforms,
+            mailbox_addresses,
+            default_from,
+        }
+    }
+
+    /// The pool, for workers and tests.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Chat platforms cards go to.
+    pub fn platforms(&self) -> &[String] {
+        &self.platforms
+    }
+
+    /// The address replies for tickets of `mailbox` are sent from.
+    pub fn from_address(&self, mailbox: &str) -> &str {
+        self.mailbox_addresses
+            .get(mailbox)
+            .map(String::as_str)
+            .unwrap_or(&self.default_from)
+    }
+
+    /// The agent behind a chat identity, or [`DeskError::NotAMember`].
+    pub async fn agent(&self, who: store::agents::Identity<'_>) -> Result<Agent, DeskError> {
+        let mut conn = self.pool.acquire().await?;
+        store::agents::find(&mut conn, who)
+            .await?
+            .ok_or(DeskError::NotAMember)
+    }
+
+    /// Queues a private answer to one chat user (used where the platform cannot answer in the
+    /// request itself, e.g. a Slack button click).
+    pub async fn queue_ephemeral(
+        &self,
+        platform: &str,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        store::outbox::enqueue(
+            &mut conn,
+            None,
+            &Effect::Ephemeral {
+                platform: platform.to_string(),
+                channel: channel.to_string(),
+                user: user.to_string(),
+                text: text.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Queues a card refresh of `ticket_id` on every platform.
+    async fn refresh_cards(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+    ) -> Result<(), sqlx::Error> {
+        for p in &self.platforms {
+            store::outbox::enqueue(
+                conn,
+                Some(ticket_id),
+                &Effect::Card {
+                    platform: p.clone(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Queues posting stored message `message_id` into the card thread on every platform.
+    async fn post_in_threads(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+        message_id: i64,
+    ) -> Result<(), sqlx::Error> {
+        for p in &self.platforms {
+            store::outbox::enqueue(
+                conn,
+                Some(ticket_id),
+                &Effect::ThreadMessage {
+                    platform: p.clone(),
+                    message_id,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Looks up a ticket by the number as typed, following merges is left to the caller.
+    async fn ticket_by_number(
+        &self,
+        conn: &mut PgConnection,
+        typed: &str,
+    ) -> Result<store::tickets::Ticket, DeskError> {
+        let number: crate::domain::TicketNumber = typed
+            .parse()
+            .map_err(|_| DeskError::BadTicketNumber(typed.trim().to_string()))?;
+        let number = number.to_string();
+        let t = store::tickets::by_number(conn, &number)
+            .await?
+            .ok_or_else(|| DeskError::NoSuchTicket(number.clone()))?;
+        if let Some(into) = t.merged_into {
+            let into = store::tickets::by_id(conn, into)
+                .await?
+                .map(|t| t.number)
+                .unwrap_or_default();
+            return Err(DeskError::Merged { number, into });
+        }
+        Ok(t)
+    }
+}

@@ -1,0 +1,243 @@
+//! Read-only queries: listings, one ticket's detail, and the state a card shows.
+
+use serde::Serialize;
+
+use crate::domain::Status;
+use crate::store;
+
+use super::{Desk, DeskError};
+
+/// One line of `ticket list --json`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TicketSummary {
+    /// `TICK-2026-0001`.
+    pub number: String,
+    /// Stored status name.
+    pub status: String,
+    /// Holder's handle.
+    pub assignee: Option<String>,
+    /// Customer address.
+    pub requester: String,
+    /// Subject.
+    pub subject: String,
+    /// Messages in the ticket.
+    pub message_count: usize,
+    /// Their Message-IDs, without brackets, in storage order.
+    pub message_ids: Vec<String>,
+    /// Ticket it was merged into.
+    pub merged_into: Option<String>,
+}
+
+/// One message as shown by `ticket show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    /// `inbound` or `outbound`.
+    pub direction: &'static str,
+    /// From address.
+    pub from: String,
+    /// Subject.
+    pub subject: String,
+    /// Message-ID.
+    pub message_id: String,
+    /// Body text.
+    pub body: String,
+    /// When stored (RFC 3339).
+    pub at: String,
+    /// When SMTP accepted it (outbound).
+    pub sent_at: Option<String>,
+}
+
+/// `ticket show`: the summary plus the conversation.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketDetail {
+    /// Summary.
+    #[serde(flatten)]
+    pub summary: TicketSummary,
+    /// Messages, oldest first.
+    pub messages: Vec<MessageView>,
+    /// Audit trail: `(action, actor, surface)`.
+    pub history: Vec<(String, String, String)>,
+}
+
+/// Everything a card shows, read at delivery time so an edit always shows the latest state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardView {
+    /// Ticket number.
+    pub number: String,
+    /// Status.
+    pub status: Status,
+    /// Holder: `(handle, slack id, discord id)`.
+    pub assignee: Option<(String, Option<String>, Option<String>)>,
+    /// Customer name and address, `Ana <ana@x>` or the bare address.
+    pub requester: String,
+    /// Subject.
+    pub subject: String,
+    /// The first lines of the first message, at most `preview_chars` characters.
+    pub preview: String,
+    /// Messages so far.
+    pub message_count: usize,
+    /// Number of the ticket this one was merged into.
+    pub merged_into: Option<String>,
+}
+
+impl Desk {
+    /// Every ticket, oldest first, with its Message-IDs.
+    pub async fn list(&self) -> Result<Vec<TicketSummary>, DeskError> {
+        let mut conn = self.pool.acquire().await?;
+        let tickets = store::tickets::list(&mut conn).await?;
+        let ids = store::messages::ids_by_ticket(&mut conn).await?;
+        let mut by_ticket: std::collections::HashMap<i64, Vec<String>> =
+            std::collections::HashMap::new();
+        for (t, m) in ids {
+            by_ticket.entry(t).or_default().push(m);
+        }
+        let numbers: std::collections::HashMap<i64, String> =
+            tickets.iter().map(|t| (t.id, t.number.clone())).collect();
+        Ok(tickets
+            .into_iter()
+            .map(|t| {
+                let message_ids = by_ticket.remove(&t.id).unwrap_or_default();
+                TicketSummary {
+                    number: t.number,
+                    status: t.status.as_str().to_string(),
+                    assignee: t.assignee_handle,
+                    requester: t.requester_email,
+                    subject: t.subject,
+                    message_count: message_ids.len(),
+                    message_ids,
+                    merged_into: t.merged_into.and_then(|i| numbers.get(&i).cloned()),
+                }
+            })
+            .collect())
+    }
+
+    /// One ticket with its messages and history.
+    pub async fn show(&self, number: &str) -> Result<TicketDetail, DeskError> {
+        let mut conn = self.pool.acquire().await?;
+        let parsed: crate::domain::TicketNumber = number
+            .parse()
+            .map_err(|_| DeskError::BadTicketNumber(number.trim().to_string()))?;
+        let t = store::tickets::by_number(&mut conn, &parsed.to_string())
+            .await?
+            .ok_or_else(|| DeskError::NoSuchTicket(parsed.to_string()))?;
+        let merged_into = match t.merged_into {
+            Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
+            None => None,
+        };
+        let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
+        let history = store::audit::for_ticket(&mut conn, t.id).await?;
+        Ok(TicketDetail {
+            summary: TicketSummary {
+                number: t.number,
+                status: t.status.as_str().to_string(),
+                assignee: t.assignee_handle,
+                requester: t.requester_email,
+                subject: t.subject,
+                message_count: msgs.len(),
+                message_ids: msgs.iter().map(|m| m.message_id.clone()).collect(),
+                merged_into,
+            },
+            messages: msgs
+                .into_iter()
+                .map(|m| MessageView {
+                    direction: if m.outbound { "outbound" } else { "inbound" },
+                    from: m.from_addr,
+                    subject: m.subject,
+                    message_id: m.message_id,
+                    body: m.body_text,
+                    at: m.created_at.to_rfc3339(),
+                    sent_at: m.sent_at.map(|s| s.to_rfc3339()),
+                })
+                .collect(),
+            history,
+        })
+    }
+
+    /// The current state of ticket `ticket_id`'s card; `None` if the ticket does not exist.
+    pub async fn card_view(&self, ticket_id: i64) -> Result<Option<CardView>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(t) = store::tickets::by_id(&mut conn, ticket_id).await? else {
+            return Ok(None);
+        };
+        let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
+        let assignee = match t.assignee_id {
+            Some(id) => store::agents::by_id(&mut conn, id)
+                .await?
+                .map(|a| (a.handle, a.slack_user_id, a.discord_user_id)),
+            None => None,
+        };
+        let merged_into = match t.merged_into {
+            Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
+            None => None,
+        };
+        let first = msgs
+            .iter()
+            .find(|m| !m.outbound)
+            .map(|m| m.body_text.as_str())
+            .unwrap_or("");
+        let requester = match &t.requester_name {
+            Some(n) => format!("{n} <{}>", t.requester_email),
+            None => t.requester_email.clone(),
+        };
+        Ok(Some(CardView {
+            number: t.number,
+            status: t.status,
+            assignee,
+            requester,
+            subject: t.subject,
+            preview: preview(first, self.preview_chars),
+            message_count: msgs.len(),
+            merged_into,
+        }))
+    }
+
+    /// A stored message, for posting into a card thread.
+    pub async fn message(&self, id: i64) -> Result<Option<store::messages::Message>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        store::messages::by_id(&mut conn, id).await
+    }
+}
+
+/// The first lines of `body`: quoted lines (`>`) and the signature (after `-- `) dropped,
+/// blank runs collapsed, cut at `max_chars` characters on a char boundary with `…`.
+pub fn preview(body: &str, max_chars: usize) -> String {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in body.lines() {
+        if line == "-- " || line == "--" {
+            break;
+        }
+        let l = line.trim_end();
+        if l.trim_start().starts_with('>') {
+            continue;
+        }
+        if l.trim().is_empty() && lines.last().is_none_or(|p| p.trim().is_empty()) {
+            continue;
+        }
+        lines.push(l);
+    }
+    let text = lines.join("\n").trim().to_string();
+    truncate(&text, max_chars)
+}
+
+/// `text` cut to at most `max_chars` characters, ending in `…` when cut.
+pub fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_drops_quotes_and_signature_and_cuts() {
+        let body = "Hello,\n\n\nmy login fails.\n> old quoted text\n-- \nJane\n";
+        assert_eq!(preview(body, 100), "Hello,\n\nmy login fails.");
+        assert_eq!(preview("abcdef", 4), "abc…");
+        assert_eq!(preview("ééééé", 5), "ééééé");
+    }
+}

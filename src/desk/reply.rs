@@ -1,0 +1,139 @@
+//! Reply: an agent's answer to the customer, queued for SMTP in the same transaction that
+//! records it, so it is sent exactly once even across crashes (see `crate::worker`).
+
+use crate::domain::{permissions, threading, Action, Event, TicketNumber};
+use crate::store::{self, audit::AuditEvent, messages::Direction, outbox::Effect};
+
+use super::{Actor, Desk, DeskError};
+
+/// A queued reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyOutcome {
+    /// Ticket number.
+    pub number: String,
+    /// The customer address it goes to.
+    pub to: String,
+    /// Whether the reply claimed an unclaimed ticket for the replier.
+    pub claimed: bool,
+    /// The Message-ID it will carry, without brackets.
+    pub message_id: String,
+}
+
+impl Desk {
+    /// Queues `text` as an email to the requester of ticket `number`, from the mailbox the
+    /// ticket came in through, with subject `Re: <subject> [TICK-…]`, In-Reply-To the latest
+    /// customer message and References its chain (RFC 5322 §3.6.4). An unclaimed ticket is
+    /// claimed for the replier; the status becomes in progress.
+    ///
+    /// Errors: [`DeskError::EmptyReply`], [`DeskError::Illegal`] (closed, merged), lookup
+    /// errors. Nothing is queued on error.
+    pub async fn reply(
+        &self,
+        actor: &Actor,
+        number: &str,
+        text: &str,
+    ) -> Result<ReplyOutcome, DeskError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(DeskError::EmptyReply);
+        }
+        let mut tx = self.pool.begin().await?;
+        let found = self.ticket_by_number(&mut tx, number).await?;
+        let t = store::tickets::lock(&mut tx, found.id)
+            .await?
+            .unwrap_or(found);
+        if !permissions::allows(actor.agent.role, Action::Reply) {
+            return Err(DeskError::NotAllowed {
+                number: t.number,
+                holder_or_admin: "an agent".into(),
+            });
+        }
+        let status = t
+            .status
+            .apply(Event::AgentReply)
+            .map_err(|source| DeskError::Illegal {
+                number: t.number.clone(),
+                source,
+            })?;
+        let claimed = t.assignee_id.is_none();
+        let assignee = t.assignee_id.unwrap_or(actor.agent.id);
+
+        let history = store::messages::for_ticket(&mut tx, t.id).await?;
+        let parent = history
+            .iter()
+            .rev()
+            .find(|m| !m.outbound)
+            .or(history.last());
+        let (in_reply_to, references) = match parent {
+            Some(p) => {
+                let mut refs = p.references.clone();
+                if refs.is_empty() {
+                    refs.extend(p.in_reply_to.clone());
+                }
+                refs.push(p.message_id.clone());
+                (Some(p.message_id.clone()), refs)
+            }
+            None => (None, Vec::new()),
+        };
+        let number: TicketNumber = t
+            .number
+            .parse()
+            .map_err(|_| DeskError::BadTicketNumber(t.number.clone()))?;
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let message_id = threading::outgoing_msg_id(&number, &unique, &self.message_id_domain);
+        let subject = threading::reply_subject(&t.subject, &number);
+        let from = self.from_address(&t.mailbox).to_string();
+        let to = vec![t.requester_email.clone()];
+        let row = store::messages::insert(
+            &mut tx,
+            store::messages::NewMessage {
+                ticket_id: t.id,
+                message_id: &message_id,
+                in_reply_to: in_reply_to.as_deref(),
+                references: &references,
+                direction: Direction::Outbound,
+                from_addr: &from,
+                from_name: None,
+                to_addrs: &to,
+                subject: &subject,
+                body_text: text,
+                raw: None,
+                raw_size: i32::try_from(text.len()).unwrap_or(i32::MAX),
+                mailbox: Some(&t.mailbox),
+                uid: None,
+                author_agent_id: Some(actor.agent.id),
+            },
+        )
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+        store::thread_keys::add(&mut tx, std::slice::from_ref(&message_id), t.id).await?;
+        store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
+        store::tickets::mark_first_response(&mut tx, t.id).await?;
+        store::outbox::enqueue(&mut tx, Some(t.id), &Effect::Email { message_id: row }).await?;
+        store::audit::record(
+            &mut tx,
+            AuditEvent {
+                ticket_id: Some(t.id),
+                actor: &actor.agent.handle,
+                surface: actor.surface.as_str(),
+                action: "reply.queued",
+                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": t.assignee_handle})),
+                after: Some(serde_json::json!({
+                    "status": status.as_str(),
+                    "assignee": if claimed { Some(actor.agent.handle.clone()) } else { t.assignee_handle.clone() },
+                    "message_id": message_id,
+                })),
+            },
+        )
+        .await?;
+        self.refresh_cards(&mut tx, t.id).await?;
+        self.post_in_threads(&mut tx, t.id, row).await?;
+        tx.commit().await?;
+        Ok(ReplyOutcome {
+            number: t.number,
+            to: t.requester_email,
+            claimed,
+            message_id,
+        })
+    }
+}

@@ -1,0 +1,92 @@
+//! SMTP delivery with lettre: turns a stored outbound message into an RFC 5322 email with
+//! the Message-ID, In-Reply-To and References it was stored with (§3.6.4), and sends it.
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{SmtpSecurity, SmtpSettings};
+use crate::store::messages::Message as Stored;
+
+/// Why a message could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The stored message cannot be turned into an email (bad address); retrying won't help.
+    #[error("cannot build the email: {0}")]
+    Build(String),
+    /// The server refused or could not be reached; retried later.
+    #[error("smtp: {0}")]
+    Transport(#[from] lettre::transport::smtp::Error),
+}
+
+/// An SMTP connection pool.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from_name: String,
+}
+
+impl Mailer {
+    /// A mailer for `s`, authenticating as `s.username` with `password` when both are given.
+    ///
+    /// Errors: the host is not a valid TLS server name.
+    pub fn new(
+        s: &SmtpSettings,
+        password: Option<&SecretString>,
+    ) -> Result<Mailer, lettre::transport::smtp::Error> {
+        let builder = match s.security {
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?
+            }
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
+        };
+        let mut builder = builder
+            .port(s.port)
+            .timeout(Some(std::time::Duration::from_secs(30)));
+        if let (Some(user), Some(pass)) = (&s.username, password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                pass.expose_secret().to_string(),
+            ));
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from_name: s.from_name.clone(),
+        })
+    }
+
+    /// Sends stored outbound message `m`.
+    pub async fn send(&self, m: &Stored) -> Result<(), SendError> {
+        let email = build(m, &self.from_name)?;
+        self.transport.send(email).await?;
+        Ok(())
+    }
+}
+
+/// The email for stored message `m`, from `"from_name" <m.from_addr>`.
+pub fn build(m: &Stored, from_name: &str) -> Result<Message, SendError> {
+    let bad = |e: &dyn std::fmt::Display| SendError::Build(e.to_string());
+    let from: Mailbox = format!("{from_name} <{}>", m.from_addr)
+        .parse()
+        .or_else(|_| m.from_addr.parse())
+        .map_err(|e| bad(&e))?;
+    let mut b = Message::builder()
+        .from(from)
+        .subject(m.subject.clone())
+        .message_id(Some(format!("<{}>", m.message_id)))
+        .header(ContentType::TEXT_PLAIN);
+    for to in &m.to_addrs {
+        b = b.to(to.parse::<Mailbox>().map_err(|e| bad(&e))?);
+    }
+    if let Some(parent) = &m.in_reply_to {
+        b = b.in_reply_to(format!("<{parent}>"));
+    }
+    if !m.references.is_empty() {
+        // lettre's `references` replaces the header, so all ids go in one call.
+        let refs: Vec<String> = m.references.iter().map(|r| format!("<{r}>")).collect();
+        b = b.references(refs.join(" "));
+    }
+    b.body(m.body_text.clone()).map_err(|e| bad(&e))
+}

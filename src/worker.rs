@@ -1,0 +1,248 @@
+//! The outbox worker: delivers queued side effects (cards, thread messages, email,
+//! ephemeral answers) with retries. A row is marked delivered in the same transaction that
+//! locked it, after the call succeeded; a crash before that leaves it pending, so nothing is
+//! lost (see the residual-risk note on [`deliver_one`]).
+
+use std::time::Duration;
+
+use rand::Rng;
+use sqlx::PgConnection;
+
+use crate::chat::{ChatError, Platform};
+use crate::config::OutboxSettings;
+use crate::desk::Desk;
+use crate::outbound::smtp::{Mailer, SendError};
+use crate::store::{self, outbox::Effect};
+
+/// What the worker needs to deliver.
+#[derive(Clone)]
+pub struct Deliverer {
+    /// The desk (for state and the pool).
+    pub desk: Desk,
+    /// Active chat platforms.
+    pub platforms: Vec<Platform>,
+    /// SMTP.
+    pub mailer: Mailer,
+    /// Retry timing.
+    pub retry: OutboxSettings,
+}
+
+/// Result of one pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// An item was attempted (delivered or rescheduled).
+    Worked,
+    /// Nothing is due.
+    Idle,
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// Try again after this long.
+    Retry(String, Option<Duration>),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Retry(format!("database: {e}"), None)
+    }
+}
+
+impl From<ChatError> for Failure {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::RateLimited(d) => Failure::Retry("rate limited".into(), Some(d)),
+            ChatError::Failed(m) => Failure::Retry(m, None),
+        }
+    }
+}
+
+impl Deliverer {
+    /// Takes one due item and attempts it.
+    ///
+    /// Residual risk: if the process dies after a platform or SMTP server accepted the call but
+    /// before the commit, the item is attempted again. Discord posts carry a nonce with
+    /// `enforce_nonce`, so Discord drops the repeat; emails carry the same Message-ID, which
+    /// mail clients de-duplicate; a Slack card post can repeat once.
+    pub async fn deliver_one(&self) -> Result<Pass, sqlx::Error> {
+        let mut tx = self.desk.pool().begin().await?;
+        let Some(item) = store::outbox::take_due(&mut tx).await? else {
+            return Ok(Pass::Idle);
+        };
+        let result = match &item.effect {
+            Ok(effect) => self.apply(&mut tx, item.id, item.ticket_id, effect).await,
+            Err(raw) => {
+                tracing::error!(id = item.id, payload = %raw, "unreadable outbox item; parked");
+                Err(Failure::Retry(
+                    format!("unreadable payload {raw}"),
+                    Some(Duration::from_secs(86_400)),
+                ))
+            }
+        };
+        match result {
+            Ok(()) => store::outbox::mark_delivered(&mut tx, item.id).await?,
+            Err(Failure::Retry(msg, after)) => {
+                let wait = after.unwrap_or_else(|| self.backoff(item.attempts));
+                tracing::warn!(id = item.id, attempt = item.attempts + 1, error = %msg, retry_in = ?wait, "delivery failed");
+                store::outbox::mark_failed(&mut tx, item.id, &msg, wait).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Pass::Worked)
+    }
+
+    /// Delivers until nothing is due; returns how many items were attempted. Items that fail
+    /// are rescheduled, so this ends even when a platform is down.
+    pub async fn drain(&self) -> Result<usize, sqlx::Error> {
+        let mut n = 0;
+        while self.deliver_one().await? == Pass::Worked {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Runs forever: delivers what is due, then waits for a NOTIFY on `claimdesk_outbox` or a
+    /// one-second tick.
+    pub async fn run(self) {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(self.desk.pool()).await {
+            Ok(mut l) => match l.listen("claimdesk_outbox").await {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; polling the outbox");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; polling the outbox");
+                None
+            }
+        };
+        loop {
+            match self.drain().await {
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox worker: database error"),
+            }
+            let tick = tokio::time::sleep(Duration::from_secs(1));
+            match listener.as_mut() {
+                Some(l) => {
+                    tokio::select! {
+                        r = l.recv() => { if let Err(e) = r { tracing::warn!(error = %e, "outbox listener"); } }
+                        _ = tick => {}
+                    }
+                }
+                None => tick.await,
+            }
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+        let base = self
+            .retry
+            .retry_base_secs
+            .max(1)
+            .saturating_mul(1u64 << exp);
+        let capped = base.min(self.retry.retry_max_secs.max(1));
+        let jitter = rand::thread_rng().gen_range(0.0..0.25);
+        Duration::from_secs_f64(capped as f64 * (1.0 + jitter))
+    }
+
+    fn platform(&self, name: &str) -> Result<&Platform, Failure> {
+        self.platforms
+            .iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| {
+                Failure::Retry(
+                    format!("platform {name} is not configured"),
+                    Some(Duration::from_secs(3600)),
+                )
+            })
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        item_id: i64,
+        ticket_id: Option<i64>,
+        effect: &Effect,
+    ) -> Result<(), Failure> {
+        match effect {
+            Effect::Card { platform } => {
+                let p = self.platform(platform)?;
+                let tid = ticket_id.ok_or_else(|| {
+                    Failure::Retry(
+                        "card without ticket".into(),
+                        Some(Duration::from_secs(86_400)),
+                    )
+                })?;
+                let Some(card) = self.desk.card_view(tid).await? else {
+                    return Ok(());
+                };
+                match store::chat_posts::get(conn, tid, platform).await? {
+                    Some(post) => p.update_card(&post, &card).await?,
+                    None => {
+                        let post = p.post_card(&card, &format!("cd{item_id}")).await?;
+                        store::chat_posts::insert(conn, tid, &post).await?;
+                    }
+                }
+                Ok(())
+            }
+            Effect::ThreadMessage {
+                platform,
+                message_id,
+            } => {
+                let p = self.platform(platform)?;
+                let tid = ticket_id.ok_or_else(|| {
+                    Failure::Retry(
+                        "thread message without ticket".into(),
+                        Some(Duration::from_secs(86_400)),
+                    )
+                })?;
+                let post = store::chat_posts::get(conn, tid, platform)
+                    .await?
+                    .ok_or_else(|| Failure::Retry("card not posted yet".into(), None))?;
+                let Some(msg) = self.desk.message(*message_id).await? else {
+                    return Ok(());
+                };
+                let number = store::tickets::by_id(conn, tid)
+                    .await?
+                    .map(|t| t.number)
+                    .unwrap_or_default();
+                if let Some(thread) = p.post_in_thread(&post, &number, &msg).await? {
+                    store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
+                }
+                Ok(())
+            }
+            Effect::Email { message_id } => {
+                let Some(msg) = self.desk.message(*message_id).await? else {
+                    return Ok(());
+                };
+                if msg.sent_at.is_some() {
+                    return Ok(());
+                }
+                match self.mailer.send(&msg).await {
+                    Ok(()) => {
+                        store::messages::mark_sent(conn, msg.id).await?;
+                        Ok(())
+                    }
+                    Err(e @ SendError::Build(_)) => Err(Failure::Retry(
+                        e.to_string(),
+                        Some(Duration::from_secs(86_400)),
+                    )),
+                    Err(e) => Err(Failure::Retry(e.to_string(), None)),
+                }
+            }
+            Effect::Ephemeral {
+                platform,
+                channel,
+                user,
+                text,
+            } => {
+                self.platform(platform)?
+                    .ephemeral(channel, user, text)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
