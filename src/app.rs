@@ -1,0 +1,261 @@
+//! Building and running claimdesk: `App::build` wires settings and secrets into the desk,
+//! the platforms, the outbox worker and the web server; `main` only parses the command line.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use secrecy::SecretString;
+
+use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
+use crate::config::Settings;
+use crate::desk::{Actor, Desk, Surface};
+use crate::intake::imap::{self, FetchReport};
+use crate::outbound::smtp::Mailer;
+use crate::store;
+use crate::web::{self, discord::DiscordInbound, slack::SlackInbound, WebState};
+use crate::worker::Deliverer;
+
+/// Every secret, read from the environment variables the settings name. Never logged.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// IMAP password per mailbox name.
+    pub imap_passwords: HashMap<String, SecretString>,
+    /// SMTP password.
+    pub smtp_password: Option<SecretString>,
+    /// Slack bot token; Slack is active when set.
+    pub slack_bot_token: Option<SecretString>,
+    /// Slack signing secret.
+    pub slack_signing_secret: Option<SecretString>,
+    /// Discord bot token; Discord is active when set.
+    pub discord_bot_token: Option<SecretString>,
+    /// Discord application public key (hex).
+    pub discord_public_key: Option<SecretString>,
+}
+
+impl Secrets {
+    /// Reads every secret `settings` names from the environment.
+    pub fn from_env(settings: &Settings) -> Secrets {
+        Secrets {
+            imap_passwords: settings
+                .mailboxes
+                .iter()
+                .filter_map(|m| Settings::secret(&m.password_env).map(|p| (m.name.clone(), p)))
+                .collect(),
+            smtp_password: Settings::secret(&settings.smtp.password_env),
+            slack_bot_token: settings
+                .slack
+                .as_ref()
+                .and_then(|s| Settings::secret(&s.bot_token_env)),
+            slack_signing_secret: settings
+                .slack
+                .as_ref()
+                .and_then(|s| Settings::secret(&s.signing_secret_env)),
+            discord_bot_token: settings
+                .discord
+                .as_ref()
+                .and_then(|d| Settings::secret(&d.bot_token_env)),
+            discord_public_key: settings
+                .discord
+                .as_ref()
+                .and_then(|d| Settings::secret(&d.public_key_env)),
+        }
+    }
+}
+
+/// A built claimdesk, ready to fetch, deliver and serve.
+#[derive(Clone)]
+pub struct App {
+    /// Settings it was built from.
+    pub settings: Settings,
+    /// The use cases.
+    pub desk: Desk,
+    /// The outbox worker.
+    pub deliverer: Deliverer,
+    /// Web handler state.
+    pub web: WebState,
+    secrets: Secrets,
+}
+
+impl App {
+    /// Connects to Postgres (creating the database and applying migrations), syncs agents
+    /// from settings, and builds the active platforms: Slack and/or Discord when their bot
+    /// tokens are set, else the console.
+    ///
+    /// Errors: database unreachable, a platform half-configured (token without signing
+    /// secret or public key), a bad channel id or SMTP host.
+    pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<App> {
+        use secrecy::ExposeSecret;
+        let pool =
+            store::connect_and_migrate(&settings.database.url, settings.database.max_connections)
+                .await?;
+        {
+            let mut conn = pool.acquire().await?;
+            store::agents::sync_from_config(&mut conn, &settings.agents).await?;
+        }
+        let mut platforms: Vec<Platform> = Vec::new();
+        let mut slack_in = None;
+        let mut discord_in = None;
+        if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
+            let secret = secrets.slack_signing_secret.as_ref().ok_or_else(|| {
+                anyhow!(
+                    "{} is set but {} is not",
+                    s.bot_token_env,
+                    s.signing_secret_env
+                )
+            })?;
+            platforms.push(Platform::Slack(SlackChat::new(
+                &s.api_url, token, &s.channel,
+            )));
+            slack_in = Some(Arc::new(SlackInbound::new(secret)));
+        }
+        if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
+            let key = secrets.discord_public_key.as_ref().ok_or_else(|| {
+                anyhow!("{} is set but {} is not", d.bot_token_env, d.public_key_env)
+            })?;
+            platforms.push(Platform::Discord(DiscordChat::new(
+                token,
+                &d.channel_id,
+                d.api_proxy.as_deref(),
+            )?));
+            discord_in = Some(Arc::new(DiscordInbound::new(key.expose_secret())?));
+        }
+        if platforms.is_empty() {
+            platforms.push(Platform::Console(console::ConsoleChat::default()));
+        }
+        let names = platforms.iter().map(|p| p.name().to_string()).collect();
+        let desk = Desk::new(pool, &settings, names);
+        let mailer =
+            Mailer::new(&settings.smtp, secrets.smtp_password.as_ref()).context("SMTP settings")?;
+        let deliverer = Deliverer {
+            desk: desk.clone(),
+            platforms,
+            mailer,
+            retry: settings.outbox.clone(),
+        };
+        let web = WebState {
+            desk: desk.clone(),
+            slack: slack_in,
+            discord: discord_in,
+        };
+        Ok(App {
+            settings,
+            desk,
+            deliverer,
+            web,
+            secrets,
+        })
+    }
+
+    /// Fetches everything new from every mailbox (one after another), then delivers the
+    /// outbox once. Returns each mailbox's report or error; one failing mailbox does not stop
+    /// the others.
+    pub async fn intake_once(&self) -> anyhow::Result<Vec<(String, anyhow::Result<FetchReport>)>> {
+        let mut out = Vec::new();
+        for mb in &self.settings.mailboxes {
+            let r = imap::fetch_mailbox(
+                &self.desk,
+                mb,
+                self.secrets.imap_passwords.get(&mb.name),
+                self.settings.intake.fetch_batch,
+            )
+            .await;
+            out.push((mb.name.clone(), r));
+        }
+        self.deliverer.drain().await?;
+        Ok(out)
+    }
+
+    /// Starts the mailbox pollers, the outbox worker and the web server in the background and
+    /// returns the bound web address. The tasks stop when the returned [`Running`] is dropped.
+    pub async fn start(&self) -> anyhow::Result<Running> {
+        let mut running = self.start_web().await?;
+        let addr = running.addr;
+        let tasks = &mut running.tasks;
+        tasks.push(tokio::spawn(self.deliverer.clone().run()));
+        let interval = Duration::from_secs(self.settings.intake.poll_interval_secs.max(1));
+        for mb in &self.settings.mailboxes {
+            tasks.push(tokio::spawn(imap::poll_forever(
+                self.desk.clone(),
+                mb.clone(),
+                self.secrets.imap_passwords.get(&mb.name).cloned(),
+                interval,
+                self.settings.intake.fetch_batch,
+            )));
+        }
+        tracing::info!(%addr, platforms = ?self.desk.platforms(), mailboxes = self.settings.mailboxes.len(), "claimdesk running");
+        Ok(running)
+    }
+
+    /// Starts only the web server (Slack/Discord endpoints, health, metrics) and returns its
+    /// address; mail is then fetched and the outbox delivered by explicit calls.
+    pub async fn start_web(&self) -> anyhow::Result<Running> {
+        let listener = tokio::net::TcpListener::bind(&self.settings.web.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.settings.web.bind))?;
+        let addr = listener.local_addr()?;
+        let router = web::router(self.web.clone());
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "web server stopped");
+            }
+        });
+        Ok(Running {
+            addr,
+            tasks: vec![task],
+        })
+    }
+
+    /// The agent the console acts as: `console.agent`, else the first admin.
+    pub async fn console_actor(&self) -> anyhow::Result<Actor> {
+        let mut conn = self.desk.pool().acquire().await?;
+        let agent = match &self.settings.console.agent {
+            Some(h) => store::agents::find(&mut conn, store::agents::Identity::Handle(h)).await?,
+            None => store::agents::first_admin(&mut conn).await?,
+        }
+        .ok_or_else(|| {
+            anyhow!("no agent for the console: set console.agent or configure an admin")
+        })?;
+        Ok(Actor {
+            agent,
+            surface: Surface::Console,
+        })
+    }
+
+    /// Runs everything until Ctrl-C; with the console surface active, also reads commands
+    /// from stdin.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let running = self.start().await?;
+        println!(
+            "claimdesk is running: web on http://{}, cards to {:?}",
+            running.addr,
+            self.desk.platforms()
+        );
+        if self.desk.platforms().iter().any(|p| p == "console") {
+            let actor = self.console_actor().await?;
+            tokio::spawn(console::run(self.desk.clone(), actor));
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        drop(running);
+        Ok(())
+    }
+}
+
+/// Background tasks of a started [`App`]; aborted on drop.
+pub struct Running {
+    /// Where the web server listens.
+    pub addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The console surface: cards and thread entries print to the terminal, and commands
+//! (`claim`, `unclaim`, `reply`, `list`, `help`) are read from stdin, acting as one agent.
+//! This is how claimdesk runs on a machine with neither Slack nor Discord.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::desk::{Actor, CardView, Desk};
+use crate::store::chat_posts::ChatPost;
+
+use super::commands;
+use super::messages::{self, Mention};
+
+/// Prints cards to stdout.
+#[derive(Clone, Default)]
+pub struct ConsoleChat {
+    next_ref: Arc<AtomicU64>,
+}
+
+impl ConsoleChat {
+    pub(super) fn post_card(&self, card: &CardView) -> ChatPost {
+        let n = self.next_ref.fetch_add(1, Ordering::SeqCst) + 1;
+        self.print(&render(card, "New ticket"));
+        ChatPost {
+            platform: "console".into(),
+            channel: "console".into(),
+            message_ref: format!("console-{}-{n}", card.number),
+            thread_ref: None,
+        }
+    }
+
+    pub(super) fn update_card(&self, card: &CardView) {
+        self.print(&render(card, "Updated"));
+    }
+
+    pub(super) fn print(&self, text: &str) {
+        println!("{text}\n");
+    }
+}
+
+fn render(card: &CardView, what: &str) -> String {
+    let rule = "─".repeat(60);
+    let mut out = format!(
+        "{rule}\n[{what}] {}\n{}\n{}\n",
+        messages::headline(card),
+        messages::status_line(card, Mention::Plain),
+        messages::from_line(card)
+    );
+    for line in card.preview.lines() {
+        out.push_str(&format!("  │ {line}\n"));
+    }
+    if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
+        out.push_str(&format!("  [Claim]  → type: claim {}\n", card.number));
+    }
+    out.push_str(&rule);
+    out
+}
+
+/// Reads commands from stdin until it closes, running each as `actor` and printing the answer.
+pub async fn run(desk: Desk, actor: Actor) {
+    println!(
+        "claimdesk console — acting as @{} ({}). {}",
+        actor.agent.handle,
+        actor.agent.role,
+        messages::USAGE
+    );
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+                let answer = match commands::parse(name, args) {
+                    Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
+                    Err(usage) => usage.0,
+                };
+                println!("» {answer}\n");
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "stdin closed");
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Every text people read in chat: card lines, thread entries, answers and errors.
+//! Logic decides; this file words it.
+
+use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
+use crate::domain::Status;
+use crate::store::messages::Message;
+
+/// How a platform writes a mention of an agent.
+#[derive(Debug, Clone, Copy)]
+pub enum Mention {
+    /// `<@U123>`.
+    Slack,
+    /// `<@123>`.
+    Discord,
+    /// `@handle`.
+    Plain,
+}
+
+/// The holder as the platform should show them.
+pub fn holder(card: &CardView, style: Mention) -> Option<String> {
+    let (handle, slack, discord) = card.assignee.as_ref()?;
+    Some(match (style, slack, discord) {
+        (Mention::Slack, Some(id), _) => format!("<@{id}>"),
+        (Mention::Discord, _, Some(id)) => format!("<@{id}>"),
+        _ => format!("@{handle}"),
+    })
+}
+
+/// The status line of a card: `Open · unclaimed`, `Claimed by @ana`, `In progress · @ana`.
+pub fn status_line(card: &CardView, style: Mention) -> String {
+    let who = holder(card, style);
+    match (card.status, who) {
+        (Status::Merged, _) => format!(
+            "Merged into {}",
+            card.merged_into.as_deref().unwrap_or("another ticket")
+        ),
+        (Status::Open, None) => "Open · unclaimed".to_string(),
+        (Status::Claimed, Some(w)) => format!("Claimed by {w}"),
+        (s, Some(w)) => format!("{} · {w}", s.label()),
+        (s, None) => format!("{} · unclaimed", s.label()),
+    }
+}
+
+/// The card's headline: `TICK-2026-0001 · Subject`.
+pub fn headline(card: &CardView) -> String {
+    format!("{} · {}", card.number, card.subject)
+}
+
+/// The "from" line of a card.
+pub fn from_line(card: &CardView) -> String {
+    format!(
+        "From {} · {} message(s)",
+        card.requester, card.message_count
+    )
+}
+
+/// One entry in a card's thread: a customer follow-up or our reply.
+pub fn thread_entry(number: &str, m: &Message) -> String {
+    let body = crate::desk::query::preview(&m.body_text, 1500);
+    if m.outbound {
+        format!(
+            "✉️ Reply sent to customer ({}) on {number}:\n{body}",
+            m.to_addrs.join(", ")
+        )
+    } else {
+        format!("📨 Customer {} wrote on {number}:\n{body}", m.from_addr)
+    }
+}
+
+/// What a successful claim tells the claimer.
+pub fn claimed(o: &ClaimOutcome) -> String {
+    format!("You claimed {}.", o.number)
+}
+
+/// What a successful unclaim says.
+pub fn unclaimed(o: &ClaimOutcome) -> String {
+    match &o.previous_holder {
+        Some(h) => format!("{} is unclaimed (was @{h}) and open again.", o.number),
+        None => format!("{} is unclaimed and open again.", o.number),
+    }
+}
+
+/// What a queued reply tells the replier.
+pub fn replied(o: &ReplyOutcome) -> String {
+    let claim = if o.claimed {
+        " You now hold the ticket."
+    } else {
+        ""
+    };
+    format!("Reply to {} queued for {}.{claim}", o.number, o.to)
+}
+
+/// A one-line summary for listings.
+pub fn summary_line(t: &TicketSummary) -> String {
+    let who = t
+        .assignee
+        .as_deref()
+        .map(|h| format!("@{h}"))
+        .unwrap_or_else(|| "unclaimed".into());
+    format!(
+        "{}  {:<12} {:<10} {}  ({})",
+        t.number, t.status, who, t.subject, t.requester
+    )
+}
+
+/// Usage of the commands, for `help` and malformed input.
+pub const USAGE: &str =
+    "Commands: claim <ticket> · unclaim <ticket> · reply <ticket> <text> · list · help";
+
+/// An error answer: what went wrong and what to do next.
+pub fn error(e: &DeskError) -> String {
+    match e {
+        DeskError::NotAMember => {
+            "You are not a member of this desk. Ask an owner to add you as an agent.".into()
+        }
+        DeskError::BadTicketNumber(s) => {
+            format!("`{s}` is not a ticket number. Use the form TICK-2026-0001.")
+        }
+        DeskError::NoSuchTicket(n) => format!("There is no ticket {n}. `list` shows open tickets."),
+        DeskError::Merged { number, into } => {
+            format!("{number} was merged into {into}; use {into} instead.")
+        }
+        DeskError::AlreadyClaimed { number, by } => {
+            format!("{number} is already claimed by @{by}.")
+        }
+        DeskError::AlreadyYours(n) => format!("You already hold {n}."),
+        DeskError::NotClaimed(n) => format!("{n} is not claimed by anyone."),
+        DeskError::NotAllowed {
+            number,
+            holder_or_admin,
+        } => {
+            format!("Only {holder_or_admin} can do that to {number}.")
+        }
+        DeskError::Illegal { number, source } => format!(
+            "{number} is {} and cannot take that action.",
+            source.from.label().to_lowercase()
+        ),
+        DeskError::EmptyReply => "The reply is empty; nothing was sent.".into(),
+        DeskError::Store(_) => {
+            "Something went wrong on our side and nothing was changed. Please try again.".into()
+        }
+    }
+}

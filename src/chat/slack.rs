@@ -1,0 +1,182 @@
+//! Slack through slack-morphism: the card as Block Kit (chat.postMessage / chat.update), thread
+//! replies (`thread_ts`) and ephemeral answers (chat.postEphemeral).
+//! API pages: <https://api.slack.com/methods/chat.postMessage>,
+//! <https://api.slack.com/methods/chat.update>, <https://api.slack.com/methods/chat.postEphemeral>,
+//! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::desk::query::truncate;
+use crate::desk::CardView;
+use crate::domain::Status;
+use crate::store::chat_posts::ChatPost;
+
+use super::messages::{self, Mention};
+use super::ChatError;
+
+/// Slack's limit on a section block's text, characters.
+pub const SECTION_TEXT_MAX: usize = 3000;
+
+/// Action IDs of the card's buttons; the button value is the ticket number.
+pub mod action {
+    /// Claim button.
+    pub const CLAIM: &str = "claim";
+    /// Unclaim button.
+    pub const UNCLAIM: &str = "unclaim";
+}
+
+/// A Slack workspace connection posting into one channel.
+#[derive(Clone)]
+pub struct SlackChat {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+    channel: String,
+}
+
+impl SlackChat {
+    /// A client for the Web API at `api_url` (`https://slack.com/api`; tests use a local
+    /// stand-in over plain HTTP) with bot token `token`, posting into `channel`.
+    pub fn new(api_url: &str, token: &SecretString, channel: &str) -> SlackChat {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
+        SlackChat {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
+            channel: channel.to_string(),
+        }
+    }
+
+    pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiChatPostMessageRequest::new(self.channel.clone().into(), card_content(card));
+        let resp = session.chat_post_message(&req).await.map_err(classify)?;
+        Ok(ChatPost {
+            platform: "slack".into(),
+            channel: resp.channel.to_string(),
+            message_ref: resp.ts.to_string(),
+            thread_ref: Some(resp.ts.to_string()),
+        })
+    }
+
+    pub(super) async fn update_card(
+        &self,
+        post: &ChatPost,
+        card: &CardView,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            post.channel.clone().into(),
+            card_content(card),
+            post.message_ref.clone().into(),
+        );
+        session.chat_update(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub(super) async fn post_in_thread(
+        &self,
+        post: &ChatPost,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let thread = post
+            .thread_ref
+            .clone()
+            .unwrap_or_else(|| post.message_ref.clone());
+        let content = SlackMessageContent::new()
+            .with_text(truncate(text, SECTION_TEXT_MAX))
+            .with_blocks(vec![section(text)]);
+        let req = SlackApiChatPostMessageRequest::new(post.channel.clone().into(), content)
+            .with_thread_ts(thread.into());
+        session.chat_post_message(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    pub(super) async fn ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.to_string().into(),
+            user.to_string().into(),
+            SlackMessageContent::new().with_text(truncate(text, SECTION_TEXT_MAX)),
+        );
+        session.chat_post_ephemeral(&req).await.map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn section(text: &str) -> SlackBlock {
+    SlackSectionBlock::new()
+        .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(
+            truncate(text, SECTION_TEXT_MAX),
+        )))
+        .into()
+}
+
+fn button(label: &str, action_id: &str, value: &str, primary: bool) -> SlackActionBlockElement {
+    let b = SlackBlockButtonElement::new(SlackBlockPlainText::new(label.to_string()).into())
+        .with_action_id(action_id.to_string().into())
+        .with_value(value.to_string());
+    let b = if primary {
+        b.with_style(SlackBlockButtonStyle::Primary)
+    } else {
+        b
+    };
+    SlackActionBlockElement::Button(b)
+}
+
+/// The card as Block Kit: headline, status, sender, preview, and the buttons that fit the status.
+pub fn card_content(card: &CardView) -> SlackMessageContent {
+    let status = messages::status_line(card, Mention::Slack);
+    let mut blocks = vec![
+        section(&format!("*{}*\n{status}", messages::headline(card))),
+        section(&format!(
+            "{}\n>>> {}",
+            messages::from_line(card),
+            if card.preview.is_empty() {
+                "(no text)"
+            } else {
+                &card.preview
+            }
+        )),
+    ];
+    let mut buttons = Vec::new();
+    if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
+        buttons.push(button("Claim", action::CLAIM, &card.number, true));
+    }
+    if card.assignee.is_some() && card.status != Status::Merged {
+        buttons.push(button("Unclaim", action::UNCLAIM, &card.number, false));
+    }
+    if !buttons.is_empty() {
+        blocks.push(SlackActionsBlock::new(buttons).into());
+    }
+    SlackMessageContent::new()
+        .with_text(truncate(
+            &format!("{} — {status}", messages::headline(card)),
+            SECTION_TEXT_MAX,
+        ))
+        .with_blocks(blocks)
+}
+
+fn classify(e: SlackClientError) -> ChatError {
+    match e {
+        SlackClientError::RateLimitError(r) => {
+            ChatError::RateLimited(r.retry_after.unwrap_or(std::time::Duration::from_secs(1)))
+        }
+        other => ChatError::Failed(format!("slack: {other}")),
+    }
+}
