@@ -123,6 +123,8 @@ CREATE TABLE outbox (
     delivered_at    TIMESTAMPTZ
 );
 CREATE INDEX outbox_pending_idx ON outbox(next_attempt_at, id) WHERE delivered_at IS NULL;
+-- For the per-ticket ordering check of `store::outbox::take_due`.
+CREATE INDEX outbox_pending_ticket_idx ON outbox(ticket_id, id) WHERE delivered_at IS NULL;
 
 -- Messages that could not become a ticket or a note, with the reason and the raw bytes.
 CREATE TABLE quarantine (

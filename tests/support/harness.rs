@@ -1,0 +1,344 @@
+//! One claimdesk per test: a fresh database, its own Dovecot, SMTP sink and platform
+//! stand-ins, and settings pointing at them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use claimdesk::app::{App, Secrets};
+use claimdesk::config::Settings;
+use secrecy::SecretString;
+
+use super::services::{Dovecot, SmtpSink, TestDb};
+use super::signing::{slack_signature, DiscordSigner};
+use super::standin::{DiscordStandin, SlackStandin};
+
+/// Slack signing secret used by every test.
+pub const SLACK_SECRET: &str = "test-slack-signing-secret";
+/// Slack channel the cards go to.
+pub const SLACK_CHANNEL: &str = "C0TESTDESK";
+/// Discord channel the cards go to.
+pub const DISCORD_CHANNEL: &str = "300000000000000001";
+/// The support address.
+pub const SUPPORT: &str = "support@claimdesk.test";
+/// Ana (admin): Slack and Discord ids.
+pub const ANA_SLACK: &str = "U000000ANA";
+pub const ANA_DISCORD: &str = "200000000000000001";
+/// Ben (member).
+pub const BEN_SLACK: &str = "U000000BEN";
+pub const BEN_DISCORD: &str = "200000000000000002";
+/// Cy (member).
+pub const CY_SLACK: &str = "U0000000CY";
+pub const CY_DISCORD: &str = "200000000000000003";
+
+/// Which platforms a test wants.
+#[derive(Debug, Clone, Copy)]
+pub struct Platforms {
+    pub slack: bool,
+    pub discord: bool,
+}
+
+/// Everything one test runs against.
+pub struct TestEnv {
+    pub db: TestDb,
+    pub dovecot: Dovecot,
+    pub smtp: SmtpSink,
+    pub slack: Option<SlackStandin>,
+    pub discord: Option<DiscordStandin>,
+    pub discord_signer: DiscordSigner,
+    pub settings: Settings,
+    pub secrets: Secrets,
+}
+
+pub fn repo_path(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Starts the services and builds settings for them (from `config/default.toml`).
+pub async fn env(p: Platforms) -> TestEnv {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = TestDb::new().await.expect("test database");
+    let dovecot = Dovecot::start().await.expect("dovecot");
+    let smtp = SmtpSink::start().await.expect("smtp sink");
+    let slack = if p.slack {
+        Some(SlackStandin::start().await.expect("slack stand-in"))
+    } else {
+        None
+    };
+    let discord = if p.discord {
+        Some(DiscordStandin::start().await.expect("discord stand-in"))
+    } else {
+        None
+    };
+    let discord_signer = DiscordSigner::generate();
+
+    let mut settings =
+        Settings::load(&repo_path("config/default.toml")).expect("default settings load");
+    settings.database.url = db.url.clone();
+    settings.database.max_connections = 8;
+    settings.web.bind = "127.0.0.1:0".into();
+    settings.intake.poll_interval_secs = 1;
+    settings.outbox.retry_base_secs = 1;
+    settings.outbox.retry_max_secs = 2;
+    let mb = &mut settings.mailboxes[0];
+    mb.address = SUPPORT.into();
+    mb.host = "127.0.0.1".into();
+    mb.port = dovecot.port;
+    mb.username = dovecot.user.clone();
+    settings.smtp.host = "127.0.0.1".into();
+    settings.smtp.port = smtp.port;
+    if let Some(s) = settings.slack.as_mut() {
+        s.channel = SLACK_CHANNEL.into();
+        if let Some(st) = &slack {
+            s.api_url = st.api_url.clone();
+        }
+    }
+    if let Some(d) = settings.discord.as_mut() {
+        d.channel_id = DISCORD_CHANNEL.into();
+        if let Some(st) = &discord {
+            d.api_proxy = Some(st.proxy_url.clone());
+        }
+    }
+    settings.agents = vec![
+        agent("ana", "admin", ANA_SLACK, ANA_DISCORD),
+        agent("ben", "member", BEN_SLACK, BEN_DISCORD),
+        agent("cy", "member", CY_SLACK, CY_DISCORD),
+    ];
+    settings.console.agent = Some("ana".into());
+    settings.validate().expect("test settings valid");
+
+    let mut imap_passwords = HashMap::new();
+    imap_passwords.insert(
+        settings.mailboxes[0].name.clone(),
+        SecretString::from(dovecot.password.clone()),
+    );
+    let secrets = Secrets {
+        imap_passwords,
+        smtp_password: None,
+        slack_bot_token: p.slack.then(|| SecretString::from("xoxb-test-token")),
+        slack_signing_secret: p.slack.then(|| SecretString::from(SLACK_SECRET)),
+        discord_bot_token: p.discord.then(|| SecretString::from("discord-test-token")),
+        discord_public_key: p
+            .discord
+            .then(|| SecretString::from(discord_signer.public_key_hex())),
+    };
+    TestEnv {
+        db,
+        dovecot,
+        smtp,
+        slack,
+        discord,
+        discord_signer,
+        settings,
+        secrets,
+    }
+}
+
+fn agent(handle: &str, role: &str, slack: &str, discord: &str) -> claimdesk::config::AgentSettings {
+    claimdesk::config::AgentSettings {
+        handle: handle.into(),
+        name: handle.to_uppercase(),
+        email: format!("{handle}@claimdesk.test"),
+        role: role.parse().expect("role"),
+        slack_user_id: Some(slack.into()),
+        discord_user_id: Some(discord.into()),
+    }
+}
+
+impl TestEnv {
+    pub async fn app(&self) -> App {
+        App::build(self.settings.clone(), self.secrets.clone())
+            .await
+            .expect("app builds")
+    }
+
+    /// Writes the settings as a TOML file the binary can read (secrets stay in the env).
+    pub fn write_config(&self, dir: &Path) -> std::path::PathBuf {
+        let s = &self.settings;
+        let mb = &s.mailboxes[0];
+        let mut t = format!(
+            "[database]\nurl = \"{}\"\n\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
+             [intake]\npoll_interval_secs = 1\n\n\
+             [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\n\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n[web]\nbind = \"127.0.0.1:0\"\n\n[outbox]\nretry_base_secs = 1\nretry_max_secs = 1\n\n",
+            s.database.url, mb.name, mb.address, mb.port, mb.username, s.smtp.port
+        );
+        if let Some(st) = &self.slack {
+            t.push_str(&format!(
+                "[slack]\nchannel = \"{SLACK_CHANNEL}\"\napi_url = \"{}\"\nbot_token_env = \"TEST_SLACK_TOKEN\"\nsigning_secret_env = \"TEST_SLACK_SECRET\"\n\n",
+                st.api_url
+            ));
+        }
+        for a in &s.agents {
+            t.push_str(&format!(
+                "[[agents]]\nhandle = \"{}\"\nname = \"{}\"\nemail = \"{}\"\nrole = \"{}\"\nslack_user_id = \"{}\"\ndiscord_user_id = \"{}\"\n\n",
+                a.handle,
+                a.name,
+                a.email,
+                a.role,
+                a.slack_user_id.as_deref().unwrap_or(""),
+                a.discord_user_id.as_deref().unwrap_or("")
+            ));
+        }
+        let path = dir.join("claimdesk.toml");
+        std::fs::write(&path, t).expect("write config");
+        path
+    }
+}
+
+/// Posts a Slack-signed form body to `path` on the app at `addr`; `ts_offset` shifts the
+/// signed timestamp (negative = in the past).
+pub async fn slack_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &str,
+    secret: &str,
+    ts_offset: i64,
+) -> (u16, String) {
+    let ts = (chrono::Utc::now().timestamp() + ts_offset).to_string();
+    let sig = slack_signature(secret, &ts, body);
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body.to_string())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("slack post reaches the app");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+/// A slash command body as Slack sends it (form-encoded).
+pub fn slash_command(command: &str, text: &str, user: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", "legacy-verification-token")
+        .append_pair("team_id", "T0TEST")
+        .append_pair("team_domain", "claimdesk-test")
+        .append_pair("channel_id", SLACK_CHANNEL)
+        .append_pair("channel_name", "support")
+        .append_pair("user_id", user)
+        .append_pair("user_name", "someone")
+        .append_pair("command", command)
+        .append_pair("text", text)
+        .append_pair(
+            "response_url",
+            "https://hooks.slack.com/commands/T0TEST/1/x",
+        )
+        .append_pair("trigger_id", "1.2.3")
+        .finish()
+}
+
+/// A `block_actions` interaction body: Bolt's real test body with our user, channel and
+/// button swapped in, form-encoded as `payload=`.
+pub fn block_action(user: &str, action_id: &str, value: &str) -> String {
+    let path = repo_path("../shared/specs/slack/bolt-bodies/test_block_actions__body.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("bolt body"))
+            .expect("bolt body json");
+    v["user"]["id"] = user.into();
+    v["channel"]["id"] = SLACK_CHANNEL.into();
+    v["container"]["channel_id"] = SLACK_CHANNEL.into();
+    v["actions"][0]["action_id"] = action_id.into();
+    v["actions"][0]["value"] = value.into();
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &v.to_string())
+        .finish()
+}
+
+/// Posts a Discord-signed interaction to the app; returns status and JSON body.
+pub async fn discord_post(
+    addr: std::net::SocketAddr,
+    signer: &DiscordSigner,
+    body: &serde_json::Value,
+    tamper: bool,
+) -> (u16, serde_json::Value) {
+    let text = body.to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = signer.sign(&ts, &text);
+    let sent = if tamper { format!("{text} ") } else { text };
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", sig)
+        .header("x-signature-timestamp", ts)
+        .body(sent)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("discord post reaches the app");
+    let status = r.status().as_u16();
+    let json = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+/// A component (button) interaction: discord-interactions-js's body with a guild member added.
+pub fn discord_button(user: &str, custom_id: &str) -> serde_json::Value {
+    let mut v = discord_body("messageComponentRequestBody.json");
+    v["data"]["custom_id"] = custom_id.into();
+    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
+    v["channel_id"] = DISCORD_CHANNEL.into();
+    v
+}
+
+/// An application command interaction with string options.
+pub fn discord_command(user: &str, name: &str, options: &[(&str, &str)]) -> serde_json::Value {
+    let mut v = discord_body("applicationCommandRequestBody.json");
+    v["data"]["name"] = name.into();
+    v["data"]["type"] = 1.into();
+    v["data"]["options"] = options
+        .iter()
+        .map(|(n, val)| serde_json::json!({"name": n, "type": 3, "value": val}))
+        .collect();
+    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
+    v["channel_id"] = DISCORD_CHANNEL.into();
+    v
+}
+
+fn discord_body(name: &str) -> serde_json::Value {
+    let path = repo_path(&format!(
+        "../shared/specs/discord/interaction-bodies/{name}"
+    ));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("discord body"))
+        .expect("discord body json")
+}
+
+/// A customer email written for these tests.
+pub fn customer_email(
+    message_id: &str,
+    subject: &str,
+    body: &str,
+    in_reply_to: Option<&str>,
+) -> Vec<u8> {
+    let mut h = format!(
+        "From: Dana Customer <dana@customer.example>\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n\
+         Date: Sun, 22 Nov 2026 09:00:00 +0000\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n"
+    );
+    if let Some(parent) = in_reply_to {
+        h.push_str(&format!(
+            "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+        ));
+    }
+    format!("{h}\r\n{body}\r\n").into_bytes()
+}
+
+/// Polls `f` until it returns `Some`, or panics after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
