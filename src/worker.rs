@@ -222,7 +222,7 @@ impl Deliverer {
                 }
                 match self.mailer.send(&msg).await {
                     Ok(()) => {
-                        store::messages::mark_sent(conn, msg.id).await?;
+                        self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
                         Ok(())
                     }
                     Err(e @ SendError::Build(_)) => Err(Failure::Retry(

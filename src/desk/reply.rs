@@ -25,6 +25,9 @@ impl Desk {
     /// customer message and References its chain (RFC 5322 §3.6.4). An unclaimed ticket is
     /// claimed for the replier; the status becomes in progress.
     ///
+    /// The reply appears in the card threads only once SMTP has accepted it
+    /// ([`Desk::record_sent`]), so "sent to customer" in chat is never a promise.
+    ///
     /// Errors: [`DeskError::EmptyReply`], [`DeskError::Illegal`] (closed, merged), lookup
     /// errors. Nothing is queued on error.
     pub async fn reply(
@@ -127,7 +130,6 @@ impl Desk {
         )
         .await?;
         self.refresh_cards(&mut tx, t.id).await?;
-        self.post_in_threads(&mut tx, t.id, row).await?;
         tx.commit().await?;
         Ok(ReplyOutcome {
             number: t.number,
@@ -135,5 +137,19 @@ impl Desk {
             claimed,
             message_id,
         })
+    }
+}
+
+impl Desk {
+    /// Records that SMTP accepted outbound message `message_id` of ticket `ticket_id`, and
+    /// queues it for the card threads — in the caller's transaction (the outbox worker's).
+    pub async fn record_sent(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        ticket_id: i64,
+        message_id: i64,
+    ) -> Result<(), sqlx::Error> {
+        store::messages::mark_sent(conn, message_id).await?;
+        self.post_in_threads(conn, ticket_id, message_id).await
     }
 }
