@@ -147,6 +147,29 @@ impl Deliverer {
         Duration::from_secs_f64(capped as f64 * (1.0 + jitter))
     }
 
+    /// The ticket, its posted card on `platform` and its number, for posting into the thread.
+    async fn thread_target(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: Option<i64>,
+        platform: &str,
+    ) -> Result<(i64, crate::store::chat_posts::ChatPost, String), Failure> {
+        let tid = ticket_id.ok_or_else(|| {
+            Failure::Retry(
+                "thread post without ticket".into(),
+                Some(Duration::from_secs(86_400)),
+            )
+        })?;
+        let post = store::chat_posts::get(conn, tid, platform)
+            .await?
+            .ok_or_else(|| Failure::Retry("card not posted yet".into(), None))?;
+        let number = store::tickets::by_id(conn, tid)
+            .await?
+            .map(|t| t.number)
+            .unwrap_or_default();
+        Ok((tid, post, number))
+    }
+
     fn platform(&self, name: &str) -> Result<&Platform, Failure> {
         self.platforms
             .iter()
@@ -231,6 +254,38 @@ impl Deliverer {
                     )),
                     Err(e) => Err(Failure::Retry(e.to_string(), None)),
                 }
+            }
+            Effect::ThreadNote { platform, note_id } => {
+                let p = self.platform(platform)?;
+                let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
+                let mut c = self.desk.pool().acquire().await?;
+                let Some(note) = store::notes::by_id(&mut c, *note_id).await? else {
+                    return Ok(());
+                };
+                let text = crate::chat::messages::note_entry(&number, &note);
+                if let Some(thread) = p.post_text_in_thread(&post, &number, &text).await? {
+                    store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
+                }
+                Ok(())
+            }
+            Effect::ThreadNotice { platform, text } => {
+                let p = self.platform(platform)?;
+                let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
+                if let Some(thread) = p.post_text_in_thread(&post, &number, text).await? {
+                    store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
+                }
+                Ok(())
+            }
+            Effect::ChannelNotice { platform, text } => {
+                let p = self.platform(platform)?;
+                let agents = self.desk.all_agents().await?;
+                p.post_in_channel(&crate::chat::messages::with_mentions(
+                    text,
+                    &agents,
+                    p.mention_style(),
+                ))
+                .await?;
+                Ok(())
             }
             Effect::Ephemeral {
                 platform,

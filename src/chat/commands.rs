@@ -2,6 +2,7 @@
 //! word the answer. Slack `/claim`, Discord `/claim`, and `claim` on the console all end here.
 
 use crate::desk::{Actor, Desk};
+use crate::domain::{Priority, Status};
 
 use super::messages;
 
@@ -14,6 +15,24 @@ pub enum Command {
     Unclaim(String),
     /// `reply <ticket> <text>`.
     Reply(String, String),
+    /// `note <ticket> <text>`: internal, never emailed.
+    Note(String, String),
+    /// `assign <ticket> @user` (admins).
+    Assign(String, String),
+    /// `status <ticket> <open|in_progress|waiting|resolved|closed>`.
+    Status(String, Status),
+    /// `priority <ticket> <low|medium|high|urgent>`.
+    Priority(String, Priority),
+    /// `away [@user] [YYYY-MM-DD]`.
+    Away(Option<String>, Option<chrono::DateTime<chrono::Utc>>),
+    /// `back [@user]`.
+    Back(Option<String>),
+    /// `release-all @user` (admins): release every ticket they hold.
+    ReleaseAll(String),
+    /// `reassign-all @from @to` (admins).
+    ReassignAll(String, String),
+    /// `history <ticket>`: the audit trail.
+    History(String),
     /// `list`.
     List,
     /// `help`.
@@ -57,6 +76,78 @@ pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
             }
             Ok(Command::Reply(t, rest.trim().to_string()))
         }
+        "note" => {
+            let t = need_ticket("note")?;
+            if rest.trim().is_empty() {
+                return Err(Usage(
+                    "Usage: note <ticket> <text> — internal, never sent to the customer.".into(),
+                ));
+            }
+            Ok(Command::Note(t, rest.trim().to_string()))
+        }
+        "assign" => {
+            let t = need_ticket("assign")?;
+            match rest.split_whitespace().next() {
+                Some(who) => Ok(Command::Assign(t, who.trim_start_matches('@').to_string())),
+                None => Err(Usage("Usage: assign <ticket> @user".into())),
+            }
+        }
+        "status" => {
+            let t = need_ticket("status")?;
+            let st = rest.trim().replace([' ', '-'], "_").to_ascii_lowercase();
+            match st.parse::<Status>() {
+                Ok(s) => Ok(Command::Status(t, s)),
+                Err(_) => Err(Usage(
+                    "Usage: status <ticket> <open|in_progress|waiting|resolved|closed>".into(),
+                )),
+            }
+        }
+        "resolve" => Ok(Command::Status(need_ticket("resolve")?, Status::Resolved)),
+        "close" => Ok(Command::Status(need_ticket("close")?, Status::Closed)),
+        "reopen" => Ok(Command::Status(need_ticket("reopen")?, Status::Open)),
+        "priority" => {
+            let t = need_ticket("priority")?;
+            match rest.trim().parse::<Priority>() {
+                Ok(p) => Ok(Command::Priority(t, p)),
+                Err(_) => Err(Usage(
+                    "Usage: priority <ticket> <low|medium|high|urgent>".into(),
+                )),
+            }
+        }
+        "away" => {
+            let mut who = None;
+            let mut until = None;
+            for word in args.split_whitespace() {
+                if let Some(h) = word.strip_prefix('@') {
+                    who = Some(h.to_string());
+                } else if let Ok(d) = chrono::NaiveDate::parse_from_str(word, "%Y-%m-%d") {
+                    until = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+                } else {
+                    return Err(Usage("Usage: away [@user] [YYYY-MM-DD] — out of auto-assignment, optionally until that date.".into()));
+                }
+            }
+            Ok(Command::Away(who, until))
+        }
+        "back" => Ok(Command::Back(
+            args.split_whitespace()
+                .next()
+                .map(|w| w.trim_start_matches('@').to_string()),
+        )),
+        "release-all" | "unclaim-all" => match args.split_whitespace().next() {
+            Some(who) => Ok(Command::ReleaseAll(who.trim_start_matches('@').to_string())),
+            None => Err(Usage("Usage: release-all @user".into())),
+        },
+        "reassign-all" => {
+            let w: Vec<&str> = args.split_whitespace().collect();
+            match w.as_slice() {
+                [from, to] => Ok(Command::ReassignAll(
+                    from.trim_start_matches('@').to_string(),
+                    to.trim_start_matches('@').to_string(),
+                )),
+                _ => Err(Usage("Usage: reassign-all @from @to".into())),
+            }
+        }
+        "history" => Ok(Command::History(need_ticket("history")?)),
         "list" | "tickets" => Ok(Command::List),
         "help" | "" => Ok(Command::Help),
         other => Err(Usage(format!(
@@ -89,6 +180,64 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             } else {
                 open.join("\n")
             }
+        }),
+        Command::Note(n, text) => desk
+            .note(actor, &n, &text)
+            .await
+            .map(|n| format!("Internal note added to {n}.")),
+        Command::Assign(n, who) => desk.assign(actor, &n, &who).await.map(|o| match o.from {
+            Some(f) if f != o.to => format!("{} moved from @{f} to @{}.", o.number, o.to),
+            _ => format!("{} is now held by @{}.", o.number, o.to),
+        }),
+        Command::Status(n, s) => desk
+            .set_status(actor, &n, s)
+            .await
+            .map(|o| format!("{}: {} → {}.", o.number, o.from.label(), o.to.label())),
+        Command::Priority(n, p) => desk
+            .set_priority(actor, &n, p)
+            .await
+            .map(|o| format!("{} is now {p} priority.", o.number)),
+        Command::Away(who, until) => {
+            desk.set_away(actor, who.as_deref(), until)
+                .await
+                .map(|h| match until {
+                    Some(u) => format!(
+                        "@{h} is away until {} and gets no new tickets.",
+                        u.format("%Y-%m-%d")
+                    ),
+                    None => format!("@{h} is away and gets no new tickets until `back`."),
+                })
+        }
+        Command::Back(who) => desk
+            .set_back(actor, who.as_deref())
+            .await
+            .map(|h| format!("@{h} is back in auto-assignment.")),
+        Command::ReleaseAll(who) => desk.bulk_unclaim(actor, &who).await.map(|o| {
+            format!(
+                "Released {} ticket(s) of @{}: {}",
+                o.numbers.len(),
+                o.agent,
+                o.numbers.join(", ")
+            )
+        }),
+        Command::ReassignAll(from, to) => desk.bulk_reassign(actor, &from, &to).await.map(|o| {
+            format!(
+                "Moved {} ticket(s) from @{} to @{}: {}",
+                o.numbers.len(),
+                o.agent,
+                o.to.unwrap_or_default(),
+                o.numbers.join(", ")
+            )
+        }),
+        Command::History(n) => desk.history(&n).await.map(|(number, rows)| {
+            let mut out = format!("History of {number}:");
+            for r in rows {
+                out.push_str(&format!(
+                    "\n{} {} by {} via {}",
+                    r.at, r.action, r.actor, r.surface
+                ));
+            }
+            out
         }),
         Command::Help => Ok(messages::USAGE.to_string()),
     };
@@ -123,6 +272,44 @@ mod tests {
         );
         assert_eq!(parse("list", "").unwrap(), Command::List);
         assert_eq!(parse("/desk", "").unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn parses_workflow_commands() {
+        assert_eq!(
+            parse("assign", "TICK-2026-0001 @ben").unwrap(),
+            Command::Assign("TICK-2026-0001".into(), "ben".into())
+        );
+        assert_eq!(
+            parse("status", "TICK-2026-0001 in progress").unwrap(),
+            Command::Status("TICK-2026-0001".into(), Status::InProgress)
+        );
+        assert_eq!(
+            parse("resolve", "TICK-2026-0001").unwrap(),
+            Command::Status("TICK-2026-0001".into(), Status::Resolved)
+        );
+        assert_eq!(
+            parse("priority", "TICK-2026-0001 URGENT").unwrap(),
+            Command::Priority("TICK-2026-0001".into(), Priority::Urgent)
+        );
+        assert_eq!(
+            parse("note", "TICK-2026-0001 call them").unwrap(),
+            Command::Note("TICK-2026-0001".into(), "call them".into())
+        );
+        assert_eq!(parse("away", "").unwrap(), Command::Away(None, None));
+        assert!(
+            matches!(parse("away", "@ben 2026-12-24").unwrap(), Command::Away(Some(ref h), Some(_)) if h == "ben")
+        );
+        assert_eq!(
+            parse("back", "@ben").unwrap(),
+            Command::Back(Some("ben".into()))
+        );
+        assert_eq!(
+            parse("reassign-all", "@ben @cy").unwrap(),
+            Command::ReassignAll("ben".into(), "cy".into())
+        );
+        assert!(parse("status", "TICK-2026-0001 bogus").is_err());
+        assert!(parse("away", "tomorrow").is_err());
     }
 
     #[test]

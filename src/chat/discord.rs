@@ -150,6 +150,19 @@ impl DiscordChat {
     }
 }
 
+impl DiscordChat {
+    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+        self.channel
+            .send_message(
+                &*self.http,
+                CreateMessage::new().content(truncate(text, CONTENT_MAX)),
+            )
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
 fn ids(post: &ChatPost) -> Result<(ChannelId, MessageId), ChatError> {
     let c: u64 = post
         .channel

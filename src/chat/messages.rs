@@ -42,8 +42,14 @@ pub fn status_line(card: &CardView, style: Mention) -> String {
 }
 
 /// The card's headline: `TICK-2026-0001 · Subject`.
+///
+/// Priority is shown only when it is not the default (`[urgent] TICK-…`).
 pub fn headline(card: &CardView) -> String {
-    format!("{} · {}", card.number, card.subject)
+    if card.priority == crate::domain::Priority::Medium {
+        format!("{} · {}", card.number, card.subject)
+    } else {
+        format!("[{}] {} · {}", card.priority, card.number, card.subject)
+    }
 }
 
 /// The "from" line of a card.
@@ -65,6 +71,35 @@ pub fn thread_entry(number: &str, m: &Message) -> String {
     } else {
         format!("📨 Customer {} wrote on {number}:\n{body}", m.from_addr)
     }
+}
+
+/// An internal note in a card thread.
+pub fn note_entry(number: &str, n: &crate::store::notes::Note) -> String {
+    let who = n
+        .author
+        .as_deref()
+        .map(|h| format!("@{h}"))
+        .unwrap_or_else(|| "claimdesk".into());
+    let flag = if n.flagged { "🚩 " } else { "" };
+    format!(
+        "{flag}🔒 Internal note by {who} on {number} (not sent to the customer):\n{}",
+        n.body
+    )
+}
+
+/// Replaces `{mention:HANDLE}` in `text` with the platform's mention of each agent.
+pub fn with_mentions(text: &str, agents: &[crate::store::agents::Agent], style: Mention) -> String {
+    let mut out = text.to_string();
+    for a in agents {
+        let m = match style {
+            Mention::Slack => a.slack_user_id.as_ref().map(|id| format!("<@{id}>")),
+            Mention::Discord => a.discord_user_id.as_ref().map(|id| format!("<@{id}>")),
+            Mention::Plain => None,
+        }
+        .unwrap_or_else(|| format!("@{}", a.handle));
+        out = out.replace(&format!("{{mention:{}}}", a.handle), &m);
+    }
+    out
 }
 
 /// What a successful claim tells the claimer.
@@ -135,7 +170,12 @@ pub fn error(e: &DeskError) -> String {
             "{number} is {} and cannot take that action.",
             source.from.label().to_lowercase()
         ),
-        DeskError::EmptyReply => "The reply is empty; nothing was sent.".into(),
+        DeskError::EmptyReply => "The text is empty; nothing was sent.".into(),
+        DeskError::NoSuchAgent(h) => {
+            format!("There is no agent @{h}. Use a handle from `claimdesk agent list`.")
+        }
+        DeskError::Forbidden(who) => format!("Only {who} can do that."),
+        DeskError::BadInput(m) => m.clone(),
         DeskError::Store(_) => {
             "Something went wrong on our side and nothing was changed. Please try again.".into()
         }

@@ -78,7 +78,18 @@ impl Platform {
         number: &str,
         message: &Message,
     ) -> Result<Option<String>, ChatError> {
-        let text = messages::thread_entry(number, message);
+        self.post_text_in_thread(post, number, &messages::thread_entry(number, message))
+            .await
+    }
+
+    /// Posts `text` into the card's thread of ticket `number`; like [`Platform::post_in_thread`].
+    pub async fn post_text_in_thread(
+        &self,
+        post: &ChatPost,
+        number: &str,
+        text: &str,
+    ) -> Result<Option<String>, ChatError> {
+        let text = text.to_string();
         match self {
             Platform::Slack(s) => s.post_in_thread(post, &text).await.map(|_| None),
             Platform::Discord(d) => d.post_in_thread(post, number, &text).await,
@@ -86,6 +97,27 @@ impl Platform {
                 c.print(&text);
                 Ok(None)
             }
+        }
+    }
+
+    /// Posts `text` into the desk's channel (not a thread).
+    pub async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+        match self {
+            Platform::Slack(s) => s.post_in_channel(text).await,
+            Platform::Discord(d) => d.post_in_channel(text).await,
+            Platform::Console(c) => {
+                c.print(text);
+                Ok(())
+            }
+        }
+    }
+
+    /// How this platform writes mentions.
+    pub fn mention_style(&self) -> messages::Mention {
+        match self {
+            Platform::Slack(_) => messages::Mention::Slack,
+            Platform::Discord(_) => messages::Mention::Discord,
+            Platform::Console(_) => messages::Mention::Plain,
         }
     }
 

@@ -102,6 +102,16 @@ impl SlackChat {
         Ok(())
     }
 
+    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let content = SlackMessageContent::new()
+            .with_text(truncate(text, SECTION_TEXT_MAX))
+            .with_blocks(vec![section(text)]);
+        let req = SlackApiChatPostMessageRequest::new(self.channel.clone().into(), content);
+        session.chat_post_message(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
     pub(super) async fn ephemeral(
         &self,
         channel: &str,

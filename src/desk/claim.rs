@@ -25,7 +25,7 @@ impl Desk {
     pub async fn claim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
         let t = self.ticket_by_number(&mut tx, number).await?;
-        if !permissions::allows(actor.agent.role, Action::Claim) {
+        if !permissions::allows(actor.agent.role, Action::Claim, self.policy) {
             return Err(DeskError::NotAllowed {
                 number: t.number,
                 holder_or_admin: "an agent".into(),
@@ -97,7 +97,7 @@ impl Desk {
         };
         let holder = t.assignee_handle.clone().unwrap_or_default();
         let holds_it = holder_id == actor.agent.id;
-        if !permissions::allows(actor.agent.role, Action::Unclaim { holds_it }) {
+        if !permissions::allows(actor.agent.role, Action::Unclaim { holds_it }, self.policy) {
             return Err(DeskError::NotAllowed {
                 number: t.number,
                 holder_or_admin: format!("@{holder} or an admin"),

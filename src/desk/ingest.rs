@@ -105,7 +105,7 @@ impl Desk {
         let (ticket_id, created) = match known.first() {
             Some(&id) => (id, false),
             None => {
-                let year = chrono::Utc::now().year();
+                let year = self.now().year();
                 let number = store::tickets::next_number(conn, &self.prefix, year).await?;
                 let subject = if p.subject.is_empty() {
                     "(no subject)"
@@ -120,6 +120,8 @@ impl Desk {
                         requester_name: p.from_name.as_deref(),
                         subject,
                         mailbox: src.mailbox,
+                        department: &self.department_of(src.mailbox),
+                        priority: crate::domain::Priority::default(),
                     },
                 )
                 .await?;
@@ -130,6 +132,7 @@ impl Desk {
             self.merge(conn, other, ticket_id).await?;
         }
         store::thread_keys::add(conn, &ids, ticket_id).await?;
+        store::tickets::add_participants(conn, ticket_id, &[from.to_string()]).await?;
         let raw_size = i32::try_from(raw.len()).unwrap_or(i32::MAX);
         let inserted = store::messages::insert(
             conn,
@@ -176,10 +179,25 @@ impl Desk {
             )
             .await?;
             self.refresh_cards(conn, ticket_id).await?;
+            if self.is_auto(&ticket.department) {
+                self.auto_assign(conn, ticket_id)
+                    .await
+                    .map_err(|e| match e {
+                        super::DeskError::Store(s) => s,
+                        other => sqlx::Error::Protocol(other.to_string()),
+                    })?;
+            }
             return Ok(Ingested::Created(ticket.number));
         }
-        let event = Event::CustomerReply {
-            assigned: ticket.assignee_id.is_some(),
+        let closing = self.requester_may_close
+            && from.eq_ignore_ascii_case(&ticket.requester_email)
+            && crate::domain::status::is_close_request(&p.body_text);
+        let event = if closing {
+            Event::Close
+        } else {
+            Event::CustomerReply {
+                assigned: ticket.assignee_id.is_some(),
+            }
         };
         if let Ok(next) = ticket.status.apply(event) {
             if next != ticket.status {
@@ -192,7 +210,11 @@ impl Desk {
                 ticket_id: Some(ticket_id),
                 actor: &customer,
                 surface: "email",
-                action: "message.received",
+                action: if closing {
+                    "ticket.closed_by_requester"
+                } else {
+                    "message.received"
+                },
                 before: Some(serde_json::json!({"status": ticket.status.as_str()})),
                 after: Some(serde_json::json!({"message_id": p.message_id})),
             },

@@ -5,10 +5,14 @@
 //! Each use case runs in one Postgres transaction and writes its side effects (card posts
 //! and edits, thread messages, outgoing mail) to the outbox in that same transaction.
 
+pub mod assign;
 pub mod claim;
 pub mod ingest;
+pub mod note;
 pub mod query;
+pub mod release;
 pub mod reply;
+pub mod status;
 
 use std::collections::HashMap;
 
@@ -108,9 +112,18 @@ pub enum DeskError {
         /// The refused transition.
         source: IllegalTransition,
     },
-    /// A reply with no text.
-    #[error("the reply is empty")]
+    /// A reply or note with no text.
+    #[error("the text is empty")]
     EmptyReply,
+    /// No active agent has that handle.
+    #[error("no agent @{0}")]
+    NoSuchAgent(String),
+    /// The role does not allow an action that concerns no single ticket.
+    #[error("only {0} may do that")]
+    Forbidden(String),
+    /// A value typed in a command is not valid.
+    #[error("{0}")]
+    BadInput(String),
     /// The database failed; nothing was changed.
     #[error("storage error: {0}")]
     Store(#[from] sqlx::Error),
@@ -126,7 +139,18 @@ pub struct Desk {
     platforms: Vec<String>,
     mailbox_addresses: HashMap<String, String>,
     default_from: String,
+    policy: crate::domain::Policy,
+    departments: HashMap<String, crate::domain::assignment::Mode>,
+    mailbox_departments: HashMap<String, String>,
+    admins_everywhere: bool,
+    count_waiting: bool,
+    requester_may_close: bool,
+    auto_release: crate::config::AutoReleaseSettings,
+    clock: Clock,
 }
+
+/// The desk's source of the current time (tests move it to check year rollover).
+pub type Clock = std::sync::Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
 
 impl Desk {
     /// A desk over `pool` posting cards to `platforms` (`slack`, `discord`, `console`).
@@ -149,7 +173,44 @@ impl Desk {
             platforms,
             mailbox_addresses,
             default_from,
+            policy: crate::domain::Policy {
+                reopen_closed: settings.desk.reopen_closed,
+            },
+            departments: settings
+                .departments
+                .iter()
+                .map(|d| (d.name.clone(), d.assignment))
+                .collect(),
+            mailbox_departments: settings
+                .mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), settings.department_of_mailbox(&m.name)))
+                .collect(),
+            admins_everywhere: settings.desk.admins_eligible_everywhere,
+            count_waiting: settings.desk.count_waiting_as_load,
+            requester_may_close: settings.desk.requester_may_close,
+            auto_release: settings.desk.auto_release.clone(),
+            clock: std::sync::Arc::new(chrono::Utc::now),
         }
+    }
+
+    /// The same desk reading the time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Desk {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
+    }
+
+    /// The department tickets of `mailbox` go to.
+    fn department_of(&self, mailbox: &str) -> String {
+        self.mailbox_departments
+            .get(mailbox)
+            .cloned()
+            .or_else(|| self.departments.keys().min().cloned())
+            .unwrap_or_else(|| "support".into())
     }
 
     /// The pool, for workers and tests.
@@ -176,6 +237,12 @@ impl Desk {
         store::agents::find(&mut conn, who)
             .await?
             .ok_or(DeskError::NotAMember)
+    }
+
+    /// Every active agent (for rendering mentions).
+    pub async fn all_agents(&self) -> Result<Vec<Agent>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        store::agents::all_active(&mut conn).await
     }
 
     /// Queues a private answer to one chat user (used where the platform cannot answer in the
@@ -239,6 +306,87 @@ impl Desk {
             .await?;
         }
         Ok(())
+    }
+
+    /// Queues `text` into the card thread of `ticket_id` on every platform.
+    async fn notice_in_threads(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+        text: &str,
+    ) -> Result<(), sqlx::Error> {
+        for p in &self.platforms {
+            store::outbox::enqueue(
+                conn,
+                Some(ticket_id),
+                &Effect::ThreadNotice {
+                    platform: p.clone(),
+                    text: text.to_string(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records an audit event for a ticket, by `(actor, surface)`.
+    async fn audit(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+        (actor, surface): (&str, &str),
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        store::audit::record(
+            conn,
+            store::audit::AuditEvent {
+                ticket_id: Some(ticket_id),
+                actor,
+                surface,
+                action,
+                before: Some(before),
+                after: Some(after),
+            },
+        )
+        .await
+    }
+
+    /// The ticket as typed, locked for the rest of the transaction.
+    async fn locked_ticket(
+        &self,
+        conn: &mut PgConnection,
+        typed: &str,
+    ) -> Result<store::tickets::Ticket, DeskError> {
+        let found = self.ticket_by_number(conn, typed).await?;
+        Ok(store::tickets::lock(conn, found.id).await?.unwrap_or(found))
+    }
+
+    /// Refuses with [`DeskError::NotAllowed`] unless `actor` may do `action` to `t`.
+    fn require(
+        &self,
+        actor: &Actor,
+        action: crate::domain::Action,
+        t: &store::tickets::Ticket,
+    ) -> Result<(), DeskError> {
+        if crate::domain::permissions::allows(actor.agent.role, action, self.policy) {
+            return Ok(());
+        }
+        let who = match (&t.assignee_handle, action) {
+            (_, crate::domain::Action::ReopenClosed) => {
+                "those the reopen policy allows".to_string()
+            }
+            (_, crate::domain::Action::Assign | crate::domain::Action::BulkUnclaim) => {
+                "an admin".to_string()
+            }
+            (Some(h), _) => format!("@{h} or an admin"),
+            (None, _) => "the holder or an admin".to_string(),
+        };
+        Err(DeskError::NotAllowed {
+            number: t.number.clone(),
+            holder_or_admin: who,
+        })
     }
 
     /// Looks up a ticket by the number as typed, following merges is left to the caller.

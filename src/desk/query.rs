@@ -55,8 +55,14 @@ pub struct TicketDetail {
     pub summary: TicketSummary,
     /// Messages, oldest first.
     pub messages: Vec<MessageView>,
-    /// Audit trail: `(action, actor, surface)`.
-    pub history: Vec<(String, String, String)>,
+    /// Audit trail, oldest first.
+    pub history: Vec<store::audit::AuditRow>,
+    /// Priority.
+    pub priority: String,
+    /// Department.
+    pub department: String,
+    /// Everyone on the email thread.
+    pub participants: Vec<String>,
 }
 
 /// Everything a card shows, read at delivery time so an edit always shows the latest state.
@@ -78,6 +84,8 @@ pub struct CardView {
     pub message_count: usize,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
+    /// Priority.
+    pub priority: crate::domain::Priority,
 }
 
 impl Desk {
@@ -126,7 +134,11 @@ impl Desk {
         };
         let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
+        let participants = store::tickets::participants(&mut conn, t.id).await?;
         Ok(TicketDetail {
+            priority: t.priority.as_str().to_string(),
+            department: t.department.clone(),
+            participants,
             summary: TicketSummary {
                 number: t.number,
                 status: t.status.as_str().to_string(),
@@ -188,6 +200,7 @@ impl Desk {
             preview: preview(first, self.preview_chars),
             message_count: msgs.len(),
             merged_into,
+            priority: t.priority,
         }))
     }
 

@@ -45,7 +45,7 @@ impl Desk {
         let t = store::tickets::lock(&mut tx, found.id)
             .await?
             .unwrap_or(found);
-        if !permissions::allows(actor.agent.role, Action::Reply) {
+        if !permissions::allows(actor.agent.role, Action::Reply, self.policy) {
             return Err(DeskError::NotAllowed {
                 number: t.number,
                 holder_or_admin: "an agent".into(),
@@ -111,7 +111,7 @@ impl Desk {
         .ok_or(sqlx::Error::RowNotFound)?;
         store::thread_keys::add(&mut tx, std::slice::from_ref(&message_id), t.id).await?;
         store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
-        store::tickets::mark_first_response(&mut tx, t.id).await?;
+        store::tickets::mark_response(&mut tx, t.id).await?;
         store::outbox::enqueue(&mut tx, Some(t.id), &Effect::Email { message_id: row }).await?;
         store::audit::record(
             &mut tx,

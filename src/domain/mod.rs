@@ -1,11 +1,12 @@
 //! Types and rules of the desk, with no I/O: tickets, the status machine, permissions and
 //! threading keys. `src/desk` applies these; no surface re-implements them.
 
+pub mod assignment;
 pub mod permissions;
 pub mod status;
 pub mod threading;
 pub mod ticket;
 
-pub use permissions::{Action, Role};
+pub use permissions::{Action, Policy, ReopenPolicy, Role};
 pub use status::{Event, Status};
-pub use ticket::TicketNumber;
+pub use ticket::{Priority, TicketNumber};

@@ -9,15 +9,18 @@ use std::str::FromStr;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Claims, replies to and releases their own tickets.
+    /// Claims, replies to, notes and changes the status of tickets they hold.
     Member,
-    /// Also releases anyone's claim.
+    /// Also assigns, reassigns, releases anyone's claim, bulk-releases, reopens closed tickets.
     Admin,
-    /// Also manages agents.
+    /// Also manages agents and their departments.
     Owner,
 }
 
 impl Role {
+    /// Every role, for exhaustive tests.
+    pub const ALL: [Role; 3] = [Role::Member, Role::Admin, Role::Owner];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,30 +54,104 @@ impl FromStr for Role {
     }
 }
 
-/// Something an agent asks to do to a ticket.
+/// Who may reopen a closed ticket (config `desk.reopen_closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReopenPolicy {
+    /// Nobody: a closed ticket stays closed; the customer's next mail opens a new one.
+    Nobody,
+    /// Admins and owners (the default).
+    #[default]
+    Admins,
+    /// Every agent.
+    Members,
+}
+
+/// Desk-wide policies the permission table consults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Who may reopen closed tickets.
+    pub reopen_closed: ReopenPolicy,
+}
+
+/// Something an agent asks to do. `holds_it`: the actor is the ticket's current holder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Take an unclaimed ticket.
+    /// Take an unheld ticket.
     Claim,
-    /// Release a claim. `holds_it`: the actor is the current holder.
+    /// Release a claim.
     Unclaim { holds_it: bool },
     /// Send an answer to the customer.
     Reply,
+    /// Add an internal note.
+    Note,
+    /// Change status (waiting, in progress, resolved, closed) or priority.
+    ChangeStatus { holds_it: bool },
+    /// Reopen a resolved ticket.
+    ReopenResolved { holds_it: bool },
+    /// Reopen a closed ticket.
+    ReopenClosed,
+    /// Give a ticket to someone, or move it from one holder to another.
+    Assign,
+    /// Release or reassign every ticket of one agent (vacation).
+    BulkUnclaim,
+    /// Mark oneself away or back.
+    SetOwnAvailability,
+    /// Mark another agent away or back.
+    SetOthersAvailability,
+    /// Add, remove or change agents and their departments.
+    ManageAgents,
 }
 
-/// Whether `role` may do `action`.
+impl Action {
+    /// Every action with both values of each flag, for exhaustive tests.
+    pub const ALL: [Action; 15] = [
+        Action::Claim,
+        Action::Unclaim { holds_it: true },
+        Action::Unclaim { holds_it: false },
+        Action::Reply,
+        Action::Note,
+        Action::ChangeStatus { holds_it: true },
+        Action::ChangeStatus { holds_it: false },
+        Action::ReopenResolved { holds_it: true },
+        Action::ReopenResolved { holds_it: false },
+        Action::ReopenClosed,
+        Action::Assign,
+        Action::BulkUnclaim,
+        Action::SetOwnAvailability,
+        Action::SetOthersAvailability,
+        Action::ManageAgents,
+    ];
+}
+
+/// Whether `role` may do `action` under `policy`.
 ///
-/// | action                 | member | admin | owner |
-/// |------------------------|--------|-------|-------|
-/// | claim                  | yes    | yes   | yes   |
-/// | unclaim own claim      | yes    | yes   | yes   |
-/// | unclaim someone else's | no     | yes   | yes   |
-/// | reply                  | yes    | yes   | yes   |
-pub fn allows(role: Role, action: Action) -> bool {
+/// | action                         | member | admin | owner |
+/// |--------------------------------|--------|-------|-------|
+/// | claim, reply, note             | yes    | yes   | yes   |
+/// | unclaim / change status, own   | yes    | yes   | yes   |
+/// | unclaim / change status, other | no     | yes   | yes   |
+/// | reopen resolved, own           | yes    | yes   | yes   |
+/// | reopen resolved, other         | no     | yes   | yes   |
+/// | reopen closed                  | policy: nobody / admins (default) / members |
+/// | assign, reassign, bulk unclaim | no     | yes   | yes   |
+/// | set own availability           | yes    | yes   | yes   |
+/// | set others' availability       | no     | yes   | yes   |
+/// | manage agents and departments  | no     | no    | yes   |
+pub fn allows(role: Role, action: Action, policy: Policy) -> bool {
+    let admin = role >= Role::Admin;
     match action {
-        Action::Claim | Action::Reply => true,
-        Action::Unclaim { holds_it: true } => true,
-        Action::Unclaim { holds_it: false } => role >= Role::Admin,
+        Action::Claim | Action::Reply | Action::Note | Action::SetOwnAvailability => true,
+        Action::Unclaim { holds_it }
+        | Action::ChangeStatus { holds_it }
+        | Action::ReopenResolved { holds_it } => holds_it || admin,
+        Action::ReopenClosed => match policy.reopen_closed {
+            ReopenPolicy::Nobody => false,
+            ReopenPolicy::Admins => admin,
+            ReopenPolicy::Members => true,
+        },
+        Action::Assign | Action::BulkUnclaim | Action::SetOthersAvailability => admin,
+        Action::ManageAgents => role == Role::Owner,
     }
 }
 
@@ -82,21 +159,61 @@ pub fn allows(role: Role, action: Action) -> bool {
 mod tests {
     use super::*;
 
+    /// Every role × every action under the default policy, as a table.
     #[test]
     fn permission_table() {
         #[rustfmt::skip]
         let table = [
-            (Action::Claim,                      [true,  true, true]),
-            (Action::Unclaim { holds_it: true }, [true,  true, true]),
-            (Action::Unclaim { holds_it: false },[false, true, true]),
-            (Action::Reply,                      [true,  true, true]),
+            //                                              member admin owner
+            (Action::Claim,                                  [true,  true,  true]),
+            (Action::Unclaim { holds_it: true },             [true,  true,  true]),
+            (Action::Unclaim { holds_it: false },            [false, true,  true]),
+            (Action::Reply,                                  [true,  true,  true]),
+            (Action::Note,                                   [true,  true,  true]),
+            (Action::ChangeStatus { holds_it: true },        [true,  true,  true]),
+            (Action::ChangeStatus { holds_it: false },       [false, true,  true]),
+            (Action::ReopenResolved { holds_it: true },      [true,  true,  true]),
+            (Action::ReopenResolved { holds_it: false },     [false, true,  true]),
+            (Action::ReopenClosed,                           [false, true,  true]),
+            (Action::Assign,                                 [false, true,  true]),
+            (Action::BulkUnclaim,                            [false, true,  true]),
+            (Action::SetOwnAvailability,                     [true,  true,  true]),
+            (Action::SetOthersAvailability,                  [false, true,  true]),
+            (Action::ManageAgents,                           [false, false, true]),
         ];
+        for action in Action::ALL {
+            assert!(
+                table.iter().any(|(a, _)| *a == action),
+                "{action:?} missing from the table"
+            );
+        }
         for (action, expected) in table {
-            for (role, want) in [Role::Member, Role::Admin, Role::Owner]
-                .into_iter()
-                .zip(expected)
-            {
-                assert_eq!(allows(role, action), want, "{role} {action:?}");
+            for (role, want) in Role::ALL.into_iter().zip(expected) {
+                assert_eq!(
+                    allows(role, action, Policy::default()),
+                    want,
+                    "{role} {action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reopening_closed_tickets_follows_the_policy() {
+        for (policy, expected) in [
+            (ReopenPolicy::Nobody, [false, false, false]),
+            (ReopenPolicy::Admins, [false, true, true]),
+            (ReopenPolicy::Members, [true, true, true]),
+        ] {
+            for (role, want) in Role::ALL.into_iter().zip(expected) {
+                let p = Policy {
+                    reopen_closed: policy,
+                };
+                assert_eq!(
+                    allows(role, Action::ReopenClosed, p),
+                    want,
+                    "{policy:?} {role}"
+                );
             }
         }
     }

@@ -27,14 +27,47 @@ pub enum Status {
 /// Something that happens to a ticket and may move its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// An agent takes the ticket.
+    /// An agent takes an unheld ticket (or auto-assignment gives it to one).
     Claim,
-    /// The holder (or an admin) lets it go.
+    /// The holder (or an admin) lets it go; also auto-release after inactivity.
     Unclaim,
+    /// An admin gives the ticket to someone, or moves it from one holder to another.
+    Assign,
+    /// Auto-assignment found nobody eligible.
+    NoAgentAvailable,
     /// An agent's reply was queued to the customer.
     AgentReply,
     /// The customer wrote again. `assigned`: whether someone holds the ticket.
     CustomerReply { assigned: bool },
+    /// The holder now waits on the customer.
+    Wait,
+    /// The holder resumes work (`waiting` → `in_progress`).
+    Resume,
+    /// Solved.
+    Resolve,
+    /// Done for good.
+    Close,
+    /// A resolved or closed ticket is opened again. `assigned`: whether someone holds it.
+    Reopen { assigned: bool },
+}
+
+impl Event {
+    /// Every event, with both values of each flag, for exhaustive tests.
+    pub const ALL: [Event; 13] = [
+        Event::Claim,
+        Event::Unclaim,
+        Event::Assign,
+        Event::NoAgentAvailable,
+        Event::AgentReply,
+        Event::CustomerReply { assigned: true },
+        Event::CustomerReply { assigned: false },
+        Event::Wait,
+        Event::Resume,
+        Event::Resolve,
+        Event::Close,
+        Event::Reopen { assigned: true },
+        Event::Reopen { assigned: false },
+    ];
 }
 
 /// A status change the machine does not allow.
@@ -90,28 +123,68 @@ impl Status {
 
     /// Applies `event`: the status after it, or [`IllegalTransition`].
     ///
-    /// - Claim: open / pending_assignment → claimed.
-    /// - Unclaim: claimed / in_progress / waiting → open.
-    /// - AgentReply: open / claimed / in_progress / waiting / resolved → in_progress
-    ///   (a reply claims an unclaimed ticket, see `desk::reply`).
-    /// - CustomerReply: waiting / resolved → in_progress when assigned, else open; closed stays
-    ///   closed (reopening is a policy decision); everything else keeps its status.
+    /// | from \ event      | claim   | unclaim | assign  | no agent | agent reply | customer reply        | wait    | resume  | resolve  | close  | reopen          |
+    /// |--------------------|---------|---------|---------|----------|-------------|-----------------------|---------|---------|----------|--------|-----------------|
+    /// | open               | claimed | –       | claimed | pending  | in_progress | open                  | –       | –       | resolved | closed | –               |
+    /// | pending_assignment | claimed | –       | claimed | pending  | –           | pending               | –       | –       | resolved | closed | –               |
+    /// | claimed            | –       | open    | claimed | –        | in_progress | claimed               | waiting | –       | resolved | closed | –               |
+    /// | in_progress        | –       | open    | =       | –        | in_progress | in_progress           | waiting | –       | resolved | closed | –               |
+    /// | waiting            | –       | open    | =       | –        | in_progress | in_progress / open    | –       | in_progress | resolved | closed | –           |
+    /// | resolved           | –       | –       | –       | –        | in_progress | in_progress / open    | –       | –       | –        | closed | in_progress / open |
+    /// | closed             | –       | –       | –       | –        | –           | closed                | –       | –       | –        | –      | in_progress / open |
+    /// | merged             | –       | –       | –       | –        | –           | –                     | –       | –       | –        | –      | –               |
+    ///
+    /// "/ open" is the unassigned case; "=" keeps the status. Whether a *closed* ticket may be
+    /// reopened, and by whom, is a policy (`permissions::Policy`), not a transition rule.
     pub fn apply(self, event: Event) -> Result<Status, IllegalTransition> {
         use Status::*;
         let illegal = Err(IllegalTransition { from: self, event });
+        let after_customer = |assigned: bool| if assigned { InProgress } else { Open };
         match (self, event) {
+            (Merged, _) => illegal,
             (Open | PendingAssignment, Event::Claim) => Ok(Claimed),
             (_, Event::Claim) => illegal,
             (Claimed | InProgress | Waiting, Event::Unclaim) => Ok(Open),
             (_, Event::Unclaim) => illegal,
+            (Open | PendingAssignment | Claimed, Event::Assign) => Ok(Claimed),
+            (s @ (InProgress | Waiting), Event::Assign) => Ok(s),
+            (_, Event::Assign) => illegal,
+            (Open | PendingAssignment, Event::NoAgentAvailable) => Ok(PendingAssignment),
+            (_, Event::NoAgentAvailable) => illegal,
             (Open | Claimed | InProgress | Waiting | Resolved, Event::AgentReply) => Ok(InProgress),
             (_, Event::AgentReply) => illegal,
-            (Waiting | Resolved, Event::CustomerReply { assigned: true }) => Ok(InProgress),
-            (Waiting | Resolved, Event::CustomerReply { assigned: false }) => Ok(Open),
-            (Merged, Event::CustomerReply { .. }) => illegal,
+            (Waiting | Resolved, Event::CustomerReply { assigned }) => Ok(after_customer(assigned)),
             (s, Event::CustomerReply { .. }) => Ok(s),
+            (Claimed | InProgress, Event::Wait) => Ok(Waiting),
+            (_, Event::Wait) => illegal,
+            (Waiting, Event::Resume) => Ok(InProgress),
+            (_, Event::Resume) => illegal,
+            (Open | PendingAssignment | Claimed | InProgress | Waiting, Event::Resolve) => {
+                Ok(Resolved)
+            }
+            (_, Event::Resolve) => illegal,
+            (Closed, Event::Close) => illegal,
+            (_, Event::Close) => Ok(Closed),
+            (Resolved | Closed, Event::Reopen { assigned }) => Ok(after_customer(assigned)),
+            (_, Event::Reopen { .. }) => illegal,
         }
     }
+
+    /// Whether the ticket counts as done (resolved, closed or merged).
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Resolved | Status::Closed | Status::Merged)
+    }
+}
+
+/// Whether a customer email asks to close its ticket: its first non-empty body line is
+/// `close` or `#close` (case-insensitive, trailing punctuation ignored). Only honoured when the
+/// `desk.requester_may_close` policy is on and the sender is the ticket's requester.
+pub fn is_close_request(body: &str) -> bool {
+    body.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.trim_end_matches(['.', '!']).to_ascii_lowercase())
+        .is_some_and(|l| l == "close" || l == "#close")
 }
 
 impl fmt::Display for Status {
@@ -141,34 +214,52 @@ mod tests {
     use super::*;
     use Status::*;
 
-    /// Every status × event, as a table: `None` means illegal.
+    /// Every status × every event, as a table: `None` means illegal.
     #[test]
     fn transition_table() {
-        let claim = Event::Claim;
-        let unclaim = Event::Unclaim;
-        let reply = Event::AgentReply;
-        let cust_a = Event::CustomerReply { assigned: true };
-        let cust_u = Event::CustomerReply { assigned: false };
+        let events = Event::ALL;
+        let (o, c, i, w, r, x, p) = (
+            Some(Open),
+            Some(Claimed),
+            Some(InProgress),
+            Some(Waiting),
+            Some(Resolved),
+            Some(Closed),
+            Some(PendingAssignment),
+        );
         #[rustfmt::skip]
-        let table: [(Status, [Option<Status>; 5]); 8] = [
-            //                   claim            unclaim     reply              cust(assigned)     cust(unassigned)
-            (Open,              [Some(Claimed),   None,       Some(InProgress),  Some(Open),        Some(Open)]),
-            (Claimed,           [None,            Some(Open), Some(InProgress),  Some(Claimed),     Some(Claimed)]),
-            (InProgress,        [None,            Some(Open), Some(InProgress),  Some(InProgress),  Some(InProgress)]),
-            (Waiting,           [None,            Some(Open), Some(InProgress),  Some(InProgress),  Some(Open)]),
-            (Resolved,          [None,            None,       Some(InProgress),  Some(InProgress),  Some(Open)]),
-            (Closed,            [None,            None,       None,              Some(Closed),      Some(Closed)]),
-            (PendingAssignment, [Some(Claimed),   None,       None,              Some(PendingAssignment), Some(PendingAssignment)]),
-            (Merged,            [None,            None,       None,              None,              None]),
+        let table: [(Status, [Option<Status>; 13]); 8] = [
+            //                   claim unclaim assign noagent reply cust(a) cust(u) wait resume resolve close reopen(a) reopen(u)
+            (Open,              [c,    None,   c,     p,      i,    o,      o,      None, None, r,      x,    None,     None]),
+            (PendingAssignment, [c,    None,   c,     p,      None, p,      p,      None, None, r,      x,    None,     None]),
+            (Claimed,           [None, o,      c,     None,   i,    c,      c,      w,    None, r,      x,    None,     None]),
+            (InProgress,        [None, o,      i,     None,   i,    i,      i,      w,    None, r,      x,    None,     None]),
+            (Waiting,           [None, o,      w,     None,   i,    i,      o,      None, i,    r,      x,    None,     None]),
+            (Resolved,          [None, None,   None,  None,   i,    i,      o,      None, None, None,   x,    i,        o]),
+            (Closed,            [None, None,   None,  None,   None, x,      x,      None, None, None,   None, i,        o]),
+            (Merged,            [None, None,   None,  None,   None, None,   None,   None, None, None,   None, None,     None]),
         ];
         for (from, expected) in table {
-            for (event, want) in [claim, unclaim, reply, cust_a, cust_u]
-                .into_iter()
-                .zip(expected)
-            {
+            for (event, want) in events.into_iter().zip(expected) {
                 assert_eq!(from.apply(event).ok(), want, "{from} + {event:?}");
             }
         }
+        // The table covers every status.
+        assert_eq!(table.len(), Status::ALL.len());
+        for s in Status::ALL {
+            assert!(
+                table.iter().any(|(t, _)| *t == s),
+                "{s} missing from the table"
+            );
+        }
+    }
+
+    #[test]
+    fn recognises_close_requests() {
+        assert!(is_close_request("\n  #close\nthanks"));
+        assert!(is_close_request("Close."));
+        assert!(!is_close_request("please close my account"));
+        assert!(!is_close_request(""));
     }
 
     #[test]

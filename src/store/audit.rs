@@ -36,15 +36,51 @@ pub async fn record(conn: &mut PgConnection, event: AuditEvent<'_>) -> Result<()
     Ok(())
 }
 
-/// Actions recorded for a ticket, oldest first: `(action, actor, surface)`.
+/// One recorded change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditRow {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Who.
+    pub actor: String,
+    /// Through what.
+    pub surface: String,
+    /// What.
+    pub action: String,
+    /// State before.
+    pub before: Option<serde_json::Value>,
+    /// State after.
+    pub after: Option<serde_json::Value>,
+}
+
+/// Changes recorded for a ticket, oldest first.
 pub async fn for_ticket(
     conn: &mut PgConnection,
     ticket_id: i64,
-) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT action, actor, surface FROM audit_events WHERE ticket_id = $1 ORDER BY id",
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    type Row = (
+        chrono::DateTime<chrono::Utc>,
+        String,
+        String,
+        String,
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT at, actor, surface, action, before, after FROM audit_events WHERE ticket_id = $1 ORDER BY id",
     )
     .bind(ticket_id)
     .fetch_all(&mut *conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditRow {
+            at: r.0.to_rfc3339(),
+            actor: r.1,
+            surface: r.2,
+            action: r.3,
+            before: r.4,
+            after: r.5,
+        })
+        .collect())
 }

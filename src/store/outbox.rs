@@ -25,6 +25,27 @@ pub enum Effect {
         /// `messages.id`.
         message_id: i64,
     },
+    /// Post an internal note into the card's thread, marked internal.
+    ThreadNote {
+        /// Platform name.
+        platform: String,
+        /// `notes.id`.
+        note_id: i64,
+    },
+    /// Post a short notice from claimdesk into the card's thread (e.g. an inactivity warning).
+    ThreadNotice {
+        /// Platform name.
+        platform: String,
+        /// Text.
+        text: String,
+    },
+    /// Post a notice into the desk's channel (e.g. "nobody available" pinging admins).
+    ChannelNotice {
+        /// Platform name.
+        platform: String,
+        /// Text; `{mention:HANDLE}` is replaced by the platform's mention of that agent.
+        text: String,
+    },
     /// A private answer to one chat user (Slack `chat.postEphemeral`).
     Ephemeral {
         /// Platform name.
@@ -44,6 +65,9 @@ impl Effect {
             Effect::Card { .. } => "card",
             Effect::ThreadMessage { .. } => "thread_message",
             Effect::Email { .. } => "email",
+            Effect::ThreadNote { .. } => "thread_note",
+            Effect::ThreadNotice { .. } => "thread_notice",
+            Effect::ChannelNotice { .. } => "channel_notice",
             Effect::Ephemeral { .. } => "ephemeral",
         }
     }

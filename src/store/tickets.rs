@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::domain::{Status, TicketNumber};
+use crate::domain::{Priority, Status, TicketNumber};
 
 /// A ticket as stored, with its holder's handle joined in.
 #[derive(Debug, Clone)]
@@ -32,6 +32,14 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     /// When it was last claimed.
     pub claimed_at: Option<DateTime<Utc>>,
+    /// Priority.
+    pub priority: Priority,
+    /// Department.
+    pub department: String,
+    /// When it was resolved (cleared on reopen).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When it was closed (cleared on reopen).
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 type Row = (
@@ -47,11 +55,20 @@ type Row = (
     Option<i64>,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
 const SELECT: &str = "SELECT t.id, t.number, t.status, t.assignee_id, a.handle, t.requester_email,
-        t.requester_name, t.subject, t.mailbox, t.merged_into, t.created_at, t.claimed_at
+        t.requester_name, t.subject, t.mailbox, t.merged_into, t.created_at, t.claimed_at,
+        t.priority, t.department, t.resolved_at, t.closed_at
     FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id";
+
+/// SQL ranking priorities for the pending queue: urgent first.
+const PRIORITY_RANK: &str =
+    "CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END";
 
 fn from_row(r: Row) -> Result<Ticket, sqlx::Error> {
     Ok(Ticket {
@@ -67,6 +84,10 @@ fn from_row(r: Row) -> Result<Ticket, sqlx::Error> {
         merged_into: r.9,
         created_at: r.10,
         claimed_at: r.11,
+        priority: r.12.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        department: r.13,
+        resolved_at: r.14,
+        closed_at: r.15,
     })
 }
 
@@ -101,13 +122,18 @@ pub struct NewTicket<'a> {
     pub subject: &'a str,
     /// Mailbox name.
     pub mailbox: &'a str,
+    /// Department.
+    pub department: &'a str,
+    /// Priority.
+    pub priority: Priority,
 }
 
 /// Inserts an open, unclaimed ticket and returns its id.
 pub async fn insert(conn: &mut PgConnection, t: NewTicket<'_>) -> Result<i64, sqlx::Error> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO tickets (number, year, seq, status, requester_email, requester_name, subject, mailbox)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO tickets (number, year, seq, status, requester_email, requester_name, subject, mailbox,
+             department, priority)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(t.number.to_string())
     .bind(t.number.year())
@@ -117,6 +143,8 @@ pub async fn insert(conn: &mut PgConnection, t: NewTicket<'_>) -> Result<i64, sq
     .bind(t.requester_name)
     .bind(t.subject)
     .bind(t.mailbox)
+    .bind(t.department)
+    .bind(t.priority.as_str())
     .fetch_one(&mut *conn)
     .await?;
     Ok(id)
@@ -172,7 +200,8 @@ pub async fn try_claim(
     to: Status,
 ) -> Result<bool, sqlx::Error> {
     let r = sqlx::query(
-        "UPDATE tickets SET assignee_id = $2, status = $4, claimed_at = now(), updated_at = now()
+        "UPDATE tickets SET assignee_id = $2, status = $4, claimed_at = now(), updated_at = now(),
+             holder_active_at = now(), release_warned_at = NULL
          WHERE id = $1 AND assignee_id IS NULL AND status = ANY($3)",
     )
     .bind(id)
@@ -184,7 +213,9 @@ pub async fn try_claim(
     Ok(r.rows_affected() == 1)
 }
 
-/// Sets status and holder (call with the row locked, after the domain decided).
+/// Sets status and holder (call with the row locked, after the domain decided). Keeps the
+/// timestamps consistent: a new holder gets a fresh claim time; `resolved` sets resolved_at,
+/// `closed` sets closed_at, any other status clears both (a reopen).
 pub async fn set_state(
     conn: &mut PgConnection,
     id: i64,
@@ -195,7 +226,16 @@ pub async fn set_state(
         "UPDATE tickets SET status = $2, assignee_id = $3, updated_at = now(),
              claimed_at = CASE WHEN $3 IS NULL THEN NULL
                                WHEN assignee_id IS DISTINCT FROM $3 THEN now()
-                               ELSE claimed_at END
+                               ELSE claimed_at END,
+             holder_active_at = CASE WHEN $3 IS NULL THEN NULL
+                                     WHEN assignee_id IS DISTINCT FROM $3 THEN now()
+                                     ELSE holder_active_at END,
+             release_warned_at = CASE WHEN assignee_id IS DISTINCT FROM $3 THEN NULL
+                                      ELSE release_warned_at END,
+             resolved_at = CASE WHEN $2 = 'resolved' THEN COALESCE(resolved_at, now())
+                                WHEN $2 IN ('closed', 'merged') THEN resolved_at ELSE NULL END,
+             closed_at = CASE WHEN $2 = 'closed' THEN COALESCE(closed_at, now())
+                              WHEN $2 = 'merged' THEN closed_at ELSE NULL END
          WHERE id = $1",
     )
     .bind(id)
@@ -206,10 +246,12 @@ pub async fn set_state(
     Ok(())
 }
 
-/// Records the first outgoing reply time, once.
-pub async fn mark_first_response(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+/// Records an outgoing reply: the first response time (once), and activity of the holder
+/// (which resets the auto-release clock).
+pub async fn mark_response(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE tickets SET first_response_at = COALESCE(first_response_at, now()) WHERE id = $1",
+        "UPDATE tickets SET first_response_at = COALESCE(first_response_at, now()),
+             holder_active_at = now(), release_warned_at = NULL WHERE id = $1",
     )
     .bind(id)
     .execute(&mut *conn)
@@ -228,4 +270,97 @@ pub async fn mark_merged(conn: &mut PgConnection, id: i64, into: i64) -> Result<
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Sets the priority.
+pub async fn set_priority(
+    conn: &mut PgConnection,
+    id: i64,
+    p: Priority,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tickets SET priority = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(p.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The next ticket of `department` waiting for assignment — urgent first, then oldest — locked
+/// for the caller's transaction (others skip it).
+pub async fn next_pending(
+    conn: &mut PgConnection,
+    department: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let sql = format!(
+        "SELECT t.id FROM tickets t WHERE t.status = 'pending_assignment' AND t.department = $1
+         ORDER BY {PRIORITY_RANK}, t.created_at, t.id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    );
+    let row: Option<(i64,)> = sqlx::query_as(&sql)
+        .bind(department)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Ids of the tickets `agent_id` holds, oldest first.
+pub async fn held_by(conn: &mut PgConnection, agent_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM tickets WHERE assignee_id = $1 ORDER BY id")
+            .bind(agent_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Held, unfinished tickets whose holder has been inactive since before `before`:
+/// `(id, warned)` where `warned` says whether the holder was already warned.
+pub async fn inactive_claims(
+    conn: &mut PgConnection,
+    before: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<DateTime<Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, release_warned_at FROM tickets
+         WHERE assignee_id IS NOT NULL AND status IN ('claimed', 'in_progress', 'waiting')
+           AND COALESCE(holder_active_at, claimed_at, updated_at) < $1 ORDER BY id",
+    )
+    .bind(before)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// Records that the holder was warned about inactivity.
+pub async fn mark_release_warned(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tickets SET release_warned_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds addresses to the ticket's participants.
+pub async fn add_participants(
+    conn: &mut PgConnection,
+    id: i64,
+    emails: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ticket_participants (ticket_id, email) SELECT $1, unnest($2::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(emails)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The ticket's participants, sorted.
+pub async fn participants(conn: &mut PgConnection, id: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT email FROM ticket_participants WHERE ticket_id = $1 ORDER BY email")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }

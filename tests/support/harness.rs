@@ -142,6 +142,8 @@ fn agent(handle: &str, role: &str, slack: &str, discord: &str) -> claimdesk::con
         role: role.parse().expect("role"),
         slack_user_id: Some(slack.into()),
         discord_user_id: Some(discord.into()),
+        departments: vec![],
+        capacity: None,
     }
 }
 
