@@ -703,3 +703,45 @@ async fn requesters_close_by_email_only_when_the_policy_allows() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_owners_manage_agents_from_chat() {
+    let mut env = env(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    env.settings.agents[0].role = "owner".parse().expect("role"); // ana
+    env.settings.agents[1].role = "admin".parse().expect("role"); // ben
+    let app = env.app().await;
+    let (ana, ben) = (actor(&app, "ana").await, actor(&app, "ben").await);
+    let run = |who: Actor, text: &'static str| {
+        let desk = app.desk.clone();
+        async move {
+            let (name, args) = text.split_once(' ').unwrap_or((text, ""));
+            let cmd = claimdesk::chat::commands::parse(name, args).expect("parses");
+            claimdesk::chat::commands::execute(&desk, &who, cmd).await
+        }
+    };
+    assert!(run(ben.clone(), "agent add @dora admin")
+        .await
+        .contains("Only an owner"));
+    assert!(run(ana.clone(), "agent add @dora admin support")
+        .await
+        .contains("@dora added as admin"));
+    assert!(run(ana.clone(), "agent departments @dora nowhere")
+        .await
+        .contains("unknown department"));
+    assert!(run(ana.clone(), "agent remove @cy")
+        .await
+        .contains("removed"));
+    let mut conn = app.desk.pool().acquire().await.expect("conn");
+    let list = agents::list(&mut conn).await.expect("list");
+    let dora = list.iter().find(|a| a.handle == "dora").expect("dora");
+    assert_eq!(
+        (dora.role.as_str(), dora.active, dora.departments.clone()),
+        ("admin", true, vec!["support".to_string()])
+    );
+    assert!(!list.iter().find(|a| a.handle == "cy").expect("cy").active);
+    assert!(run(ana, "agent remove @cy").await.contains("no agent @cy"));
+}

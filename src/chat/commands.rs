@@ -2,7 +2,7 @@
 //! word the answer. Slack `/claim`, Discord `/claim`, and `claim` on the console all end here.
 
 use crate::desk::{Actor, Desk};
-use crate::domain::{Priority, Status};
+use crate::domain::{Priority, Role, Status};
 
 use super::messages;
 
@@ -33,6 +33,12 @@ pub enum Command {
     ReassignAll(String, String),
     /// `history <ticket>`: the audit trail.
     History(String),
+    /// `agent add @handle [member|admin|owner] [dept,dept]` (owners).
+    AgentAdd(String, Role, Vec<String>),
+    /// `agent remove @handle` (owners).
+    AgentRemove(String),
+    /// `agent departments @handle dept,dept` (owners).
+    AgentDepartments(String, Vec<String>),
     /// `list`.
     List,
     /// `help`.
@@ -148,6 +154,41 @@ pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
             }
         }
         "history" => Ok(Command::History(need_ticket("history")?)),
+        "agent" => {
+            let usage = || {
+                Usage("Usage: agent add @handle [member|admin|owner] [dept,dept] · agent remove @handle · agent departments @handle dept,dept".into())
+            };
+            let w: Vec<&str> = args.split_whitespace().collect();
+            let depts = |s: &str| {
+                s.split(',')
+                    .map(|d| d.trim().to_string())
+                    .filter(|d| !d.is_empty())
+                    .collect::<Vec<_>>()
+            };
+            match w.as_slice() {
+                ["add", h, rest @ ..] => {
+                    let mut role = Role::Member;
+                    let mut ds = Vec::new();
+                    for x in rest {
+                        match x.parse::<Role>() {
+                            Ok(r) => role = r,
+                            Err(_) => ds = depts(x),
+                        }
+                    }
+                    Ok(Command::AgentAdd(
+                        h.trim_start_matches('@').to_string(),
+                        role,
+                        ds,
+                    ))
+                }
+                ["remove", h] => Ok(Command::AgentRemove(h.trim_start_matches('@').to_string())),
+                ["departments", h, d] => Ok(Command::AgentDepartments(
+                    h.trim_start_matches('@').to_string(),
+                    depts(d),
+                )),
+                _ => Err(usage()),
+            }
+        }
         "list" | "tickets" => Ok(Command::List),
         "help" | "" => Ok(Command::Help),
         other => Err(Usage(format!(
@@ -239,6 +280,18 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             }
             out
         }),
+        Command::AgentAdd(h, role, ds) => desk
+            .add_agent(actor, &h, role, &ds)
+            .await
+            .map(|h| format!("Agent @{h} added as {role}.")),
+        Command::AgentRemove(h) => desk
+            .remove_agent(actor, &h)
+            .await
+            .map(|h| format!("Agent @{h} removed (kept for history).")),
+        Command::AgentDepartments(h, ds) => desk
+            .set_agent_departments(actor, &h, &ds)
+            .await
+            .map(|h| format!("@{h} now works in {}.", ds.join(", "))),
         Command::Help => Ok(messages::USAGE.to_string()),
     };
     match r {

@@ -5,6 +5,7 @@
 //! Each use case runs in one Postgres transaction and writes its side effects (card posts
 //! and edits, thread messages, outgoing mail) to the outbox in that same transaction.
 
+pub mod agents;
 pub mod assign;
 pub mod claim;
 pub mod ingest;
