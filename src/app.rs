@@ -93,7 +93,12 @@ impl App {
                 .await?;
         {
             let mut conn = pool.acquire().await?;
-            store::agents::sync_from_config(&mut conn, &settings.agents).await?;
+            let departments: Vec<String> = settings
+                .departments
+                .iter()
+                .map(|d| d.name.clone())
+                .collect();
+            store::agents::sync_from_config(&mut conn, &settings.agents, &departments).await?;
         }
         let mut platforms: Vec<Platform> = Vec::new();
         let mut slack_in = None;

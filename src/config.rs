@@ -7,7 +7,8 @@ use std::path::Path;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::domain::Role;
+use crate::domain::assignment::Mode as AssignmentMode;
+use crate::domain::{ReopenPolicy, Role};
 
 /// The whole settings tree.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +43,9 @@ pub struct Settings {
     /// The team.
     #[serde(default)]
     pub agents: Vec<AgentSettings>,
+    /// Departments; one called `support` when none are configured.
+    #[serde(default = "default_departments")]
+    pub departments: Vec<DepartmentSettings>,
 }
 
 /// Postgres connection settings.
@@ -65,6 +69,46 @@ pub struct DeskSettings {
     /// Characters of the first message shown on a card.
     #[serde(default = "default_preview_chars")]
     pub preview_chars: usize,
+    /// Who may reopen a closed ticket: `nobody`, `admins` (default) or `members`.
+    #[serde(default)]
+    pub reopen_closed: ReopenPolicy,
+    /// Whether a requester can close their own ticket by email (a message whose subject or
+    /// first line is `close`/`#close`). Off by default.
+    #[serde(default)]
+    pub requester_may_close: bool,
+    /// Whether admins and owners are eligible for auto-assignment in every department.
+    #[serde(default)]
+    pub admins_eligible_everywhere: bool,
+    /// Whether `waiting` tickets count towards an agent's load.
+    #[serde(default)]
+    pub count_waiting_as_load: bool,
+    /// Release of claims nobody works on (off by default).
+    #[serde(default)]
+    pub auto_release: AutoReleaseSettings,
+}
+
+/// Warn, then release, a claim without an outgoing reply (the claim time counts as activity).
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct AutoReleaseSettings {
+    /// On or off.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Hours without an outgoing reply before the holder is warned in the thread.
+    #[serde(default = "default_warn_hours")]
+    pub warn_after_hours: f64,
+    /// Further hours after the warning before the claim is released.
+    #[serde(default = "default_release_hours")]
+    pub release_after_hours: f64,
+}
+
+/// A department: a team with its own queue and assignment mode. The list is fixed in config.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentSettings {
+    /// Unique name (`support`, `billing`).
+    pub name: String,
+    /// `claim` (people pick, default) or `auto`.
+    #[serde(default)]
+    pub assignment: AssignmentMode,
 }
 
 /// Fetching settings shared by all mailboxes.
@@ -109,6 +153,9 @@ pub struct MailboxSettings {
     /// Folder to read.
     #[serde(default = "default_folder")]
     pub folder: String,
+    /// Department this mailbox feeds; the first department when absent.
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 /// How the SMTP connection is secured.
@@ -209,6 +256,9 @@ pub struct OutboxSettings {
     /// Longest retry delay, seconds.
     #[serde(default = "default_retry_max")]
     pub retry_max_secs: u64,
+    /// Longest wait for one platform or SMTP call before it counts as failed, seconds.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_secs: u64,
 }
 
 impl Default for OutboxSettings {
@@ -216,6 +266,7 @@ impl Default for OutboxSettings {
         Self {
             retry_base_secs: default_retry_base(),
             retry_max_secs: default_retry_max(),
+            call_timeout_secs: default_call_timeout(),
         }
     }
 }
@@ -237,6 +288,12 @@ pub struct AgentSettings {
     /// Discord user ID (snowflake), if they use Discord.
     #[serde(default)]
     pub discord_user_id: Option<String>,
+    /// Departments they work in; every department when empty.
+    #[serde(default)]
+    pub departments: Vec<String>,
+    /// Most tickets auto-assignment gives them at once; no cap when absent.
+    #[serde(default)]
+    pub capacity: Option<u32>,
 }
 
 /// Settings that cannot be loaded.
@@ -289,12 +346,51 @@ impl Settings {
                 return bad(format!("agent handle `{}` is used twice", a.handle));
             }
         }
+        let mut departments = std::collections::HashSet::new();
+        for d in &self.departments {
+            if !departments.insert(d.name.as_str()) {
+                return bad(format!("department `{}` is listed twice", d.name));
+            }
+        }
+        if departments.is_empty() {
+            return bad("at least one department is needed".into());
+        }
+        for m in &self.mailboxes {
+            if let Some(d) = &m.department {
+                if !departments.contains(d.as_str()) {
+                    return bad(format!(
+                        "mailbox `{}` feeds unknown department `{d}`",
+                        m.name
+                    ));
+                }
+            }
+        }
+        for a in &self.agents {
+            for d in &a.departments {
+                if !departments.contains(d.as_str()) {
+                    return bad(format!(
+                        "agent `{}` is in unknown department `{d}`",
+                        a.handle
+                    ));
+                }
+            }
+        }
         if let Some(h) = &self.console.agent {
             if !handles.contains(h.as_str()) {
                 return bad(format!("console.agent `{h}` is not a configured agent"));
             }
         }
         Ok(())
+    }
+
+    /// The department mailbox `name` feeds.
+    pub fn department_of_mailbox(&self, name: &str) -> String {
+        self.mailboxes
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.department.clone())
+            .or_else(|| self.departments.first().map(|d| d.name.clone()))
+            .unwrap_or_else(|| "support".into())
     }
 
     /// Reads the secret held in environment variable `var`; `None` when unset or empty.
@@ -307,6 +403,18 @@ impl Settings {
     }
 }
 
+fn default_departments() -> Vec<DepartmentSettings> {
+    vec![DepartmentSettings {
+        name: "support".into(),
+        assignment: AssignmentMode::Claim,
+    }]
+}
+fn default_warn_hours() -> f64 {
+    24.0
+}
+fn default_release_hours() -> f64 {
+    8.0
+}
 fn default_max_connections() -> u32 {
     10
 }
@@ -354,6 +462,9 @@ fn default_discord_key_env() -> String {
 }
 fn default_bind() -> String {
     "127.0.0.1:8080".into()
+}
+fn default_call_timeout() -> u64 {
+    30
 }
 fn default_retry_base() -> u64 {
     2

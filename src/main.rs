@@ -38,6 +38,11 @@ enum Cmd {
         #[command(subcommand)]
         command: TicketCmd,
     },
+    /// Team members.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCmd,
+    },
     /// Messages that could not become tickets.
     Quarantine {
         #[command(subcommand)]
@@ -53,6 +58,11 @@ enum TicketCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The audit trail of one ticket: who changed what, when, before → after.
+    History {
+        /// `TICK-2026-0001`.
+        number: String,
+    },
     /// One ticket with its messages and history.
     Show {
         /// `TICK-2026-0001`.
@@ -60,6 +70,43 @@ enum TicketCmd {
         /// As JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// Every agent: role, availability, capacity, departments.
+    List,
+    /// Add (or update) an agent; config agents are re-synced from the file on every start.
+    Add {
+        /// Unique handle, e.g. `dana`.
+        handle: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// member, admin or owner.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Slack user ID.
+        #[arg(long)]
+        slack: Option<String>,
+        /// Discord user ID.
+        #[arg(long)]
+        discord: Option<String>,
+        /// Departments (comma-separated); all when absent.
+        #[arg(long, value_delimiter = ',')]
+        departments: Vec<String>,
+        /// Auto-assignment cap.
+        #[arg(long)]
+        capacity: Option<u32>,
+    },
+    /// Remove an agent (kept inactive for history).
+    Remove {
+        /// Handle.
+        handle: String,
     },
 }
 
@@ -156,11 +203,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("Subject: {}\n{}", m.subject, m.body.trim_end());
             }
             println!("\nHistory:");
-            for (action, actor, surface) in &d.history {
-                println!("  {action} by {actor} via {surface}");
+            for h in &d.history {
+                println!("  {} {} by {} via {}", h.at, h.action, h.actor, h.surface);
             }
             Ok(())
         }
+        Cmd::Ticket {
+            command: TicketCmd::History { number },
+        } => {
+            let (number, rows) = app
+                .desk
+                .history(&number)
+                .await
+                .map_err(|e| anyhow::anyhow!(messages::error(&e)))?;
+            println!("History of {number}:");
+            for r in rows {
+                let show = |v: &Option<serde_json::Value>| {
+                    v.as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "-".into())
+                };
+                println!(
+                    "{}  {:<26} {:<14} {:<8} {} → {}",
+                    r.at,
+                    r.action,
+                    r.actor,
+                    r.surface,
+                    show(&r.before),
+                    show(&r.after)
+                );
+            }
+            Ok(())
+        }
+        Cmd::Agent { command } => agent_command(&app, command).await,
         Cmd::Quarantine {
             command: QuarantineCmd::List,
         } => {
@@ -176,6 +251,85 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+    }
+}
+
+async fn agent_command(app: &App, command: AgentCmd) -> anyhow::Result<()> {
+    use claimdesk::store::agents;
+    let mut conn = app.desk.pool().acquire().await?;
+    let departments: Vec<String> = app
+        .settings
+        .departments
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    match command {
+        AgentCmd::List => {
+            for a in agents::list(&mut conn).await? {
+                let state = match (a.active, a.available, &a.away_until) {
+                    (false, _, _) => "removed".to_string(),
+                    (true, true, _) => "available".to_string(),
+                    (true, false, Some(u)) => format!("away until {u}"),
+                    (true, false, None) => "away".to_string(),
+                };
+                let cap = a
+                    .capacity
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "@{:<12} {:<20} {:<7} {:<28} cap {:<4} {} ({})",
+                    a.handle,
+                    a.name,
+                    a.role,
+                    state,
+                    cap,
+                    a.departments.join(","),
+                    a.source
+                );
+            }
+            Ok(())
+        }
+        AgentCmd::Add {
+            handle,
+            name,
+            email,
+            role,
+            slack,
+            discord,
+            departments: depts,
+            capacity,
+        } => {
+            let role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            for d in &depts {
+                if !departments.contains(d) {
+                    anyhow::bail!(
+                        "unknown department `{d}` (configured: {})",
+                        departments.join(", ")
+                    );
+                }
+            }
+            let a = claimdesk::config::AgentSettings {
+                handle: handle.clone(),
+                name,
+                email,
+                role,
+                slack_user_id: slack,
+                discord_user_id: discord,
+                departments: depts,
+                capacity,
+            };
+            agents::upsert(&mut conn, &a, "cli", &departments).await?;
+            println!("agent @{handle} saved");
+            Ok(())
+        }
+        AgentCmd::Remove { handle } => {
+            if agents::deactivate(&mut conn, handle.trim_start_matches('@')).await? {
+                println!("agent @{handle} removed (kept for history)");
+                Ok(())
+            } else {
+                anyhow::bail!("no active agent @{handle}")
+            }
         }
     }
 }

@@ -69,8 +69,15 @@ impl Deliverer {
         let Some(item) = store::outbox::take_due(&mut tx).await? else {
             return Ok(Pass::Idle);
         };
+        let limit = Duration::from_secs(self.retry.call_timeout_secs.max(1));
         let result = match &item.effect {
-            Ok(effect) => self.apply(&mut tx, item.id, item.ticket_id, effect).await,
+            Ok(effect) => {
+                tokio::time::timeout(limit, self.apply(&mut tx, item.id, item.ticket_id, effect))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::Retry(format!("no answer within {limit:?}"), None))
+                    })
+            }
             Err(raw) => {
                 tracing::error!(id = item.id, payload = %raw, "unreadable outbox item; parked");
                 Err(Failure::Retry(
@@ -198,6 +205,9 @@ impl Deliverer {
                         Some(Duration::from_secs(86_400)),
                     )
                 })?;
+                // Every card request queued so far is answered by this one edit: the card is
+                // rendered from the ticket's state now, so a burst of changes becomes one call.
+                let upto = store::outbox::latest_card_item(conn, tid, platform).await?;
                 let Some(card) = self.desk.card_view(tid).await? else {
                     return Ok(());
                 };
@@ -208,6 +218,7 @@ impl Deliverer {
                         store::chat_posts::insert(conn, tid, &post).await?;
                     }
                 }
+                store::outbox::mark_cards_coalesced(conn, tid, platform, item_id, upto).await?;
                 Ok(())
             }
             Effect::ThreadMessage {

@@ -38,6 +38,18 @@ pub mod custom_id {
     pub const CLAIM: &str = "claim";
     /// Unclaim button.
     pub const UNCLAIM: &str = "unclaim";
+    /// Reply button: opens a modal naming the recipient.
+    pub const REPLY: &str = "reply";
+    /// Note button: opens a modal for an internal note.
+    pub const NOTE: &str = "note";
+    /// Resolve button.
+    pub const RESOLVE: &str = "resolve";
+    /// The reply modal's submit.
+    pub const REPLY_MODAL: &str = "reply-modal";
+    /// The note modal's submit.
+    pub const NOTE_MODAL: &str = "note-modal";
+    /// The text input inside both modals.
+    pub const TEXT_INPUT: &str = "text";
 }
 
 /// A Discord bot posting into one channel.
@@ -222,6 +234,25 @@ pub fn components(card: &CardView) -> Vec<CreateActionRow> {
         buttons.push(
             CreateButton::new(format!("{}:{}", custom_id::UNCLAIM, card.number))
                 .label("Unclaim")
+                .style(ButtonStyle::Secondary),
+        );
+    }
+    if card.status != Status::Merged && card.status != Status::Closed {
+        buttons.push(
+            CreateButton::new(format!("{}:{}", custom_id::REPLY, card.number))
+                .label("Reply")
+                .style(ButtonStyle::Success),
+        );
+        buttons.push(
+            CreateButton::new(format!("{}:{}", custom_id::NOTE, card.number))
+                .label("Note")
+                .style(ButtonStyle::Secondary),
+        );
+    }
+    if card.status.apply(Event::Resolve).is_ok() {
+        buttons.push(
+            CreateButton::new(format!("{}:{}", custom_id::RESOLVE, card.number))
+                .label("Resolve")
                 .style(ButtonStyle::Secondary),
         );
     }

@@ -27,6 +27,8 @@ pub mod action {
     pub const CLAIM: &str = "claim";
     /// Unclaim button.
     pub const UNCLAIM: &str = "unclaim";
+    /// Resolve button.
+    pub const RESOLVE: &str = "resolve";
 }
 
 /// A Slack workspace connection posting into one channel.
@@ -170,6 +172,9 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     }
     if card.assignee.is_some() && card.status != Status::Merged {
         buttons.push(button("Unclaim", action::UNCLAIM, &card.number, false));
+    }
+    if card.status.apply(crate::domain::Event::Resolve).is_ok() {
+        buttons.push(button("Resolve", action::RESOLVE, &card.number, false));
     }
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());

@@ -51,9 +51,11 @@ impl Desk {
             Status::InProgress => (Event::Resume, Action::ChangeStatus { holds_it }),
             Status::Open if done => (Event::Reopen { assigned: false }, reopen_action),
             Status::Open => (Event::Unclaim, Action::Unclaim { holds_it }),
-            other => return Err(DeskError::BadInput(format!(
+            other => {
+                return Err(DeskError::BadInput(format!(
                 "`{other}` is not set by hand; use open, in_progress, waiting, resolved or closed"
-            ))),
+            )))
+            }
         };
         self.require(actor, action, &t)?;
         let to = t.status.apply(event).map_err(|source| DeskError::Illegal {

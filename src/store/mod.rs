@@ -8,6 +8,7 @@ pub mod audit;
 pub mod chat_posts;
 pub mod cursors;
 pub mod messages;
+pub mod notes;
 pub mod outbox;
 pub mod quarantine;
 pub mod thread_keys;

@@ -156,6 +156,46 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// The newest undelivered card item of `ticket_id` on `platform` (0 when none).
+pub async fn latest_card_item(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    platform: &str,
+) -> Result<i64, sqlx::Error> {
+    let (id,): (Option<i64>,) = sqlx::query_as(
+        "SELECT max(id) FROM outbox WHERE kind = 'card' AND ticket_id = $1 AND payload->>'platform' = $2
+           AND delivered_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(platform)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Marks the undelivered card items of `ticket_id` on `platform` up to `upto` (other than
+/// `except`, which the caller marks itself) as delivered: one edit showed their state.
+pub async fn mark_cards_coalesced(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    platform: &str,
+    except: i64,
+    upto: i64,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE outbox SET delivered_at = now(), last_error = 'coalesced'
+         WHERE kind = 'card' AND ticket_id = $1 AND payload->>'platform' = $2 AND delivered_at IS NULL
+           AND id <= $3 AND id <> $4",
+    )
+    .bind(ticket_id)
+    .bind(platform)
+    .bind(upto)
+    .bind(except)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 /// Undelivered items: `(count, oldest age in seconds)`.
 pub async fn backlog(conn: &mut PgConnection) -> Result<(i64, f64), sqlx::Error> {
     sqlx::query_as(

@@ -25,7 +25,13 @@ mod kind {
     pub const PING: u8 = 1;
     pub const APPLICATION_COMMAND: u8 = 2;
     pub const MESSAGE_COMPONENT: u8 = 3;
+    pub const MODAL_SUBMIT: u8 = 5;
 }
+
+/// `MODAL` response type.
+const RESPOND_MODAL: u8 = 9;
+/// Discord's limit on a modal title and a text input label, characters.
+const MODAL_TITLE_MAX: usize = 45;
 
 /// `CHANNEL_MESSAGE_WITH_SOURCE` response type.
 const RESPOND_MESSAGE: u8 = 4;
@@ -87,6 +93,9 @@ struct Data {
     custom_id: Option<String>,
     #[serde(default)]
     options: Vec<CommandOption>,
+    /// Modal submit: the modal's components with the values typed.
+    #[serde(default)]
+    components: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +134,39 @@ fn option_text(opts: &[CommandOption], name: &str) -> String {
             other => other.to_string(),
         })
         .unwrap_or_default()
+}
+
+/// A modal with one multi-line text input; its title names the ticket, its label the
+/// recipient (the customer) or that the note is internal.
+fn modal(custom_id: &str, title: &str, label: &str, placeholder: &str) -> Response {
+    let cut = |t: &str| crate::desk::query::truncate(t, MODAL_TITLE_MAX);
+    Json(serde_json::json!({
+        "type": RESPOND_MODAL,
+        "data": {
+            "custom_id": custom_id,
+            "title": cut(title),
+            "components": [{"type": 1, "components": [{
+                "type": 4, "custom_id": custom_id::TEXT_INPUT, "style": 2, "label": cut(label),
+                "placeholder": placeholder, "required": true, "min_length": 1, "max_length": 4000
+            }]}]
+        }
+    }))
+    .into_response()
+}
+
+/// The value typed into the modal's text input, wherever it sits (an action row or a label).
+fn typed_text(components: &[serde_json::Value]) -> String {
+    fn find(v: &serde_json::Value) -> Option<String> {
+        if v.get("custom_id").and_then(|c| c.as_str()) == Some(custom_id::TEXT_INPUT) {
+            return v.get("value").and_then(|x| x.as_str()).map(str::to_string);
+        }
+        match v {
+            serde_json::Value::Array(a) => a.iter().find_map(find),
+            serde_json::Value::Object(o) => o.values().find_map(find),
+            _ => None,
+        }
+    }
+    components.iter().find_map(find).unwrap_or_default()
 }
 
 /// The command an application-command interaction asks for. `/desk <sub>` carries its
@@ -168,6 +210,11 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
     let Some(data) = i.data else {
         return (StatusCode::BAD_REQUEST, "interaction without data").into_response();
     };
+    // Only members of the desk get anything, even a form.
+    let agent = match s.desk.agent(Identity::Discord(&user_id)).await {
+        Ok(a) => a,
+        Err(e) => return private(messages::error(&e)),
+    };
     let cmd = match i.kind {
         kind::APPLICATION_COMMAND => command_of(&data),
         kind::MESSAGE_COMPONENT => {
@@ -175,14 +222,43 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
             match id.split_once(':') {
                 Some((custom_id::CLAIM, n)) => Ok(Command::Claim(n.to_string())),
                 Some((custom_id::UNCLAIM, n)) => Ok(Command::Unclaim(n.to_string())),
+                Some((custom_id::RESOLVE, n)) => Ok(Command::Status(
+                    n.to_string(),
+                    crate::domain::Status::Resolved,
+                )),
+                Some((custom_id::REPLY, n)) => {
+                    // Name the recipient before anything can be sent.
+                    return match s.desk.show(n).await {
+                        Ok(t) => modal(
+                            &format!("{}:{n}", custom_id::REPLY_MODAL),
+                            &format!("Reply on {n}"),
+                            &format!("To {}", t.summary.requester),
+                            "Sent by email to the customer when you submit.",
+                        ),
+                        Err(e) => private(messages::error(&e)),
+                    };
+                }
+                Some((custom_id::NOTE, n)) => {
+                    return modal(
+                        &format!("{}:{n}", custom_id::NOTE_MODAL),
+                        &format!("Internal note on {n}"),
+                        "Internal note (never sent)",
+                        "Only the team sees this.",
+                    );
+                }
                 _ => Err(commands::Usage(format!("Unknown button `{id}`."))),
             }
         }
+        kind::MODAL_SUBMIT => {
+            let id = data.custom_id.as_deref().unwrap_or("");
+            let text = typed_text(&data.components);
+            match id.split_once(':') {
+                Some((custom_id::REPLY_MODAL, n)) => Ok(Command::Reply(n.to_string(), text)),
+                Some((custom_id::NOTE_MODAL, n)) => Ok(Command::Note(n.to_string(), text)),
+                _ => Err(commands::Usage(format!("Unknown form `{id}`."))),
+            }
+        }
         _ => return private(messages::USAGE.to_string()),
-    };
-    let agent = match s.desk.agent(Identity::Discord(&user_id)).await {
-        Ok(a) => a,
-        Err(e) => return private(messages::error(&e)),
     };
     let actor = Actor {
         agent,

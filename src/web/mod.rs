@@ -33,7 +33,8 @@ pub fn router(state: WebState) -> Router {
     if state.slack.is_some() {
         r = r
             .route("/slack/commands", post(slack::commands))
-            .route("/slack/interactions", post(slack::interactions));
+            .route("/slack/interactions", post(slack::interactions))
+            .route("/slack/events", post(slack::events));
     }
     if state.discord.is_some() {
         r = r.route("/discord/interactions", post(discord::interactions));

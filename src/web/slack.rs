@@ -181,6 +181,11 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
                 let r = match a.action_id.as_str() {
                     action::CLAIM => s.desk.claim(&actor, number).await.map(|_| ()),
                     action::UNCLAIM => s.desk.unclaim(&actor, number).await.map(|_| ()),
+                    action::RESOLVE => s
+                        .desk
+                        .set_status(&actor, number, crate::domain::Status::Resolved)
+                        .await
+                        .map(|_| ()),
                     _ => Ok(()),
                 };
                 r.err().map(|e: DeskError| crate::chat::messages::error(&e))
@@ -197,6 +202,44 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
         }
     }
     StatusCode::OK.into_response()
+}
+
+/// `POST /slack/events`: the Events API. Answers `url_verification` with its challenge; every
+/// other event (messages typed in a card's thread included) is acknowledged and ignored —
+/// free text in chat is never sent to a customer, only Reply sends.
+pub async fn events(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(inbound) = s.slack.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return unauthorized("body is not UTF-8");
+    };
+    if let Err(why) = inbound.verify(&headers, body, now()) {
+        return unauthorized(&why);
+    }
+    let v: serde_json::Value = match serde_json::from_str(body) {
+        Ok(v) => v,
+        Err(_) => return (StatusCode::BAD_REQUEST, "not JSON").into_response(),
+    };
+    match v.get("type").and_then(|t| t.as_str()) {
+        Some("url_verification") => {
+            let challenge = v.get("challenge").and_then(|c| c.as_str()).unwrap_or("");
+            Json(serde_json::json!({"challenge": challenge})).into_response()
+        }
+        _ => {
+            let kind = v
+                .pointer("/event/type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("?");
+            let in_thread = v.pointer("/event/thread_ts").is_some();
+            tracing::debug!(
+                kind,
+                in_thread,
+                "Slack event ignored: chat text is never sent to customers"
+            );
+            StatusCode::OK.into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -213,6 +213,29 @@ pub async fn slack_post(
     (status, r.text().await.unwrap_or_default())
 }
 
+/// Posts a Slack-signed JSON body (Events API) to `path`.
+pub async fn slack_post_json(
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &str,
+    secret: &str,
+) -> (u16, String) {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = slack_signature(secret, &ts, body);
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body.to_string())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("slack post reaches the app");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
 /// A slash command body as Slack sends it (form-encoded).
 pub fn slash_command(command: &str, text: &str, user: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
