@@ -745,3 +745,67 @@ async fn only_owners_manage_agents_from_chat() {
     assert!(!list.iter().find(|a| a.handle == "cy").expect("cy").active);
     assert!(run(ana, "agent remove @cy").await.contains("no agent @cy"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_mine_and_unassigned_show_the_queues() {
+    let env = env(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    ingest_n(&app, 0, 4, 1).await;
+    let list = app.desk.list().await.expect("list");
+    let (ana, ben) = (actor(&app, "ana").await, actor(&app, "ben").await);
+    app.desk.claim(&ben, &list[0].number).await.expect("claim");
+    app.desk.claim(&ben, &list[1].number).await.expect("claim");
+    app.desk
+        .reply(&ben, &list[1].number, "On it")
+        .await
+        .expect("reply");
+    app.desk
+        .set_status(&ben, &list[1].number, Status::Waiting)
+        .await
+        .expect("wait");
+    app.desk.claim(&ana, &list[2].number).await.expect("claim");
+    app.desk.set_away(&ana, None, None).await.expect("away");
+
+    let w = app.desk.workload().await.expect("workload");
+    let row = |h: &str| {
+        w.agents
+            .iter()
+            .find(|a| a.handle == h)
+            .cloned()
+            .expect("row")
+    };
+    let (a, b, c) = (row("ana"), row("ben"), row("cy"));
+    assert_eq!((b.claimed, b.in_progress, b.waiting), (1, 0, 1));
+    assert!(
+        b.oldest_unattended_secs.is_some(),
+        "ben's claimed ticket has an unanswered customer message"
+    );
+    assert_eq!((a.claimed, a.away), (1, true));
+    assert_eq!(
+        (
+            c.claimed,
+            c.in_progress,
+            c.waiting,
+            c.oldest_unattended_secs
+        ),
+        (0, 0, 0, None)
+    );
+    assert_eq!(w.unassigned, 1);
+    assert!(w.oldest_unassigned_secs.is_some());
+
+    assert_eq!(app.desk.mine(&ben).await.expect("mine").len(), 2);
+    let queue = app.desk.unassigned().await.expect("unassigned");
+    assert_eq!(
+        queue.iter().map(|l| l.number.clone()).collect::<Vec<_>>(),
+        vec![list[3].number.clone()]
+    );
+    let text = claimdesk::chat::messages::workload(&w);
+    assert!(
+        text.contains("@ana") && text.contains("(away)") && text.contains("Unassigned: 1"),
+        "{text}"
+    );
+}

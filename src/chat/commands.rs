@@ -39,6 +39,14 @@ pub enum Command {
     AgentRemove(String),
     /// `agent departments @handle dept,dept` (owners).
     AgentDepartments(String, Vec<String>),
+    /// `mine`: tickets I hold.
+    Mine,
+    /// `unassigned`: tickets nobody holds, oldest first.
+    Unassigned,
+    /// `workload`: per-agent load and the unassigned queue.
+    Workload,
+    /// `ticket <number>`: summary and recent history.
+    Ticket(String),
     /// `list`.
     List,
     /// `help`.
@@ -189,6 +197,10 @@ pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
                 _ => Err(usage()),
             }
         }
+        "mine" => Ok(Command::Mine),
+        "unassigned" | "queue" => Ok(Command::Unassigned),
+        "workload" => Ok(Command::Workload),
+        "ticket" | "show" => Ok(Command::Ticket(need_ticket("ticket")?)),
         "list" | "tickets" => Ok(Command::List),
         "help" | "" => Ok(Command::Help),
         other => Err(Usage(format!(
@@ -292,6 +304,48 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             .set_agent_departments(actor, &h, &ds)
             .await
             .map(|h| format!("@{h} now works in {}.", ds.join(", "))),
+        Command::Mine => desk
+            .mine(actor)
+            .await
+            .map(|l| messages::queue("Your tickets", &l, "You hold no open tickets.")),
+        Command::Unassigned => desk.unassigned().await.map(|l| {
+            messages::queue(
+                "Unassigned, oldest first",
+                &l,
+                "Nothing is waiting for an owner.",
+            )
+        }),
+        Command::Workload => desk.workload().await.map(|w| messages::workload(&w)),
+        Command::Ticket(n) => match desk.show(&n).await {
+            Ok(d) => {
+                let mut out = format!(
+                    "{}\nPriority {} · {} · from {} · {} message(s)",
+                    messages::summary_line(&d.summary),
+                    d.priority,
+                    d.department,
+                    d.summary.requester,
+                    d.summary.message_count
+                );
+                for h in d
+                    .history
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    out.push_str(&format!(
+                        "\n  {} {} by {}",
+                        h.at.get(..16).unwrap_or(&h.at),
+                        h.action,
+                        h.actor
+                    ));
+                }
+                Ok(out)
+            }
+            Err(e) => Err(e),
+        },
         Command::Help => Ok(messages::USAGE.to_string()),
     };
     match r {
@@ -324,6 +378,13 @@ mod tests {
             Command::Reply("TICK-2026-0001".into(), "Hello there,\nfixed.".into())
         );
         assert_eq!(parse("list", "").unwrap(), Command::List);
+        assert_eq!(parse("desk", "mine").unwrap(), Command::Mine);
+        assert_eq!(parse("desk", "unassigned").unwrap(), Command::Unassigned);
+        assert_eq!(parse("desk", "workload").unwrap(), Command::Workload);
+        assert_eq!(
+            parse("desk", "ticket TICK-2026-0001").unwrap(),
+            Command::Ticket("TICK-2026-0001".into())
+        );
         assert_eq!(parse("/desk", "").unwrap(), Command::Help);
     }
 

@@ -138,6 +138,60 @@ pub fn summary_line(t: &TicketSummary) -> String {
     )
 }
 
+/// A duration in seconds as people say it: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
+pub fn age(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A queue (`mine`, `unassigned`) as lines.
+pub fn queue(title: &str, lines: &[crate::desk::workload::QueueLine], empty: &str) -> String {
+    if lines.is_empty() {
+        return empty.to_string();
+    }
+    let now = chrono::Utc::now();
+    let mut out = format!("{title} ({}):", lines.len());
+    for l in lines {
+        let waited = age((now - l.created_at).num_seconds() as f64);
+        out.push_str(&format!(
+            "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago)",
+            l.number, l.status, l.priority, l.subject, l.requester
+        ));
+    }
+    out
+}
+
+/// The workload table.
+pub fn workload(w: &crate::desk::workload::Workload) -> String {
+    let mut out = String::from("agent        claimed  in progress  waiting  oldest unattended\n");
+    for a in &w.agents {
+        let away = if a.away { " (away)" } else { "" };
+        out.push_str(&format!(
+            "@{:<11} {:>7}  {:>11}  {:>7}  {}{away}\n",
+            a.handle,
+            a.claimed,
+            a.in_progress,
+            a.waiting,
+            a.oldest_unattended_secs
+                .map(age)
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    out.push_str(&format!(
+        "Unassigned: {}{}",
+        w.unassigned,
+        w.oldest_unassigned_secs
+            .map(|s| format!(", oldest {} ago", age(s)))
+            .unwrap_or_default()
+    ));
+    out
+}
+
 /// Usage of the commands, for `help` and malformed input.
 pub const USAGE: &str =
     "Commands: claim <ticket> · unclaim <ticket> · reply <ticket> <text> · list · help";

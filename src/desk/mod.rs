@@ -14,6 +14,7 @@ pub mod query;
 pub mod release;
 pub mod reply;
 pub mod status;
+pub mod workload;
 
 use std::collections::HashMap;
 
