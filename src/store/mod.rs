@@ -7,6 +7,7 @@ pub mod agents;
 pub mod audit;
 pub mod chat_posts;
 pub mod cursors;
+pub mod mailbox_status;
 pub mod messages;
 pub mod notes;
 pub mod outbox;
