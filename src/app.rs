@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use secrecy::SecretString;
@@ -13,6 +12,7 @@ use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
 use crate::config::Settings;
 use crate::desk::{Actor, Desk, Surface};
 use crate::intake::imap::{self, FetchReport};
+use crate::intake::supervisor;
 use crate::outbound::smtp::Mailer;
 use crate::store;
 use crate::web::{self, discord::DiscordInbound, slack::SlackInbound, WebState};
@@ -173,21 +173,35 @@ impl App {
         Ok(out)
     }
 
-    /// Starts the mailbox pollers, the outbox worker and the web server in the background and
-    /// returns the bound web address. The tasks stop when the returned [`Running`] is dropped.
+    /// Starts the mailbox supervisors (IDLE push or polling, see `intake::supervisor`), the
+    /// outbox worker and the web server in the background and returns the bound web address.
+    /// The tasks stop when the returned [`Running`] is dropped.
     pub async fn start(&self) -> anyhow::Result<Running> {
         let mut running = self.start_web().await?;
         let addr = running.addr;
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
-        let interval = Duration::from_secs(self.settings.intake.poll_interval_secs.max(1));
+        let names: Vec<String> = self
+            .settings
+            .mailboxes
+            .iter()
+            .map(|m| m.name.clone())
+            .collect();
+        match self.desk.pool().acquire().await {
+            Ok(mut c) => {
+                if let Err(e) = store::mailbox_status::forget_others(&mut c, &names).await {
+                    tracing::warn!(error = %e, "cannot prune the status of removed mailboxes");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot prune the status of removed mailboxes"),
+        }
+        // One supervisor per mailbox: a failing mailbox never delays the others.
         for mb in &self.settings.mailboxes {
-            tasks.push(tokio::spawn(imap::poll_forever(
+            tasks.push(tokio::spawn(supervisor::supervise(
                 self.desk.clone(),
                 mb.clone(),
                 self.secrets.imap_passwords.get(&mb.name).cloned(),
-                interval,
-                self.settings.intake.fetch_batch,
+                self.settings.intake.clone(),
             )));
         }
         tracing::info!(%addr, platforms = ?self.desk.platforms(), mailboxes = self.settings.mailboxes.len(), "claimdesk running");

@@ -120,6 +120,18 @@ pub struct IntakeSettings {
     /// UIDs per UID FETCH command; every run still fetches everything new.
     #[serde(default = "default_batch")]
     pub fetch_batch: u32,
+    /// Push: wait in IMAP IDLE (RFC 2177) where the server's CAPABILITY lists it; `false`
+    /// polls every `poll_interval_secs` even then.
+    #[serde(default = "default_use_idle")]
+    pub use_idle: bool,
+    /// Seconds after which a waiting IDLE is ended (DONE) and re-issued; RFC 2177 §3 asks
+    /// for less than 29 minutes (values above 1740 are treated as 1740).
+    #[serde(default = "default_idle_renew_secs")]
+    pub idle_renew_secs: u64,
+    /// Longest wait, in seconds, between reconnection attempts after an error (the wait
+    /// doubles from 1 s, with jitter, up to this).
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
 }
 
 impl Default for IntakeSettings {
@@ -127,6 +139,9 @@ impl Default for IntakeSettings {
         Self {
             poll_interval_secs: default_poll_secs(),
             fetch_batch: default_batch(),
+            use_idle: default_use_idle(),
+            idle_renew_secs: default_idle_renew_secs(),
+            max_backoff_secs: default_max_backoff_secs(),
         }
     }
 }
@@ -429,6 +444,15 @@ fn default_poll_secs() -> u64 {
 }
 fn default_batch() -> u32 {
     500
+}
+fn default_use_idle() -> bool {
+    true
+}
+fn default_idle_renew_secs() -> u64 {
+    1500
+}
+fn default_max_backoff_secs() -> u64 {
+    60
 }
 fn default_imap_password_env() -> String {
     "CLAIMDESK_IMAP_PASSWORD".into()
