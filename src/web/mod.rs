@@ -49,11 +49,28 @@ async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
         Err(_) => None,
     };
     let ok = db.is_ok();
+    // Per mailbox intake state (`intake::supervisor`); a mailbox whose last error is newer
+    // than its last success makes the status `degraded` (still 200: the desk itself works).
+    let mailboxes = match s.desk.pool().acquire().await {
+        Ok(mut c) => crate::store::mailbox_status::list(&mut c).await.ok(),
+        Err(_) => None,
+    };
+    let failing = mailboxes
+        .as_ref()
+        .is_some_and(|rows| rows.iter().any(|r| r.failing()));
     let body = serde_json::json!({
-        "status": if ok { "ok" } else { "degraded" },
+        "status": if ok && !failing { "ok" } else { "degraded" },
         "database": if ok { "ok" } else { "unreachable" },
         "outbox_pending": backlog.map(|b| b.0),
         "outbox_oldest_secs": backlog.map(|b| b.1),
+        "mailboxes": mailboxes.map(|rows| rows.iter().map(|r| serde_json::json!({
+            "name": r.name,
+            "mode": r.mode,
+            "last_success_at": r.last_success_at,
+            "last_error": r.last_error,
+            "last_error_at": r.last_error_at,
+            "failing": r.failing(),
+        })).collect::<Vec<_>>()),
     });
     let code = if ok {
         StatusCode::OK
