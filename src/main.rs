@@ -27,6 +27,9 @@ enum Cmd {
     Serve,
     /// Create the database if needed and apply migrations.
     Migrate,
+    /// Check the database and every mailbox live (connect, LOGIN, SELECT) and print the
+    /// stored intake state; exits non-zero if a check failed. Never prints secrets.
+    Doctor,
     /// Fetch everything new from every mailbox, deliver the outbox, exit.
     Intake {
         /// Run once and exit (the only mode; polling is `serve`).
@@ -144,9 +147,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let secrets = Secrets::from_env(&settings);
+    if let Cmd::Doctor = cli.command {
+        let report = claimdesk::intake::doctor::run(
+            &settings,
+            &secrets.imap_passwords,
+            &mut std::io::stdout(),
+        )
+        .await?;
+        if !report.ok() {
+            anyhow::bail!("doctor: {} failed", report.failed.join(", "));
+        }
+        return Ok(());
+    }
     let app = App::build(settings, secrets).await?;
     match cli.command {
-        Cmd::Migrate => Ok(()),
+        Cmd::Migrate | Cmd::Doctor => Ok(()),
         Cmd::Serve => app.serve().await,
         Cmd::Intake { once: _ } => {
             let mut failed = false;

@@ -1,7 +1,8 @@
-//! Email intake: IMAP fetching (async-imap) and MIME parsing (mail-parser), and the
-//! per-mailbox supervisor that keeps intake running (IDLE push or polling, reconnecting after
-//! errors).
+//! Email intake: IMAP fetching (async-imap) and MIME parsing (mail-parser); the per-mailbox
+//! supervisor that keeps intake running (IDLE push or polling, reconnecting after errors);
+//! and `claimdesk doctor`'s live checks.
 
+pub mod doctor;
 pub mod imap;
 pub mod parse;
 pub mod supervisor;
