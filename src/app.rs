@@ -181,6 +181,20 @@ impl App {
         let addr = running.addr;
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
+        let desk = self.desk.clone();
+        tasks.push(tokio::spawn(async move {
+            // Safety net for the assignment queues, and the auto-release clock.
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = desk.drain_all_pending().await {
+                    tracing::error!(error = %e, "draining pending assignments");
+                }
+                if let Err(e) = desk.auto_release_sweep().await {
+                    tracing::error!(error = %e, "auto-release sweep");
+                }
+            }
+        }));
         let names: Vec<String> = self
             .settings
             .mailboxes
