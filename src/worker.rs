@@ -1,7 +1,7 @@
 //! The outbox worker: delivers queued side effects (cards, thread messages, email,
 //! ephemeral answers) with retries. A row is marked delivered in the same transaction that
 //! locked it, after the call succeeded; a crash before that leaves it pending, so nothing is
-//! lost (see the residual-risk note on [`deliver_one`]).
+//! lost (see the residual-risk note on [`Deliverer::deliver_one`]).
 
 use std::time::Duration;
 
