@@ -691,7 +691,7 @@ impl SmtpSink {
             let log = fs::File::create(&log_path).context("create SMTP sink log")?;
             let log2 = log.try_clone().context("dup SMTP sink log")?;
             let mut child = Command::new(SYSTEM_PYTHON)
-                .arg(&script)
+                .arg(script)
                 .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--dir"])
                 .arg(&messages)
                 .arg("--exit-on-stdin-eof")
