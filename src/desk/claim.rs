@@ -1,7 +1,9 @@
 //! Claim and unclaim. A claim is one conditional UPDATE: first write wins.
 
-use crate::domain::{permissions, Action, Event, Status};
-use crate::store::{self, audit::AuditEvent};
+use serde_json::json;
+
+use crate::domain::{Action, Event, Status};
+use crate::store;
 
 use super::{Actor, Desk, DeskError};
 
@@ -25,12 +27,7 @@ impl Desk {
     pub async fn claim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
         let t = self.ticket_by_number(&mut tx, number).await?;
-        if !permissions::allows(actor.agent.role, Action::Claim, self.policy) {
-            return Err(DeskError::NotAllowed {
-                number: t.number,
-                holder_or_admin: "an agent".into(),
-            });
-        }
+        self.require(actor, Action::Claim, &t)?;
         let claimable: Vec<&str> = Status::ALL
             .into_iter()
             .filter(|s| s.apply(Event::Claim).is_ok())
@@ -59,18 +56,14 @@ impl Desk {
                 },
             });
         }
-        store::audit::record(
+        store::agents::touch_assigned(&mut tx, actor.agent.id).await?;
+        self.audit(
             &mut tx,
-            AuditEvent {
-                ticket_id: Some(t.id),
-                actor: &actor.agent.handle,
-                surface: actor.surface.as_str(),
-                action: "ticket.claimed",
-                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": null})),
-                after: Some(
-                    serde_json::json!({"status": "claimed", "assignee": actor.agent.handle}),
-                ),
-            },
+            t.id,
+            (&actor.agent.handle, actor.surface.as_str()),
+            "ticket.claimed",
+            json!({"status": t.status.as_str(), "assignee": null}),
+            json!({"status": "claimed", "assignee": actor.agent.handle}),
         )
         .await?;
         self.refresh_cards(&mut tx, t.id).await?;
@@ -88,21 +81,18 @@ impl Desk {
     /// lookup errors. Nothing changes on error.
     pub async fn unclaim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
-        let found = self.ticket_by_number(&mut tx, number).await?;
-        let t = store::tickets::lock(&mut tx, found.id)
-            .await?
-            .unwrap_or(found);
+        let t = self.locked_ticket(&mut tx, number).await?;
         let Some(holder_id) = t.assignee_id else {
             return Err(DeskError::NotClaimed(t.number));
         };
         let holder = t.assignee_handle.clone().unwrap_or_default();
-        let holds_it = holder_id == actor.agent.id;
-        if !permissions::allows(actor.agent.role, Action::Unclaim { holds_it }, self.policy) {
-            return Err(DeskError::NotAllowed {
-                number: t.number,
-                holder_or_admin: format!("@{holder} or an admin"),
-            });
-        }
+        self.require(
+            actor,
+            Action::Unclaim {
+                holds_it: holder_id == actor.agent.id,
+            },
+            &t,
+        )?;
         let status = t
             .status
             .apply(Event::Unclaim)
@@ -111,19 +101,17 @@ impl Desk {
                 source,
             })?;
         store::tickets::set_state(&mut tx, t.id, status, None).await?;
-        store::audit::record(
+        self.audit(
             &mut tx,
-            AuditEvent {
-                ticket_id: Some(t.id),
-                actor: &actor.agent.handle,
-                surface: actor.surface.as_str(),
-                action: "ticket.unclaimed",
-                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": holder})),
-                after: Some(serde_json::json!({"status": status.as_str(), "assignee": null})),
-            },
+            t.id,
+            (&actor.agent.handle, actor.surface.as_str()),
+            "ticket.unclaimed",
+            json!({"status": t.status.as_str(), "assignee": holder}),
+            json!({"status": status.as_str(), "assignee": null}),
         )
         .await?;
         self.refresh_cards(&mut tx, t.id).await?;
+        self.drain_pending_in(&mut tx, &t.department).await?;
         tx.commit().await?;
         Ok(ClaimOutcome {
             number: t.number,

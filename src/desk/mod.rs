@@ -391,6 +391,20 @@ impl Desk {
         })
     }
 
+    /// The ticket with the number as typed, merged or not (for read-only views).
+    async fn any_ticket_by_number(
+        &self,
+        conn: &mut PgConnection,
+        typed: &str,
+    ) -> Result<store::tickets::Ticket, DeskError> {
+        let number: crate::domain::TicketNumber = typed
+            .parse()
+            .map_err(|_| DeskError::BadTicketNumber(typed.trim().to_string()))?;
+        store::tickets::by_number(conn, &number.to_string())
+            .await?
+            .ok_or_else(|| DeskError::NoSuchTicket(number.to_string()))
+    }
+
     /// Looks up a ticket by the number as typed, following merges is left to the caller.
     async fn ticket_by_number(
         &self,

@@ -122,12 +122,7 @@ impl Desk {
     /// One ticket with its messages and history.
     pub async fn show(&self, number: &str) -> Result<TicketDetail, DeskError> {
         let mut conn = self.pool.acquire().await?;
-        let parsed: crate::domain::TicketNumber = number
-            .parse()
-            .map_err(|_| DeskError::BadTicketNumber(number.trim().to_string()))?;
-        let t = store::tickets::by_number(&mut conn, &parsed.to_string())
-            .await?
-            .ok_or_else(|| DeskError::NoSuchTicket(parsed.to_string()))?;
+        let t = self.any_ticket_by_number(&mut conn, number).await?;
         let merged_into = match t.merged_into {
             Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
             None => None,

@@ -1,8 +1,8 @@
 //! Reply: an agent's answer to the customer, queued for SMTP in the same transaction that
 //! records it, so it is sent exactly once even across crashes (see `crate::worker`).
 
-use crate::domain::{permissions, threading, Action, Event, TicketNumber};
-use crate::store::{self, audit::AuditEvent, messages::Direction, outbox::Effect};
+use crate::domain::{threading, Action, Event, TicketNumber};
+use crate::store::{self, messages::Direction, outbox::Effect};
 
 use super::{Actor, Desk, DeskError};
 
@@ -41,16 +41,8 @@ impl Desk {
             return Err(DeskError::EmptyReply);
         }
         let mut tx = self.pool.begin().await?;
-        let found = self.ticket_by_number(&mut tx, number).await?;
-        let t = store::tickets::lock(&mut tx, found.id)
-            .await?
-            .unwrap_or(found);
-        if !permissions::allows(actor.agent.role, Action::Reply, self.policy) {
-            return Err(DeskError::NotAllowed {
-                number: t.number,
-                holder_or_admin: "an agent".into(),
-            });
-        }
+        let t = self.locked_ticket(&mut tx, number).await?;
+        self.require(actor, Action::Reply, &t)?;
         let status = t
             .status
             .apply(Event::AgentReply)
@@ -113,20 +105,17 @@ impl Desk {
         store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
         store::tickets::mark_response(&mut tx, t.id).await?;
         store::outbox::enqueue(&mut tx, Some(t.id), &Effect::Email { message_id: row }).await?;
-        store::audit::record(
+        self.audit(
             &mut tx,
-            AuditEvent {
-                ticket_id: Some(t.id),
-                actor: &actor.agent.handle,
-                surface: actor.surface.as_str(),
-                action: "reply.queued",
-                before: Some(serde_json::json!({"status": t.status.as_str(), "assignee": t.assignee_handle})),
-                after: Some(serde_json::json!({
-                    "status": status.as_str(),
-                    "assignee": if claimed { Some(actor.agent.handle.clone()) } else { t.assignee_handle.clone() },
-                    "message_id": message_id,
-                })),
-            },
+            t.id,
+            (&actor.agent.handle, actor.surface.as_str()),
+            "reply.queued",
+            serde_json::json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
+            serde_json::json!({
+                "status": status.as_str(),
+                "assignee": if claimed { Some(actor.agent.handle.clone()) } else { t.assignee_handle.clone() },
+                "message_id": message_id,
+            }),
         )
         .await?;
         self.refresh_cards(&mut tx, t.id).await?;

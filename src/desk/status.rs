@@ -124,12 +124,7 @@ impl Desk {
         number: &str,
     ) -> Result<(String, Vec<store::audit::AuditRow>), DeskError> {
         let mut conn = self.pool.acquire().await?;
-        let parsed: crate::domain::TicketNumber = number
-            .parse()
-            .map_err(|_| DeskError::BadTicketNumber(number.trim().to_string()))?;
-        let t = store::tickets::by_number(&mut conn, &parsed.to_string())
-            .await?
-            .ok_or_else(|| DeskError::NoSuchTicket(parsed.to_string()))?;
+        let t = self.any_ticket_by_number(&mut conn, number).await?;
         Ok((t.number, store::audit::for_ticket(&mut conn, t.id).await?))
     }
 }

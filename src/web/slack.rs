@@ -71,9 +71,21 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn unauthorized(why: &str) -> Response {
-    tracing::warn!(reason = why, "rejected Slack request");
-    (StatusCode::UNAUTHORIZED, "invalid request signature").into_response()
+/// The request body as text when Slack is active and the signature and timestamp check out;
+/// otherwise the status to answer (404 when Slack is off, 401 for a bad request, logged).
+fn verified<'b>(s: &WebState, headers: &HeaderMap, body: &'b Bytes) -> Result<&'b str, StatusCode> {
+    let Some(inbound) = s.slack.as_ref() else {
+        return Err(StatusCode::NOT_FOUND);
+    };
+    let refuse = |why: &str| {
+        tracing::warn!(reason = why, "rejected Slack request");
+        StatusCode::UNAUTHORIZED
+    };
+    let text = std::str::from_utf8(body).map_err(|_| refuse("body is not UTF-8"))?;
+    inbound
+        .verify(headers, text, now())
+        .map_err(|why| refuse(&why))?;
+    Ok(text)
 }
 
 fn ephemeral(text: String) -> Response {
@@ -82,15 +94,10 @@ fn ephemeral(text: String) -> Response {
 
 /// `POST /slack/commands`: a slash command, answered privately in the response body.
 pub async fn commands(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(inbound) = s.slack.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let body = match verified(&s, &headers, &body) {
+        Ok(b) => b,
+        Err(status) => return (status, "invalid request").into_response(),
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        return unauthorized("body is not UTF-8");
-    };
-    if let Err(why) = inbound.verify(&headers, body, now()) {
-        return unauthorized(&why);
-    }
     let form: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(body.as_bytes())
             .into_owned()
@@ -139,15 +146,10 @@ struct ActionPayload {
 /// `POST /slack/interactions`: button clicks on cards. Acknowledged at once with 200; a
 /// refusal reaches the clicker as an ephemeral message, a change as a card edit.
 pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(inbound) = s.slack.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let body = match verified(&s, &headers, &body) {
+        Ok(b) => b,
+        Err(status) => return (status, "invalid request").into_response(),
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        return unauthorized("body is not UTF-8");
-    };
-    if let Err(why) = inbound.verify(&headers, body, now()) {
-        return unauthorized(&why);
-    }
     let Some(payload) = url::form_urlencoded::parse(body.as_bytes())
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v.into_owned())
@@ -208,15 +210,10 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
 /// other event (messages typed in a card's thread included) is acknowledged and ignored —
 /// free text in chat is never sent to a customer, only Reply sends.
 pub async fn events(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(inbound) = s.slack.as_ref() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let body = match verified(&s, &headers, &body) {
+        Ok(b) => b,
+        Err(status) => return (status, "invalid request").into_response(),
     };
-    let Ok(body) = std::str::from_utf8(&body) else {
-        return unauthorized("body is not UTF-8");
-    };
-    if let Err(why) = inbound.verify(&headers, body, now()) {
-        return unauthorized(&why);
-    }
     let v: serde_json::Value = match serde_json::from_str(body) {
         Ok(v) => v,
         Err(_) => return (StatusCode::BAD_REQUEST, "not JSON").into_response(),
