@@ -4,23 +4,16 @@
 
 mod support;
 
+use claimdesk::app::App;
+
 use claimdesk::desk::{Actor, Source, Surface};
 use claimdesk::domain::Priority;
-use claimdesk::store::agents::{self, Identity};
 use claimdesk::worker::Pass;
 use support::harness::*;
 use support::standin::Behaviour;
 
-async fn actor(app: &claimdesk::app::App, handle: &str) -> Actor {
-    let mut conn = app.desk.pool().acquire().await.expect("conn");
-    let agent = agents::find(&mut conn, Identity::Handle(handle))
-        .await
-        .expect("query")
-        .expect("agent");
-    Actor {
-        agent,
-        surface: Surface::Slack,
-    }
+async fn actor(app: &App, handle: &str) -> Actor {
+    support::harness::actor(app, handle, Surface::Slack).await
 }
 
 async fn pending(app: &claimdesk::app::App) -> i64 {

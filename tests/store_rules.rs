@@ -3,20 +3,13 @@
 
 mod support;
 
+use claimdesk::app::App;
+
 use claimdesk::desk::{Actor, DeskError, Surface};
-use claimdesk::store::agents::{self, Identity};
 use support::harness::*;
 
-async fn actor(app: &claimdesk::app::App, handle: &str) -> Actor {
-    let mut conn = app.desk.pool().acquire().await.expect("conn");
-    let agent = agents::find(&mut conn, Identity::Handle(handle))
-        .await
-        .expect("query")
-        .expect("agent");
-    Actor {
-        agent,
-        surface: Surface::Cli,
-    }
+async fn actor(app: &App, handle: &str) -> Actor {
+    support::harness::actor(app, handle, Surface::Cli).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

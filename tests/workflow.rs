@@ -12,19 +12,11 @@ use claimdesk::config::{AgentSettings, DepartmentSettings};
 use claimdesk::desk::{Actor, DeskError, Ingested, Source, Surface};
 use claimdesk::domain::assignment::Mode;
 use claimdesk::domain::{Priority, Status};
-use claimdesk::store::agents::{self, Identity};
+use claimdesk::store::agents;
 use support::harness::*;
 
 async fn actor(app: &App, handle: &str) -> Actor {
-    let mut conn = app.desk.pool().acquire().await.expect("conn");
-    let agent = agents::find(&mut conn, Identity::Handle(handle))
-        .await
-        .expect("query")
-        .expect("agent");
-    Actor {
-        agent,
-        surface: Surface::Cli,
-    }
+    support::harness::actor(app, handle, Surface::Cli).await
 }
 
 fn member(handle: &str, capacity: Option<u32>) -> AgentSettings {

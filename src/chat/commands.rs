@@ -225,7 +225,7 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
         Command::List => desk.list().await.map(|ts| {
             let open: Vec<String> = ts
                 .iter()
-                .filter(|t| !matches!(t.status.as_str(), "closed" | "merged" | "resolved"))
+                .filter(|t| !t.status.parse::<Status>().is_ok_and(Status::is_done))
                 .map(messages::summary_line)
                 .collect();
             if open.is_empty() {

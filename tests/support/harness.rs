@@ -350,6 +350,23 @@ pub fn customer_email(
     format!("{h}\r\n{body}\r\n").into_bytes()
 }
 
+/// The configured agent `handle`, acting through `surface`.
+pub async fn actor(
+    app: &App,
+    handle: &str,
+    surface: claimdesk::desk::Surface,
+) -> claimdesk::desk::Actor {
+    let mut conn = app.desk.pool().acquire().await.expect("conn");
+    let agent = claimdesk::store::agents::find(
+        &mut conn,
+        claimdesk::store::agents::Identity::Handle(handle),
+    )
+    .await
+    .expect("query")
+    .expect("agent exists");
+    claimdesk::desk::Actor { agent, surface }
+}
+
 /// Polls `f` until it returns `Some`, or panics after `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
