@@ -211,17 +211,11 @@ impl Desk {
                 t.department,
                 mentions.join(" ")
             );
-            for p in &self.platforms {
-                store::outbox::enqueue(
-                    conn,
-                    Some(t.id),
-                    &Effect::ChannelNotice {
-                        platform: p.clone(),
-                        text: text.clone(),
-                    },
-                )
-                .await?;
-            }
+            self.on_every_platform(conn, t.id, |platform| Effect::ChannelNotice {
+                platform,
+                text: text.clone(),
+            })
+            .await?;
         }
         Ok(None)
     }

@@ -270,23 +270,27 @@ impl Desk {
         .await
     }
 
+    /// Queues, for `ticket_id`, the effect `make` builds for each active platform.
+    async fn on_every_platform(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+        make: impl Fn(String) -> Effect,
+    ) -> Result<(), sqlx::Error> {
+        for p in &self.platforms {
+            store::outbox::enqueue(conn, Some(ticket_id), &make(p.clone())).await?;
+        }
+        Ok(())
+    }
+
     /// Queues a card refresh of `ticket_id` on every platform.
     async fn refresh_cards(
         &self,
         conn: &mut PgConnection,
         ticket_id: i64,
     ) -> Result<(), sqlx::Error> {
-        for p in &self.platforms {
-            store::outbox::enqueue(
-                conn,
-                Some(ticket_id),
-                &Effect::Card {
-                    platform: p.clone(),
-                },
-            )
-            .await?;
-        }
-        Ok(())
+        self.on_every_platform(conn, ticket_id, |platform| Effect::Card { platform })
+            .await
     }
 
     /// Queues posting stored message `message_id` into the card thread on every platform.
@@ -296,18 +300,11 @@ impl Desk {
         ticket_id: i64,
         message_id: i64,
     ) -> Result<(), sqlx::Error> {
-        for p in &self.platforms {
-            store::outbox::enqueue(
-                conn,
-                Some(ticket_id),
-                &Effect::ThreadMessage {
-                    platform: p.clone(),
-                    message_id,
-                },
-            )
-            .await?;
-        }
-        Ok(())
+        self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadMessage {
+            platform,
+            message_id,
+        })
+        .await
     }
 
     /// Queues `text` into the card thread of `ticket_id` on every platform.
@@ -317,18 +314,11 @@ impl Desk {
         ticket_id: i64,
         text: &str,
     ) -> Result<(), sqlx::Error> {
-        for p in &self.platforms {
-            store::outbox::enqueue(
-                conn,
-                Some(ticket_id),
-                &Effect::ThreadNotice {
-                    platform: p.clone(),
-                    text: text.to_string(),
-                },
-            )
-            .await?;
-        }
-        Ok(())
+        self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadNotice {
+            platform,
+            text: text.to_string(),
+        })
+        .await
     }
 
     /// Records an audit event for a ticket, by `(actor, surface)`.

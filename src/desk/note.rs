@@ -29,17 +29,11 @@ impl Desk {
             json!({"note_id": id}),
         )
         .await?;
-        for p in &self.platforms {
-            store::outbox::enqueue(
-                &mut tx,
-                Some(t.id),
-                &Effect::ThreadNote {
-                    platform: p.clone(),
-                    note_id: id,
-                },
-            )
-            .await?;
-        }
+        self.on_every_platform(&mut tx, t.id, |platform| Effect::ThreadNote {
+            platform,
+            note_id: id,
+        })
+        .await?;
         tx.commit().await?;
         Ok(t.number)
     }
