@@ -5,7 +5,6 @@
 
 mod support;
 
-use claimdesk::desk::Source;
 use support::harness::*;
 use support::standin::validate_discord_schema;
 
@@ -27,17 +26,7 @@ async fn free_text_typed_in_a_slack_ticket_thread_is_never_sent_to_the_customer(
     let slack = env.slack.as_ref().expect("slack");
     let app = env.app().await;
     let web = app.start_web().await.expect("web");
-    app.desk
-        .ingest(
-            Source {
-                mailbox: "support",
-                uidvalidity: 1,
-                uid: 1,
-            },
-            &customer_email("f1@customer.example", "Refund", "Please refund.", None),
-        )
-        .await
-        .expect("ingest");
+    open_ticket(&app, 1, "f1@customer.example", "Refund", "Please refund.").await;
     app.deliverer.drain().await.expect("deliver");
     assert_eq!(slack.calls_to("chat.postMessage").len(), 1, "card posted");
     let (card_ts,): (String,) = sqlx::query_as("SELECT message_ref FROM chat_posts")
@@ -94,19 +83,15 @@ async fn discord_reply_button_opens_a_modal_naming_the_recipient_and_the_submit_
     let app = env.app().await;
     let web = app.start_web().await.expect("web");
     let signer = &env.discord_signer;
-    app.desk
-        .ingest(
-            Source {
-                mailbox: "support",
-                uidvalidity: 1,
-                uid: 1,
-            },
-            &customer_email("m1@customer.example", "Broken link", "The link 404s.", None),
-        )
-        .await
-        .expect("ingest");
+    let n = open_ticket(
+        &app,
+        1,
+        "m1@customer.example",
+        "Broken link",
+        "The link 404s.",
+    )
+    .await;
     app.deliverer.drain().await.expect("deliver");
-    let n = app.desk.list().await.expect("list")[0].number.clone();
     let card = discord.created_messages()[0].to_string();
     for b in ["claim:", "reply:", "note:", "resolve:"] {
         assert!(

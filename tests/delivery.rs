@@ -6,7 +6,7 @@ mod support;
 
 use claimdesk::app::App;
 
-use claimdesk::desk::{Actor, Source, Surface};
+use claimdesk::desk::{Actor, Surface};
 use claimdesk::domain::Priority;
 use claimdesk::worker::Pass;
 use support::harness::*;
@@ -43,17 +43,7 @@ async fn card_survives_429_500_and_a_hanging_server_and_ends_in_its_latest_state
     env.settings.outbox.call_timeout_secs = 2;
     let slack = env.slack.as_ref().expect("slack");
     let app = env.app().await;
-    app.desk
-        .ingest(
-            Source {
-                mailbox: "support",
-                uidvalidity: 1,
-                uid: 1,
-            },
-            &customer_email("burst@customer.example", "Printer", "It jams.", None),
-        )
-        .await
-        .expect("ingest");
+    let number = open_ticket(&app, 1, "burst@customer.example", "Printer", "It jams.").await;
 
     // The first post meets a rate limit, then succeeds after Retry-After.
     slack.set_behaviour(Behaviour::RateLimited {
@@ -69,7 +59,6 @@ async fn card_survives_429_500_and_a_hanging_server_and_ends_in_its_latest_state
     assert_eq!(slack.calls_to("chat.postMessage").len(), 1);
 
     // A burst of changes while Slack fails, then hangs.
-    let number = app.desk.list().await.expect("list")[0].number.clone();
     let (ana, ben) = (actor(&app, "ana").await, actor(&app, "ben").await);
     app.desk.claim(&ana, &number).await.expect("claim");
     app.desk.unclaim(&ana, &number).await.expect("unclaim");

@@ -350,6 +350,27 @@ pub fn customer_email(
     format!("{h}\r\n{body}\r\n").into_bytes()
 }
 
+/// Ingests one customer email (as if fetched at `uid` of mailbox `support`) straight into the
+/// desk and returns the number of the ticket it opened.
+pub async fn open_ticket(
+    app: &App,
+    uid: u32,
+    message_id: &str,
+    subject: &str,
+    body: &str,
+) -> String {
+    let raw = customer_email(message_id, subject, body, None);
+    let src = claimdesk::desk::Source {
+        mailbox: "support",
+        uidvalidity: 1,
+        uid,
+    };
+    match app.desk.ingest(src, &raw).await.expect("ingest") {
+        claimdesk::desk::Ingested::Created(number) => number,
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
 /// The configured agent `handle`, acting through `surface`.
 pub async fn actor(
     app: &App,
