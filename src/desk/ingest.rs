@@ -32,6 +32,9 @@ pub enum Ingested {
     Duplicate,
     /// It could not become a ticket; kept in quarantine with this reason.
     Quarantined(String),
+    /// An automatic message (bounce, feedback report, auto-reply) attached to this ticket as
+    /// a note; see `desk::noise`.
+    Noted(String),
 }
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
@@ -55,12 +58,21 @@ impl Desk {
             .await?;
         let outcome = match parse::parse(raw) {
             Err(e) => self.quarantine(&mut tx, src, raw, &e.to_string()).await?,
-            Ok(p) => match p.from_addr.clone() {
-                None => {
-                    self.quarantine(&mut tx, src, raw, "no sender address (From)")
-                        .await?
-                }
-                Some(from) => self.thread_and_store(&mut tx, src, raw, &p, &from).await?,
+            Ok(p) => match self.screen(&mut tx, src, raw, &p).await? {
+                Some(done) => done,
+                None => match p.from_addr.clone() {
+                    None => {
+                        self.quarantine(&mut tx, src, raw, "no sender address (From)")
+                            .await?
+                    }
+                    Some(from) => {
+                        let done = self.thread_and_store(&mut tx, src, raw, &p, &from).await?;
+                        if let Ingested::Created(number) = &done {
+                            self.after_created(&mut tx, src, &p, &from, number).await?;
+                        }
+                        done
+                    }
+                },
             },
         };
         store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
@@ -68,7 +80,7 @@ impl Desk {
         Ok(outcome)
     }
 
-    async fn quarantine(
+    pub(super) async fn quarantine(
         &self,
         conn: &mut sqlx::PgConnection,
         src: Source<'_>,

@@ -86,6 +86,8 @@ pub struct CardView {
     pub merged_into: Option<String>,
     /// Priority.
     pub priority: crate::domain::Priority,
+    /// A delivery report says one of our messages on this ticket bounced.
+    pub bounced: bool,
 }
 
 impl Desk {
@@ -182,6 +184,7 @@ impl Desk {
             .find(|m| !m.outbound)
             .map(|m| m.body_text.as_str())
             .unwrap_or("");
+        let bounced = store::noise::bounced(&mut conn, t.id).await?;
         let requester = match &t.requester_name {
             Some(n) => format!("{n} <{}>", t.requester_email),
             None => t.requester_email.clone(),
@@ -196,6 +199,7 @@ impl Desk {
             message_count: msgs.len(),
             merged_into,
             priority: t.priority,
+            bounced,
         }))
     }
 
