@@ -32,6 +32,9 @@ pub enum Ingested {
     Duplicate,
     /// It could not become a ticket; kept in quarantine with this reason.
     Quarantined(String),
+    /// An automatic message (bounce, feedback report, auto-reply) attached to this ticket as
+    /// a note; see `desk::noise`.
+    Noted(String),
 }
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
@@ -108,18 +111,27 @@ impl Desk {
     ) -> Result<Ingested, sqlx::Error> {
         let outcome = match parse::parse(raw) {
             Err(e) => self.quarantine(conn, src, raw, &e.to_string()).await?,
-            Ok(p) => match p.from_addr.clone() {
-                None => {
-                    self.quarantine(conn, src, raw, "no sender address (From)")
-                        .await?
-                }
-                Some(from) => self.thread_and_store(conn, src, raw, &p, &from).await?,
+            Ok(p) => match self.screen(conn, src, raw, &p).await? {
+                Some(done) => done,
+                None => match p.from_addr.clone() {
+                    None => {
+                        self.quarantine(conn, src, raw, "no sender address (From)")
+                            .await?
+                    }
+                    Some(from) => {
+                        let done = self.thread_and_store(conn, src, raw, &p, &from).await?;
+                        if let Ingested::Created(number) = &done {
+                            self.after_created(conn, src, &p, &from, number).await?;
+                        }
+                        done
+                    }
+                },
             },
         };
         Ok(outcome)
     }
 
-    async fn quarantine(
+    pub(super) async fn quarantine(
         &self,
         conn: &mut sqlx::PgConnection,
         src: Source<'_>,

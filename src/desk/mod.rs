@@ -9,6 +9,7 @@ pub mod agents;
 pub mod assign;
 pub mod claim;
 pub mod ingest;
+pub mod noise;
 pub mod note;
 pub mod query;
 pub mod release;
@@ -148,6 +149,8 @@ pub struct Desk {
     count_waiting: bool,
     requester_may_close: bool,
     auto_release: crate::config::AutoReleaseSettings,
+    acknowledge: HashMap<String, bool>,
+    noise: crate::config::NoiseSettings,
     clock: Clock,
 }
 
@@ -192,6 +195,12 @@ impl Desk {
             count_waiting: settings.desk.count_waiting_as_load,
             requester_may_close: settings.desk.requester_may_close,
             auto_release: settings.desk.auto_release.clone(),
+            acknowledge: settings
+                .mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), m.acknowledge))
+                .collect(),
+            noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
         }
     }

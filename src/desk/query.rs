@@ -93,6 +93,8 @@ pub struct CardView {
     /// When this view was read: the clock that "3 min ago" is measured against, so a card
     /// renders the same way every time it is rendered from one view.
     pub as_of: chrono::DateTime<chrono::Utc>,
+    /// A delivery report says one of our messages on this ticket bounced.
+    pub bounced: bool,
 }
 
 impl Desk {
@@ -189,6 +191,7 @@ impl Desk {
             .find(|m| !m.outbound)
             .map(|m| m.body_text.as_str())
             .unwrap_or("");
+        let bounced = store::noise::bounced(&mut conn, t.id).await?;
         let requester = match &t.requester_name {
             Some(n) => format!("{n} <{}>", t.requester_email),
             None => t.requester_email.clone(),
@@ -210,6 +213,7 @@ impl Desk {
                 .map(|m| m.created_at)
                 .max(),
             as_of: chrono::Utc::now(),
+            bounced,
         }))
     }
 

@@ -44,6 +44,8 @@ pub struct FetchReport {
     pub duplicates: usize,
     /// Messages quarantined.
     pub quarantined: usize,
+    /// Automatic messages (bounces, feedback reports, auto-replies) attached as notes.
+    pub noted: usize,
 }
 
 impl FetchReport {
@@ -54,6 +56,7 @@ impl FetchReport {
             Ingested::Joined(_) => self.joined += 1,
             Ingested::Duplicate => self.duplicates += 1,
             Ingested::Quarantined(_) => self.quarantined += 1,
+            Ingested::Noted(_) => self.noted += 1,
         }
     }
 }

@@ -5,4 +5,5 @@
 pub mod doctor;
 pub mod imap;
 pub mod parse;
+pub mod signals;
 pub mod supervisor;
