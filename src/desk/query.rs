@@ -206,25 +206,11 @@ impl Desk {
     }
 }
 
-/// The first lines of `body`: quoted lines (`>`) and the signature (after `-- `) dropped,
-/// blank runs collapsed, cut at `max_chars` characters on a char boundary with `…`.
+/// The first lines of `body` without its quoted history and signature
+/// ([`crate::domain::quoting::trim_quoted`]), cut at `max_chars` characters on a char boundary
+/// with `…`.
 pub fn preview(body: &str, max_chars: usize) -> String {
-    let mut lines: Vec<&str> = Vec::new();
-    for line in body.lines() {
-        if line == "-- " || line == "--" {
-            break;
-        }
-        let l = line.trim_end();
-        if l.trim_start().starts_with('>') {
-            continue;
-        }
-        if l.trim().is_empty() && lines.last().is_none_or(|p| p.trim().is_empty()) {
-            continue;
-        }
-        lines.push(l);
-    }
-    let text = lines.join("\n").trim().to_string();
-    truncate(&text, max_chars)
+    truncate(&crate::domain::quoting::trim_quoted(body), max_chars)
 }
 
 /// `text` cut to at most `max_chars` characters, ending in `…` when cut.

@@ -3,6 +3,7 @@
 
 pub mod assignment;
 pub mod permissions;
+pub mod quoting;
 pub mod status;
 pub mod threading;
 pub mod ticket;
