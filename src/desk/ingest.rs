@@ -48,12 +48,30 @@ impl Desk {
     /// new ticket. Errors only when the database fails; then nothing is stored and the cursor
     /// stays, so the message is fetched again.
     pub async fn ingest(&self, src: Source<'_>, raw: &[u8]) -> Result<Ingested, sqlx::Error> {
+        self.ingest_sized(src, raw, raw.len()).await
+    }
+
+    /// [`Desk::ingest`] for a message of `full_size` bytes of which `raw` may be only the
+    /// first bytes (the IMAP intake reads only the first `intake.max_message_bytes` of a
+    /// larger message). A message over the limit still becomes a ticket from the bytes at
+    /// hand; its attachments are not stored, a flagged system note names what was left out,
+    /// and `messages.raw` keeps its first `max_message_bytes` bytes (`raw_truncated`).
+    pub async fn ingest_sized(
+        &self,
+        src: Source<'_>,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Ingested, sqlx::Error> {
+        let full_size = full_size.max(raw.len());
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(THREADING_LOCK)
             .execute(&mut *tx)
             .await?;
-        let outcome = match parse::parse(raw) {
+        let outcome = match parse::parse(raw).map(|p| ParsedEmail {
+            raw_size: full_size,
+            ..p
+        }) {
             Err(e) => self.quarantine(&mut tx, src, raw, &e.to_string()).await?,
             Ok(p) => match p.from_addr.clone() {
                 None => {
@@ -133,7 +151,8 @@ impl Desk {
         }
         store::thread_keys::add(conn, &ids, ticket_id).await?;
         store::tickets::add_participants(conn, ticket_id, &[from.to_string()]).await?;
-        let raw_size = i32::try_from(raw.len()).unwrap_or(i32::MAX);
+        let raw_size = i32::try_from(p.raw_size).unwrap_or(i32::MAX);
+        let kept_raw = self.kept_raw(raw);
         let inserted = store::messages::insert(
             conn,
             store::messages::NewMessage {
@@ -147,7 +166,7 @@ impl Desk {
                 to_addrs: &p.to,
                 subject: &p.subject,
                 body_text: &p.body_text,
-                raw: Some(raw),
+                raw: Some(kept_raw),
                 raw_size,
                 mailbox: Some(src.mailbox),
                 uid: Some(i64::from(src.uid)),
@@ -165,6 +184,9 @@ impl Desk {
             }
             return Ok(Ingested::Duplicate);
         };
+        let truncated = kept_raw.len() < p.raw_size;
+        self.store_content(conn, src, ticket_id, message_row, p, truncated)
+            .await?;
         if created {
             store::audit::record(
                 conn,

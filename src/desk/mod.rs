@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod assign;
 pub mod claim;
+pub mod content;
 pub mod ingest;
 pub mod note;
 pub mod query;
@@ -149,6 +150,8 @@ pub struct Desk {
     requester_may_close: bool,
     auto_release: crate::config::AutoReleaseSettings,
     clock: Clock,
+    max_message_bytes: u64,
+    attachments: crate::config::AttachmentSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -193,6 +196,8 @@ impl Desk {
             requester_may_close: settings.desk.requester_may_close,
             auto_release: settings.desk.auto_release.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
+            max_message_bytes: settings.intake.max_message_bytes,
+            attachments: settings.intake.attachments.clone(),
         }
     }
 

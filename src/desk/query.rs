@@ -45,6 +45,8 @@ pub struct MessageView {
     pub at: String,
     /// When SMTP accepted it (outbound).
     pub sent_at: Option<String>,
+    /// Its attachments (name, type, size in bytes, SHA-256, where stored).
+    pub attachments: Vec<store::attachments::AttachmentInfo>,
 }
 
 /// `ticket show`: the summary plus the conversation.
@@ -82,6 +84,8 @@ pub struct CardView {
     pub preview: String,
     /// Messages so far.
     pub message_count: usize,
+    /// Attachments across all messages.
+    pub attachment_count: usize,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
     /// Priority.
@@ -128,6 +132,7 @@ impl Desk {
             None => None,
         };
         let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
+        let mut attachments = store::attachments::for_ticket(&mut conn, t.id).await?;
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
         let participants = store::tickets::participants(&mut conn, t.id).await?;
         Ok(TicketDetail {
@@ -154,6 +159,12 @@ impl Desk {
                     body: m.body_text,
                     at: m.created_at.to_rfc3339(),
                     sent_at: m.sent_at.map(|s| s.to_rfc3339()),
+                    attachments: {
+                        let (mine, rest) =
+                            attachments.drain(..).partition(|a| a.message_id == m.id);
+                        attachments = rest;
+                        mine
+                    },
                 })
                 .collect(),
             history,
@@ -194,6 +205,10 @@ impl Desk {
             subject: t.subject,
             preview: preview(first, self.preview_chars),
             message_count: msgs.len(),
+            attachment_count: msgs
+                .iter()
+                .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
+                .sum(),
             merged_into,
             priority: t.priority,
         }))

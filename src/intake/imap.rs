@@ -281,36 +281,54 @@ impl MailboxSession {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let mut fetched: Vec<(u32, Vec<u8>)> = Vec::with_capacity(chunk.len());
-            {
-                let mut stream = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    self.session.uid_fetch(&set, "(UID BODY.PEEK[])"),
-                )
-                .await?;
-                while let Some(f) = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    stream.try_next(),
-                )
+            // Sizes first, so a message over intake.max_message_bytes is read only up to the
+            // limit (RFC 3501 §6.4.5 partial fetch): reading it whole could exhaust memory,
+            // and async-imap refuses literals over 512 MiB, which would fail that UID on
+            // every run instead of ingesting it.
+            let limit = desk.max_message_bytes();
+            let sizes: std::collections::HashMap<u32, u32> = self
+                .fetch_items(&set, "(UID RFC822.SIZE)")
                 .await?
-                {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        fetched.push((uid, body.to_vec()));
+                .into_iter()
+                .filter_map(|(uid, size, _)| Some((uid, size?)))
+                .collect();
+            let (big, small): (Vec<u32>, Vec<u32>) = chunk
+                .iter()
+                .partition(|u| sizes.get(u).is_some_and(|s| u64::from(*s) > limit));
+            let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::with_capacity(chunk.len());
+            if !small.is_empty() {
+                let set = small
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                for (uid, _, body) in self.fetch_items(&set, "(UID BODY.PEEK[])").await? {
+                    if let Some(body) = body {
+                        let n = body.len();
+                        fetched.push((uid, body, n));
                     }
                 }
             }
-            fetched.sort_by_key(|(uid, _)| *uid);
-            for (uid, raw) in fetched {
+            for uid in big {
+                let full = sizes.get(&uid).map_or(0, |s| *s as usize);
+                let query = format!("(UID BODY.PEEK[]<0.{limit}>)");
+                for (u, _, body) in self.fetch_items(&uid.to_string(), &query).await? {
+                    if let (true, Some(body)) = (u == uid, body) {
+                        fetched.push((uid, body, full));
+                    }
+                }
+            }
+            fetched.sort_by_key(|(uid, _, _)| *uid);
+            for (uid, raw, full_size) in fetched {
                 let outcome = desk
-                    .ingest(
+                    .ingest_sized(
                         Source {
                             mailbox: &name,
                             uidvalidity,
                             uid,
                         },
                         &raw,
+                        full_size,
                     )
                     .await
                     .with_context(|| format!("mailbox {name}: storing UID {uid}"))?;
@@ -319,6 +337,37 @@ impl MailboxSession {
             }
         }
         Ok(report)
+    }
+
+    /// Runs `UID FETCH set query` and returns, per message, its UID, RFC822.SIZE and body
+    /// section bytes (those the query asked for).
+    ///
+    /// Errors: the command fails or an item takes longer than [`COMMAND_TIMEOUT`].
+    async fn fetch_items(
+        &mut self,
+        set: &str,
+        query: &str,
+    ) -> anyhow::Result<Vec<(u32, Option<u32>, Option<Vec<u8>>)>> {
+        let name = &self.name;
+        let mut out = Vec::new();
+        let mut stream = within(
+            COMMAND_TIMEOUT,
+            || format!("mailbox {name}: UID FETCH {query}"),
+            self.session.uid_fetch(set, query),
+        )
+        .await?;
+        while let Some(f) = within(
+            COMMAND_TIMEOUT,
+            || format!("mailbox {name}: UID FETCH {query}"),
+            stream.try_next(),
+        )
+        .await?
+        {
+            if let Some(uid) = f.uid {
+                out.push((uid, f.size, f.body().map(<[u8]>::to_vec)));
+            }
+        }
+        Ok(out)
     }
 
     /// Empties the queue of unsolicited server responses; true when one of them announced a
