@@ -103,9 +103,20 @@ pub fn headline(card: &CardView) -> String {
 /// The "from" line of a card.
 pub fn from_line(card: &CardView) -> String {
     format!(
-        "From {} · {} message(s)",
-        card.requester, card.message_count
+        "From {} · {} message(s){}",
+        card.requester,
+        card.message_count,
+        attachments_mention(card.attachment_count)
     )
+}
+
+/// ` · 📎 2 attachments` (empty for none), appended to card and thread lines.
+pub fn attachments_mention(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " · 📎 1 attachment".into(),
+        n => format!(" · 📎 {n} attachments"),
+    }
 }
 
 /// One entry in a card's thread: a customer follow-up or our reply.
@@ -117,7 +128,11 @@ pub fn thread_entry(number: &str, m: &Message) -> String {
             m.to_addrs.join(", ")
         )
     } else {
-        format!("📨 Customer {} wrote on {number}:\n{body}", m.from_addr)
+        format!(
+            "📨 Customer {} wrote on {number}{}:\n{body}",
+            m.from_addr,
+            attachments_mention(usize::try_from(m.attachment_count).unwrap_or(0))
+        )
     }
 }
 

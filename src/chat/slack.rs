@@ -244,6 +244,8 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
             as_of: now,
+            attachment_count: 3,
+            bounced: true,
         };
         let v = serde_json::to_value(card_content(&card)).expect("serialises");
         let blocks = v["blocks"].as_array().expect("blocks");

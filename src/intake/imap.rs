@@ -281,14 +281,15 @@ impl MailboxSession {
         uids.sort_unstable();
         // Pipelined: while one batch is being stored (one transaction, cursor at its last
         // UID), the next one is being fetched over IMAP.
-        let mut pending: Option<Vec<(u32, Vec<u8>)>> = None;
+        let mut pending: Option<Vec<(u32, Vec<u8>, usize)>> = None;
+        let limit = desk.max_message_bytes();
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetch = fetch_set(&mut self.session, &name, &set);
+            let fetch = fetch_set(&mut self.session, &name, &set, limit);
             let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
             let (fetched, stored) = tokio::join!(fetch, store);
             stored?;
@@ -393,12 +394,18 @@ async fn fetch_set(
     session: &mut Session<Box<dyn ImapStream>>,
     name: &str,
     set: &str,
-) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
-    let mut fetched: Vec<(u32, Vec<u8>)> = Vec::new();
+    limit: u64,
+) -> anyhow::Result<Vec<(u32, Vec<u8>, usize)>> {
+    // RFC822.SIZE next to a partial fetch of the first `limit` bytes (RFC 3501 §6.4.5): a
+    // message under the limit comes whole, one over it only up to the limit — reading it
+    // whole could exhaust memory, and async-imap refuses literals over 512 MiB, which would
+    // fail that UID on every run instead of ingesting it. One command either way.
+    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)");
+    let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::new();
     let mut stream = within(
         COMMAND_TIMEOUT,
         || format!("mailbox {name}: UID FETCH"),
-        session.uid_fetch(set, "(UID BODY.PEEK[])"),
+        session.uid_fetch(set, &query),
     )
     .await?;
     while let Some(f) = within(
@@ -409,10 +416,11 @@ async fn fetch_set(
     .await?
     {
         if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-            fetched.push((uid, body.to_vec()));
+            let full = f.size.map_or(body.len(), |s| s as usize);
+            fetched.push((uid, body.to_vec(), full));
         }
     }
-    fetched.sort_by_key(|(uid, _)| *uid);
+    fetched.sort_by_key(|(uid, _, _)| *uid);
     Ok(fetched)
 }
 
@@ -422,7 +430,7 @@ async fn store_batch(
     desk: &Desk,
     name: &str,
     uidvalidity: u32,
-    batch: Option<Vec<(u32, Vec<u8>)>>,
+    batch: Option<Vec<(u32, Vec<u8>, usize)>>,
     report: &mut FetchReport,
 ) -> anyhow::Result<()> {
     let Some(batch) = batch.filter(|b| !b.is_empty()) else {
@@ -438,7 +446,7 @@ async fn store_batch(
                 batch.last().map_or(0, |b| b.0)
             )
         })?;
-    for ((uid, _), outcome) in batch.iter().zip(&outcomes) {
+    for ((uid, _, _), outcome) in batch.iter().zip(&outcomes) {
         tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
         report.count(outcome);
     }
