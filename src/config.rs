@@ -327,6 +327,17 @@ pub struct DiscordSettings {
     /// Variable holding the application's Ed25519 public key (hex).
     #[serde(default = "default_discord_key_env")]
     pub public_key_env: String,
+    /// Application ID (snowflake): needed to register the slash commands on start and to
+    /// edit a deferred answer (`PATCH /webhooks/{application_id}/{token}/messages/@original`).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Guild (server) the slash commands are registered in, which takes effect at once;
+    /// without it they are registered globally (`PUT /applications/{id}/commands`).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
+    #[serde(default = "default_true")]
+    pub register_commands: bool,
 }
 
 /// The terminal surface.
@@ -575,6 +586,10 @@ fn default_slack_token_env() -> String {
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()
 }
