@@ -175,6 +175,47 @@ pub struct IntakeSettings {
     /// doubles from 1 s, with jitter, up to this).
     #[serde(default = "default_max_backoff_secs")]
     pub max_backoff_secs: u64,
+    /// Largest message, in bytes (RFC822.SIZE), that is stored whole. A larger message still
+    /// becomes a ticket from its first `max_message_bytes` bytes (headers and text as far as
+    /// they reach); its attachments are not stored and a system note names them. Default
+    /// 26214400 (25 MB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Where attachment contents are kept.
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// Where attachment contents go (`[intake.attachments]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttachmentSettings {
+    /// `database`: in `attachments.content` (bytea); `directory`: files under `dir` named by
+    /// the SHA-256 of their content (so equal attachments are stored once).
+    #[serde(default)]
+    pub store: AttachmentStore,
+    /// Directory for `store = "directory"`; created when missing. Default `attachments`.
+    #[serde(default = "default_attachment_dir")]
+    pub dir: std::path::PathBuf,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            store: AttachmentStore::default(),
+            dir: default_attachment_dir(),
+        }
+    }
+}
+
+/// Attachment storage mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentStore {
+    /// Postgres bytea column.
+    #[default]
+    Database,
+    /// Files named by SHA-256 in a directory.
+    Directory,
 }
 
 impl Default for IntakeSettings {
@@ -185,6 +226,8 @@ impl Default for IntakeSettings {
             use_idle: default_use_idle(),
             idle_renew_secs: default_idle_renew_secs(),
             max_backoff_secs: default_max_backoff_secs(),
+            max_message_bytes: default_max_message_bytes(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }
@@ -284,6 +327,17 @@ pub struct DiscordSettings {
     /// Variable holding the application's Ed25519 public key (hex).
     #[serde(default = "default_discord_key_env")]
     pub public_key_env: String,
+    /// Application ID (snowflake): needed to register the slash commands on start and to
+    /// edit a deferred answer (`PATCH /webhooks/{application_id}/{token}/messages/@original`).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Guild (server) the slash commands are registered in, which takes effect at once;
+    /// without it they are registered globally (`PUT /applications/{id}/commands`).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
+    #[serde(default = "default_true")]
+    pub register_commands: bool,
 }
 
 /// The terminal surface.
@@ -502,6 +556,12 @@ fn default_idle_renew_secs() -> u64 {
 fn default_max_backoff_secs() -> u64 {
     60
 }
+fn default_max_message_bytes() -> u64 {
+    26_214_400
+}
+fn default_attachment_dir() -> std::path::PathBuf {
+    "attachments".into()
+}
 fn default_imap_password_env() -> String {
     "CLAIMDESK_IMAP_PASSWORD".into()
 }
@@ -526,6 +586,7 @@ fn default_slack_token_env() -> String {
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
+
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()
 }

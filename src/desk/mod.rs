@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod assign;
 pub mod claim;
+pub mod content;
 pub mod ingest;
 pub mod noise;
 pub mod note;
@@ -152,6 +153,8 @@ pub struct Desk {
     acknowledge: HashMap<String, bool>,
     noise: crate::config::NoiseSettings,
     clock: Clock,
+    max_message_bytes: u64,
+    attachments: crate::config::AttachmentSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -202,6 +205,8 @@ impl Desk {
                 .collect(),
             noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
+            max_message_bytes: settings.intake.max_message_bytes,
+            attachments: settings.intake.attachments.clone(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod classify;
 pub mod permissions;
+pub mod quoting;
 pub mod status;
 pub mod threading;
 pub mod ticket;

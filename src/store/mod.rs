@@ -4,6 +4,7 @@
 //! transaction (`&mut *tx`).
 
 pub mod agents;
+pub mod attachments;
 pub mod audit;
 pub mod chat_posts;
 pub mod cursors;
