@@ -4,5 +4,6 @@
 
 pub mod doctor;
 pub mod imap;
+pub mod oauth;
 pub mod parse;
 pub mod supervisor;
