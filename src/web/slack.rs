@@ -378,7 +378,16 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
         .and_then(|a| serde_json::from_value(a).ok())
         .unwrap_or_default();
     for a in actions {
-        let Some(number) = a.value.as_deref() else {
+        let ours = [
+            action::CLAIM,
+            action::UNCLAIM,
+            action::RESOLVE,
+            action::REPLY,
+            action::NOTE,
+        ];
+        let (true, Some(number)) = (ours.contains(&a.action_id.as_str()), a.value.as_deref())
+        else {
+            tracing::debug!(action_id = %a.action_id, "Slack action not from a claimdesk card; ignored");
             continue;
         };
         let answer = match desk.agent(Identity::Slack(&user.id)).await {
