@@ -392,6 +392,26 @@ pub struct SlackSettings {
     /// Variable holding the signing secret.
     #[serde(default = "default_slack_secret_env")]
     pub signing_secret_env: String,
+    /// How Slack reaches claimdesk: `http` (Request URLs `/slack/*`, the default) or `socket`
+    /// (Socket Mode: claimdesk opens a WebSocket to Slack, no public URL needed;
+    /// <https://api.slack.com/apis/socket-mode>).
+    #[serde(default)]
+    pub mode: SlackMode,
+    /// Variable holding the app-level token (`xapp-…`, scope `connections:write`) Socket Mode
+    /// connects with; only read when `mode = "socket"`.
+    #[serde(default = "default_slack_app_token_env")]
+    pub app_token_env: String,
+}
+
+/// How Slack delivers slash commands, interactions and events to claimdesk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Slack POSTs to `/slack/commands`, `/slack/interactions`, `/slack/events` (signed).
+    #[default]
+    Http,
+    /// Socket Mode: `apps.connections.open`, then envelopes over a WebSocket, acked on it.
+    Socket,
 }
 
 /// Discord application settings.
@@ -694,6 +714,9 @@ fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
 
+fn default_slack_app_token_env() -> String {
+    "SLACK_APP_TOKEN".into()
+}
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()
 }
