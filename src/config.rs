@@ -46,6 +46,49 @@ pub struct Settings {
     /// Departments; one called `support` when none are configured.
     #[serde(default = "default_departments")]
     pub departments: Vec<DepartmentSettings>,
+    /// Mail-loop and noise limits.
+    #[serde(default)]
+    pub noise: NoiseSettings,
+}
+
+/// Limits that keep claimdesk out of mail loops (RFC 3834 §2: an automatic responder must
+/// not answer too often).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct NoiseSettings {
+    /// Most acknowledgements one sender address gets per rolling hour.
+    #[serde(default = "default_acks_per_hour")]
+    pub acks_per_sender_per_hour: u32,
+    /// A sender who opens more than this many tickets within `loop_window_minutes` is flagged
+    /// as a suspected mail loop (a notice in the department's channel, once per window) and
+    /// gets no more acknowledgements.
+    #[serde(default = "default_loop_tickets")]
+    pub loop_tickets: u32,
+    /// The loop detection window, minutes.
+    #[serde(default = "default_loop_window")]
+    pub loop_window_minutes: u32,
+}
+
+impl Default for NoiseSettings {
+    fn default() -> Self {
+        Self {
+            acks_per_sender_per_hour: default_acks_per_hour(),
+            loop_tickets: default_loop_tickets(),
+            loop_window_minutes: default_loop_window(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_acks_per_hour() -> u32 {
+    3
+}
+fn default_loop_tickets() -> u32 {
+    5
+}
+fn default_loop_window() -> u32 {
+    10
 }
 
 /// Postgres connection settings.
@@ -214,6 +257,11 @@ pub struct MailboxSettings {
     /// Department this mailbox feeds; the first department when absent.
     #[serde(default)]
     pub department: Option<String>,
+    /// Whether a new ticket from this mailbox gets an acknowledgement email
+    /// ("We received your request TICK-…", `Auto-Submitted: auto-replied`, RFC 3834 §5).
+    /// Never sent to automatic messages; limited per sender by [`NoiseSettings`].
+    #[serde(default = "default_true")]
+    pub acknowledge: bool,
 }
 
 /// How the SMTP connection is secured.
@@ -279,6 +327,17 @@ pub struct DiscordSettings {
     /// Variable holding the application's Ed25519 public key (hex).
     #[serde(default = "default_discord_key_env")]
     pub public_key_env: String,
+    /// Application ID (snowflake): needed to register the slash commands on start and to
+    /// edit a deferred answer (`PATCH /webhooks/{application_id}/{token}/messages/@original`).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Guild (server) the slash commands are registered in, which takes effect at once;
+    /// without it they are registered globally (`PUT /applications/{id}/commands`).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
+    #[serde(default = "default_true")]
+    pub register_commands: bool,
 }
 
 /// The terminal surface.
@@ -527,6 +586,10 @@ fn default_slack_token_env() -> String {
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
+fn default_true() -> bool {
+    true
+}
+
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()
 }

@@ -10,6 +10,7 @@ pub mod assign;
 pub mod claim;
 pub mod content;
 pub mod ingest;
+pub mod noise;
 pub mod note;
 pub mod query;
 pub mod release;
@@ -149,6 +150,8 @@ pub struct Desk {
     count_waiting: bool,
     requester_may_close: bool,
     auto_release: crate::config::AutoReleaseSettings,
+    acknowledge: HashMap<String, bool>,
+    noise: crate::config::NoiseSettings,
     clock: Clock,
     max_message_bytes: u64,
     attachments: crate::config::AttachmentSettings,
@@ -195,6 +198,12 @@ impl Desk {
             count_waiting: settings.desk.count_waiting_as_load,
             requester_may_close: settings.desk.requester_may_close,
             auto_release: settings.desk.auto_release.clone(),
+            acknowledge: settings
+                .mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), m.acknowledge))
+                .collect(),
+            noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
             max_message_bytes: settings.intake.max_message_bytes,
             attachments: settings.intake.attachments.clone(),

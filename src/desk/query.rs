@@ -90,6 +90,15 @@ pub struct CardView {
     pub merged_into: Option<String>,
     /// Priority.
     pub priority: crate::domain::Priority,
+    /// When the current holder claimed it (`tickets.claimed_at`); `None` while unclaimed.
+    pub claimed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the customer's latest message was stored; `None` if there is none.
+    pub last_customer_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When this view was read: the clock that "3 min ago" is measured against, so a card
+    /// renders the same way every time it is rendered from one view.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// A delivery report says one of our messages on this ticket bounced.
+    pub bounced: bool,
 }
 
 impl Desk {
@@ -193,6 +202,7 @@ impl Desk {
             .find(|m| !m.outbound)
             .map(|m| m.body_text.as_str())
             .unwrap_or("");
+        let bounced = store::noise::bounced(&mut conn, t.id).await?;
         let requester = match &t.requester_name {
             Some(n) => format!("{n} <{}>", t.requester_email),
             None => t.requester_email.clone(),
@@ -211,6 +221,14 @@ impl Desk {
                 .sum(),
             merged_into,
             priority: t.priority,
+            claimed_at: t.assignee_id.and(t.claimed_at),
+            last_customer_at: msgs
+                .iter()
+                .filter(|m| !m.outbound)
+                .map(|m| m.created_at)
+                .max(),
+            as_of: chrono::Utc::now(),
+            bounced,
         }))
     }
 

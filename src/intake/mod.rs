@@ -6,4 +6,5 @@ pub mod doctor;
 pub mod html;
 pub mod imap;
 pub mod parse;
+pub mod signals;
 pub mod supervisor;

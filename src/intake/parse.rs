@@ -30,6 +30,9 @@ pub struct ParsedEmail {
     pub body_text: String,
     /// Size of the raw message, bytes.
     pub raw_size: usize,
+    /// What `domain::classify` decides on: RFC 3834 fields, report structure, enclosed
+    /// original Message-IDs (see `intake::signals`).
+    pub signals: crate::domain::classify::Signals,
     /// The first text/html body part, sanitised by [`super::html::sanitize`]; `None` for
     /// mail without HTML.
     pub body_html: Option<String>,
@@ -127,6 +130,15 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
             .map(|b| b.replace("\r\n", "\n"))
             .unwrap_or_default(),
     };
+    let subject = msg.subject().unwrap_or("").trim().to_string();
+    let signals = super::signals::extract(
+        &msg,
+        raw,
+        &message_id,
+        from_addr.as_deref(),
+        from_name.as_deref(),
+        &subject,
+    );
     Ok(ParsedEmail {
         message_id,
         message_id_synthesized: synthesized,
@@ -135,9 +147,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         from_addr,
         from_name,
         to,
-        subject: msg.subject().unwrap_or("").trim().to_string(),
+        subject,
         body_text,
         raw_size: raw.len(),
+        signals,
         body_html: sanitized_html(&msg),
         attachments: attachments(&msg),
     })

@@ -10,6 +10,7 @@ pub mod chat_posts;
 pub mod cursors;
 pub mod mailbox_status;
 pub mod messages;
+pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;
