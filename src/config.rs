@@ -586,9 +586,6 @@ fn default_slack_token_env() -> String {
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
-fn default_true() -> bool {
-    true
-}
 
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()
