@@ -123,6 +123,7 @@ impl App {
             platforms.push(Platform::Discord(DiscordChat::new(
                 token,
                 &d.channel_id,
+                d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
             )?));
             discord_in = Some(Arc::new(DiscordInbound::new(key.expose_secret())?));

@@ -311,6 +311,10 @@ pub struct DiscordSettings {
     /// HTTP proxy all API calls go through; only tests set it.
     #[serde(default)]
     pub api_proxy: Option<String>,
+    /// The application's ID (snowflake), needed to answer interactions through follow-up
+    /// webhooks; optional.
+    #[serde(default)]
+    pub application_id: Option<String>,
     /// Variable holding the bot token.
     #[serde(default = "default_discord_token_env")]
     pub bot_token_env: String,

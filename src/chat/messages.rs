@@ -35,10 +35,49 @@ pub fn status_line(card: &CardView, style: Mention) -> String {
             card.merged_into.as_deref().unwrap_or("another ticket")
         ),
         (Status::Open, None) => "Open · unclaimed".to_string(),
-        (Status::Claimed, Some(w)) => format!("Claimed by {w}"),
+        (Status::Claimed, Some(_)) => assignee_line(card, style),
         (s, Some(w)) => format!("{} · {w}", s.label()),
         (s, None) => format!("{} · unclaimed", s.label()),
     }
+}
+
+/// The holder and how long they have held it: `Claimed by @ana · 3 min`, or `Unclaimed`.
+/// The time is `card.as_of − card.claimed_at`, humanised by [`age`].
+pub fn assignee_line(card: &CardView, style: Mention) -> String {
+    match holder(card, style) {
+        None => "Unclaimed".to_string(),
+        Some(who) => match card.claimed_at {
+            Some(at) => format!(
+                "Claimed by {who} · {}",
+                age((card.as_of - at).num_seconds() as f64)
+            ),
+            None => format!("Claimed by {who}"),
+        },
+    }
+}
+
+/// The card's labelled facts, in display order: status, assignee (with time since the
+/// claim), priority, when the customer last wrote, and the message count. Each platform lays
+/// them out its own way (Discord embed fields, Slack section fields, console lines).
+pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)> {
+    let status = match card.status {
+        Status::Merged => format!(
+            "Merged into {}",
+            card.merged_into.as_deref().unwrap_or("another ticket")
+        ),
+        s => s.label().to_string(),
+    };
+    let last = card
+        .last_customer_at
+        .map(|at| format!("{} ago", age((card.as_of - at).num_seconds() as f64)))
+        .unwrap_or_else(|| "—".to_string());
+    vec![
+        ("Status", status),
+        ("Assignee", assignee_line(card, style)),
+        ("Priority", card.priority.to_string()),
+        ("Customer last wrote", last),
+        ("Messages", card.message_count.to_string()),
+    ]
 }
 
 /// The card's headline: `TICK-2026-0001 · Subject`.

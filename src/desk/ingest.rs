@@ -75,18 +75,69 @@ impl Desk {
             .bind(THREADING_LOCK)
             .execute(&mut *tx)
             .await?;
-        let outcome = match parse::parse(raw) {
-            Err(e) => self.quarantine(&mut tx, src, raw, &e.to_string()).await?,
-            Ok(p) => match p.from_addr.clone() {
-                None => {
-                    self.quarantine(&mut tx, src, raw, "no sender address (From)")
-                        .await?
-                }
-                Some(from) => self.thread_and_store(&mut tx, src, raw, &p, &from).await?,
-            },
-        };
+        let outcome = self.ingest_in(&mut tx, src, raw).await?;
         store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
         tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Ingests several messages fetched from one folder — `(UID, raw RFC 822 bytes)` in
+    /// ascending UID order — and advances the mailbox cursor to the last UID, all in one
+    /// transaction: either every message of the batch is stored and the cursor covers them,
+    /// or (on any database error) nothing is and the cursor stays, so the whole batch is
+    /// fetched again. Each message is decided exactly as by [`Desk::ingest`], in order, so a
+    /// reply later in the batch joins the ticket an earlier one opened.
+    ///
+    /// Returns one outcome per message, in input order. An empty batch does nothing.
+    ///
+    /// Errors: the database failed (connection lost, constraint, timeout); nothing of the
+    /// batch is stored then.
+    pub async fn ingest_batch(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: &[(u32, Vec<u8>)],
+    ) -> Result<Vec<Ingested>, sqlx::Error> {
+        let Some(last_uid) = messages.iter().map(|(uid, _)| *uid).max() else {
+            return Ok(Vec::new());
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(THREADING_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for (uid, raw) in messages {
+            let src = Source {
+                mailbox,
+                uidvalidity,
+                uid: *uid,
+            };
+            outcomes.push(self.ingest_in(&mut tx, src, raw).await?);
+        }
+        store::cursors::advance(&mut tx, mailbox, uidvalidity, last_uid).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The decision and the storing for one message, inside the caller's transaction, which
+    /// holds the threading lock and advances the cursor.
+    async fn ingest_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        raw: &[u8],
+    ) -> Result<Ingested, sqlx::Error> {
+        let outcome = match parse::parse(raw) {
+            Err(e) => self.quarantine(conn, src, raw, &e.to_string()).await?,
+            Ok(p) => match p.from_addr.clone() {
+                None => {
+                    self.quarantine(conn, src, raw, "no sender address (From)")
+                        .await?
+                }
+                Some(from) => self.thread_and_store(conn, src, raw, &p, &from).await?,
+            },
+        };
         Ok(outcome)
     }
 

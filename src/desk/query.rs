@@ -91,6 +91,13 @@ pub struct CardView {
     pub linked_to: Option<String>,
     /// Priority.
     pub priority: crate::domain::Priority,
+    /// When the current holder claimed it (`tickets.claimed_at`); `None` while unclaimed.
+    pub claimed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the customer's latest message was stored; `None` if there is none.
+    pub last_customer_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When this view was read: the clock that "3 min ago" is measured against, so a card
+    /// renders the same way every time it is rendered from one view.
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 impl Desk {
@@ -210,6 +217,13 @@ impl Desk {
             merged_into,
             linked_to: store::tickets::linked_number(&mut conn, t.id).await?,
             priority: t.priority,
+            claimed_at: t.assignee_id.and(t.claimed_at),
+            last_customer_at: msgs
+                .iter()
+                .filter(|m| !m.outbound)
+                .map(|m| m.created_at)
+                .max(),
+            as_of: chrono::Utc::now(),
         }))
     }
 

@@ -1,7 +1,8 @@
 //! IMAP intake (RFC 3501): LOGIN, SELECT, then `UID FETCH` of every UID after the stored
-//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing (a mailbox may ask for
-//! \Seen or a move to another folder after the commit: `after_ingest`). Each message is stored
-//! and the cursor advanced in one transaction (`Desk::ingest`).
+//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing. Each
+//! fetched batch is stored and the cursor advanced to its last UID in one transaction
+//! (`Desk::ingest_batch`), while the next batch is being fetched. After that commit a mailbox
+//! may ask for its messages to be marked \Seen or moved to another folder (`after_ingest`).
 //!
 //! [`MailboxSession`] is one logged-in connection with the folder selected; it can fetch
 //! many times ([`MailboxSession::fetch_new`]) and wait for changes in IDLE (RFC 2177,
@@ -24,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{AfterIngest, ImapAuth, MailboxSettings};
-use crate::desk::{Desk, Ingested, Source};
+use crate::desk::{Desk, Ingested};
 use crate::store;
 
 /// Longest wait for the TCP connection, the TLS handshake, the greeting, and any single
@@ -335,51 +336,27 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
+        // Pipelined: while one batch is being stored (one transaction, cursor at its last
+        // UID), the next one is being fetched over IMAP.
+        let mut pending: Option<Vec<(u32, Vec<u8>)>> = None;
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let mut fetched: Vec<(u32, Vec<u8>)> = Vec::with_capacity(chunk.len());
-            {
-                let mut stream = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    self.session.uid_fetch(&set, "(UID BODY.PEEK[])"),
-                )
-                .await?;
-                while let Some(f) = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    stream.try_next(),
-                )
-                .await?
-                {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        fetched.push((uid, body.to_vec()));
-                    }
-                }
-            }
-            fetched.sort_by_key(|(uid, _)| *uid);
-            let done: Vec<u32> = fetched.iter().map(|(uid, _)| *uid).collect();
-            for (uid, raw) in fetched {
-                let outcome = desk
-                    .ingest(
-                        Source {
-                            mailbox: &name,
-                            uidvalidity,
-                            uid,
-                        },
-                        &raw,
-                    )
-                    .await
-                    .with_context(|| format!("mailbox {name}: storing UID {uid}"))?;
-                tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
-                report.count(&outcome);
-            }
-            self.after_commit(&done).await;
+            let fetch = fetch_set(&mut self.session, &name, &set);
+            let stored_uids = uids_of(&pending);
+            let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
+            let (fetched, stored) = tokio::join!(fetch, store);
+            stored?;
+            // The session is free again and the batch is committed.
+            self.after_commit(&stored_uids).await;
+            pending = Some(fetched?);
         }
+        let stored_uids = uids_of(&pending);
+        store_batch(desk, &name, uidvalidity, pending, &mut report).await?;
+        self.after_commit(&stored_uids).await;
         Ok(report)
     }
 
@@ -519,6 +496,70 @@ impl MailboxSession {
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(COMMAND_TIMEOUT, self.session.logout()).await;
     }
+}
+
+/// `UID FETCH set (UID BODY.PEEK[])` (RFC 3501 §6.4.8): the messages of `set` as
+/// `(UID, raw bytes)`, ascending by UID. Each response item is bounded by
+/// [`COMMAND_TIMEOUT`]. Errors: the command fails, times out or the connection drops.
+async fn fetch_set(
+    session: &mut Session<Box<dyn ImapStream>>,
+    name: &str,
+    set: &str,
+) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    let mut fetched: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut stream = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH"),
+        session.uid_fetch(set, "(UID BODY.PEEK[])"),
+    )
+    .await?;
+    while let Some(f) = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH"),
+        stream.try_next(),
+    )
+    .await?
+    {
+        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+            fetched.push((uid, body.to_vec()));
+        }
+    }
+    fetched.sort_by_key(|(uid, _)| *uid);
+    Ok(fetched)
+}
+
+/// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
+/// last UID) and counts the outcomes into `report`. `None` or an empty batch does nothing.
+/// The UIDs of a fetched batch.
+fn uids_of(batch: &Option<Vec<(u32, Vec<u8>)>>) -> Vec<u32> {
+    batch.iter().flatten().map(|(uid, _)| *uid).collect()
+}
+
+async fn store_batch(
+    desk: &Desk,
+    name: &str,
+    uidvalidity: u32,
+    batch: Option<Vec<(u32, Vec<u8>)>>,
+    report: &mut FetchReport,
+) -> anyhow::Result<()> {
+    let Some(batch) = batch.filter(|b| !b.is_empty()) else {
+        return Ok(());
+    };
+    let outcomes = desk
+        .ingest_batch(name, uidvalidity, &batch)
+        .await
+        .with_context(|| {
+            format!(
+                "mailbox {name}: storing UIDs {}..={}",
+                batch.first().map_or(0, |b| b.0),
+                batch.last().map_or(0, |b| b.0)
+            )
+        })?;
+    for ((uid, _), outcome) in batch.iter().zip(&outcomes) {
+        tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
+        report.count(outcome);
+    }
+    Ok(())
 }
 
 /// Takes every queued unsolicited response from `next` (a non-blocking receive); true when
