@@ -7,7 +7,8 @@
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ApplicationId, ButtonStyle, ChannelId, CreateActionRow, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateMessage, CreateThread, EditMessage, MessageId, Nonce,
+    CreateEmbedFooter, CreateMessage, CreateThread, EditMessage, GuildId, InteractionId, MessageId,
+    Nonce,
 };
 use serenity::http::{LightMethod, Request, Route};
 
@@ -267,6 +268,168 @@ impl DiscordChat {
     }
 }
 
+impl DiscordChat {
+    /// Replaces a deferred interaction response with `text` (ephemeral, cut to 2,000
+    /// characters): `PATCH /webhooks/{application_id}/{token}/messages/@original`.
+    /// <https://discord.com/developers/docs/interactions/receiving-and-responding#edit-original-interaction-response>
+    ///
+    /// Errors: `application_id` is not a snowflake, or the call fails.
+    pub async fn edit_original(
+        &self,
+        application_id: &str,
+        token: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let app = snowflake("application_id", application_id)
+            .map_err(|e| ChatError::Failed(e.to_string()))?;
+        let req = Request::new(
+            Route::WebhookOriginalInteractionResponse {
+                application_id: ApplicationId::new(app),
+                token,
+            },
+            LightMethod::Patch,
+        );
+        let body = serde_json::json!({"content": truncate(text, CONTENT_MAX)});
+        self.call(req, Some(&body)).await?;
+        Ok(())
+    }
+
+    /// Answers an interaction that came over the gateway:
+    /// `POST /interactions/{interaction_id}/{token}/callback` with `response`.
+    /// <https://discord.com/developers/docs/interactions/receiving-and-responding#create-interaction-response>
+    ///
+    /// Errors: `interaction_id` is not a snowflake, or the call fails.
+    pub async fn interaction_callback(
+        &self,
+        interaction_id: &str,
+        token: &str,
+        response: &serde_json::Value,
+    ) -> Result<(), ChatError> {
+        let id = snowflake("interaction id", interaction_id)
+            .map_err(|e| ChatError::Failed(e.to_string()))?;
+        let req = Request::new(
+            Route::InteractionResponse {
+                interaction_id: InteractionId::new(id),
+                token,
+            },
+            LightMethod::Post,
+        );
+        self.call(req, Some(response)).await?;
+        Ok(())
+    }
+
+    /// Registers the slash commands ([`command_definitions`]) by bulk overwrite: in guild
+    /// `guild_id` when given (`PUT /applications/{id}/guilds/{guild_id}/commands`, effective
+    /// at once), else globally (`PUT /applications/{id}/commands`).
+    /// <https://discord.com/developers/docs/interactions/application-commands#bulk-overwrite-guild-application-commands>
+    ///
+    /// Errors: no application ID configured, a bad guild ID, or the call fails.
+    pub async fn register_commands(&self, guild_id: Option<&str>) -> Result<(), ChatError> {
+        let application_id = self.application_id.ok_or_else(|| {
+            ChatError::Failed("discord.application_id is needed to register commands".into())
+        })?;
+        let route = match guild_id {
+            Some(g) => Route::GuildCommands {
+                application_id,
+                guild_id: GuildId::new(
+                    snowflake("guild_id", g).map_err(|e| ChatError::Failed(e.to_string()))?,
+                ),
+            },
+            None => Route::Commands { application_id },
+        };
+        self.call(
+            Request::new(route, LightMethod::Put),
+            Some(&command_definitions()),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The slash commands, as the body of a bulk overwrite: `/claim`, `/unclaim`, `/assign`,
+/// `/reply` (opens a modal), `/note`, `/status`, `/priority`, `/mine`, `/unassigned`,
+/// `/ticket`, `/workload`, `/help`. Every `ticket` option autocompletes open ticket numbers.
+/// <https://discord.com/developers/docs/interactions/application-commands#application-command-object>
+pub fn command_definitions() -> serde_json::Value {
+    use serde_json::json;
+    const STRING: u8 = 3;
+    const USER: u8 = 6;
+    let ticket = json!({"type": STRING, "name": "ticket", "description": "Ticket number, e.g. TICK-2026-0001",
+                        "required": true, "autocomplete": true, "max_length": 40});
+    let choices = |names: &[&str]| -> Vec<serde_json::Value> {
+        names
+            .iter()
+            .map(|n| json!({"name": n.replace('_', " "), "value": n}))
+            .collect()
+    };
+    let cmd = |name: &str, description: &str, options: Vec<serde_json::Value>| json!({"name": name, "type": 1, "description": description, "options": options});
+    json!([
+        cmd(
+            "claim",
+            "Take a ticket: you become its owner",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "unclaim",
+            "Give a ticket back to the queue",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "assign",
+            "Give a ticket to an agent (admins)",
+            vec![
+                ticket.clone(),
+                json!({"type": USER, "name": "user", "description": "The agent", "required": true}),
+            ]
+        ),
+        cmd(
+            "reply",
+            "Email the customer (opens a form naming the recipient)",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "note",
+            "Add an internal note, never emailed",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "text", "description": "The note (a form opens without it)",
+                   "required": false, "max_length": 4000}),
+            ]
+        ),
+        cmd(
+            "status",
+            "Move a ticket through its workflow",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "status", "description": "New status", "required": true,
+                   "choices": choices(&["open", "in_progress", "waiting", "resolved", "closed"])}),
+            ]
+        ),
+        cmd(
+            "priority",
+            "Set a ticket's priority",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "priority", "description": "New priority", "required": true,
+                   "choices": choices(&["low", "medium", "high", "urgent"])}),
+            ]
+        ),
+        cmd("mine", "Tickets you hold", vec![]),
+        cmd("unassigned", "Tickets nobody holds, oldest first", vec![]),
+        cmd(
+            "ticket",
+            "A ticket's summary and recent history",
+            vec![ticket]
+        ),
+        cmd(
+            "workload",
+            "Load per agent and the unassigned queue",
+            vec![]
+        ),
+        cmd("help", "What claimdesk can do", vec![]),
+    ])
+}
+
 /// How long Discord asked us to wait after a 429: the JSON body's `retry_after` (seconds,
 /// a float, the precise figure), else the `Retry-After` header (seconds), else 1 s; kept
 /// between 10 ms and one hour.
@@ -468,11 +631,13 @@ mod tests {
             preview: "é".repeat(50_000),
             message_count: 3,
             merged_into: None,
-            linked_to: Some("TICK-2026-0002".into()),
             priority: Priority::Urgent,
             claimed_at: Some(now - chrono::Duration::seconds(185)),
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),
             as_of: now,
+            attachment_count: 3,
+            bounced: true,
+            linked_to: None,
         }
     }
 

@@ -1,8 +1,8 @@
 //! IMAP intake (RFC 3501): LOGIN, SELECT, then `UID FETCH` of every UID after the stored
-//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing. Each
+//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing (a mailbox
+//! may ask for \Seen or a move to another folder after the commit: `after_ingest`). Each
 //! fetched batch is stored and the cursor advanced to its last UID in one transaction
-//! (`Desk::ingest_batch`), while the next batch is being fetched. After that commit a mailbox
-//! may ask for its messages to be marked \Seen or moved to another folder (`after_ingest`).
+//! (`Desk::ingest_batch`), while the next batch is being fetched.
 //!
 //! [`MailboxSession`] is one logged-in connection with the folder selected; it can fetch
 //! many times ([`MailboxSession::fetch_new`]) and wait for changes in IDLE (RFC 2177,
@@ -45,6 +45,8 @@ pub struct FetchReport {
     pub duplicates: usize,
     /// Messages quarantined.
     pub quarantined: usize,
+    /// Automatic messages (bounces, feedback reports, auto-replies) attached as notes.
+    pub noted: usize,
 }
 
 impl FetchReport {
@@ -55,6 +57,7 @@ impl FetchReport {
             Ingested::Joined(_) => self.joined += 1,
             Ingested::Duplicate => self.duplicates += 1,
             Ingested::Quarantined(_) => self.quarantined += 1,
+            Ingested::Noted(_) => self.noted += 1,
         }
     }
 }
@@ -338,23 +341,24 @@ impl MailboxSession {
         uids.sort_unstable();
         // Pipelined: while one batch is being stored (one transaction, cursor at its last
         // UID), the next one is being fetched over IMAP.
-        let mut pending: Option<Vec<(u32, Vec<u8>)>> = None;
+        let mut pending: Option<Vec<(u32, Vec<u8>, usize)>> = None;
+        let limit = desk.max_message_bytes();
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetch = fetch_set(&mut self.session, &name, &set);
-            let stored_uids = uids_of(&pending);
+            let fetch = fetch_set(&mut self.session, &name, &set, limit);
+            let stored_uids = batch_uids(pending.as_deref());
             let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
             let (fetched, stored) = tokio::join!(fetch, store);
             stored?;
-            // The session is free again and the batch is committed.
+            // The flag/move needs the session the fetch was using; it runs once both ended.
             self.after_commit(&stored_uids).await;
             pending = Some(fetched?);
         }
-        let stored_uids = uids_of(&pending);
+        let stored_uids = batch_uids(pending.as_deref());
         store_batch(desk, &name, uidvalidity, pending, &mut report).await?;
         self.after_commit(&stored_uids).await;
         Ok(report)
@@ -505,12 +509,18 @@ async fn fetch_set(
     session: &mut Session<Box<dyn ImapStream>>,
     name: &str,
     set: &str,
-) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
-    let mut fetched: Vec<(u32, Vec<u8>)> = Vec::new();
+    limit: u64,
+) -> anyhow::Result<Vec<(u32, Vec<u8>, usize)>> {
+    // RFC822.SIZE next to a partial fetch of the first `limit` bytes (RFC 3501 §6.4.5): a
+    // message under the limit comes whole, one over it only up to the limit — reading it
+    // whole could exhaust memory, and async-imap refuses literals over 512 MiB, which would
+    // fail that UID on every run instead of ingesting it. One command either way.
+    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)");
+    let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::new();
     let mut stream = within(
         COMMAND_TIMEOUT,
         || format!("mailbox {name}: UID FETCH"),
-        session.uid_fetch(set, "(UID BODY.PEEK[])"),
+        session.uid_fetch(set, &query),
     )
     .await?;
     while let Some(f) = within(
@@ -521,25 +531,30 @@ async fn fetch_set(
     .await?
     {
         if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-            fetched.push((uid, body.to_vec()));
+            let full = f.size.map_or(body.len(), |s| s as usize);
+            fetched.push((uid, body.to_vec(), full));
         }
     }
-    fetched.sort_by_key(|(uid, _)| *uid);
+    fetched.sort_by_key(|(uid, _, _)| *uid);
     Ok(fetched)
+}
+
+/// The UIDs of a fetched batch (empty for none).
+fn batch_uids(batch: Option<&[(u32, Vec<u8>, usize)]>) -> Vec<u32> {
+    batch
+        .unwrap_or_default()
+        .iter()
+        .map(|(uid, _, _)| *uid)
+        .collect()
 }
 
 /// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
 /// last UID) and counts the outcomes into `report`. `None` or an empty batch does nothing.
-/// The UIDs of a fetched batch.
-fn uids_of(batch: &Option<Vec<(u32, Vec<u8>)>>) -> Vec<u32> {
-    batch.iter().flatten().map(|(uid, _)| *uid).collect()
-}
-
 async fn store_batch(
     desk: &Desk,
     name: &str,
     uidvalidity: u32,
-    batch: Option<Vec<(u32, Vec<u8>)>>,
+    batch: Option<Vec<(u32, Vec<u8>, usize)>>,
     report: &mut FetchReport,
 ) -> anyhow::Result<()> {
     let Some(batch) = batch.filter(|b| !b.is_empty()) else {
@@ -555,7 +570,7 @@ async fn store_batch(
                 batch.last().map_or(0, |b| b.0)
             )
         })?;
-    for ((uid, _), outcome) in batch.iter().zip(&outcomes) {
+    for ((uid, _, _), outcome) in batch.iter().zip(&outcomes) {
         tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
         report.count(outcome);
     }
