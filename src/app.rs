@@ -141,12 +141,16 @@ impl App {
             let key = secrets.discord_public_key.as_ref().ok_or_else(|| {
                 anyhow!("{} is set but {} is not", d.bot_token_env, d.public_key_env)
             })?;
-            platforms.push(Platform::Discord(DiscordChat::new(
+            let chat = DiscordChat::new(
                 token,
                 &d.channel_id,
+                d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
-            )?));
-            discord_in = Some(Arc::new(DiscordInbound::new(key.expose_secret())?));
+            )?;
+            discord_in = Some(Arc::new(
+                DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
+            ));
+            platforms.push(Platform::Discord(chat));
         }
         if platforms.is_empty() {
             platforms.push(Platform::Console(console::ConsoleChat::default()));
@@ -250,6 +254,7 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", self.settings.web.bind))?;
         let addr = listener.local_addr()?;
+        self.register_discord_commands().await;
         let router = web::router(self.web.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -287,6 +292,30 @@ impl App {
             let _open = socket;
             std::future::pending::<()>().await
         })))
+    }
+
+    /// Registers the Discord slash commands when Discord is active with an
+    /// `application_id` and `register_commands` is on. A failure is logged, not fatal: the
+    /// commands registered last time keep working and mail keeps flowing.
+    pub async fn register_discord_commands(&self) {
+        let Some(d) = self.settings.discord.as_ref() else {
+            return;
+        };
+        if !d.register_commands || d.application_id.is_none() {
+            return;
+        }
+        for p in self.deliverer.platforms.iter() {
+            if let Platform::Discord(chat) = p {
+                match chat.register_commands(d.guild_id.as_deref()).await {
+                    Ok(()) => {
+                        tracing::info!(guild = ?d.guild_id, "Discord slash commands registered")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot register the Discord slash commands")
+                    }
+                }
+            }
+        }
     }
 
     /// The agent the console acts as: `console.agent`, else the first admin.

@@ -46,6 +46,49 @@ pub struct Settings {
     /// Departments; one called `support` when none are configured.
     #[serde(default = "default_departments")]
     pub departments: Vec<DepartmentSettings>,
+    /// Mail-loop and noise limits.
+    #[serde(default)]
+    pub noise: NoiseSettings,
+}
+
+/// Limits that keep claimdesk out of mail loops (RFC 3834 §2: an automatic responder must
+/// not answer too often).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct NoiseSettings {
+    /// Most acknowledgements one sender address gets per rolling hour.
+    #[serde(default = "default_acks_per_hour")]
+    pub acks_per_sender_per_hour: u32,
+    /// A sender who opens more than this many tickets within `loop_window_minutes` is flagged
+    /// as a suspected mail loop (a notice in the department's channel, once per window) and
+    /// gets no more acknowledgements.
+    #[serde(default = "default_loop_tickets")]
+    pub loop_tickets: u32,
+    /// The loop detection window, minutes.
+    #[serde(default = "default_loop_window")]
+    pub loop_window_minutes: u32,
+}
+
+impl Default for NoiseSettings {
+    fn default() -> Self {
+        Self {
+            acks_per_sender_per_hour: default_acks_per_hour(),
+            loop_tickets: default_loop_tickets(),
+            loop_window_minutes: default_loop_window(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_acks_per_hour() -> u32 {
+    3
+}
+fn default_loop_tickets() -> u32 {
+    5
+}
+fn default_loop_window() -> u32 {
+    10
 }
 
 /// Postgres connection settings.
@@ -132,6 +175,47 @@ pub struct IntakeSettings {
     /// doubles from 1 s, with jitter, up to this).
     #[serde(default = "default_max_backoff_secs")]
     pub max_backoff_secs: u64,
+    /// Largest message, in bytes (RFC822.SIZE), that is stored whole. A larger message still
+    /// becomes a ticket from its first `max_message_bytes` bytes (headers and text as far as
+    /// they reach); its attachments are not stored and a system note names them. Default
+    /// 26214400 (25 MB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Where attachment contents are kept.
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// Where attachment contents go (`[intake.attachments]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttachmentSettings {
+    /// `database`: in `attachments.content` (bytea); `directory`: files under `dir` named by
+    /// the SHA-256 of their content (so equal attachments are stored once).
+    #[serde(default)]
+    pub store: AttachmentStore,
+    /// Directory for `store = "directory"`; created when missing. Default `attachments`.
+    #[serde(default = "default_attachment_dir")]
+    pub dir: std::path::PathBuf,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            store: AttachmentStore::default(),
+            dir: default_attachment_dir(),
+        }
+    }
+}
+
+/// Attachment storage mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentStore {
+    /// Postgres bytea column.
+    #[default]
+    Database,
+    /// Files named by SHA-256 in a directory.
+    Directory,
 }
 
 impl Default for IntakeSettings {
@@ -142,6 +226,8 @@ impl Default for IntakeSettings {
             use_idle: default_use_idle(),
             idle_renew_secs: default_idle_renew_secs(),
             max_backoff_secs: default_max_backoff_secs(),
+            max_message_bytes: default_max_message_bytes(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }
@@ -171,6 +257,11 @@ pub struct MailboxSettings {
     /// Department this mailbox feeds; the first department when absent.
     #[serde(default)]
     pub department: Option<String>,
+    /// Whether a new ticket from this mailbox gets an acknowledgement email
+    /// ("We received your request TICK-…", `Auto-Submitted: auto-replied`, RFC 3834 §5).
+    /// Never sent to automatic messages; limited per sender by [`NoiseSettings`].
+    #[serde(default = "default_true")]
+    pub acknowledge: bool,
 }
 
 /// How the SMTP connection is secured.
@@ -256,6 +347,17 @@ pub struct DiscordSettings {
     /// Variable holding the application's Ed25519 public key (hex).
     #[serde(default = "default_discord_key_env")]
     pub public_key_env: String,
+    /// Application ID (snowflake): needed to register the slash commands on start and to
+    /// edit a deferred answer (`PATCH /webhooks/{application_id}/{token}/messages/@original`).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Guild (server) the slash commands are registered in, which takes effect at once;
+    /// without it they are registered globally (`PUT /applications/{id}/commands`).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
+    #[serde(default = "default_true")]
+    pub register_commands: bool,
 }
 
 /// The terminal surface.
@@ -473,6 +575,12 @@ fn default_idle_renew_secs() -> u64 {
 }
 fn default_max_backoff_secs() -> u64 {
     60
+}
+fn default_max_message_bytes() -> u64 {
+    26_214_400
+}
+fn default_attachment_dir() -> std::path::PathBuf {
+    "attachments".into()
 }
 fn default_imap_password_env() -> String {
     "CLAIMDESK_IMAP_PASSWORD".into()

@@ -20,6 +20,12 @@ use super::ChatError;
 
 /// Slack's limit on a section block's text, characters.
 pub const SECTION_TEXT_MAX: usize = 3000;
+/// Slack's limit on one of a section block's `fields`, characters.
+pub const SECTION_FIELD_MAX: usize = 2000;
+/// Slack's limit on the number of a section block's `fields`.
+pub const SECTION_FIELDS_MAX: usize = 10;
+/// Slack's limit on the blocks of one message.
+pub const MESSAGE_BLOCKS_MAX: usize = 50;
 
 /// Action IDs of the card's buttons; the button value is the ticket number.
 pub mod action {
@@ -268,11 +274,31 @@ fn button(label: &str, action_id: &str, value: &str, primary: bool) -> SlackActi
     SlackActionBlockElement::Button(b)
 }
 
-/// The card as Block Kit: headline, status, sender, preview, and the buttons that fit the status.
+/// The card's facts (status, assignee with time since the claim, priority, when the
+/// customer last wrote, message count) as a section block's `fields`, each `*Label*\nvalue`
+/// within Slack's field limits.
+fn facts(card: &CardView) -> SlackBlock {
+    let fields: Vec<SlackBlockText> = messages::card_facts(card, Mention::Slack)
+        .into_iter()
+        .take(SECTION_FIELDS_MAX)
+        .map(|(k, v)| {
+            SlackBlockText::MarkDown(SlackBlockMarkDownText::new(truncate(
+                &format!("*{k}*\n{v}"),
+                SECTION_FIELD_MAX,
+            )))
+        })
+        .collect();
+    SlackSectionBlock::new().with_fields(fields).into()
+}
+
+/// The card as Block Kit: headline and status, the facts as fields, sender and preview, and
+/// the buttons that fit the status; at most [`MESSAGE_BLOCKS_MAX`] blocks, every text within
+/// its limit (long previews end in `…`; the full text stays stored).
 pub fn card_content(card: &CardView) -> SlackMessageContent {
     let status = messages::status_line(card, Mention::Slack);
     let mut blocks = vec![
         section(&format!("*{}*\n{status}", messages::headline(card))),
+        facts(card),
         section(&format!(
             "{}\n>>> {}",
             messages::from_line(card),
@@ -302,6 +328,7 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
     }
+    blocks.truncate(MESSAGE_BLOCKS_MAX);
     SlackMessageContent::new()
         .with_text(truncate(
             &format!("{} — {status}", messages::headline(card)),
@@ -316,5 +343,54 @@ fn classify(e: SlackClientError) -> ChatError {
             ChatError::RateLimited(r.retry_after.unwrap_or(std::time::Duration::from_secs(1)))
         }
         other => ChatError::Failed(format!("slack: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Priority;
+
+    #[test]
+    fn card_blocks_fit_slack_limits_with_huge_input() {
+        let now = chrono::Utc::now();
+        let card = CardView {
+            number: "TICK-2026-0001".into(),
+            status: Status::InProgress,
+            assignee: Some(("b".repeat(5000), Some("U000000ANA".into()), None)),
+            requester: "r".repeat(20_000),
+            subject: "s".repeat(20_000),
+            preview: "p".repeat(100_000),
+            message_count: 2,
+            merged_into: None,
+            priority: Priority::High,
+            claimed_at: Some(now - chrono::Duration::seconds(120)),
+            last_customer_at: Some(now),
+            as_of: now,
+            attachment_count: 3,
+            bounced: true,
+        };
+        let v = serde_json::to_value(card_content(&card)).expect("serialises");
+        let blocks = v["blocks"].as_array().expect("blocks");
+        assert!(blocks.len() <= MESSAGE_BLOCKS_MAX);
+        let n = |x: &serde_json::Value| x.as_str().map(|s| s.chars().count()).unwrap_or(0);
+        assert!(n(&v["text"]) <= SECTION_TEXT_MAX);
+        let mut saw_fields = false;
+        for b in blocks {
+            assert!(n(&b["text"]["text"]) <= SECTION_TEXT_MAX, "{b}");
+            if let Some(fs) = b["fields"].as_array() {
+                saw_fields = true;
+                assert!(fs.len() <= SECTION_FIELDS_MAX);
+                for f in fs {
+                    assert!(n(&f["text"]) <= SECTION_FIELD_MAX);
+                }
+                assert!(b.to_string().contains("Claimed by <@U000000ANA> · 2 min"));
+            }
+        }
+        assert!(saw_fields, "{v}");
+        assert!(
+            v.to_string().contains('…'),
+            "long text is cut with an ellipsis"
+        );
     }
 }

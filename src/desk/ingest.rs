@@ -32,6 +32,9 @@ pub enum Ingested {
     Duplicate,
     /// It could not become a ticket; kept in quarantine with this reason.
     Quarantined(String),
+    /// An automatic message (bounce, feedback report, auto-reply) attached to this ticket as
+    /// a note; see `desk::noise`.
+    Noted(String),
 }
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
@@ -48,27 +51,109 @@ impl Desk {
     /// new ticket. Errors only when the database fails; then nothing is stored and the cursor
     /// stays, so the message is fetched again.
     pub async fn ingest(&self, src: Source<'_>, raw: &[u8]) -> Result<Ingested, sqlx::Error> {
+        self.ingest_sized(src, raw, raw.len()).await
+    }
+
+    /// [`Desk::ingest`] for a message of `full_size` bytes of which `raw` may be only the
+    /// first bytes (the IMAP intake reads only the first `intake.max_message_bytes` of a
+    /// larger message). A message over the limit still becomes a ticket from the bytes at
+    /// hand; its attachments are not stored, a flagged system note names what was left out,
+    /// and `messages.raw` keeps its first `max_message_bytes` bytes (`raw_truncated`).
+    pub async fn ingest_sized(
+        &self,
+        src: Source<'_>,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Ingested, sqlx::Error> {
+        let full_size = full_size.max(raw.len());
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(THREADING_LOCK)
             .execute(&mut *tx)
             .await?;
-        let outcome = match parse::parse(raw) {
-            Err(e) => self.quarantine(&mut tx, src, raw, &e.to_string()).await?,
-            Ok(p) => match p.from_addr.clone() {
-                None => {
-                    self.quarantine(&mut tx, src, raw, "no sender address (From)")
-                        .await?
-                }
-                Some(from) => self.thread_and_store(&mut tx, src, raw, &p, &from).await?,
-            },
-        };
+        let outcome = self.ingest_in(&mut tx, src, raw, full_size).await?;
         store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
-    async fn quarantine(
+    /// Ingests several messages fetched from one folder — `(UID, raw RFC 822 bytes, full
+    /// size in bytes)` in ascending UID order, where `raw` may be only the first bytes of a
+    /// message over the limit (see [`Desk::ingest_sized`]) — and advances the mailbox cursor to the last UID, all in one
+    /// transaction: either every message of the batch is stored and the cursor covers them,
+    /// or (on any database error) nothing is and the cursor stays, so the whole batch is
+    /// fetched again. Each message is decided exactly as by [`Desk::ingest`], in order, so a
+    /// reply later in the batch joins the ticket an earlier one opened.
+    ///
+    /// Returns one outcome per message, in input order. An empty batch does nothing.
+    ///
+    /// Errors: the database failed (connection lost, constraint, timeout); nothing of the
+    /// batch is stored then.
+    pub async fn ingest_batch(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: &[(u32, Vec<u8>, usize)],
+    ) -> Result<Vec<Ingested>, sqlx::Error> {
+        let Some(last_uid) = messages.iter().map(|(uid, _, _)| *uid).max() else {
+            return Ok(Vec::new());
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(THREADING_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for (uid, raw, full_size) in messages {
+            let src = Source {
+                mailbox,
+                uidvalidity,
+                uid: *uid,
+            };
+            let full_size = (*full_size).max(raw.len());
+            outcomes.push(self.ingest_in(&mut tx, src, raw, full_size).await?);
+        }
+        store::cursors::advance(&mut tx, mailbox, uidvalidity, last_uid).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The decision and the storing for one message, inside the caller's transaction, which
+    /// holds the threading lock and advances the cursor.
+    async fn ingest_in(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Ingested, sqlx::Error> {
+        let parsed = parse::parse(raw).map(|p| ParsedEmail {
+            raw_size: full_size,
+            ..p
+        });
+        let outcome = match parsed {
+            Err(e) => self.quarantine(conn, src, raw, &e.to_string()).await?,
+            Ok(p) => match self.screen(conn, src, raw, &p).await? {
+                Some(done) => done,
+                None => match p.from_addr.clone() {
+                    None => {
+                        self.quarantine(conn, src, raw, "no sender address (From)")
+                            .await?
+                    }
+                    Some(from) => {
+                        let done = self.thread_and_store(conn, src, raw, &p, &from).await?;
+                        if let Ingested::Created(number) = &done {
+                            self.after_created(conn, src, &p, &from, number).await?;
+                        }
+                        done
+                    }
+                },
+            },
+        };
+        Ok(outcome)
+    }
+
+    pub(super) async fn quarantine(
         &self,
         conn: &mut sqlx::PgConnection,
         src: Source<'_>,
@@ -133,7 +218,8 @@ impl Desk {
         }
         store::thread_keys::add(conn, &ids, ticket_id).await?;
         store::tickets::add_participants(conn, ticket_id, &[from.to_string()]).await?;
-        let raw_size = i32::try_from(raw.len()).unwrap_or(i32::MAX);
+        let raw_size = i32::try_from(p.raw_size).unwrap_or(i32::MAX);
+        let kept_raw = self.kept_raw(raw);
         let inserted = store::messages::insert(
             conn,
             store::messages::NewMessage {
@@ -147,7 +233,7 @@ impl Desk {
                 to_addrs: &p.to,
                 subject: &p.subject,
                 body_text: &p.body_text,
-                raw: Some(raw),
+                raw: Some(kept_raw),
                 raw_size,
                 mailbox: Some(src.mailbox),
                 uid: Some(i64::from(src.uid)),
@@ -165,6 +251,9 @@ impl Desk {
             }
             return Ok(Ingested::Duplicate);
         };
+        let truncated = kept_raw.len() < p.raw_size;
+        self.store_content(conn, src, ticket_id, message_row, p, truncated)
+            .await?;
         if created {
             store::audit::record(
                 conn,

@@ -8,7 +8,9 @@
 pub mod agents;
 pub mod assign;
 pub mod claim;
+pub mod content;
 pub mod ingest;
+pub mod noise;
 pub mod note;
 pub mod query;
 pub mod release;
@@ -148,7 +150,11 @@ pub struct Desk {
     count_waiting: bool,
     requester_may_close: bool,
     auto_release: crate::config::AutoReleaseSettings,
+    acknowledge: HashMap<String, bool>,
+    noise: crate::config::NoiseSettings,
     clock: Clock,
+    max_message_bytes: u64,
+    attachments: crate::config::AttachmentSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -192,7 +198,15 @@ impl Desk {
             count_waiting: settings.desk.count_waiting_as_load,
             requester_may_close: settings.desk.requester_may_close,
             auto_release: settings.desk.auto_release.clone(),
+            acknowledge: settings
+                .mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), m.acknowledge))
+                .collect(),
+            noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
+            max_message_bytes: settings.intake.max_message_bytes,
+            attachments: settings.intake.attachments.clone(),
         }
     }
 

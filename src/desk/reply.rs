@@ -104,7 +104,15 @@ impl Desk {
         store::thread_keys::add(&mut tx, std::slice::from_ref(&message_id), t.id).await?;
         store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
         store::tickets::mark_response(&mut tx, t.id).await?;
-        store::outbox::enqueue(&mut tx, Some(t.id), &Effect::Email { message_id: row }).await?;
+        store::outbox::enqueue(
+            &mut tx,
+            Some(t.id),
+            &Effect::Email {
+                message_id: row,
+                auto_submitted: None,
+            },
+        )
+        .await?;
         self.audit(
             &mut tx,
             t.id,

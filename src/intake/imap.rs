@@ -1,6 +1,7 @@
 //! IMAP intake (RFC 3501): LOGIN, SELECT, then `UID FETCH` of every UID after the stored
-//! cursor with `BODY.PEEK[]`, so nothing is marked \Seen or deleted. Each message is stored
-//! and the cursor advanced in one transaction (`Desk::ingest`).
+//! cursor with `BODY.PEEK[]`, so nothing is marked \Seen or deleted. Each fetched batch is
+//! stored and the cursor advanced to its last UID in one transaction (`Desk::ingest_batch`),
+//! while the next batch is being fetched.
 //!
 //! [`MailboxSession`] is one logged-in connection with the folder selected; it can fetch
 //! many times ([`MailboxSession::fetch_new`]) and wait for changes in IDLE (RFC 2177,
@@ -23,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::MailboxSettings;
-use crate::desk::{Desk, Ingested, Source};
+use crate::desk::{Desk, Ingested};
 use crate::store;
 
 /// Longest wait for the TCP connection, the TLS handshake, the greeting, and any single
@@ -43,6 +44,8 @@ pub struct FetchReport {
     pub duplicates: usize,
     /// Messages quarantined.
     pub quarantined: usize,
+    /// Automatic messages (bounces, feedback reports, auto-replies) attached as notes.
+    pub noted: usize,
 }
 
 impl FetchReport {
@@ -53,6 +56,7 @@ impl FetchReport {
             Ingested::Joined(_) => self.joined += 1,
             Ingested::Duplicate => self.duplicates += 1,
             Ingested::Quarantined(_) => self.quarantined += 1,
+            Ingested::Noted(_) => self.noted += 1,
         }
     }
 }
@@ -275,49 +279,23 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
+        // Pipelined: while one batch is being stored (one transaction, cursor at its last
+        // UID), the next one is being fetched over IMAP.
+        let mut pending: Option<Vec<(u32, Vec<u8>, usize)>> = None;
+        let limit = desk.max_message_bytes();
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let mut fetched: Vec<(u32, Vec<u8>)> = Vec::with_capacity(chunk.len());
-            {
-                let mut stream = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    self.session.uid_fetch(&set, "(UID BODY.PEEK[])"),
-                )
-                .await?;
-                while let Some(f) = within(
-                    COMMAND_TIMEOUT,
-                    || format!("mailbox {name}: UID FETCH"),
-                    stream.try_next(),
-                )
-                .await?
-                {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        fetched.push((uid, body.to_vec()));
-                    }
-                }
-            }
-            fetched.sort_by_key(|(uid, _)| *uid);
-            for (uid, raw) in fetched {
-                let outcome = desk
-                    .ingest(
-                        Source {
-                            mailbox: &name,
-                            uidvalidity,
-                            uid,
-                        },
-                        &raw,
-                    )
-                    .await
-                    .with_context(|| format!("mailbox {name}: storing UID {uid}"))?;
-                tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
-                report.count(&outcome);
-            }
+            let fetch = fetch_set(&mut self.session, &name, &set, limit);
+            let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
+            let (fetched, stored) = tokio::join!(fetch, store);
+            stored?;
+            pending = Some(fetched?);
         }
+        store_batch(desk, &name, uidvalidity, pending, &mut report).await?;
         Ok(report)
     }
 
@@ -407,6 +385,72 @@ impl MailboxSession {
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(COMMAND_TIMEOUT, self.session.logout()).await;
     }
+}
+
+/// `UID FETCH set (UID BODY.PEEK[])` (RFC 3501 §6.4.8): the messages of `set` as
+/// `(UID, raw bytes)`, ascending by UID. Each response item is bounded by
+/// [`COMMAND_TIMEOUT`]. Errors: the command fails, times out or the connection drops.
+async fn fetch_set(
+    session: &mut Session<Box<dyn ImapStream>>,
+    name: &str,
+    set: &str,
+    limit: u64,
+) -> anyhow::Result<Vec<(u32, Vec<u8>, usize)>> {
+    // RFC822.SIZE next to a partial fetch of the first `limit` bytes (RFC 3501 §6.4.5): a
+    // message under the limit comes whole, one over it only up to the limit — reading it
+    // whole could exhaust memory, and async-imap refuses literals over 512 MiB, which would
+    // fail that UID on every run instead of ingesting it. One command either way.
+    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)");
+    let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::new();
+    let mut stream = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH"),
+        session.uid_fetch(set, &query),
+    )
+    .await?;
+    while let Some(f) = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH"),
+        stream.try_next(),
+    )
+    .await?
+    {
+        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+            let full = f.size.map_or(body.len(), |s| s as usize);
+            fetched.push((uid, body.to_vec(), full));
+        }
+    }
+    fetched.sort_by_key(|(uid, _, _)| *uid);
+    Ok(fetched)
+}
+
+/// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
+/// last UID) and counts the outcomes into `report`. `None` or an empty batch does nothing.
+async fn store_batch(
+    desk: &Desk,
+    name: &str,
+    uidvalidity: u32,
+    batch: Option<Vec<(u32, Vec<u8>, usize)>>,
+    report: &mut FetchReport,
+) -> anyhow::Result<()> {
+    let Some(batch) = batch.filter(|b| !b.is_empty()) else {
+        return Ok(());
+    };
+    let outcomes = desk
+        .ingest_batch(name, uidvalidity, &batch)
+        .await
+        .with_context(|| {
+            format!(
+                "mailbox {name}: storing UIDs {}..={}",
+                batch.first().map_or(0, |b| b.0),
+                batch.last().map_or(0, |b| b.0)
+            )
+        })?;
+    for ((uid, _, _), outcome) in batch.iter().zip(&outcomes) {
+        tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
+        report.count(outcome);
+    }
+    Ok(())
 }
 
 /// Takes every queued unsolicited response from `next` (a non-blocking receive); true when

@@ -3,6 +3,8 @@
 //! and `claimdesk doctor`'s live checks.
 
 pub mod doctor;
+pub mod html;
 pub mod imap;
 pub mod parse;
+pub mod signals;
 pub mod supervisor;

@@ -4,11 +4,13 @@
 //! transaction (`&mut *tx`).
 
 pub mod agents;
+pub mod attachments;
 pub mod audit;
 pub mod chat_posts;
 pub mod cursors;
 pub mod mailbox_status;
 pub mod messages;
+pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;

@@ -85,6 +85,10 @@ pub async fn env(p: Platforms) -> TestEnv {
     mb.host = "127.0.0.1".into();
     mb.port = dovecot.port;
     mb.username = dovecot.user.clone();
+    // Acknowledgement emails are on by default in config/default.toml; tests that count mail
+    // or messages expect only what they send themselves, so they are off unless a test (see
+    // tests/noise.rs) turns them on.
+    mb.acknowledge = false;
     settings.smtp.host = "127.0.0.1".into();
     settings.smtp.port = smtp.port;
     if let Some(s) = settings.slack.as_mut() {
@@ -162,9 +166,9 @@ impl TestEnv {
         let mut t = format!(
             "[database]\nurl = \"{}\"\n\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
              [intake]\npoll_interval_secs = 1\n\n\
-             [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\n\n\
+             [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\nacknowledge = {}\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n[web]\nbind = \"127.0.0.1:0\"\n\n[outbox]\nretry_base_secs = 1\nretry_max_secs = 1\n\n",
-            s.database.url, mb.name, mb.address, mb.port, mb.username, s.smtp.port
+            s.database.url, mb.name, mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
         );
         if let Some(st) = &self.slack {
             t.push_str(&format!(
@@ -463,5 +467,33 @@ pub fn view_submission_payload(
     v["view"]["blocks"] = view["blocks"].clone();
     v["view"]["title"] = view["title"].clone();
     v["view"]["state"] = serde_json::json!({"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}});
+    v
+}
+
+/// A modal submit interaction: the component body turned into type 5 with the text input
+/// `text` holding `value`, as Discord sends it.
+pub fn discord_modal_submit(user: &str, custom_id: &str, value: &str) -> serde_json::Value {
+    let mut v = discord_button(user, custom_id);
+    v["type"] = 5.into();
+    v["data"] = serde_json::json!({
+        "custom_id": custom_id,
+        "components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": value}]}]
+    });
+    v
+}
+
+/// An autocomplete interaction for `/command`, with `option` focused and holding `typed`.
+pub fn discord_autocomplete(
+    user: &str,
+    command: &str,
+    option: &str,
+    typed: &str,
+) -> serde_json::Value {
+    let mut v = discord_body("autocompleteRequestBody.json");
+    v["data"]["name"] = command.into();
+    v["data"]["options"] =
+        serde_json::json!([{"type": 3, "name": option, "value": typed, "focused": true}]);
+    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
+    v["application_id"] = "400000000000000001".into();
     v
 }

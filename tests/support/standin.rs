@@ -362,6 +362,26 @@ impl DiscordStandin {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+    /// The command set of the last accepted bulk overwrite (`PUT …/commands`), as answered.
+    pub fn registered_commands(&self) -> Option<Value> {
+        self.state.data.lock().unwrap().commands.clone()
+    }
+    /// Makes `GET /gateway/bot` answer with `url` (a local gateway stand-in's `ws://…`).
+    pub fn set_gateway_url(&self, url: &str) {
+        self.state.data.lock().unwrap().gateway_url = Some(url.to_string());
+    }
+}
+
+/// Validates an interaction response claimdesk gave over HTTP against the request body
+/// schema of `POST /interactions/{id}/{token}/callback` (the same object either way).
+pub fn validate_interaction_response(v: &Value) -> Vec<String> {
+    let spec = discord_spec();
+    let sch = &spec["paths"]["/interactions/{interaction_id}/{interaction_token}/callback"]["post"]
+        ["requestBody"]["content"]["application/json"]["schema"];
+    schema::validate(spec, sch, v)
+        .iter()
+        .map(|e| e.display("response"))
+        .collect()
 }
 
 fn is_create_message_path(path: &str) -> bool {
@@ -2675,6 +2695,10 @@ struct DiscordData {
     messages: BTreeMap<u64, Value>,
     threads: HashMap<u64, Value>,
     uploads: Vec<Upload>,
+    /// The command set of the last accepted bulk overwrite.
+    commands: Option<Value>,
+    /// What `GET /gateway/bot` answers as `url` (a local gateway stand-in).
+    gateway_url: Option<String>,
 }
 
 /// Rules from Discord's developer documentation that the OpenAPI file does not encode.
@@ -3330,6 +3354,16 @@ fn discord_implemented(r: &DiscordRoute) -> bool {
                 "POST",
                 "/interactions/{interaction_id}/{interaction_token}/callback"
             )
+            | ("PUT", "/applications/{application_id}/commands")
+            | (
+                "PUT",
+                "/applications/{application_id}/guilds/{guild_id}/commands"
+            )
+            | (
+                "PATCH",
+                "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
+            )
+            | ("GET", "/gateway/bot")
     )
 }
 
@@ -3724,6 +3758,57 @@ fn discord_execute(
         ("POST", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             Ok((StatusCode::NO_CONTENT, None))
         }
+        ("PUT", "/applications/{application_id}/commands")
+        | ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands") => {
+            // Bulk overwrite: the answer is the new set, each with ids Discord assigns.
+            let app = p("application_id");
+            let guild = r.params.get("guild_id").cloned();
+            let cmds: Vec<Value> = b
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let mut out = json!({
+                        "id": next_snowflake().to_string(), "application_id": app,
+                        "version": next_snowflake().to_string(), "default_member_permissions": null,
+                        "type": c["type"].as_u64().unwrap_or(1), "name": c["name"].clone(),
+                        "description": c["description"].clone(), "dm_permission": true, "nsfw": false,
+                    });
+                    if let Some(o) = c.get("options") {
+                        out["options"] = o.clone();
+                    }
+                    if let Some(g) = &guild {
+                        out["guild_id"] = json!(g);
+                    }
+                    out
+                })
+                .collect();
+            d.commands = Some(Value::Array(cmds.clone()));
+            Ok((StatusCode::OK, Some(Value::Array(cmds))))
+        }
+        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original") => {
+            let mut next_cid = 1;
+            let msg = json!({
+                "type": 20, "content": b["content"].as_str().unwrap_or(""),
+                "mentions": [], "mention_roles": [], "attachments": [],
+                "embeds": discord_response_embeds(&b["embeds"]),
+                "timestamp": now, "edited_timestamp": now,
+                "flags": b["flags"].as_u64().unwrap_or(64),
+                "components": discord_response_components(&b.get("components").cloned().unwrap_or(json!([])), &mut next_cid),
+                "id": next_snowflake().to_string(), "channel_id": "300000000000000001",
+                "author": discord_bot_user(), "pinned": false, "mention_everyone": false,
+                "tts": false, "webhook_id": p("webhook_id"), "application_id": p("webhook_id"),
+            });
+            Ok((StatusCode::OK, Some(msg)))
+        }
+        ("GET", "/gateway/bot") => Ok((
+            StatusCode::OK,
+            Some(json!({
+                "url": d.gateway_url.clone().unwrap_or_else(|| "wss://gateway.discord.gg".into()),
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+            })),
+        )),
         _ => Err((
             StatusCode::NOT_FOUND,
             json!({"message": "404: Not Found", "code": 0}),
