@@ -109,6 +109,12 @@ pub struct DeskSettings {
     pub ticket_prefix: String,
     /// Domain of the Message-IDs we generate for outgoing mail (RFC 5322 §3.6.4 id-right).
     pub message_id_domain: String,
+    /// Name of the environment variable holding the key that signs our outgoing Message-IDs
+    /// (HMAC-SHA256, see `domain::threading::outgoing_msg_id`; 32+ random bytes recommended).
+    /// When the variable is unset or empty, a random 32-byte key is generated once and kept
+    /// in the database (`desk_secrets`), so ids stay verifiable across restarts. Never logged.
+    #[serde(default = "default_message_id_key_env")]
+    pub message_id_key_env: String,
     /// Characters of the first message shown on a card.
     #[serde(default = "default_preview_chars")]
     pub preview_chars: usize,
@@ -262,6 +268,81 @@ pub struct MailboxSettings {
     /// Never sent to automatic messages; limited per sender by [`NoiseSettings`].
     #[serde(default = "default_true")]
     pub acknowledge: bool,
+    /// How to authenticate: `login` (IMAP LOGIN, default), `plain` (AUTHENTICATE PLAIN,
+    /// RFC 4616) or `xoauth2` (SASL XOAUTH2 with an OAuth2 access token, as Gmail and
+    /// Microsoft 365 want; see [`OAuth2Settings`]).
+    #[serde(default)]
+    pub auth: ImapAuth,
+    /// The OAuth2 client, required when `auth = "xoauth2"`.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Settings>,
+    /// What to do to a message in the server's folder once its ticket is committed: `none`
+    /// (default; the UID cursor alone tracks progress), `seen` (UID STORE +FLAGS (\Seen)) or
+    /// `move` (UID MOVE to `move_to`, RFC 6851). Nothing is ever deleted.
+    #[serde(default)]
+    pub after_ingest: AfterIngest,
+    /// Folder `after_ingest = "move"` moves to; created when missing.
+    #[serde(default = "default_move_to")]
+    pub move_to: String,
+}
+
+/// IMAP authentication mechanism of a mailbox.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    /// `LOGIN user password` (RFC 3501 §6.2.3).
+    #[default]
+    Login,
+    /// `AUTHENTICATE PLAIN` (RFC 4616).
+    Plain,
+    /// `AUTHENTICATE XOAUTH2` with a bearer token from the OAuth2 refresh grant.
+    Xoauth2,
+}
+
+impl ImapAuth {
+    /// The name shown by `claimdesk doctor`: `LOGIN`, `PLAIN` or `XOAUTH2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapAuth::Login => "LOGIN",
+            ImapAuth::Plain => "PLAIN",
+            ImapAuth::Xoauth2 => "XOAUTH2",
+        }
+    }
+}
+
+/// What happens to a message on the IMAP server after its ticket commit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterIngest {
+    /// Leave it as it is.
+    #[default]
+    None,
+    /// Set \Seen.
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+}
+
+/// An OAuth2 client for one mailbox (RFC 6749 §6 refresh grant).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuth2Settings {
+    /// Token endpoint URL, e.g. `https://oauth2.googleapis.com/token` or
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    pub token_url: String,
+    /// Client id.
+    pub client_id: String,
+    /// Name of the environment variable holding the client secret; public clients leave it
+    /// unset.
+    #[serde(default = "default_oauth2_secret_env")]
+    pub client_secret_env: String,
+    /// Name of the environment variable holding the initial refresh token. Once the token
+    /// endpoint rotates it, the new one is kept in the database and used instead.
+    #[serde(default = "default_oauth2_refresh_env")]
+    pub refresh_token_env: String,
+    /// Space-separated scopes to ask for, if the provider needs them
+    /// (`https://mail.google.com/`, `https://outlook.office365.com/IMAP.AccessAsUser.All offline_access`).
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// How the SMTP connection is secured.
@@ -493,6 +574,20 @@ impl Settings {
             return bad("at least one department is needed".into());
         }
         for m in &self.mailboxes {
+            if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {
+                return bad(format!(
+                    "mailbox `{}` has auth = \"xoauth2\" but no [mailboxes.oauth2] section",
+                    m.name
+                ));
+            }
+            if m.after_ingest == AfterIngest::Move
+                && (m.move_to.trim().is_empty() || m.move_to.eq_ignore_ascii_case(&m.folder))
+            {
+                return bad(format!(
+                    "mailbox `{}`: move_to must name a folder other than `{}`",
+                    m.name, m.folder
+                ));
+            }
             if let Some(d) = &m.department {
                 if !departments.contains(d.as_str()) {
                     return bad(format!(
@@ -585,6 +680,18 @@ fn default_attachment_dir() -> std::path::PathBuf {
 fn default_imap_password_env() -> String {
     "CLAIMDESK_IMAP_PASSWORD".into()
 }
+fn default_message_id_key_env() -> String {
+    "CLAIMDESK_MESSAGE_ID_KEY".into()
+}
+fn default_move_to() -> String {
+    "Processed".into()
+}
+fn default_oauth2_secret_env() -> String {
+    "CLAIMDESK_OAUTH2_CLIENT_SECRET".into()
+}
+fn default_oauth2_refresh_env() -> String {
+    "CLAIMDESK_OAUTH2_REFRESH_TOKEN".into()
+}
 fn default_folder() -> String {
     "INBOX".into()
 }
@@ -606,6 +713,7 @@ fn default_slack_token_env() -> String {
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
 }
+
 fn default_slack_app_token_env() -> String {
     "SLACK_APP_TOKEN".into()
 }

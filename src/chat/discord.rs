@@ -637,6 +637,7 @@ mod tests {
             as_of: now,
             attachment_count: 3,
             bounced: true,
+            linked_to: None,
         }
     }
 

@@ -101,9 +101,15 @@ pub fn headline(card: &CardView) -> String {
 }
 
 /// The "from" line of a card.
+/// Ends in `· linked to TICK-…` when the ticket names another it was not allowed to join.
 pub fn from_line(card: &CardView) -> String {
+    let linked = card
+        .linked_to
+        .as_deref()
+        .map(|n| format!(" · linked to {n}"))
+        .unwrap_or_default();
     format!(
-        "From {} · {} message(s){}",
+        "From {} · {} message(s){}{linked}",
         card.requester,
         card.message_count,
         attachments_mention(card.attachment_count)
@@ -195,8 +201,13 @@ pub fn summary_line(t: &TicketSummary) -> String {
         .as_deref()
         .map(|h| format!("@{h}"))
         .unwrap_or_else(|| "unclaimed".into());
+    let linked = t
+        .linked_to
+        .as_deref()
+        .map(|n| format!(" · linked to {n}"))
+        .unwrap_or_default();
     format!(
-        "{}  {:<12} {:<10} {}  ({})",
+        "{}  {:<12} {:<10} {}  ({}){linked}",
         t.number, t.status, who, t.subject, t.requester
     )
 }

@@ -369,6 +369,7 @@ mod tests {
             as_of: now,
             attachment_count: 3,
             bounced: true,
+            linked_to: None,
         };
         let v = serde_json::to_value(card_content(&card)).expect("serialises");
         let blocks = v["blocks"].as_array().expect("blocks");

@@ -37,6 +37,28 @@ pub enum Ingested {
     Noted(String),
 }
 
+/// What [`Desk::find_thread`] found.
+struct Threading {
+    /// The message's trusted msg-ids (forged ones in our domain removed).
+    ids: Vec<String>,
+    /// Tickets those ids (or a trusted tag) lead to, oldest first.
+    known: Vec<i64>,
+    /// A ticket the message named without its sender being on that thread.
+    linked: Option<i64>,
+}
+
+/// Whether `address` is one of `ours`, or a plus-address of one of them.
+fn is_ours(address: &str, ours: &[&str]) -> bool {
+    let plain = match address.rsplit_once('@') {
+        Some((local, domain)) => match local.split_once('+') {
+            Some((base, _)) => format!("{base}@{domain}"),
+            None => address.to_string(),
+        },
+        None => address.to_string(),
+    };
+    ours.iter().any(|o| o.eq_ignore_ascii_case(&plain))
+}
+
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
 /// halves of one thread arriving at once cannot open two tickets.
 const THREADING_LOCK: i64 = 0x636c_6169_6d64;
@@ -178,15 +200,8 @@ impl Desk {
         p: &ParsedEmail,
         from: &str,
     ) -> Result<Ingested, sqlx::Error> {
-        let ids = p.thread_ids();
-        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
-        if known.is_empty() {
-            if let Some(tag) = threading::subject_tag(&p.subject, &self.prefix) {
-                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
-                    known.push(t.merged_into.unwrap_or(t.id));
-                }
-            }
-        }
+        let recipients = parse::recipients(raw);
+        let Threading { ids, known, linked } = self.find_thread(conn, p, from, &recipients).await?;
         let (ticket_id, created) = match known.first() {
             Some(&id) => (id, false),
             None => {
@@ -210,6 +225,9 @@ impl Desk {
                     },
                 )
                 .await?;
+                if let Some(l) = linked {
+                    store::tickets::set_linked(conn, id, l).await?;
+                }
                 (id, true)
             }
         };
@@ -217,7 +235,10 @@ impl Desk {
             self.merge(conn, other, ticket_id).await?;
         }
         store::thread_keys::add(conn, &ids, ticket_id).await?;
-        store::tickets::add_participants(conn, ticket_id, &[from.to_string()]).await?;
+        let ours = self.our_addresses();
+        let mut people = vec![from.to_string()];
+        people.extend(recipients.iter().filter(|a| !is_ours(a, &ours)).cloned());
+        store::tickets::add_participants(conn, ticket_id, &people).await?;
         let raw_size = i32::try_from(p.raw_size).unwrap_or(i32::MAX);
         let kept_raw = self.kept_raw(raw);
         let inserted = store::messages::insert(
@@ -246,6 +267,15 @@ impl Desk {
             .ok_or(sqlx::Error::RowNotFound)?;
         let customer = format!("customer:{from}");
         let Some(message_row) = inserted else {
+            store::duplicates::record(
+                conn,
+                src.mailbox,
+                src.uidvalidity,
+                src.uid,
+                &p.message_id,
+                Some(ticket_id),
+            )
+            .await?;
             if known.len() > 1 {
                 self.refresh_cards(conn, ticket_id).await?;
             }
@@ -255,6 +285,10 @@ impl Desk {
         self.store_content(conn, src, ticket_id, message_row, p, truncated)
             .await?;
         if created {
+            let linked_number = match linked {
+                Some(l) => store::tickets::by_id(conn, l).await?.map(|t| t.number),
+                None => None,
+            };
             store::audit::record(
                 conn,
                 AuditEvent {
@@ -263,7 +297,11 @@ impl Desk {
                     surface: "email",
                     action: "ticket.created",
                     before: None,
-                    after: Some(serde_json::json!({"status": "open", "message_id": p.message_id})),
+                    after: Some(serde_json::json!({
+                        "status": "open",
+                        "message_id": p.message_id,
+                        "linked_ticket": linked_number,
+                    })),
                 },
             )
             .await?;
@@ -312,6 +350,60 @@ impl Desk {
         self.refresh_cards(conn, ticket_id).await?;
         self.post_in_threads(conn, ticket_id, message_row).await?;
         Ok(Ingested::Joined(ticket.number))
+    }
+
+    /// The threading lookup for message `p` from `from` (see `domain::threading`):
+    ///
+    /// 1. Every msg-id it carries (Message-ID, In-Reply-To, References, RFC 5322 §3.6.4),
+    ///    except ids in our Message-ID domain without a valid signature
+    ///    ([`threading::OurMsgId::Forged`]): those are neither looked up nor stored.
+    /// 2. Failing that, a ticket named by the `[TICK-…]` subject tag, else by a plus-address
+    ///    (`support+TICK-…@`) among `recipients` — followed only when `from` is that ticket's
+    ///    requester or a participant. Anyone else opens a new ticket linked to the one named.
+    ///
+    /// Runs under the ingest advisory lock, so concurrent mailboxes see one another's keys.
+    async fn find_thread(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        p: &ParsedEmail,
+        from: &str,
+        recipients: &[String],
+    ) -> Result<Threading, sqlx::Error> {
+        let key = self.message_id_key(conn).await?.to_vec();
+        let (ids, forged): (Vec<String>, Vec<String>) =
+            p.thread_ids().into_iter().partition(|id| {
+                threading::check_msg_id(id, &self.message_id_domain, &key)
+                    != threading::OurMsgId::Forged
+            });
+        if !forged.is_empty() {
+            tracing::warn!(from, forged = ?forged,
+                "ignoring msg-ids in our domain without a valid signature");
+        }
+        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
+        let mut linked = None;
+        if known.is_empty() {
+            let ours = self.our_addresses();
+            let named = threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
+                recipients
+                    .iter()
+                    .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
+            });
+            if let Some(tag) = named {
+                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
+                    let target = t.merged_into.unwrap_or(t.id);
+                    if store::tickets::is_on_thread(conn, target, from).await?
+                        || store::tickets::is_on_thread(conn, t.id, from).await?
+                    {
+                        known.push(target);
+                    } else {
+                        tracing::info!(from, named = %tag,
+                            "sender is not on the named ticket's thread; opening a linked ticket");
+                        linked = Some(target);
+                    }
+                }
+            }
+        }
+        Ok(Threading { ids, known, linked })
     }
 
     /// Merges ticket `from` into `into`: its messages and thread keys move, it becomes

@@ -159,7 +159,8 @@ impl Desk {
             return Ok(());
         };
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain);
+        let key = self.message_id_key(conn).await?;
+        let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &n);
         let body = crate::chat::messages::acknowledgement_email(&t.number, &t.subject);
         let sender = self.from_address(&t.mailbox).to_string();

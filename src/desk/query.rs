@@ -26,6 +26,9 @@ pub struct TicketSummary {
     pub message_ids: Vec<String>,
     /// Ticket it was merged into.
     pub merged_into: Option<String>,
+    /// Ticket its first message named (tag or plus-address) without the sender being on
+    /// that ticket's thread.
+    pub linked_to: Option<String>,
 }
 
 /// One message as shown by `ticket show`.
@@ -88,6 +91,8 @@ pub struct CardView {
     pub attachment_count: usize,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
+    /// Number of the ticket this one is linked to (see [`TicketSummary::linked_to`]).
+    pub linked_to: Option<String>,
     /// Priority.
     pub priority: crate::domain::Priority,
     /// When the current holder claimed it (`tickets.claimed_at`); `None` while unclaimed.
@@ -107,6 +112,11 @@ impl Desk {
         let mut conn = self.pool.acquire().await?;
         let tickets = store::tickets::list(&mut conn).await?;
         let ids = store::messages::ids_by_ticket(&mut conn).await?;
+        let mut links: std::collections::HashMap<i64, String> =
+            store::tickets::all_links(&mut conn)
+                .await?
+                .into_iter()
+                .collect();
         let mut by_ticket: std::collections::HashMap<i64, Vec<String>> =
             std::collections::HashMap::new();
         for (t, m) in ids {
@@ -127,6 +137,7 @@ impl Desk {
                     message_count: message_ids.len(),
                     message_ids,
                     merged_into: t.merged_into.and_then(|i| numbers.get(&i).cloned()),
+                    linked_to: links.remove(&t.id),
                 }
             })
             .collect())
@@ -140,6 +151,7 @@ impl Desk {
             Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
             None => None,
         };
+        let linked_to = store::tickets::linked_number(&mut conn, t.id).await?;
         let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
         let mut attachments = store::attachments::for_ticket(&mut conn, t.id).await?;
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
@@ -157,6 +169,7 @@ impl Desk {
                 message_count: msgs.len(),
                 message_ids: msgs.iter().map(|m| m.message_id.clone()).collect(),
                 merged_into,
+                linked_to,
             },
             messages: msgs
                 .into_iter()
@@ -220,6 +233,7 @@ impl Desk {
                 .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
                 .sum(),
             merged_into,
+            linked_to: store::tickets::linked_number(&mut conn, t.id).await?,
             priority: t.priority,
             claimed_at: t.assignee_id.and(t.claimed_at),
             last_customer_at: msgs

@@ -75,7 +75,8 @@ impl Desk {
             .parse()
             .map_err(|_| DeskError::BadTicketNumber(t.number.clone()))?;
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let message_id = threading::outgoing_msg_id(&number, &unique, &self.message_id_domain);
+        let key = self.message_id_key(&mut tx).await?;
+        let message_id = threading::outgoing_msg_id(&number, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &number);
         let from = self.from_address(&t.mailbox).to_string();
         let to = vec![t.requester_email.clone()];

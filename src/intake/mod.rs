@@ -5,6 +5,7 @@
 pub mod doctor;
 pub mod html;
 pub mod imap;
+pub mod oauth;
 pub mod parse;
 pub mod signals;
 pub mod supervisor;

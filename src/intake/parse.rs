@@ -195,6 +195,44 @@ fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
         .collect()
 }
 
+/// Every recipient address the message shows (lower-cased, without duplicates, in this
+/// order): To and Cc (RFC 5322 §3.6.3), then Delivered-To and X-Original-To (added by the
+/// delivering MTA, e.g. Postfix), which keep a plus-address such as
+/// `support+TICK-2026-0001@…` even when the visible To does not. Reads only the header block.
+pub fn recipients(raw: &[u8]) -> Vec<String> {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |a: &str| {
+        let a = a
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        let a = a.to_ascii_lowercase();
+        if a.contains('@') && !a.contains(char::is_whitespace) && !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        for a in list.iter().filter_map(|x| x.address()) {
+            push(a);
+        }
+    }
+    for h in msg.headers() {
+        let name = h.name.as_str();
+        if name.eq_ignore_ascii_case("Delivered-To") || name.eq_ignore_ascii_case("X-Original-To") {
+            let start = h.offset_start as usize;
+            let end = (h.offset_end as usize).min(raw.len());
+            if let Some(v) = raw.get(start..end) {
+                push(&String::from_utf8_lossy(v));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,5 +407,22 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
         assert_eq!(png.name, None);
         assert_eq!(png.display_name(), "unnamed.png");
         assert_eq!(png.content.len(), 8);
+    }
+
+    #[test]
+    fn lists_recipients_with_delivery_headers() {
+        let raw = b"Delivered-To: support+TICK-2026-0003@desk.test\r\nX-Original-To: <Help@Desk.test>\r\n\
+From: a@b.c\r\nTo: \"Support\" <support@desk.test>\r\nCc: x@y.z, Support <support@desk.test>\r\n\
+Subject: hi\r\n\r\nbody\r\n";
+        assert_eq!(
+            recipients(raw),
+            vec![
+                "support@desk.test",
+                "x@y.z",
+                "support+tick-2026-0003@desk.test",
+                "help@desk.test"
+            ]
+        );
+        assert!(recipients(b"").is_empty());
     }
 }

@@ -411,6 +411,34 @@ where
     }
 }
 
+/// A modal submit interaction: the component body turned into type 5 with the text input
+/// `text` holding `value`, as Discord sends it.
+pub fn discord_modal_submit(user: &str, custom_id: &str, value: &str) -> serde_json::Value {
+    let mut v = discord_button(user, custom_id);
+    v["type"] = 5.into();
+    v["data"] = serde_json::json!({
+        "custom_id": custom_id,
+        "components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": value}]}]
+    });
+    v
+}
+
+/// An autocomplete interaction for `/command`, with `option` focused and holding `typed`.
+pub fn discord_autocomplete(
+    user: &str,
+    command: &str,
+    option: &str,
+    typed: &str,
+) -> serde_json::Value {
+    let mut v = discord_body("autocompleteRequestBody.json");
+    v["data"]["name"] = command.into();
+    v["data"]["options"] =
+        serde_json::json!([{"type": 3, "name": option, "value": typed, "focused": true}]);
+    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
+    v["application_id"] = "400000000000000001".into();
+    v
+}
+
 /// Switches the test's Slack to Socket Mode with an app-level token (before `app()`).
 pub fn use_slack_socket_mode(env: &mut TestEnv) {
     if let Some(s) = env.settings.slack.as_mut() {
@@ -467,33 +495,5 @@ pub fn view_submission_payload(
     v["view"]["blocks"] = view["blocks"].clone();
     v["view"]["title"] = view["title"].clone();
     v["view"]["state"] = serde_json::json!({"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}});
-    v
-}
-
-/// A modal submit interaction: the component body turned into type 5 with the text input
-/// `text` holding `value`, as Discord sends it.
-pub fn discord_modal_submit(user: &str, custom_id: &str, value: &str) -> serde_json::Value {
-    let mut v = discord_button(user, custom_id);
-    v["type"] = 5.into();
-    v["data"] = serde_json::json!({
-        "custom_id": custom_id,
-        "components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": value}]}]
-    });
-    v
-}
-
-/// An autocomplete interaction for `/command`, with `option` focused and holding `typed`.
-pub fn discord_autocomplete(
-    user: &str,
-    command: &str,
-    option: &str,
-    typed: &str,
-) -> serde_json::Value {
-    let mut v = discord_body("autocompleteRequestBody.json");
-    v["data"]["name"] = command.into();
-    v["data"]["options"] =
-        serde_json::json!([{"type": 3, "name": option, "value": typed, "focused": true}]);
-    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
-    v["application_id"] = "400000000000000001".into();
     v
 }
