@@ -9,8 +9,7 @@ use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
 use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
-use crate::config::DiscordMode;
-use crate::config::Settings;
+use crate::config::{DiscordMode, Settings, SlackMode};
 use crate::desk::{Actor, Desk, Surface};
 use crate::intake::imap::{self, FetchReport};
 use crate::intake::supervisor;
@@ -28,8 +27,10 @@ pub struct Secrets {
     pub smtp_password: Option<SecretString>,
     /// Slack bot token; Slack is active when set.
     pub slack_bot_token: Option<SecretString>,
-    /// Slack signing secret.
+    /// Slack signing secret (HTTP mode).
     pub slack_signing_secret: Option<SecretString>,
+    /// Slack app-level token (`xapp-…`), for Socket Mode.
+    pub slack_app_token: Option<SecretString>,
     /// Discord bot token; Discord is active when set.
     pub discord_bot_token: Option<SecretString>,
     /// Discord application public key (hex).
@@ -54,6 +55,11 @@ impl Secrets {
                 .slack
                 .as_ref()
                 .and_then(|s| Settings::secret(&s.signing_secret_env)),
+            slack_app_token: settings
+                .slack
+                .as_ref()
+                .filter(|s| s.mode == crate::config::SlackMode::Socket)
+                .and_then(|s| Settings::secret(&s.app_token_env)),
             discord_bot_token: settings
                 .discord
                 .as_ref()
@@ -105,17 +111,31 @@ impl App {
         let mut slack_in = None;
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
-            let secret = secrets.slack_signing_secret.as_ref().ok_or_else(|| {
-                anyhow!(
-                    "{} is set but {} is not",
-                    s.bot_token_env,
-                    s.signing_secret_env
-                )
-            })?;
-            platforms.push(Platform::Slack(SlackChat::new(
-                &s.api_url, token, &s.channel,
-            )));
-            slack_in = Some(Arc::new(SlackInbound::new(secret)));
+            let chat = SlackChat::new(&s.api_url, token, &s.channel);
+            let inbound = match (s.mode, &secrets.slack_signing_secret) {
+                (SlackMode::Socket, secret) => {
+                    if secrets.slack_app_token.is_none() {
+                        return Err(anyhow!(
+                            "slack.mode = \"socket\" but {} is not set",
+                            s.app_token_env
+                        ));
+                    }
+                    secret
+                        .as_ref()
+                        .map(SlackInbound::new)
+                        .unwrap_or_else(SlackInbound::socket_only)
+                }
+                (SlackMode::Http, Some(secret)) => SlackInbound::new(secret),
+                (SlackMode::Http, None) => {
+                    return Err(anyhow!(
+                        "{} is set but {} is not",
+                        s.bot_token_env,
+                        s.signing_secret_env
+                    ))
+                }
+            };
+            slack_in = Some(Arc::new(inbound.with_chat(chat.clone())));
+            platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
             let chat = DiscordChat::new(
@@ -252,10 +272,37 @@ impl App {
                 tracing::error!(error = %e, "web server stopped");
             }
         });
-        Ok(Running {
-            addr,
-            tasks: vec![task],
-        })
+        let mut tasks = vec![task];
+        if let Some(t) = self.start_slack_socket().await? {
+            tasks.push(t);
+        }
+        Ok(Running { addr, tasks })
+    }
+
+    /// With `slack.mode = "socket"`: opens Socket Mode (`web::slack_socket`) and returns the
+    /// task that keeps it open (aborting it closes the connection).
+    async fn start_slack_socket(&self) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(s) = self
+            .settings
+            .slack
+            .as_ref()
+            .filter(|s| s.mode == SlackMode::Socket)
+        else {
+            return Ok(None);
+        };
+        let (Some(token), Some(chat)) = (
+            self.secrets.slack_app_token.as_ref(),
+            self.web.slack.as_ref().and_then(|i| i.chat()),
+        ) else {
+            return Ok(None);
+        };
+        let socket = web::slack_socket::start(chat, token, self.web.clone())
+            .await
+            .map_err(|e| anyhow!("{e} (token from {})", s.app_token_env))?;
+        Ok(Some(tokio::spawn(async move {
+            let _open = socket;
+            std::future::pending::<()>().await
+        })))
     }
 
     /// In Discord gateway mode, starts the gateway client (`web::discord::gateway`) in the

@@ -635,6 +635,9 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(185)),
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),
             as_of: now,
+            attachment_count: 3,
+            bounced: true,
+            linked_to: None,
         }
     }
 

@@ -35,6 +35,107 @@ pub mod action {
     pub const UNCLAIM: &str = "unclaim";
     /// Resolve button.
     pub const RESOLVE: &str = "resolve";
+    /// Reply button: opens the reply modal (`views.open`).
+    pub const REPLY: &str = "reply";
+    /// Note button: opens the internal-note modal (`views.open`).
+    pub const NOTE: &str = "note";
+}
+
+/// What a modal writes, and where its submission goes (`view.callback_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModalKind {
+    /// An email to the customer (`crate::desk::Desk::reply`).
+    Reply,
+    /// An internal note (`crate::desk::Desk::note`).
+    Note,
+}
+
+impl ModalKind {
+    /// The modal's `callback_id`.
+    pub fn callback_id(self) -> &'static str {
+        match self {
+            ModalKind::Reply => "claimdesk.reply",
+            ModalKind::Note => "claimdesk.note",
+        }
+    }
+
+    /// The kind behind a `callback_id`; `None` for views claimdesk did not open.
+    pub fn from_callback_id(id: &str) -> Option<ModalKind> {
+        match id {
+            "claimdesk.reply" => Some(ModalKind::Reply),
+            "claimdesk.note" => Some(ModalKind::Note),
+            _ => None,
+        }
+    }
+}
+
+/// `block_id` / `action_id` of the modal's text input; a submission's text is at
+/// `view.state.values[MODAL_BLOCK][MODAL_ACTION].value`, and errors are keyed by `MODAL_BLOCK`.
+pub const MODAL_BLOCK: &str = "body";
+/// See [`MODAL_BLOCK`].
+pub const MODAL_ACTION: &str = "text";
+/// Slack's limit on a plain_text_input's text, characters.
+pub const INPUT_MAX: u64 = 3000;
+
+/// What a modal needs to show: ticket, recipient, subject, and the channel the opener was in
+/// (for the confirmation after submitting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModalTarget {
+    /// `TICK-2026-0001`.
+    pub number: String,
+    /// The customer's address (shown as "To:").
+    pub to: String,
+    /// Ticket subject.
+    pub subject: String,
+    /// Channel ID the button or command was used in.
+    pub channel: String,
+}
+
+/// The modal for `kind` on `target` (Block Kit modal view,
+/// <https://api.slack.com/reference/surfaces/views>): a line saying where the text goes and a
+/// multi-line `plain_text_input`. `private_metadata` carries `{"ticket", "channel"}` as JSON.
+pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
+    let (title, submit, label, intro) = match kind {
+        ModalKind::Reply => (
+            "Reply to customer",
+            "Send reply",
+            "Your reply",
+            format!(
+                "*To:* {}\n*Subject:* Re: {} [{}]",
+                target.to, target.subject, target.number
+            ),
+        ),
+        ModalKind::Note => (
+            "Internal note",
+            "Add note",
+            "Note",
+            format!(
+                "Internal note on *{}* — shown in the card's thread, never sent to {}.",
+                target.number, target.to
+            ),
+        ),
+    };
+    let input = SlackBlockPlainTextInputElement::new()
+        .with_action_id(MODAL_ACTION.to_string().into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX);
+    let blocks = vec![
+        section(&intro),
+        SlackInputBlock::new(
+            SlackBlockPlainText::new(label.to_string()).into(),
+            input.into(),
+        )
+        .with_block_id(MODAL_BLOCK.to_string().into())
+        .into(),
+    ];
+    let meta = serde_json::json!({"ticket": target.number, "channel": target.channel});
+    SlackView::Modal(
+        SlackModalView::new(SlackBlockPlainText::new(title.to_string()).into(), blocks)
+            .with_submit(SlackBlockPlainText::new(submit.to_string()).into())
+            .with_close(SlackBlockPlainText::new("Cancel".to_string()).into())
+            .with_callback_id(kind.callback_id().to_string().into())
+            .with_private_metadata(meta.to_string()),
+    )
 }
 
 /// A Slack workspace connection posting into one channel.
@@ -61,6 +162,22 @@ impl SlackChat {
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
             channel: channel.to_string(),
         }
+    }
+
+    /// The Web API client (shared with Socket Mode, which opens its connection through
+    /// `apps.connections.open` on the same API base).
+    pub fn client(&self) -> Arc<SlackHyperClient> {
+        self.client.clone()
+    }
+
+    /// Opens `view` as a modal for the interaction that gave `trigger_id` (`views.open`,
+    /// <https://api.slack.com/methods/views.open>). A trigger expires 3 s after Slack sent
+    /// it, so this is called right after the acknowledgement, never queued for retries.
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
+        session.views_open(&req).await.map_err(classify)?;
+        Ok(())
     }
 
     pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
@@ -199,6 +316,12 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     if card.assignee.is_some() && card.status != Status::Merged {
         buttons.push(button("Unclaim", action::UNCLAIM, &card.number, false));
     }
+    if card.status.apply(crate::domain::Event::AgentReply).is_ok() {
+        buttons.push(button("Reply", action::REPLY, &card.number, false));
+    }
+    if card.status != Status::Merged {
+        buttons.push(button("Note", action::NOTE, &card.number, false));
+    }
     if card.status.apply(crate::domain::Event::Resolve).is_ok() {
         buttons.push(button("Resolve", action::RESOLVE, &card.number, false));
     }
@@ -244,6 +367,9 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
             as_of: now,
+            attachment_count: 3,
+            bounced: true,
+            linked_to: None,
         };
         let v = serde_json::to_value(card_content(&card)).expect("serialises");
         let blocks = v["blocks"].as_array().expect("blocks");
