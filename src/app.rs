@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
 use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
-use crate::config::{Settings, SlackMode};
+use crate::config::{DiscordMode, Settings, SlackMode};
 use crate::desk::{Actor, Desk, Surface};
 use crate::intake::imap::{self, FetchReport};
 use crate::intake::supervisor;
@@ -138,18 +138,28 @@ impl App {
             platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
-            let key = secrets.discord_public_key.as_ref().ok_or_else(|| {
-                anyhow!("{} is set but {} is not", d.bot_token_env, d.public_key_env)
-            })?;
             let chat = DiscordChat::new(
                 token,
                 &d.channel_id,
                 d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
             )?;
-            discord_in = Some(Arc::new(
-                DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
-            ));
+            // The HTTP endpoint needs the public key; the gateway does not.
+            match (&secrets.discord_public_key, d.mode) {
+                (Some(key), _) => {
+                    discord_in = Some(Arc::new(
+                        DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
+                    ));
+                }
+                (None, DiscordMode::Gateway) => {}
+                (None, DiscordMode::Http) => {
+                    return Err(anyhow!(
+                        "{} is set but {} is not (or set discord.mode = \"gateway\")",
+                        d.bot_token_env,
+                        d.public_key_env
+                    ))
+                }
+            }
             platforms.push(Platform::Discord(chat));
         }
         if platforms.is_empty() {
@@ -206,6 +216,7 @@ impl App {
         let addr = running.addr;
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
+        tasks.extend(self.start_discord_gateway());
         let desk = self.desk.clone();
         tasks.push(tokio::spawn(async move {
             // Safety net for the assignment queues, and the auto-release clock.
@@ -292,6 +303,28 @@ impl App {
             let _open = socket;
             std::future::pending::<()>().await
         })))
+    }
+
+    /// In Discord gateway mode, starts the gateway client (`web::discord::gateway`) in the
+    /// background; `None` when Discord is off or in HTTP mode. The task ends if the
+    /// connection fails for good, after logging why.
+    pub fn start_discord_gateway(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let d = self.settings.discord.as_ref()?;
+        if d.mode != DiscordMode::Gateway {
+            return None;
+        }
+        let token = self.secrets.discord_bot_token.clone()?;
+        let chat = self.deliverer.platforms.iter().find_map(|p| match p {
+            Platform::Discord(c) => Some(c.clone()),
+            _ => None,
+        })?;
+        let desk = self.desk.clone();
+        let proxy = d.api_proxy.clone();
+        Some(tokio::spawn(async move {
+            if let Err(e) = web::discord::gateway::run(desk, chat, token, proxy).await {
+                tracing::error!(error = %e, "Discord gateway stopped");
+            }
+        }))
     }
 
     /// Registers the Discord slash commands when Discord is active with an

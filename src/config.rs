@@ -439,6 +439,21 @@ pub struct DiscordSettings {
     /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
     #[serde(default = "default_true")]
     pub register_commands: bool,
+    /// How interactions arrive: `http` (Discord POSTs to `/discord/interactions`, needs a
+    /// public URL and the public key) or `gateway` (claimdesk holds a gateway WebSocket).
+    #[serde(default)]
+    pub mode: DiscordMode,
+}
+
+/// How Discord interactions reach claimdesk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// The HTTP interactions endpoint, verified with the application's public key.
+    #[default]
+    Http,
+    /// The gateway WebSocket; answers go to `POST /interactions/{id}/{token}/callback`.
+    Gateway,
 }
 
 /// The terminal surface.

@@ -214,3 +214,133 @@ async fn discord_rejects_bad_signatures_and_strangers() {
         "{r}"
     );
 }
+
+/// The whole loop with Discord's own widgets: email → card → Claim button → Reply button →
+/// modal → modal submit → the customer gets the mail → their answer lands in the card's
+/// thread → Resolve button → the card shows Resolved. Every response is checked against
+/// the interaction callback schema; every call to Discord against the REST spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_story_with_buttons_and_the_reply_modal() {
+    use support::standin::validate_interaction_response;
+    let env = env(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    let discord = env.discord.as_ref().expect("discord stand-in");
+    let app = env.app().await;
+    let web = app.start_web().await.expect("web");
+    let signer = &env.discord_signer;
+    let post = |body: serde_json::Value| async move {
+        let (code, r) = discord_post(web.addr, signer, &body, false).await;
+        assert_eq!(code, 200, "{r}");
+        assert!(validate_interaction_response(&r).is_empty(), "{r}");
+        r
+    };
+
+    env.dovecot
+        .append(
+            "INBOX",
+            &customer_email(
+                "m1@customer.example",
+                "Invoice missing",
+                "Where is my invoice?",
+                None,
+            ),
+        )
+        .await
+        .expect("append");
+    app.intake_once().await.expect("intake");
+    let number = app.desk.list().await.expect("list")[0].number.clone();
+    let (card_id,): (String,) =
+        sqlx::query_as("SELECT message_ref FROM chat_posts WHERE platform = 'discord'")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("card posted");
+    let card = discord.message(&card_id).expect("card stored");
+    assert!(card.to_string().contains("Open · unclaimed"), "{card}");
+
+    // Claim by button; the card then names Ana and how long she has held it.
+    let r = post(discord_button(ANA_DISCORD, &format!("claim:{number}"))).await;
+    assert!(private_text(&r).contains("You claimed"), "{r}");
+    app.deliverer.drain().await.expect("deliver");
+    let card = discord.message(&card_id).expect("card").to_string();
+    assert!(
+        card.contains(&format!("Claimed by <@{ANA_DISCORD}> · 0 s"))
+            || card.contains(&format!("Claimed by <@{ANA_DISCORD}> · 1 s")),
+        "{card}"
+    );
+
+    // Reply button → modal naming the customer → submit.
+    let r = post(discord_button(ANA_DISCORD, &format!("reply:{number}"))).await;
+    assert_eq!(r["type"], 9, "{r}");
+    assert!(r.to_string().contains("dana@customer.example"), "{r}");
+    let modal_id = r["data"]["custom_id"]
+        .as_str()
+        .expect("modal id")
+        .to_string();
+    let r = post(discord_modal_submit(
+        ANA_DISCORD,
+        &modal_id,
+        "Your invoice is attached to your account page.",
+    ))
+    .await;
+    assert!(
+        private_text(&r).contains("queued for dana@customer.example"),
+        "{r}"
+    );
+    app.deliverer.drain().await.expect("deliver");
+    let sent = env
+        .smtp
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await
+        .expect("sent");
+    let raw = String::from_utf8_lossy(&sent[0]).to_string();
+    assert!(raw.contains("Your invoice is attached"), "{raw}");
+    assert!(raw.contains("In-Reply-To: <m1@customer.example>"), "{raw}");
+    let ours = app.desk.show(&number).await.expect("show").messages[1]
+        .message_id
+        .clone();
+
+    // The customer answers; it shows in the card's thread.
+    env.dovecot
+        .append(
+            "INBOX",
+            &customer_email(
+                "m2@customer.example",
+                "Re: Invoice missing",
+                "Found it, thanks!",
+                Some(&ours),
+            ),
+        )
+        .await
+        .expect("append");
+    app.intake_once().await.expect("intake");
+    let thread_texts: Vec<String> = discord
+        .created_messages()
+        .iter()
+        .map(|b| b.to_string())
+        .collect();
+    assert!(
+        thread_texts.iter().any(|t| t.contains("Found it, thanks!")),
+        "{thread_texts:?}"
+    );
+
+    // Resolve by button; the card says so.
+    let r = post(discord_button(ANA_DISCORD, &format!("resolve:{number}"))).await;
+    assert!(private_text(&r).contains("Resolved"), "{r}");
+    app.deliverer.drain().await.expect("deliver");
+    let card = discord.message(&card_id).expect("card");
+    assert!(
+        card["embeds"][0]["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Resolved"),
+        "{card}"
+    );
+    assert!(
+        !card.to_string().contains("\"custom_id\":\"resolve:"),
+        "no Resolve button left: {card}"
+    );
+    assert_eq!(discord.violations(), Vec::<String>::new());
+}
