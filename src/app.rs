@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
 use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
-use crate::config::Settings;
+use crate::config::{Settings, SlackMode};
 use crate::desk::{Actor, Desk, Surface};
 use crate::intake::imap::{self, FetchReport};
 use crate::intake::supervisor;
@@ -27,8 +27,10 @@ pub struct Secrets {
     pub smtp_password: Option<SecretString>,
     /// Slack bot token; Slack is active when set.
     pub slack_bot_token: Option<SecretString>,
-    /// Slack signing secret.
+    /// Slack signing secret (HTTP mode).
     pub slack_signing_secret: Option<SecretString>,
+    /// Slack app-level token (`xapp-…`), for Socket Mode.
+    pub slack_app_token: Option<SecretString>,
     /// Discord bot token; Discord is active when set.
     pub discord_bot_token: Option<SecretString>,
     /// Discord application public key (hex).
@@ -53,6 +55,11 @@ impl Secrets {
                 .slack
                 .as_ref()
                 .and_then(|s| Settings::secret(&s.signing_secret_env)),
+            slack_app_token: settings
+                .slack
+                .as_ref()
+                .filter(|s| s.mode == crate::config::SlackMode::Socket)
+                .and_then(|s| Settings::secret(&s.app_token_env)),
             discord_bot_token: settings
                 .discord
                 .as_ref()
@@ -104,28 +111,46 @@ impl App {
         let mut slack_in = None;
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
-            let secret = secrets.slack_signing_secret.as_ref().ok_or_else(|| {
-                anyhow!(
-                    "{} is set but {} is not",
-                    s.bot_token_env,
-                    s.signing_secret_env
-                )
-            })?;
-            platforms.push(Platform::Slack(SlackChat::new(
-                &s.api_url, token, &s.channel,
-            )));
-            slack_in = Some(Arc::new(SlackInbound::new(secret)));
+            let chat = SlackChat::new(&s.api_url, token, &s.channel);
+            let inbound = match (s.mode, &secrets.slack_signing_secret) {
+                (SlackMode::Socket, secret) => {
+                    if secrets.slack_app_token.is_none() {
+                        return Err(anyhow!(
+                            "slack.mode = \"socket\" but {} is not set",
+                            s.app_token_env
+                        ));
+                    }
+                    secret
+                        .as_ref()
+                        .map(SlackInbound::new)
+                        .unwrap_or_else(SlackInbound::socket_only)
+                }
+                (SlackMode::Http, Some(secret)) => SlackInbound::new(secret),
+                (SlackMode::Http, None) => {
+                    return Err(anyhow!(
+                        "{} is set but {} is not",
+                        s.bot_token_env,
+                        s.signing_secret_env
+                    ))
+                }
+            };
+            slack_in = Some(Arc::new(inbound.with_chat(chat.clone())));
+            platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
             let key = secrets.discord_public_key.as_ref().ok_or_else(|| {
                 anyhow!("{} is set but {} is not", d.bot_token_env, d.public_key_env)
             })?;
-            platforms.push(Platform::Discord(DiscordChat::new(
+            let chat = DiscordChat::new(
                 token,
                 &d.channel_id,
+                d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
-            )?));
-            discord_in = Some(Arc::new(DiscordInbound::new(key.expose_secret())?));
+            )?;
+            discord_in = Some(Arc::new(
+                DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
+            ));
+            platforms.push(Platform::Discord(chat));
         }
         if platforms.is_empty() {
             platforms.push(Platform::Console(console::ConsoleChat::default()));
@@ -229,16 +254,68 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", self.settings.web.bind))?;
         let addr = listener.local_addr()?;
+        self.register_discord_commands().await;
         let router = web::router(self.web.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "web server stopped");
             }
         });
-        Ok(Running {
-            addr,
-            tasks: vec![task],
-        })
+        let mut tasks = vec![task];
+        if let Some(t) = self.start_slack_socket().await? {
+            tasks.push(t);
+        }
+        Ok(Running { addr, tasks })
+    }
+
+    /// With `slack.mode = "socket"`: opens Socket Mode (`web::slack_socket`) and returns the
+    /// task that keeps it open (aborting it closes the connection).
+    async fn start_slack_socket(&self) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(s) = self
+            .settings
+            .slack
+            .as_ref()
+            .filter(|s| s.mode == SlackMode::Socket)
+        else {
+            return Ok(None);
+        };
+        let (Some(token), Some(chat)) = (
+            self.secrets.slack_app_token.as_ref(),
+            self.web.slack.as_ref().and_then(|i| i.chat()),
+        ) else {
+            return Ok(None);
+        };
+        let socket = web::slack_socket::start(chat, token, self.web.clone())
+            .await
+            .map_err(|e| anyhow!("{e} (token from {})", s.app_token_env))?;
+        Ok(Some(tokio::spawn(async move {
+            let _open = socket;
+            std::future::pending::<()>().await
+        })))
+    }
+
+    /// Registers the Discord slash commands when Discord is active with an
+    /// `application_id` and `register_commands` is on. A failure is logged, not fatal: the
+    /// commands registered last time keep working and mail keeps flowing.
+    pub async fn register_discord_commands(&self) {
+        let Some(d) = self.settings.discord.as_ref() else {
+            return;
+        };
+        if !d.register_commands || d.application_id.is_none() {
+            return;
+        }
+        for p in self.deliverer.platforms.iter() {
+            if let Platform::Discord(chat) = p {
+                match chat.register_commands(d.guild_id.as_deref()).await {
+                    Ok(()) => {
+                        tracing::info!(guild = ?d.guild_id, "Discord slash commands registered")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot register the Discord slash commands")
+                    }
+                }
+            }
+        }
     }
 
     /// The agent the console acts as: `console.agent`, else the first admin.

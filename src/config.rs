@@ -46,6 +46,49 @@ pub struct Settings {
     /// Departments; one called `support` when none are configured.
     #[serde(default = "default_departments")]
     pub departments: Vec<DepartmentSettings>,
+    /// Mail-loop and noise limits.
+    #[serde(default)]
+    pub noise: NoiseSettings,
+}
+
+/// Limits that keep claimdesk out of mail loops (RFC 3834 §2: an automatic responder must
+/// not answer too often).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct NoiseSettings {
+    /// Most acknowledgements one sender address gets per rolling hour.
+    #[serde(default = "default_acks_per_hour")]
+    pub acks_per_sender_per_hour: u32,
+    /// A sender who opens more than this many tickets within `loop_window_minutes` is flagged
+    /// as a suspected mail loop (a notice in the department's channel, once per window) and
+    /// gets no more acknowledgements.
+    #[serde(default = "default_loop_tickets")]
+    pub loop_tickets: u32,
+    /// The loop detection window, minutes.
+    #[serde(default = "default_loop_window")]
+    pub loop_window_minutes: u32,
+}
+
+impl Default for NoiseSettings {
+    fn default() -> Self {
+        Self {
+            acks_per_sender_per_hour: default_acks_per_hour(),
+            loop_tickets: default_loop_tickets(),
+            loop_window_minutes: default_loop_window(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_acks_per_hour() -> u32 {
+    3
+}
+fn default_loop_tickets() -> u32 {
+    5
+}
+fn default_loop_window() -> u32 {
+    10
 }
 
 /// Postgres connection settings.
@@ -66,6 +109,12 @@ pub struct DeskSettings {
     pub ticket_prefix: String,
     /// Domain of the Message-IDs we generate for outgoing mail (RFC 5322 §3.6.4 id-right).
     pub message_id_domain: String,
+    /// Name of the environment variable holding the key that signs our outgoing Message-IDs
+    /// (HMAC-SHA256, see `domain::threading::outgoing_msg_id`; 32+ random bytes recommended).
+    /// When the variable is unset or empty, a random 32-byte key is generated once and kept
+    /// in the database (`desk_secrets`), so ids stay verifiable across restarts. Never logged.
+    #[serde(default = "default_message_id_key_env")]
+    pub message_id_key_env: String,
     /// Characters of the first message shown on a card.
     #[serde(default = "default_preview_chars")]
     pub preview_chars: usize,
@@ -133,6 +182,47 @@ pub struct IntakeSettings {
     /// doubles from 1 s, with jitter, up to this).
     #[serde(default = "default_max_backoff_secs")]
     pub max_backoff_secs: u64,
+    /// Largest message, in bytes (RFC822.SIZE), that is stored whole. A larger message still
+    /// becomes a ticket from its first `max_message_bytes` bytes (headers and text as far as
+    /// they reach); its attachments are not stored and a system note names them. Default
+    /// 26214400 (25 MB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Where attachment contents are kept.
+    #[serde(default)]
+    pub attachments: AttachmentSettings,
+}
+
+/// Where attachment contents go (`[intake.attachments]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AttachmentSettings {
+    /// `database`: in `attachments.content` (bytea); `directory`: files under `dir` named by
+    /// the SHA-256 of their content (so equal attachments are stored once).
+    #[serde(default)]
+    pub store: AttachmentStore,
+    /// Directory for `store = "directory"`; created when missing. Default `attachments`.
+    #[serde(default = "default_attachment_dir")]
+    pub dir: std::path::PathBuf,
+}
+
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        Self {
+            store: AttachmentStore::default(),
+            dir: default_attachment_dir(),
+        }
+    }
+}
+
+/// Attachment storage mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentStore {
+    /// Postgres bytea column.
+    #[default]
+    Database,
+    /// Files named by SHA-256 in a directory.
+    Directory,
 }
 
 impl Default for IntakeSettings {
@@ -143,6 +233,8 @@ impl Default for IntakeSettings {
             use_idle: default_use_idle(),
             idle_renew_secs: default_idle_renew_secs(),
             max_backoff_secs: default_max_backoff_secs(),
+            max_message_bytes: default_max_message_bytes(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }
@@ -172,6 +264,86 @@ pub struct MailboxSettings {
     /// Department this mailbox feeds; the first department when absent.
     #[serde(default)]
     pub department: Option<String>,
+    /// Whether a new ticket from this mailbox gets an acknowledgement email
+    /// ("We received your request TICK-…", `Auto-Submitted: auto-replied`, RFC 3834 §5).
+    /// Never sent to automatic messages; limited per sender by [`NoiseSettings`].
+    #[serde(default = "default_true")]
+    pub acknowledge: bool,
+    /// How to authenticate: `login` (IMAP LOGIN, default), `plain` (AUTHENTICATE PLAIN,
+    /// RFC 4616) or `xoauth2` (SASL XOAUTH2 with an OAuth2 access token, as Gmail and
+    /// Microsoft 365 want; see [`OAuth2Settings`]).
+    #[serde(default)]
+    pub auth: ImapAuth,
+    /// The OAuth2 client, required when `auth = "xoauth2"`.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Settings>,
+    /// What to do to a message in the server's folder once its ticket is committed: `none`
+    /// (default; the UID cursor alone tracks progress), `seen` (UID STORE +FLAGS (\Seen)) or
+    /// `move` (UID MOVE to `move_to`, RFC 6851). Nothing is ever deleted.
+    #[serde(default)]
+    pub after_ingest: AfterIngest,
+    /// Folder `after_ingest = "move"` moves to; created when missing.
+    #[serde(default = "default_move_to")]
+    pub move_to: String,
+}
+
+/// IMAP authentication mechanism of a mailbox.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    /// `LOGIN user password` (RFC 3501 §6.2.3).
+    #[default]
+    Login,
+    /// `AUTHENTICATE PLAIN` (RFC 4616).
+    Plain,
+    /// `AUTHENTICATE XOAUTH2` with a bearer token from the OAuth2 refresh grant.
+    Xoauth2,
+}
+
+impl ImapAuth {
+    /// The name shown by `claimdesk doctor`: `LOGIN`, `PLAIN` or `XOAUTH2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapAuth::Login => "LOGIN",
+            ImapAuth::Plain => "PLAIN",
+            ImapAuth::Xoauth2 => "XOAUTH2",
+        }
+    }
+}
+
+/// What happens to a message on the IMAP server after its ticket commit.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterIngest {
+    /// Leave it as it is.
+    #[default]
+    None,
+    /// Set \Seen.
+    Seen,
+    /// Move it to `move_to`.
+    Move,
+}
+
+/// An OAuth2 client for one mailbox (RFC 6749 §6 refresh grant).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuth2Settings {
+    /// Token endpoint URL, e.g. `https://oauth2.googleapis.com/token` or
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    pub token_url: String,
+    /// Client id.
+    pub client_id: String,
+    /// Name of the environment variable holding the client secret; public clients leave it
+    /// unset.
+    #[serde(default = "default_oauth2_secret_env")]
+    pub client_secret_env: String,
+    /// Name of the environment variable holding the initial refresh token. Once the token
+    /// endpoint rotates it, the new one is kept in the database and used instead.
+    #[serde(default = "default_oauth2_refresh_env")]
+    pub refresh_token_env: String,
+    /// Space-separated scopes to ask for, if the provider needs them
+    /// (`https://mail.google.com/`, `https://outlook.office365.com/IMAP.AccessAsUser.All offline_access`).
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// How the SMTP connection is secured.
@@ -221,6 +393,26 @@ pub struct SlackSettings {
     /// Variable holding the signing secret.
     #[serde(default = "default_slack_secret_env")]
     pub signing_secret_env: String,
+    /// How Slack reaches claimdesk: `http` (Request URLs `/slack/*`, the default) or `socket`
+    /// (Socket Mode: claimdesk opens a WebSocket to Slack, no public URL needed;
+    /// <https://api.slack.com/apis/socket-mode>).
+    #[serde(default)]
+    pub mode: SlackMode,
+    /// Variable holding the app-level token (`xapp-…`, scope `connections:write`) Socket Mode
+    /// connects with; only read when `mode = "socket"`.
+    #[serde(default = "default_slack_app_token_env")]
+    pub app_token_env: String,
+}
+
+/// How Slack delivers slash commands, interactions and events to claimdesk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Slack POSTs to `/slack/commands`, `/slack/interactions`, `/slack/events` (signed).
+    #[default]
+    Http,
+    /// Socket Mode: `apps.connections.open`, then envelopes over a WebSocket, acked on it.
+    Socket,
 }
 
 /// Discord application settings.
@@ -237,6 +429,17 @@ pub struct DiscordSettings {
     /// Variable holding the application's Ed25519 public key (hex).
     #[serde(default = "default_discord_key_env")]
     pub public_key_env: String,
+    /// Application ID (snowflake): needed to register the slash commands on start and to
+    /// edit a deferred answer (`PATCH /webhooks/{application_id}/{token}/messages/@original`).
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Guild (server) the slash commands are registered in, which takes effect at once;
+    /// without it they are registered globally (`PUT /applications/{id}/commands`).
+    #[serde(default)]
+    pub guild_id: Option<String>,
+    /// Register (bulk-overwrite) the slash commands on start; needs `application_id`.
+    #[serde(default = "default_true")]
+    pub register_commands: bool,
 }
 
 /// The terminal surface.
@@ -372,6 +575,20 @@ impl Settings {
             return bad("at least one department is needed".into());
         }
         for m in &self.mailboxes {
+            if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {
+                return bad(format!(
+                    "mailbox `{}` has auth = \"xoauth2\" but no [mailboxes.oauth2] section",
+                    m.name
+                ));
+            }
+            if m.after_ingest == AfterIngest::Move
+                && (m.move_to.trim().is_empty() || m.move_to.eq_ignore_ascii_case(&m.folder))
+            {
+                return bad(format!(
+                    "mailbox `{}`: move_to must name a folder other than `{}`",
+                    m.name, m.folder
+                ));
+            }
             if let Some(d) = &m.department {
                 if !departments.contains(d.as_str()) {
                     return bad(format!(
@@ -455,8 +672,26 @@ fn default_idle_renew_secs() -> u64 {
 fn default_max_backoff_secs() -> u64 {
     60
 }
+fn default_max_message_bytes() -> u64 {
+    26_214_400
+}
+fn default_attachment_dir() -> std::path::PathBuf {
+    "attachments".into()
+}
 fn default_imap_password_env() -> String {
     "CLAIMDESK_IMAP_PASSWORD".into()
+}
+fn default_message_id_key_env() -> String {
+    "CLAIMDESK_MESSAGE_ID_KEY".into()
+}
+fn default_move_to() -> String {
+    "Processed".into()
+}
+fn default_oauth2_secret_env() -> String {
+    "CLAIMDESK_OAUTH2_CLIENT_SECRET".into()
+}
+fn default_oauth2_refresh_env() -> String {
+    "CLAIMDESK_OAUTH2_REFRESH_TOKEN".into()
 }
 fn default_folder() -> String {
     "INBOX".into()
@@ -478,6 +713,10 @@ fn default_slack_token_env() -> String {
 }
 fn default_slack_secret_env() -> String {
     "SLACK_SIGNING_SECRET".into()
+}
+
+fn default_slack_app_token_env() -> String {
+    "SLACK_APP_TOKEN".into()
 }
 fn default_discord_token_env() -> String {
     "DISCORD_BOT_TOKEN".into()

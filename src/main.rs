@@ -215,7 +215,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "\n--- {} {} · {} · <{}>",
                     m.direction, m.at, m.from, m.message_id
                 );
-                println!("Subject: {}\n{}", m.subject, m.body.trim_end());
+                println!("Subject: {}", m.subject);
+                for a in &m.attachments {
+                    let name = a.name.as_deref().unwrap_or("(unnamed)");
+                    let label =
+                        claimdesk::desk::content::attachment_label(name, &a.content_type, a.size);
+                    println!("📎 {label}");
+                }
+                println!("{}", m.body.trim_end());
             }
             println!("\nHistory:");
             for h in &d.history {

@@ -247,14 +247,17 @@ impl Deliverer {
                 }
                 Ok(())
             }
-            Effect::Email { message_id } => {
+            Effect::Email {
+                message_id,
+                auto_submitted,
+            } => {
                 let Some(msg) = self.desk.message(*message_id).await? else {
                     return Ok(());
                 };
                 if msg.sent_at.is_some() {
                     return Ok(());
                 }
-                match self.mailer.send(&msg).await {
+                match self.mailer.send(&msg, auto_submitted.as_deref()).await {
                     Ok(()) => {
                         self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
                         Ok(())

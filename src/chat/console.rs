@@ -48,6 +48,11 @@ fn render(card: &CardView, what: &str) -> String {
         messages::status_line(card, Mention::Plain),
         messages::from_line(card)
     );
+    let facts: Vec<String> = messages::card_facts(card, Mention::Plain)
+        .into_iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    out.push_str(&format!("{}\n", facts.join(" · ")));
     for line in card.preview.lines() {
         out.push_str(&format!("  │ {line}\n"));
     }

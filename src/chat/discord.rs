@@ -4,14 +4,13 @@
 //! <https://discord.com/developers/docs/resources/channel#start-thread-from-message>,
 //! <https://discord.com/developers/docs/interactions/message-components>.
 
-use std::sync::Arc;
-
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ButtonStyle, ChannelId, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter,
-    CreateMessage, CreateThread, EditMessage, MessageId, Nonce,
+    ApplicationId, ButtonStyle, ChannelId, CreateActionRow, CreateButton, CreateEmbed,
+    CreateEmbedFooter, CreateMessage, CreateThread, EditMessage, GuildId, InteractionId, MessageId,
+    Nonce,
 };
-use serenity::http::{Http, HttpBuilder};
+use serenity::http::{LightMethod, Request, Route};
 
 use crate::desk::query::truncate;
 use crate::desk::CardView;
@@ -53,38 +52,130 @@ pub mod custom_id {
 }
 
 /// A Discord bot posting into one channel.
+///
+/// Requests are built with serenity's builders and routes ([`Request`], [`Route`]) and sent
+/// on a reqwest client this type holds, so that a `429 Too Many Requests` answer can be read
+/// whole: serenity's own error type drops the `Retry-After` header and the JSON
+/// `retry_after`, and its ratelimiter cannot be pointed at a local stand-in.
 #[derive(Clone)]
 pub struct DiscordChat {
-    http: Arc<Http>,
+    client: reqwest::Client,
+    /// `Bot <token>`, the `Authorization` header value.
+    auth: SecretString,
+    proxy: Option<String>,
     channel: ChannelId,
+    application_id: Option<ApplicationId>,
 }
 
 /// A bad Discord setting.
 #[derive(Debug, thiserror::Error)]
-#[error("discord.channel_id `{0}` is not a snowflake")]
-pub struct BadChannel(pub String);
+#[error("discord.{0} `{1}` is not a snowflake")]
+pub struct BadChannel(pub &'static str, pub String);
+
+fn snowflake(setting: &'static str, v: &str) -> Result<u64, BadChannel> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|v| *v != 0)
+        .ok_or_else(|| BadChannel(setting, v.to_string()))
+}
 
 impl DiscordChat {
     /// A client with bot token `token` posting into `channel_id`; `proxy` sends every call to
-    /// `PROXY/api/v10/...` (tests use a local stand-in).
+    /// `PROXY/api/v10/...` (tests use a local stand-in). `application_id` is needed for
+    /// command registration and deferred answers.
+    ///
+    /// Errors: a channel or application ID that is not a snowflake.
     pub fn new(
         token: &SecretString,
         channel_id: &str,
+        application_id: Option<&str>,
         proxy: Option<&str>,
     ) -> Result<DiscordChat, BadChannel> {
-        let id: u64 = channel_id
-            .parse()
-            .ok()
-            .filter(|v| *v != 0)
-            .ok_or_else(|| BadChannel(channel_id.to_string()))?;
-        let mut b = HttpBuilder::new(token.expose_secret());
-        if let Some(p) = proxy {
-            b = b.proxy(p).ratelimiter_disabled(true);
-        }
+        let id = snowflake("channel_id", channel_id)?;
+        let application_id = application_id
+            .map(|a| snowflake("application_id", a).map(ApplicationId::new))
+            .transpose()?;
+        let raw = token.expose_secret().trim();
+        let auth = if raw.starts_with("Bot ") {
+            raw.to_string()
+        } else {
+            format!("Bot {raw}")
+        };
         Ok(DiscordChat {
-            http: Arc::new(b.build()),
+            client: reqwest::Client::new(),
+            auth: SecretString::from(auth),
+            proxy: proxy.map(str::to_string),
             channel: ChannelId::new(id),
+            application_id,
         })
+    }
+
+    /// The application ID, when configured.
+    pub fn application_id(&self) -> Option<ApplicationId> {
+        self.application_id
+    }
+
+    /// Sends `req` with JSON `body`; returns the JSON answer (`None` for 204).
+    ///
+    /// Errors: [`ChatError::RateLimited`] on 429 with the wait Discord asked for (see
+    /// [`retry_after`]); [`ChatError::Failed`] on any other failure, with the status and
+    /// Discord's error message.
+    pub(crate) async fn call(
+        &self,
+        req: Request<'_>,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<Option<serde_json::Value>, ChatError> {
+        let fail = |e: &dyn std::fmt::Display| ChatError::Failed(format!("discord: {e}"));
+        let bytes = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| fail(&e))?),
+            None => None,
+        };
+        let resp = req
+            .body(bytes)
+            .build(
+                &self.client,
+                self.auth.expose_secret(),
+                self.proxy.as_deref(),
+            )
+            .map_err(|e| fail(&e))?
+            .send()
+            .await
+            .map_err(|e| fail(&e))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let header = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body: Option<serde_json::Value> = resp.json().await.ok();
+            return Err(ChatError::RateLimited(retry_after(
+                header.as_deref(),
+                body.as_ref(),
+            )));
+        }
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            return Err(ChatError::Failed(format!(
+                "discord: HTTP {status}: {}",
+                truncate(&text, 300)
+            )));
+        }
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        resp.json().await.map(Some).map_err(|e| fail(&e))
+    }
+
+    /// The `id` of a created object in a JSON answer.
+    fn id_of(v: Option<serde_json::Value>) -> Result<u64, ChatError> {
+        v.as_ref()
+            .and_then(|v| v.get("id"))
+            .and_then(|i| i.as_str())
+            .and_then(|i| i.parse().ok())
+            .filter(|i| *i != 0)
+            .ok_or_else(|| ChatError::Failed("discord: answer without an id".into()))
     }
 
     pub(super) async fn post_card(
@@ -98,15 +189,17 @@ impl DiscordChat {
             .components(components(card))
             .nonce(Nonce::String(nonce))
             .enforce_nonce(true);
-        let sent = self
-            .channel
-            .send_message(&*self.http, msg)
-            .await
-            .map_err(classify)?;
+        let req = Request::new(
+            Route::ChannelMessages {
+                channel_id: self.channel,
+            },
+            LightMethod::Post,
+        );
+        let id = Self::id_of(self.call(req, Some(&msg)).await?)?;
         Ok(ChatPost {
             platform: "discord".into(),
             channel: self.channel.get().to_string(),
-            message_ref: sent.id.get().to_string(),
+            message_ref: id.to_string(),
             thread_ref: None,
         })
     }
@@ -116,14 +209,25 @@ impl DiscordChat {
         post: &ChatPost,
         card: &CardView,
     ) -> Result<(), ChatError> {
-        let (channel, message) = ids(post)?;
+        let (channel_id, message_id) = ids(post)?;
         let edit = EditMessage::new()
             .embed(embed(card))
             .components(components(card));
-        channel
-            .edit_message(&*self.http, message, edit)
-            .await
-            .map_err(classify)?;
+        let req = Request::new(
+            Route::ChannelMessage {
+                channel_id,
+                message_id,
+            },
+            LightMethod::Patch,
+        );
+        self.call(req, Some(&edit)).await?;
+        Ok(())
+    }
+
+    async fn send_text(&self, channel_id: ChannelId, text: &str) -> Result<(), ChatError> {
+        let msg = CreateMessage::new().content(truncate(text, CONTENT_MAX));
+        let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post);
+        self.call(req, Some(&msg)).await?;
         Ok(())
     }
 
@@ -135,7 +239,7 @@ impl DiscordChat {
         number: &str,
         text: &str,
     ) -> Result<Option<String>, ChatError> {
-        let (channel, message) = ids(post)?;
+        let (channel_id, message_id) = ids(post)?;
         let (thread, created) = match post
             .thread_ref
             .as_deref()
@@ -144,35 +248,201 @@ impl DiscordChat {
             Some(t) if t != 0 => (ChannelId::new(t), None),
             _ => {
                 let name: String = number.chars().take(THREAD_NAME_MAX).collect();
-                let th = channel
-                    .create_thread_from_message(&*self.http, message, CreateThread::new(name))
-                    .await
-                    .map_err(classify)?;
-                (th.id, Some(th.id.get().to_string()))
+                let req = Request::new(
+                    Route::ChannelMessageThreads {
+                        channel_id,
+                        message_id,
+                    },
+                    LightMethod::Post,
+                );
+                let id = Self::id_of(self.call(req, Some(&CreateThread::new(name))).await?)?;
+                (ChannelId::new(id), Some(id.to_string()))
             }
         };
-        thread
-            .send_message(
-                &*self.http,
-                CreateMessage::new().content(truncate(text, CONTENT_MAX)),
-            )
-            .await
-            .map_err(classify)?;
+        self.send_text(thread, text).await?;
         Ok(created)
+    }
+
+    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+        self.send_text(self.channel, text).await
     }
 }
 
 impl DiscordChat {
-    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
-        self.channel
-            .send_message(
-                &*self.http,
-                CreateMessage::new().content(truncate(text, CONTENT_MAX)),
-            )
-            .await
-            .map_err(classify)?;
+    /// Replaces a deferred interaction response with `text` (ephemeral, cut to 2,000
+    /// characters): `PATCH /webhooks/{application_id}/{token}/messages/@original`.
+    /// <https://discord.com/developers/docs/interactions/receiving-and-responding#edit-original-interaction-response>
+    ///
+    /// Errors: `application_id` is not a snowflake, or the call fails.
+    pub async fn edit_original(
+        &self,
+        application_id: &str,
+        token: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let app = snowflake("application_id", application_id)
+            .map_err(|e| ChatError::Failed(e.to_string()))?;
+        let req = Request::new(
+            Route::WebhookOriginalInteractionResponse {
+                application_id: ApplicationId::new(app),
+                token,
+            },
+            LightMethod::Patch,
+        );
+        let body = serde_json::json!({"content": truncate(text, CONTENT_MAX)});
+        self.call(req, Some(&body)).await?;
         Ok(())
     }
+
+    /// Answers an interaction that came over the gateway:
+    /// `POST /interactions/{interaction_id}/{token}/callback` with `response`.
+    /// <https://discord.com/developers/docs/interactions/receiving-and-responding#create-interaction-response>
+    ///
+    /// Errors: `interaction_id` is not a snowflake, or the call fails.
+    pub async fn interaction_callback(
+        &self,
+        interaction_id: &str,
+        token: &str,
+        response: &serde_json::Value,
+    ) -> Result<(), ChatError> {
+        let id = snowflake("interaction id", interaction_id)
+            .map_err(|e| ChatError::Failed(e.to_string()))?;
+        let req = Request::new(
+            Route::InteractionResponse {
+                interaction_id: InteractionId::new(id),
+                token,
+            },
+            LightMethod::Post,
+        );
+        self.call(req, Some(response)).await?;
+        Ok(())
+    }
+
+    /// Registers the slash commands ([`command_definitions`]) by bulk overwrite: in guild
+    /// `guild_id` when given (`PUT /applications/{id}/guilds/{guild_id}/commands`, effective
+    /// at once), else globally (`PUT /applications/{id}/commands`).
+    /// <https://discord.com/developers/docs/interactions/application-commands#bulk-overwrite-guild-application-commands>
+    ///
+    /// Errors: no application ID configured, a bad guild ID, or the call fails.
+    pub async fn register_commands(&self, guild_id: Option<&str>) -> Result<(), ChatError> {
+        let application_id = self.application_id.ok_or_else(|| {
+            ChatError::Failed("discord.application_id is needed to register commands".into())
+        })?;
+        let route = match guild_id {
+            Some(g) => Route::GuildCommands {
+                application_id,
+                guild_id: GuildId::new(
+                    snowflake("guild_id", g).map_err(|e| ChatError::Failed(e.to_string()))?,
+                ),
+            },
+            None => Route::Commands { application_id },
+        };
+        self.call(
+            Request::new(route, LightMethod::Put),
+            Some(&command_definitions()),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The slash commands, as the body of a bulk overwrite: `/claim`, `/unclaim`, `/assign`,
+/// `/reply` (opens a modal), `/note`, `/status`, `/priority`, `/mine`, `/unassigned`,
+/// `/ticket`, `/workload`, `/help`. Every `ticket` option autocompletes open ticket numbers.
+/// <https://discord.com/developers/docs/interactions/application-commands#application-command-object>
+pub fn command_definitions() -> serde_json::Value {
+    use serde_json::json;
+    const STRING: u8 = 3;
+    const USER: u8 = 6;
+    let ticket = json!({"type": STRING, "name": "ticket", "description": "Ticket number, e.g. TICK-2026-0001",
+                        "required": true, "autocomplete": true, "max_length": 40});
+    let choices = |names: &[&str]| -> Vec<serde_json::Value> {
+        names
+            .iter()
+            .map(|n| json!({"name": n.replace('_', " "), "value": n}))
+            .collect()
+    };
+    let cmd = |name: &str, description: &str, options: Vec<serde_json::Value>| json!({"name": name, "type": 1, "description": description, "options": options});
+    json!([
+        cmd(
+            "claim",
+            "Take a ticket: you become its owner",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "unclaim",
+            "Give a ticket back to the queue",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "assign",
+            "Give a ticket to an agent (admins)",
+            vec![
+                ticket.clone(),
+                json!({"type": USER, "name": "user", "description": "The agent", "required": true}),
+            ]
+        ),
+        cmd(
+            "reply",
+            "Email the customer (opens a form naming the recipient)",
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "note",
+            "Add an internal note, never emailed",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "text", "description": "The note (a form opens without it)",
+                   "required": false, "max_length": 4000}),
+            ]
+        ),
+        cmd(
+            "status",
+            "Move a ticket through its workflow",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "status", "description": "New status", "required": true,
+                   "choices": choices(&["open", "in_progress", "waiting", "resolved", "closed"])}),
+            ]
+        ),
+        cmd(
+            "priority",
+            "Set a ticket's priority",
+            vec![
+                ticket.clone(),
+                json!({"type": STRING, "name": "priority", "description": "New priority", "required": true,
+                   "choices": choices(&["low", "medium", "high", "urgent"])}),
+            ]
+        ),
+        cmd("mine", "Tickets you hold", vec![]),
+        cmd("unassigned", "Tickets nobody holds, oldest first", vec![]),
+        cmd(
+            "ticket",
+            "A ticket's summary and recent history",
+            vec![ticket]
+        ),
+        cmd(
+            "workload",
+            "Load per agent and the unassigned queue",
+            vec![]
+        ),
+        cmd("help", "What claimdesk can do", vec![]),
+    ])
+}
+
+/// How long Discord asked us to wait after a 429: the JSON body's `retry_after` (seconds,
+/// a float, the precise figure), else the `Retry-After` header (seconds), else 1 s; kept
+/// between 10 ms and one hour.
+/// <https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit>
+pub fn retry_after(header: Option<&str>, body: Option<&serde_json::Value>) -> std::time::Duration {
+    let secs = body
+        .and_then(|b| b.get("retry_after"))
+        .and_then(serde_json::Value::as_f64)
+        .or_else(|| header.and_then(|h| h.trim().parse::<f64>().ok()))
+        .filter(|s| s.is_finite())
+        .unwrap_or(1.0)
+        .clamp(0.01, 3600.0);
+    std::time::Duration::from_secs_f64(secs)
 }
 
 fn ids(post: &ChatPost) -> Result<(ChannelId, MessageId), ChatError> {
@@ -190,7 +460,88 @@ fn ids(post: &ChatPost) -> Result<(ChannelId, MessageId), ChatError> {
     Ok((ChannelId::new(c), MessageId::new(m)))
 }
 
-/// The card as an embed.
+/// Discord's limit on an embed's footer text, characters.
+pub const EMBED_FOOTER_MAX: usize = 2048;
+/// Discord's limit on the number of fields in an embed.
+pub const EMBED_FIELDS_MAX: usize = 25;
+/// Discord's limit on an embed field's name, characters.
+pub const EMBED_FIELD_NAME_MAX: usize = 256;
+/// Discord's limit on an embed field's value, characters.
+pub const EMBED_FIELD_VALUE_MAX: usize = 1024;
+/// Discord's limit on the sum of an embed's title, description, field names and values,
+/// footer and author name, characters.
+/// <https://discord.com/developers/docs/resources/message#embed-object-embed-limits>
+pub const EMBED_TOTAL_MAX: usize = 6000;
+
+/// The text of the card's embed, each part already within Discord's embed limits
+/// (see [`EMBED_TOTAL_MAX`]); the description (status line and preview) is the part cut,
+/// with `…`, when the whole would not fit. The full text stays stored with the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedParts {
+    /// `TICK-2026-0001 · Subject`, at most [`EMBED_TITLE_MAX`] characters.
+    pub title: String,
+    /// Status line and preview, at most [`EMBED_DESCRIPTION_MAX`] characters.
+    pub description: String,
+    /// `(name, value)` pairs shown inline: status, assignee, priority, last customer message,
+    /// message count; at most [`EMBED_FIELDS_MAX`].
+    pub fields: Vec<(String, String)>,
+    /// `From … · n message(s)`, at most [`EMBED_FOOTER_MAX`] characters.
+    pub footer: String,
+}
+
+impl EmbedParts {
+    /// Characters Discord counts towards [`EMBED_TOTAL_MAX`].
+    pub fn total_chars(&self) -> usize {
+        let n = |s: &str| s.chars().count();
+        n(&self.title)
+            + n(&self.description)
+            + n(&self.footer)
+            + self.fields.iter().map(|(k, v)| n(k) + n(v)).sum::<usize>()
+    }
+}
+
+/// The card's embed text, trimmed to Discord's limits.
+pub fn embed_parts(card: &CardView) -> EmbedParts {
+    let preview = if card.preview.is_empty() {
+        "(no text)"
+    } else {
+        &card.preview
+    };
+    let fields: Vec<(String, String)> = messages::card_facts(card, Mention::Discord)
+        .into_iter()
+        .take(EMBED_FIELDS_MAX)
+        .map(|(k, v)| {
+            (
+                truncate(k, EMBED_FIELD_NAME_MAX),
+                truncate(&v, EMBED_FIELD_VALUE_MAX),
+            )
+        })
+        .collect();
+    let mut parts = EmbedParts {
+        title: truncate(&messages::headline(card), EMBED_TITLE_MAX),
+        description: String::new(),
+        fields,
+        footer: String::new(),
+    };
+    // The footer gives way before the description's first thousand characters do.
+    let footer_room = EMBED_TOTAL_MAX
+        .saturating_sub(parts.total_chars() + 1000)
+        .clamp(1, EMBED_FOOTER_MAX);
+    parts.footer = truncate(&messages::from_line(card), footer_room);
+    let room = EMBED_TOTAL_MAX
+        .saturating_sub(parts.total_chars())
+        .clamp(1, EMBED_DESCRIPTION_MAX);
+    parts.description = truncate(
+        &format!(
+            "**{}**\n\n{preview}",
+            messages::status_line(card, Mention::Discord)
+        ),
+        room,
+    );
+    parts
+}
+
+/// The card as an embed: [`embed_parts`] with a colour for the status.
 pub fn embed(card: &CardView) -> CreateEmbed {
     let colour = match card.status {
         Status::Open | Status::PendingAssignment => 0xE0_8A_00,
@@ -199,24 +550,12 @@ pub fn embed(card: &CardView) -> CreateEmbed {
         Status::Resolved | Status::Closed => 0x2E_A0_43,
         Status::Merged => 0x66_66_66,
     };
-    let preview = if card.preview.is_empty() {
-        "(no text)"
-    } else {
-        &card.preview
-    };
+    let p = embed_parts(card);
     CreateEmbed::new()
-        .title(truncate(&messages::headline(card), EMBED_TITLE_MAX))
-        .description(truncate(
-            &format!(
-                "**{}**\n\n{preview}",
-                messages::status_line(card, Mention::Discord)
-            ),
-            EMBED_DESCRIPTION_MAX,
-        ))
-        .footer(CreateEmbedFooter::new(truncate(
-            &messages::from_line(card),
-            2048,
-        )))
+        .title(p.title)
+        .description(p.description)
+        .fields(p.fields.into_iter().map(|(k, v)| (k, v, true)))
+        .footer(CreateEmbedFooter::new(p.footer))
         .colour(colour)
 }
 
@@ -263,12 +602,83 @@ pub fn components(card: &CardView) -> Vec<CreateActionRow> {
     }
 }
 
-fn classify(e: serenity::Error) -> ChatError {
-    use serenity::http::HttpError;
-    if let serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) = &e {
-        if r.status_code.as_u16() == 429 {
-            return ChatError::RateLimited(std::time::Duration::from_secs(1));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Priority;
+
+    #[test]
+    fn retry_after_prefers_the_precise_body_figure() {
+        let body = serde_json::json!({"message": "You are being rate limited.", "retry_after": 2.5, "global": false});
+        assert_eq!(retry_after(Some("3"), Some(&body)).as_millis(), 2500);
+        assert_eq!(retry_after(Some("3"), None).as_secs(), 3);
+        assert_eq!(retry_after(Some("junk"), None).as_secs(), 1);
+        assert_eq!(
+            retry_after(None, Some(&serde_json::json!({"retry_after": -4}))).as_millis(),
+            10
+        );
+        assert_eq!(retry_after(Some("1e9"), None).as_secs(), 3600);
+    }
+
+    fn huge_card() -> CardView {
+        let now = chrono::Utc::now();
+        CardView {
+            number: "TICK-2026-0001".into(),
+            status: Status::Claimed,
+            assignee: Some(("ana".repeat(500), None, Some("200000000000000001".into()))),
+            requester: format!("{} <{}@x.example>", "N".repeat(5000), "a".repeat(3000)),
+            subject: "S".repeat(10_000),
+            preview: "é".repeat(50_000),
+            message_count: 3,
+            merged_into: None,
+            priority: Priority::Urgent,
+            claimed_at: Some(now - chrono::Duration::seconds(185)),
+            last_customer_at: Some(now - chrono::Duration::seconds(7300)),
+            as_of: now,
+            attachment_count: 3,
+            bounced: true,
+            linked_to: None,
         }
     }
-    ChatError::Failed(format!("discord: {e}"))
+
+    #[test]
+    fn embed_fits_discord_limits_whatever_the_input() {
+        let p = embed_parts(&huge_card());
+        let n = |s: &str| s.chars().count();
+        assert!(n(&p.title) <= EMBED_TITLE_MAX && p.title.ends_with('…'));
+        assert!(n(&p.description) <= EMBED_DESCRIPTION_MAX && p.description.ends_with('…'));
+        assert!(n(&p.footer) <= EMBED_FOOTER_MAX);
+        assert!(p.fields.len() <= EMBED_FIELDS_MAX);
+        for (k, v) in &p.fields {
+            assert!(n(k) <= EMBED_FIELD_NAME_MAX && n(v) <= EMBED_FIELD_VALUE_MAX);
+        }
+        assert!(p.total_chars() <= EMBED_TOTAL_MAX, "{}", p.total_chars());
+        // The built embed carries exactly these parts.
+        let json = serde_json::to_value(embed(&huge_card())).expect("embed serialises");
+        assert_eq!(json["title"], p.title.as_str());
+        assert_eq!(
+            json["fields"].as_array().map(Vec::len),
+            Some(p.fields.len())
+        );
+    }
+
+    #[test]
+    fn embed_shows_claim_age_priority_and_last_customer_message() {
+        let mut c = huge_card();
+        c.assignee = Some(("ana".into(), None, Some("200000000000000001".into())));
+        c.preview = "Export fails".into();
+        c.subject = "Export".into();
+        c.requester = "dana@customer.example".into();
+        let p = embed_parts(&c);
+        assert!(p
+            .description
+            .contains("Claimed by <@200000000000000001> · 3 min"));
+        assert!(p.description.ends_with("Export fails"), "{}", p.description);
+        let f: std::collections::HashMap<_, _> = p.fields.into_iter().collect();
+        assert_eq!(f["Assignee"], "Claimed by <@200000000000000001> · 3 min");
+        assert_eq!(f["Priority"], "urgent");
+        assert_eq!(f["Customer last wrote"], "2 h 1 min ago");
+        assert_eq!(f["Messages"], "3");
+        assert_eq!(p.title, "[urgent] TICK-2026-0001 · Export");
+    }
 }

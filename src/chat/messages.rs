@@ -28,6 +28,15 @@ pub fn holder(card: &CardView, style: Mention) -> Option<String> {
 
 /// The status line of a card: `Open · unclaimed`, `Claimed by @ana`, `In progress · @ana`.
 pub fn status_line(card: &CardView, style: Mention) -> String {
+    let line = status_words(card, style);
+    if card.bounced {
+        format!("{line} · ⚠ reply bounced")
+    } else {
+        line
+    }
+}
+
+fn status_words(card: &CardView, style: Mention) -> String {
     let who = holder(card, style);
     match (card.status, who) {
         (Status::Merged, _) => format!(
@@ -35,10 +44,49 @@ pub fn status_line(card: &CardView, style: Mention) -> String {
             card.merged_into.as_deref().unwrap_or("another ticket")
         ),
         (Status::Open, None) => "Open · unclaimed".to_string(),
-        (Status::Claimed, Some(w)) => format!("Claimed by {w}"),
+        (Status::Claimed, Some(_)) => assignee_line(card, style),
         (s, Some(w)) => format!("{} · {w}", s.label()),
         (s, None) => format!("{} · unclaimed", s.label()),
     }
+}
+
+/// The holder and how long they have held it: `Claimed by @ana · 3 min`, or `Unclaimed`.
+/// The time is `card.as_of − card.claimed_at`, humanised by [`age`].
+pub fn assignee_line(card: &CardView, style: Mention) -> String {
+    match holder(card, style) {
+        None => "Unclaimed".to_string(),
+        Some(who) => match card.claimed_at {
+            Some(at) => format!(
+                "Claimed by {who} · {}",
+                age((card.as_of - at).num_seconds() as f64)
+            ),
+            None => format!("Claimed by {who}"),
+        },
+    }
+}
+
+/// The card's labelled facts, in display order: status, assignee (with time since the
+/// claim), priority, when the customer last wrote, and the message count. Each platform lays
+/// them out its own way (Discord embed fields, Slack section fields, console lines).
+pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)> {
+    let status = match card.status {
+        Status::Merged => format!(
+            "Merged into {}",
+            card.merged_into.as_deref().unwrap_or("another ticket")
+        ),
+        s => s.label().to_string(),
+    };
+    let last = card
+        .last_customer_at
+        .map(|at| format!("{} ago", age((card.as_of - at).num_seconds() as f64)))
+        .unwrap_or_else(|| "—".to_string());
+    vec![
+        ("Status", status),
+        ("Assignee", assignee_line(card, style)),
+        ("Priority", card.priority.to_string()),
+        ("Customer last wrote", last),
+        ("Messages", card.message_count.to_string()),
+    ]
 }
 
 /// The card's headline: `TICK-2026-0001 · Subject`.
@@ -53,11 +101,28 @@ pub fn headline(card: &CardView) -> String {
 }
 
 /// The "from" line of a card.
+/// Ends in `· linked to TICK-…` when the ticket names another it was not allowed to join.
 pub fn from_line(card: &CardView) -> String {
+    let linked = card
+        .linked_to
+        .as_deref()
+        .map(|n| format!(" · linked to {n}"))
+        .unwrap_or_default();
     format!(
-        "From {} · {} message(s)",
-        card.requester, card.message_count
+        "From {} · {} message(s){}{linked}",
+        card.requester,
+        card.message_count,
+        attachments_mention(card.attachment_count)
     )
+}
+
+/// ` · 📎 2 attachments` (empty for none), appended to card and thread lines.
+pub fn attachments_mention(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " · 📎 1 attachment".into(),
+        n => format!(" · 📎 {n} attachments"),
+    }
 }
 
 /// One entry in a card's thread: a customer follow-up or our reply.
@@ -69,7 +134,11 @@ pub fn thread_entry(number: &str, m: &Message) -> String {
             m.to_addrs.join(", ")
         )
     } else {
-        format!("📨 Customer {} wrote on {number}:\n{body}", m.from_addr)
+        format!(
+            "📨 Customer {} wrote on {number}{}:\n{body}",
+            m.from_addr,
+            attachments_mention(usize::try_from(m.attachment_count).unwrap_or(0))
+        )
     }
 }
 
@@ -132,8 +201,13 @@ pub fn summary_line(t: &TicketSummary) -> String {
         .as_deref()
         .map(|h| format!("@{h}"))
         .unwrap_or_else(|| "unclaimed".into());
+    let linked = t
+        .linked_to
+        .as_deref()
+        .map(|n| format!(" · linked to {n}"))
+        .unwrap_or_default();
     format!(
-        "{}  {:<12} {:<10} {}  ({})",
+        "{}  {:<12} {:<10} {}  ({}){linked}",
         t.number, t.status, who, t.subject, t.requester
     )
 }
@@ -234,4 +308,38 @@ pub fn error(e: &DeskError) -> String {
             "Something went wrong on our side and nothing was changed. Please try again.".into()
         }
     }
+}
+
+/// The body of the acknowledgement email a customer gets when their message opens ticket
+/// `number` (sent with `Auto-Submitted: auto-replied`, RFC 3834 §5).
+pub fn acknowledgement_email(number: &str, subject: &str) -> String {
+    format!(
+        "Hello,\n\nWe received your request {number} (\"{subject}\"). A member of our team will \
+         answer you by email. To add details, reply to this message and keep {number} in the \
+         subject.\n\nThis is an automatic message; please do not reply only to acknowledge it.\n"
+    )
+}
+
+/// The note an automatic message becomes on a ticket: `what` is "delivery report",
+/// "feedback report" or "automatic reply".
+pub fn automatic_note(what: &str, from: &str, subject: &str, excerpt: &str) -> String {
+    let head = match what {
+        "delivery report" => format!("Reply bounced: delivery report from {from}"),
+        "feedback report" => format!("Feedback report (complaint) from {from}"),
+        _ => format!("Automatic reply from {from} (no status change)"),
+    };
+    let mut out = format!("{head}\nSubject: {subject}");
+    if !excerpt.is_empty() {
+        out.push('\n');
+        out.push_str(excerpt);
+    }
+    out
+}
+
+/// The channel notice for a suspected mail loop.
+pub fn loop_notice(sender: &str, tickets: i64, minutes: u32, latest: &str) -> String {
+    format!(
+        "⚠ Suspected mail loop: {sender} opened {tickets} tickets in {minutes} minutes (latest \
+         {latest}). No more acknowledgements go to this address for now."
+    )
 }

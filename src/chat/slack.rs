@@ -20,6 +20,12 @@ use super::ChatError;
 
 /// Slack's limit on a section block's text, characters.
 pub const SECTION_TEXT_MAX: usize = 3000;
+/// Slack's limit on one of a section block's `fields`, characters.
+pub const SECTION_FIELD_MAX: usize = 2000;
+/// Slack's limit on the number of a section block's `fields`.
+pub const SECTION_FIELDS_MAX: usize = 10;
+/// Slack's limit on the blocks of one message.
+pub const MESSAGE_BLOCKS_MAX: usize = 50;
 
 /// Action IDs of the card's buttons; the button value is the ticket number.
 pub mod action {
@@ -29,6 +35,107 @@ pub mod action {
     pub const UNCLAIM: &str = "unclaim";
     /// Resolve button.
     pub const RESOLVE: &str = "resolve";
+    /// Reply button: opens the reply modal (`views.open`).
+    pub const REPLY: &str = "reply";
+    /// Note button: opens the internal-note modal (`views.open`).
+    pub const NOTE: &str = "note";
+}
+
+/// What a modal writes, and where its submission goes (`view.callback_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModalKind {
+    /// An email to the customer (`crate::desk::Desk::reply`).
+    Reply,
+    /// An internal note (`crate::desk::Desk::note`).
+    Note,
+}
+
+impl ModalKind {
+    /// The modal's `callback_id`.
+    pub fn callback_id(self) -> &'static str {
+        match self {
+            ModalKind::Reply => "claimdesk.reply",
+            ModalKind::Note => "claimdesk.note",
+        }
+    }
+
+    /// The kind behind a `callback_id`; `None` for views claimdesk did not open.
+    pub fn from_callback_id(id: &str) -> Option<ModalKind> {
+        match id {
+            "claimdesk.reply" => Some(ModalKind::Reply),
+            "claimdesk.note" => Some(ModalKind::Note),
+            _ => None,
+        }
+    }
+}
+
+/// `block_id` / `action_id` of the modal's text input; a submission's text is at
+/// `view.state.values[MODAL_BLOCK][MODAL_ACTION].value`, and errors are keyed by `MODAL_BLOCK`.
+pub const MODAL_BLOCK: &str = "body";
+/// See [`MODAL_BLOCK`].
+pub const MODAL_ACTION: &str = "text";
+/// Slack's limit on a plain_text_input's text, characters.
+pub const INPUT_MAX: u64 = 3000;
+
+/// What a modal needs to show: ticket, recipient, subject, and the channel the opener was in
+/// (for the confirmation after submitting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModalTarget {
+    /// `TICK-2026-0001`.
+    pub number: String,
+    /// The customer's address (shown as "To:").
+    pub to: String,
+    /// Ticket subject.
+    pub subject: String,
+    /// Channel ID the button or command was used in.
+    pub channel: String,
+}
+
+/// The modal for `kind` on `target` (Block Kit modal view,
+/// <https://api.slack.com/reference/surfaces/views>): a line saying where the text goes and a
+/// multi-line `plain_text_input`. `private_metadata` carries `{"ticket", "channel"}` as JSON.
+pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
+    let (title, submit, label, intro) = match kind {
+        ModalKind::Reply => (
+            "Reply to customer",
+            "Send reply",
+            "Your reply",
+            format!(
+                "*To:* {}\n*Subject:* Re: {} [{}]",
+                target.to, target.subject, target.number
+            ),
+        ),
+        ModalKind::Note => (
+            "Internal note",
+            "Add note",
+            "Note",
+            format!(
+                "Internal note on *{}* — shown in the card's thread, never sent to {}.",
+                target.number, target.to
+            ),
+        ),
+    };
+    let input = SlackBlockPlainTextInputElement::new()
+        .with_action_id(MODAL_ACTION.to_string().into())
+        .with_multiline(true)
+        .with_max_length(INPUT_MAX);
+    let blocks = vec![
+        section(&intro),
+        SlackInputBlock::new(
+            SlackBlockPlainText::new(label.to_string()).into(),
+            input.into(),
+        )
+        .with_block_id(MODAL_BLOCK.to_string().into())
+        .into(),
+    ];
+    let meta = serde_json::json!({"ticket": target.number, "channel": target.channel});
+    SlackView::Modal(
+        SlackModalView::new(SlackBlockPlainText::new(title.to_string()).into(), blocks)
+            .with_submit(SlackBlockPlainText::new(submit.to_string()).into())
+            .with_close(SlackBlockPlainText::new("Cancel".to_string()).into())
+            .with_callback_id(kind.callback_id().to_string().into())
+            .with_private_metadata(meta.to_string()),
+    )
 }
 
 /// A Slack workspace connection posting into one channel.
@@ -55,6 +162,22 @@ impl SlackChat {
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
             channel: channel.to_string(),
         }
+    }
+
+    /// The Web API client (shared with Socket Mode, which opens its connection through
+    /// `apps.connections.open` on the same API base).
+    pub fn client(&self) -> Arc<SlackHyperClient> {
+        self.client.clone()
+    }
+
+    /// Opens `view` as a modal for the interaction that gave `trigger_id` (`views.open`,
+    /// <https://api.slack.com/methods/views.open>). A trigger expires 3 s after Slack sent
+    /// it, so this is called right after the acknowledgement, never queued for retries.
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
+        session.views_open(&req).await.map_err(classify)?;
+        Ok(())
     }
 
     pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
@@ -151,11 +274,31 @@ fn button(label: &str, action_id: &str, value: &str, primary: bool) -> SlackActi
     SlackActionBlockElement::Button(b)
 }
 
-/// The card as Block Kit: headline, status, sender, preview, and the buttons that fit the status.
+/// The card's facts (status, assignee with time since the claim, priority, when the
+/// customer last wrote, message count) as a section block's `fields`, each `*Label*\nvalue`
+/// within Slack's field limits.
+fn facts(card: &CardView) -> SlackBlock {
+    let fields: Vec<SlackBlockText> = messages::card_facts(card, Mention::Slack)
+        .into_iter()
+        .take(SECTION_FIELDS_MAX)
+        .map(|(k, v)| {
+            SlackBlockText::MarkDown(SlackBlockMarkDownText::new(truncate(
+                &format!("*{k}*\n{v}"),
+                SECTION_FIELD_MAX,
+            )))
+        })
+        .collect();
+    SlackSectionBlock::new().with_fields(fields).into()
+}
+
+/// The card as Block Kit: headline and status, the facts as fields, sender and preview, and
+/// the buttons that fit the status; at most [`MESSAGE_BLOCKS_MAX`] blocks, every text within
+/// its limit (long previews end in `…`; the full text stays stored).
 pub fn card_content(card: &CardView) -> SlackMessageContent {
     let status = messages::status_line(card, Mention::Slack);
     let mut blocks = vec![
         section(&format!("*{}*\n{status}", messages::headline(card))),
+        facts(card),
         section(&format!(
             "{}\n>>> {}",
             messages::from_line(card),
@@ -173,12 +316,19 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     if card.assignee.is_some() && card.status != Status::Merged {
         buttons.push(button("Unclaim", action::UNCLAIM, &card.number, false));
     }
+    if card.status.apply(crate::domain::Event::AgentReply).is_ok() {
+        buttons.push(button("Reply", action::REPLY, &card.number, false));
+    }
+    if card.status != Status::Merged {
+        buttons.push(button("Note", action::NOTE, &card.number, false));
+    }
     if card.status.apply(crate::domain::Event::Resolve).is_ok() {
         buttons.push(button("Resolve", action::RESOLVE, &card.number, false));
     }
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
     }
+    blocks.truncate(MESSAGE_BLOCKS_MAX);
     SlackMessageContent::new()
         .with_text(truncate(
             &format!("{} — {status}", messages::headline(card)),
@@ -193,5 +343,55 @@ fn classify(e: SlackClientError) -> ChatError {
             ChatError::RateLimited(r.retry_after.unwrap_or(std::time::Duration::from_secs(1)))
         }
         other => ChatError::Failed(format!("slack: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Priority;
+
+    #[test]
+    fn card_blocks_fit_slack_limits_with_huge_input() {
+        let now = chrono::Utc::now();
+        let card = CardView {
+            number: "TICK-2026-0001".into(),
+            status: Status::InProgress,
+            assignee: Some(("b".repeat(5000), Some("U000000ANA".into()), None)),
+            requester: "r".repeat(20_000),
+            subject: "s".repeat(20_000),
+            preview: "p".repeat(100_000),
+            message_count: 2,
+            merged_into: None,
+            priority: Priority::High,
+            claimed_at: Some(now - chrono::Duration::seconds(120)),
+            last_customer_at: Some(now),
+            as_of: now,
+            attachment_count: 3,
+            bounced: true,
+            linked_to: None,
+        };
+        let v = serde_json::to_value(card_content(&card)).expect("serialises");
+        let blocks = v["blocks"].as_array().expect("blocks");
+        assert!(blocks.len() <= MESSAGE_BLOCKS_MAX);
+        let n = |x: &serde_json::Value| x.as_str().map(|s| s.chars().count()).unwrap_or(0);
+        assert!(n(&v["text"]) <= SECTION_TEXT_MAX);
+        let mut saw_fields = false;
+        for b in blocks {
+            assert!(n(&b["text"]["text"]) <= SECTION_TEXT_MAX, "{b}");
+            if let Some(fs) = b["fields"].as_array() {
+                saw_fields = true;
+                assert!(fs.len() <= SECTION_FIELDS_MAX);
+                for f in fs {
+                    assert!(n(&f["text"]) <= SECTION_FIELD_MAX);
+                }
+                assert!(b.to_string().contains("Claimed by <@U000000ANA> · 2 min"));
+            }
+        }
+        assert!(saw_fields, "{v}");
+        assert!(
+            v.to_string().contains('…'),
+            "long text is cut with an ellipsis"
+        );
     }
 }

@@ -32,6 +32,31 @@ pub enum Ingested {
     Duplicate,
     /// It could not become a ticket; kept in quarantine with this reason.
     Quarantined(String),
+    /// An automatic message (bounce, feedback report, auto-reply) attached to this ticket as
+    /// a note; see `desk::noise`.
+    Noted(String),
+}
+
+/// What [`Desk::find_thread`] found.
+struct Threading {
+    /// The message's trusted msg-ids (forged ones in our domain removed).
+    ids: Vec<String>,
+    /// Tickets those ids (or a trusted tag) lead to, oldest first.
+    known: Vec<i64>,
+    /// A ticket the message named without its sender being on that thread.
+    linked: Option<i64>,
+}
+
+/// Whether `address` is one of `ours`, or a plus-address of one of them.
+fn is_ours(address: &str, ours: &[&str]) -> bool {
+    let plain = match address.rsplit_once('@') {
+        Some((local, domain)) => match local.split_once('+') {
+            Some((base, _)) => format!("{base}@{domain}"),
+            None => address.to_string(),
+        },
+        None => address.to_string(),
+    };
+    ours.iter().any(|o| o.eq_ignore_ascii_case(&plain))
 }
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
@@ -48,19 +73,35 @@ impl Desk {
     /// new ticket. Errors only when the database fails; then nothing is stored and the cursor
     /// stays, so the message is fetched again.
     pub async fn ingest(&self, src: Source<'_>, raw: &[u8]) -> Result<Ingested, sqlx::Error> {
+        self.ingest_sized(src, raw, raw.len()).await
+    }
+
+    /// [`Desk::ingest`] for a message of `full_size` bytes of which `raw` may be only the
+    /// first bytes (the IMAP intake reads only the first `intake.max_message_bytes` of a
+    /// larger message). A message over the limit still becomes a ticket from the bytes at
+    /// hand; its attachments are not stored, a flagged system note names what was left out,
+    /// and `messages.raw` keeps its first `max_message_bytes` bytes (`raw_truncated`).
+    pub async fn ingest_sized(
+        &self,
+        src: Source<'_>,
+        raw: &[u8],
+        full_size: usize,
+    ) -> Result<Ingested, sqlx::Error> {
+        let full_size = full_size.max(raw.len());
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(THREADING_LOCK)
             .execute(&mut *tx)
             .await?;
-        let outcome = self.ingest_in(&mut tx, src, raw).await?;
+        let outcome = self.ingest_in(&mut tx, src, raw, full_size).await?;
         store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Ingests several messages fetched from one folder — `(UID, raw RFC 822 bytes)` in
-    /// ascending UID order — and advances the mailbox cursor to the last UID, all in one
+    /// Ingests several messages fetched from one folder — `(UID, raw RFC 822 bytes, full
+    /// size in bytes)` in ascending UID order, where `raw` may be only the first bytes of a
+    /// message over the limit (see [`Desk::ingest_sized`]) — and advances the mailbox cursor to the last UID, all in one
     /// transaction: either every message of the batch is stored and the cursor covers them,
     /// or (on any database error) nothing is and the cursor stays, so the whole batch is
     /// fetched again. Each message is decided exactly as by [`Desk::ingest`], in order, so a
@@ -74,9 +115,9 @@ impl Desk {
         &self,
         mailbox: &str,
         uidvalidity: u32,
-        messages: &[(u32, Vec<u8>)],
+        messages: &[(u32, Vec<u8>, usize)],
     ) -> Result<Vec<Ingested>, sqlx::Error> {
-        let Some(last_uid) = messages.iter().map(|(uid, _)| *uid).max() else {
+        let Some(last_uid) = messages.iter().map(|(uid, _, _)| *uid).max() else {
             return Ok(Vec::new());
         };
         let mut tx = self.pool.begin().await?;
@@ -85,13 +126,14 @@ impl Desk {
             .execute(&mut *tx)
             .await?;
         let mut outcomes = Vec::with_capacity(messages.len());
-        for (uid, raw) in messages {
+        for (uid, raw, full_size) in messages {
             let src = Source {
                 mailbox,
                 uidvalidity,
                 uid: *uid,
             };
-            outcomes.push(self.ingest_in(&mut tx, src, raw).await?);
+            let full_size = (*full_size).max(raw.len());
+            outcomes.push(self.ingest_in(&mut tx, src, raw, full_size).await?);
         }
         store::cursors::advance(&mut tx, mailbox, uidvalidity, last_uid).await?;
         tx.commit().await?;
@@ -105,21 +147,35 @@ impl Desk {
         conn: &mut sqlx::PgConnection,
         src: Source<'_>,
         raw: &[u8],
+        full_size: usize,
     ) -> Result<Ingested, sqlx::Error> {
-        let outcome = match parse::parse(raw) {
+        let parsed = parse::parse(raw).map(|p| ParsedEmail {
+            raw_size: full_size,
+            ..p
+        });
+        let outcome = match parsed {
             Err(e) => self.quarantine(conn, src, raw, &e.to_string()).await?,
-            Ok(p) => match p.from_addr.clone() {
-                None => {
-                    self.quarantine(conn, src, raw, "no sender address (From)")
-                        .await?
-                }
-                Some(from) => self.thread_and_store(conn, src, raw, &p, &from).await?,
+            Ok(p) => match self.screen(conn, src, raw, &p).await? {
+                Some(done) => done,
+                None => match p.from_addr.clone() {
+                    None => {
+                        self.quarantine(conn, src, raw, "no sender address (From)")
+                            .await?
+                    }
+                    Some(from) => {
+                        let done = self.thread_and_store(conn, src, raw, &p, &from).await?;
+                        if let Ingested::Created(number) = &done {
+                            self.after_created(conn, src, &p, &from, number).await?;
+                        }
+                        done
+                    }
+                },
             },
         };
         Ok(outcome)
     }
 
-    async fn quarantine(
+    pub(super) async fn quarantine(
         &self,
         conn: &mut sqlx::PgConnection,
         src: Source<'_>,
@@ -144,15 +200,8 @@ impl Desk {
         p: &ParsedEmail,
         from: &str,
     ) -> Result<Ingested, sqlx::Error> {
-        let ids = p.thread_ids();
-        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
-        if known.is_empty() {
-            if let Some(tag) = threading::subject_tag(&p.subject, &self.prefix) {
-                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
-                    known.push(t.merged_into.unwrap_or(t.id));
-                }
-            }
-        }
+        let recipients = parse::recipients(raw);
+        let Threading { ids, known, linked } = self.find_thread(conn, p, from, &recipients).await?;
         let (ticket_id, created) = match known.first() {
             Some(&id) => (id, false),
             None => {
@@ -176,6 +225,9 @@ impl Desk {
                     },
                 )
                 .await?;
+                if let Some(l) = linked {
+                    store::tickets::set_linked(conn, id, l).await?;
+                }
                 (id, true)
             }
         };
@@ -183,8 +235,12 @@ impl Desk {
             self.merge(conn, other, ticket_id).await?;
         }
         store::thread_keys::add(conn, &ids, ticket_id).await?;
-        store::tickets::add_participants(conn, ticket_id, &[from.to_string()]).await?;
-        let raw_size = i32::try_from(raw.len()).unwrap_or(i32::MAX);
+        let ours = self.our_addresses();
+        let mut people = vec![from.to_string()];
+        people.extend(recipients.iter().filter(|a| !is_ours(a, &ours)).cloned());
+        store::tickets::add_participants(conn, ticket_id, &people).await?;
+        let raw_size = i32::try_from(p.raw_size).unwrap_or(i32::MAX);
+        let kept_raw = self.kept_raw(raw);
         let inserted = store::messages::insert(
             conn,
             store::messages::NewMessage {
@@ -198,7 +254,7 @@ impl Desk {
                 to_addrs: &p.to,
                 subject: &p.subject,
                 body_text: &p.body_text,
-                raw: Some(raw),
+                raw: Some(kept_raw),
                 raw_size,
                 mailbox: Some(src.mailbox),
                 uid: Some(i64::from(src.uid)),
@@ -211,12 +267,28 @@ impl Desk {
             .ok_or(sqlx::Error::RowNotFound)?;
         let customer = format!("customer:{from}");
         let Some(message_row) = inserted else {
+            store::duplicates::record(
+                conn,
+                src.mailbox,
+                src.uidvalidity,
+                src.uid,
+                &p.message_id,
+                Some(ticket_id),
+            )
+            .await?;
             if known.len() > 1 {
                 self.refresh_cards(conn, ticket_id).await?;
             }
             return Ok(Ingested::Duplicate);
         };
+        let truncated = kept_raw.len() < p.raw_size;
+        self.store_content(conn, src, ticket_id, message_row, p, truncated)
+            .await?;
         if created {
+            let linked_number = match linked {
+                Some(l) => store::tickets::by_id(conn, l).await?.map(|t| t.number),
+                None => None,
+            };
             store::audit::record(
                 conn,
                 AuditEvent {
@@ -225,7 +297,11 @@ impl Desk {
                     surface: "email",
                     action: "ticket.created",
                     before: None,
-                    after: Some(serde_json::json!({"status": "open", "message_id": p.message_id})),
+                    after: Some(serde_json::json!({
+                        "status": "open",
+                        "message_id": p.message_id,
+                        "linked_ticket": linked_number,
+                    })),
                 },
             )
             .await?;
@@ -274,6 +350,60 @@ impl Desk {
         self.refresh_cards(conn, ticket_id).await?;
         self.post_in_threads(conn, ticket_id, message_row).await?;
         Ok(Ingested::Joined(ticket.number))
+    }
+
+    /// The threading lookup for message `p` from `from` (see `domain::threading`):
+    ///
+    /// 1. Every msg-id it carries (Message-ID, In-Reply-To, References, RFC 5322 §3.6.4),
+    ///    except ids in our Message-ID domain without a valid signature
+    ///    ([`threading::OurMsgId::Forged`]): those are neither looked up nor stored.
+    /// 2. Failing that, a ticket named by the `[TICK-…]` subject tag, else by a plus-address
+    ///    (`support+TICK-…@`) among `recipients` — followed only when `from` is that ticket's
+    ///    requester or a participant. Anyone else opens a new ticket linked to the one named.
+    ///
+    /// Runs under the ingest advisory lock, so concurrent mailboxes see one another's keys.
+    async fn find_thread(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        p: &ParsedEmail,
+        from: &str,
+        recipients: &[String],
+    ) -> Result<Threading, sqlx::Error> {
+        let key = self.message_id_key(conn).await?.to_vec();
+        let (ids, forged): (Vec<String>, Vec<String>) =
+            p.thread_ids().into_iter().partition(|id| {
+                threading::check_msg_id(id, &self.message_id_domain, &key)
+                    != threading::OurMsgId::Forged
+            });
+        if !forged.is_empty() {
+            tracing::warn!(from, forged = ?forged,
+                "ignoring msg-ids in our domain without a valid signature");
+        }
+        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
+        let mut linked = None;
+        if known.is_empty() {
+            let ours = self.our_addresses();
+            let named = threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
+                recipients
+                    .iter()
+                    .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
+            });
+            if let Some(tag) = named {
+                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
+                    let target = t.merged_into.unwrap_or(t.id);
+                    if store::tickets::is_on_thread(conn, target, from).await?
+                        || store::tickets::is_on_thread(conn, t.id, from).await?
+                    {
+                        known.push(target);
+                    } else {
+                        tracing::info!(from, named = %tag,
+                            "sender is not on the named ticket's thread; opening a linked ticket");
+                        linked = Some(target);
+                    }
+                }
+            }
+        }
+        Ok(Threading { ids, known, linked })
     }
 
     /// Merges ticket `from` into `into`: its messages and thread keys move, it becomes

@@ -8,7 +8,9 @@
 pub mod agents;
 pub mod assign;
 pub mod claim;
+pub mod content;
 pub mod ingest;
+pub mod noise;
 pub mod note;
 pub mod query;
 pub mod release;
@@ -148,7 +150,14 @@ pub struct Desk {
     count_waiting: bool,
     requester_may_close: bool,
     auto_release: crate::config::AutoReleaseSettings,
+    acknowledge: HashMap<String, bool>,
+    noise: crate::config::NoiseSettings,
     clock: Clock,
+    max_message_bytes: u64,
+    attachments: crate::config::AttachmentSettings,
+    /// HMAC key for our Message-IDs: from the environment, or loaded (made once) from
+    /// `desk_secrets` on first use.
+    message_id_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -192,8 +201,51 @@ impl Desk {
             count_waiting: settings.desk.count_waiting_as_load,
             requester_may_close: settings.desk.requester_may_close,
             auto_release: settings.desk.auto_release.clone(),
+            acknowledge: settings
+                .mailboxes
+                .iter()
+                .map(|m| (m.name.clone(), m.acknowledge))
+                .collect(),
+            noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
+            max_message_bytes: settings.intake.max_message_bytes,
+            attachments: settings.intake.attachments.clone(),
+            message_id_key: std::sync::Arc::new(
+                match Settings::secret(&settings.desk.message_id_key_env) {
+                    Some(k) => tokio::sync::OnceCell::new_with(Some(
+                        secrecy::ExposeSecret::expose_secret(&k).as_bytes().to_vec(),
+                    )),
+                    None => tokio::sync::OnceCell::new(),
+                },
+            ),
         }
+    }
+
+    /// The key that signs and checks our Message-IDs (see `desk.message_id_key_env`): the
+    /// environment variable's bytes, else a random 32-byte key made once and kept in
+    /// `desk_secrets` (so it survives restarts and is shared by every process on the
+    /// database). Never logged.
+    async fn message_id_key(&self, conn: &mut PgConnection) -> Result<&[u8], sqlx::Error> {
+        let key = self
+            .message_id_key
+            .get_or_try_init(|| {
+                store::secrets::get_or_create(conn, "message_id_key", || {
+                    use rand::RngCore;
+                    let mut k = vec![0u8; 32];
+                    rand::rngs::OsRng.fill_bytes(&mut k);
+                    k
+                })
+            })
+            .await?;
+        Ok(key.as_slice())
+    }
+
+    /// Our own addresses: every configured mailbox's `address`.
+    fn our_addresses(&self) -> Vec<&str> {
+        self.mailbox_addresses
+            .values()
+            .map(String::as_str)
+            .collect()
     }
 
     /// The same desk reading the time from `clock`.

@@ -26,6 +26,9 @@ pub struct TicketSummary {
     pub message_ids: Vec<String>,
     /// Ticket it was merged into.
     pub merged_into: Option<String>,
+    /// Ticket its first message named (tag or plus-address) without the sender being on
+    /// that ticket's thread.
+    pub linked_to: Option<String>,
 }
 
 /// One message as shown by `ticket show`.
@@ -45,6 +48,8 @@ pub struct MessageView {
     pub at: String,
     /// When SMTP accepted it (outbound).
     pub sent_at: Option<String>,
+    /// Its attachments (name, type, size in bytes, SHA-256, where stored).
+    pub attachments: Vec<store::attachments::AttachmentInfo>,
 }
 
 /// `ticket show`: the summary plus the conversation.
@@ -82,10 +87,23 @@ pub struct CardView {
     pub preview: String,
     /// Messages so far.
     pub message_count: usize,
+    /// Attachments across all messages.
+    pub attachment_count: usize,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
+    /// Number of the ticket this one is linked to (see [`TicketSummary::linked_to`]).
+    pub linked_to: Option<String>,
     /// Priority.
     pub priority: crate::domain::Priority,
+    /// When the current holder claimed it (`tickets.claimed_at`); `None` while unclaimed.
+    pub claimed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the customer's latest message was stored; `None` if there is none.
+    pub last_customer_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When this view was read: the clock that "3 min ago" is measured against, so a card
+    /// renders the same way every time it is rendered from one view.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// A delivery report says one of our messages on this ticket bounced.
+    pub bounced: bool,
 }
 
 impl Desk {
@@ -94,6 +112,11 @@ impl Desk {
         let mut conn = self.pool.acquire().await?;
         let tickets = store::tickets::list(&mut conn).await?;
         let ids = store::messages::ids_by_ticket(&mut conn).await?;
+        let mut links: std::collections::HashMap<i64, String> =
+            store::tickets::all_links(&mut conn)
+                .await?
+                .into_iter()
+                .collect();
         let mut by_ticket: std::collections::HashMap<i64, Vec<String>> =
             std::collections::HashMap::new();
         for (t, m) in ids {
@@ -114,6 +137,7 @@ impl Desk {
                     message_count: message_ids.len(),
                     message_ids,
                     merged_into: t.merged_into.and_then(|i| numbers.get(&i).cloned()),
+                    linked_to: links.remove(&t.id),
                 }
             })
             .collect())
@@ -127,7 +151,9 @@ impl Desk {
             Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
             None => None,
         };
+        let linked_to = store::tickets::linked_number(&mut conn, t.id).await?;
         let msgs = store::messages::for_ticket(&mut conn, t.id).await?;
+        let mut attachments = store::attachments::for_ticket(&mut conn, t.id).await?;
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
         let participants = store::tickets::participants(&mut conn, t.id).await?;
         Ok(TicketDetail {
@@ -143,6 +169,7 @@ impl Desk {
                 message_count: msgs.len(),
                 message_ids: msgs.iter().map(|m| m.message_id.clone()).collect(),
                 merged_into,
+                linked_to,
             },
             messages: msgs
                 .into_iter()
@@ -154,6 +181,12 @@ impl Desk {
                     body: m.body_text,
                     at: m.created_at.to_rfc3339(),
                     sent_at: m.sent_at.map(|s| s.to_rfc3339()),
+                    attachments: {
+                        let (mine, rest) =
+                            attachments.drain(..).partition(|a| a.message_id == m.id);
+                        attachments = rest;
+                        mine
+                    },
                 })
                 .collect(),
             history,
@@ -182,6 +215,7 @@ impl Desk {
             .find(|m| !m.outbound)
             .map(|m| m.body_text.as_str())
             .unwrap_or("");
+        let bounced = store::noise::bounced(&mut conn, t.id).await?;
         let requester = match &t.requester_name {
             Some(n) => format!("{n} <{}>", t.requester_email),
             None => t.requester_email.clone(),
@@ -194,8 +228,21 @@ impl Desk {
             subject: t.subject,
             preview: preview(first, self.preview_chars),
             message_count: msgs.len(),
+            attachment_count: msgs
+                .iter()
+                .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
+                .sum(),
             merged_into,
+            linked_to: store::tickets::linked_number(&mut conn, t.id).await?,
             priority: t.priority,
+            claimed_at: t.assignee_id.and(t.claimed_at),
+            last_customer_at: msgs
+                .iter()
+                .filter(|m| !m.outbound)
+                .map(|m| m.created_at)
+                .max(),
+            as_of: chrono::Utc::now(),
+            bounced,
         }))
     }
 
@@ -206,25 +253,11 @@ impl Desk {
     }
 }
 
-/// The first lines of `body`: quoted lines (`>`) and the signature (after `-- `) dropped,
-/// blank runs collapsed, cut at `max_chars` characters on a char boundary with `…`.
+/// The first lines of `body` without its quoted history and signature
+/// ([`crate::domain::quoting::trim_quoted`]), cut at `max_chars` characters on a char boundary
+/// with `…`.
 pub fn preview(body: &str, max_chars: usize) -> String {
-    let mut lines: Vec<&str> = Vec::new();
-    for line in body.lines() {
-        if line == "-- " || line == "--" {
-            break;
-        }
-        let l = line.trim_end();
-        if l.trim_start().starts_with('>') {
-            continue;
-        }
-        if l.trim().is_empty() && lines.last().is_none_or(|p| p.trim().is_empty()) {
-            continue;
-        }
-        lines.push(l);
-    }
-    let text = lines.join("\n").trim().to_string();
-    truncate(&text, max_chars)
+    truncate(&crate::domain::quoting::trim_quoted(body), max_chars)
 }
 
 /// `text` cut to at most `max_chars` characters, ending in `…` when cut.

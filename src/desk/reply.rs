@@ -75,7 +75,8 @@ impl Desk {
             .parse()
             .map_err(|_| DeskError::BadTicketNumber(t.number.clone()))?;
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let message_id = threading::outgoing_msg_id(&number, &unique, &self.message_id_domain);
+        let key = self.message_id_key(&mut tx).await?;
+        let message_id = threading::outgoing_msg_id(&number, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &number);
         let from = self.from_address(&t.mailbox).to_string();
         let to = vec![t.requester_email.clone()];
@@ -104,7 +105,15 @@ impl Desk {
         store::thread_keys::add(&mut tx, std::slice::from_ref(&message_id), t.id).await?;
         store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
         store::tickets::mark_response(&mut tx, t.id).await?;
-        store::outbox::enqueue(&mut tx, Some(t.id), &Effect::Email { message_id: row }).await?;
+        store::outbox::enqueue(
+            &mut tx,
+            Some(t.id),
+            &Effect::Email {
+                message_id: row,
+                auto_submitted: None,
+            },
+        )
+        .await?;
         self.audit(
             &mut tx,
             t.id,

@@ -2,7 +2,9 @@
 //! threading keys. `src/desk` applies these; no surface re-implements them.
 
 pub mod assignment;
+pub mod classify;
 pub mod permissions;
+pub mod quoting;
 pub mod status;
 pub mod threading;
 pub mod ticket;

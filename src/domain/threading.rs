@@ -5,6 +5,9 @@
 //! subject carries a tag naming an existing ticket. The store keeps every msg-id seen, so the
 //! order in which messages arrive does not matter.
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 use super::TicketNumber;
 
 /// Upper bound on a msg-id we keep, in bytes (RFC 5322 §2.1.1 line limit).
@@ -76,23 +79,51 @@ pub fn subject_tag(subject: &str, prefix: &str) -> Option<TicketNumber> {
     None
 }
 
-/// Reply prefixes stripped from the start of a subject, compared case-insensitively
-/// (English, German, Scandinavian, Dutch, French and Spanish forms).
-const REPLY_PREFIXES: [&str; 10] = [
-    "re", "fwd", "fw", "aw", "wg", "sv", "antw", "vs", "tr", "rv",
+/// Reply and forward prefixes stripped from the start of a subject, compared
+/// case-insensitively: English (`Re`, `Fwd`, `Fw`), German (`AW`, `WG`), Scandinavian (`SV`,
+/// `VS`, `VB`), Finnish (`VL`), Dutch (`Antw`, `Doorst`), Polish (`Odp`, `PD`), French (`TR`,
+/// `RE`), Spanish/Portuguese (`RV`, `RES`, `ENC`), Turkish (`YNT`, `İLT`), Greek (`ΑΠ`, `ΣΧΕΤ`,
+/// `ΠΡΘ`), Chinese (`回复`, `答复`, `转发`) and Japanese/Korean list markers (`返信`, `転送`).
+const REPLY_PREFIXES: [&str; 28] = [
+    "re", "fwd", "fw", "aw", "wg", "sv", "vs", "vb", "vl", "antw", "doorst", "odp", "pd", "tr",
+    "rv", "res", "enc", "ynt", "ilt", "i̇lt", "απ", "σχετ", "πρθ", "回复", "答复", "转发", "返信",
+    "転送",
 ];
 
-/// The subject without leading reply prefixes (`Re:`, `RE:RE:`, `Fwd:`, `AW:` …) or our own
-/// `[TICK-…]` tag: the stable part people recognise.
+/// The first colon of `s` (ASCII `:` or the full-width `：` used in CJK mail), as
+/// `(head, tail)`.
+fn split_colon(s: &str) -> Option<(&str, &str)> {
+    let i = s.find([':', '：'])?;
+    let colon_len = s[i..].chars().next().map_or(1, char::len_utf8);
+    Some((&s[..i], &s[i + colon_len..]))
+}
+
+/// Whether `head` (the text before a colon) is a reply/forward prefix, allowing counters such
+/// as `Re[2]`, `Re(3)` and `Re^2`.
+fn is_reply_prefix(head: &str) -> bool {
+    let head = head.trim();
+    let cut = head.find(['[', '(', '^']).unwrap_or(head.len());
+    let word = head[..cut].trim().to_lowercase();
+    let counter = head[cut..].trim();
+    let digits = counter.trim_matches(['[', ']', '(', ')', '^']).trim();
+    let counter_ok = counter.is_empty()
+        || ((counter.starts_with('[') && counter.ends_with(']'))
+            || (counter.starts_with('(') && counter.ends_with(')'))
+            || counter.starts_with('^'))
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit());
+    counter_ok && REPLY_PREFIXES.contains(&word.as_str())
+}
+
+/// The subject without leading reply/forward prefixes (`Re:`, `RE:RE:`, `Fwd:`, `AW:`,
+/// `Re[2]:`, `Re: Fwd:` …, see `REPLY_PREFIXES`) or our own `[TICK-…]` tag, leading or
+/// trailing: the stable part people recognise.
 pub fn base_subject(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let before = s;
-        if let Some((head, tail)) = s.split_once(':') {
-            let head = head.trim();
-            // Allow "Re[2]:" style counters.
-            let word = head.split('[').next().unwrap_or(head).trim();
-            if REPLY_PREFIXES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+        if let Some((head, tail)) = split_colon(s) {
+            if is_reply_prefix(head) {
                 s = tail.trim_start();
             }
         }
@@ -131,15 +162,85 @@ pub fn reply_subject(ticket_subject: &str, number: &TicketNumber) -> String {
     }
 }
 
+/// Hex characters of the HMAC-SHA256 signature carried in our own msg-ids (80 bits).
+pub const MSG_ID_SIG_HEX: usize = 20;
+
+fn msg_id_mac(key: &[u8], body: &str, domain: &str) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length (RFC 2104 §2), so this cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(body.as_bytes());
+    mac.update(b"@");
+    mac.update(domain.to_ascii_lowercase().as_bytes());
+    mac
+}
+
 /// A fresh msg-id for a message we send, without angle brackets:
-/// `<ticket-number-lowercase>.<unique>@<domain>`.
-pub fn outgoing_msg_id(number: &TicketNumber, unique: &str, domain: &str) -> String {
-    format!(
-        "{}.{}@{}",
-        number.to_string().to_ascii_lowercase(),
-        unique,
-        domain
-    )
+/// `<ticket-number-lowercase>.<unique>.<sig>@<domain>`, where `sig` is the first
+/// [`MSG_ID_SIG_HEX`] hex characters of HMAC-SHA256 (RFC 2104) under `key` over
+/// `<ticket-number-lowercase>.<unique>@<domain-lowercase>`. Only someone holding `key` can
+/// make an id that [`check_msg_id`] accepts, so a reply naming one really answers our mail.
+///
+/// `unique` must be made of RFC 5322 `atext` characters (a UUID's hex form is).
+pub fn outgoing_msg_id(number: &TicketNumber, unique: &str, domain: &str, key: &[u8]) -> String {
+    let body = format!("{}.{}", number.to_string().to_ascii_lowercase(), unique);
+    let tag = msg_id_mac(key, &body, domain).finalize().into_bytes();
+    let sig = hex::encode(&tag[..MSG_ID_SIG_HEX / 2]);
+    format!("{body}.{sig}@{domain}")
+}
+
+/// What a msg-id is to us (see [`outgoing_msg_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OurMsgId {
+    /// Its id-right is not our domain: someone else's message.
+    NotOurs,
+    /// Our domain and a valid signature: one of our own outgoing messages.
+    Genuine,
+    /// Our domain but no valid signature: made up by someone without the key. Never
+    /// trusted for threading.
+    Forged,
+}
+
+/// Classifies msg-id `id` (without brackets) against our `domain` (compared
+/// case-insensitively, RFC 5321 §2.4) and signing `key`. The signature is checked in constant
+/// time.
+pub fn check_msg_id(id: &str, domain: &str, key: &[u8]) -> OurMsgId {
+    let Some((left, right)) = id.rsplit_once('@') else {
+        return OurMsgId::NotOurs;
+    };
+    if !right.eq_ignore_ascii_case(domain) {
+        return OurMsgId::NotOurs;
+    }
+    let Some((body, sig)) = left.rsplit_once('.') else {
+        return OurMsgId::Forged;
+    };
+    let Ok(sig) = hex::decode(sig) else {
+        return OurMsgId::Forged;
+    };
+    if sig.len() * 2 != MSG_ID_SIG_HEX {
+        return OurMsgId::Forged;
+    }
+    // The ticket-number part is lower case when we make it; a relay that changes case
+    // changes the id, which RFC 5322 does not allow, so compare exactly.
+    match msg_id_mac(key, body, domain).verify_truncated_left(&sig) {
+        Ok(()) => OurMsgId::Genuine,
+        Err(_) => OurMsgId::Forged,
+    }
+}
+
+/// The ticket named by a plus-address such as `support+TICK-2026-0001@desk.example`
+/// (RFC 5233 sub-addressing), if `address` is one of `ours` with a `+<ticket number>` detail
+/// carrying our `prefix`. Case-insensitive; anything else — another domain, another local
+/// part, a detail that is not a ticket number — is `None`.
+pub fn plus_tag(address: &str, ours: &[&str], prefix: &str) -> Option<TicketNumber> {
+    let (local, domain) = address.trim().rsplit_once('@')?;
+    let (base, detail) = local.split_once('+')?;
+    let plain = format!("{base}@{domain}");
+    if !ours.iter().any(|o| o.trim().eq_ignore_ascii_case(&plain)) {
+        return None;
+    }
+    let n: TicketNumber = detail.parse().ok()?;
+    n.prefix().eq_ignore_ascii_case(prefix).then_some(n)
 }
 
 #[cfg(test)]
@@ -197,5 +298,106 @@ mod tests {
             "Re: Login fails [TICK-2026-0001]"
         );
         assert_eq!(reply_subject("", &n), "Re: [TICK-2026-0001]");
+    }
+
+    #[test]
+    fn strips_prefixes_in_many_languages() {
+        for s in [
+            "Fw: Login fails",
+            "FWD: Login fails",
+            "Re: Fwd: Login fails",
+            "RE: RE: RE: Login fails",
+            "Re(3): Login fails",
+            "Re^2: Login fails",
+            "VS: Login fails",
+            "Odp: Login fails",
+            "Antw: Login fails",
+            "SV:Login fails",
+            "TR : Login fails",
+            "RV: RES: ENC: Login fails",
+            "回复：Login fails",
+            "转发: Re: Login fails",
+            "ΑΠ: Login fails",
+            "YNT: Login fails",
+            "Re: [TICK-2026-0001] AW: Login fails",
+        ] {
+            assert_eq!(base_subject(s), "Login fails", "{s}");
+        }
+    }
+
+    #[test]
+    fn keeps_words_that_only_look_like_prefixes() {
+        assert_eq!(base_subject("Reason: Login fails"), "Reason: Login fails");
+        assert_eq!(base_subject("Re[x]: Login fails"), "Re[x]: Login fails");
+        assert_eq!(base_subject("Note: Login fails"), "Note: Login fails");
+        assert_eq!(base_subject("Re:"), "");
+        assert_eq!(base_subject("[PATCH] Re: x"), "[PATCH] Re: x");
+    }
+
+    #[test]
+    fn prefixes_do_not_hide_the_tag() {
+        for s in [
+            "RE:RE: Login fails [TICK-2026-0007]",
+            "Re[2]: AW: [TICK-2026-0007] Login fails",
+            "Re: Fwd: WG: Login fails [tick-2026-0007]",
+            "回复：[TICK-2026-0007]",
+        ] {
+            assert_eq!(
+                subject_tag(s, "TICK").map(|n| n.to_string()).as_deref(),
+                Some("TICK-2026-0007"),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn our_msg_ids_are_signed_and_checked() {
+        let n = TicketNumber::new("TICK", 2026, 7).unwrap();
+        let key = b"0123456789abcdef0123456789abcdef";
+        let id = outgoing_msg_id(&n, "abc123", "desk.test", key);
+        assert!(id.starts_with("tick-2026-0007.abc123."), "{id}");
+        assert!(id.ends_with("@desk.test"), "{id}");
+        assert_eq!(msg_ids(&format!("<{id}>")), vec![id.clone()]);
+        assert_eq!(check_msg_id(&id, "desk.test", key), OurMsgId::Genuine);
+        assert_eq!(check_msg_id(&id, "DESK.test", key), OurMsgId::Genuine);
+        // Another key, a changed ticket number, a missing or shortened signature: forged.
+        assert_eq!(
+            check_msg_id(&id, "desk.test", b"another key"),
+            OurMsgId::Forged
+        );
+        let other = id.replace("tick-2026-0007", "tick-2026-0008");
+        assert_eq!(check_msg_id(&other, "desk.test", key), OurMsgId::Forged);
+        assert_eq!(
+            check_msg_id("tick-2026-0007.abc123@desk.test", "desk.test", key),
+            OurMsgId::Forged
+        );
+        let short = &id[..id.find('@').unwrap() - 2];
+        assert_eq!(
+            check_msg_id(&format!("{short}@desk.test"), "desk.test", key),
+            OurMsgId::Forged
+        );
+        assert_eq!(
+            check_msg_id("x.zz@desk.test", "desk.test", key),
+            OurMsgId::Forged
+        );
+        assert_eq!(check_msg_id(&id, "other.test", key), OurMsgId::NotOurs);
+        assert_eq!(
+            check_msg_id("cafe@mail.example", "desk.test", key),
+            OurMsgId::NotOurs
+        );
+    }
+
+    #[test]
+    fn plus_address_names_a_ticket_only_on_our_addresses() {
+        let ours = ["support@desk.test", "billing@desk.test"];
+        let n = plus_tag("support+TICK-2026-0001@desk.test", &ours, "TICK").unwrap();
+        assert_eq!(n.to_string(), "TICK-2026-0001");
+        assert!(plus_tag("Billing+tick-2026-0002@DESK.test", &ours, "TICK").is_some());
+        assert!(plus_tag("support@desk.test", &ours, "TICK").is_none());
+        assert!(plus_tag("support+hello@desk.test", &ours, "TICK").is_none());
+        assert!(plus_tag("support+OTHER-2026-0001@desk.test", &ours, "TICK").is_none());
+        assert!(plus_tag("support+TICK-2026-0001@evil.test", &ours, "TICK").is_none());
+        assert!(plus_tag("sales+TICK-2026-0001@desk.test", &ours, "TICK").is_none());
+        assert!(plus_tag("not an address", &ours, "TICK").is_none());
     }
 }

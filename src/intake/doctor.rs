@@ -34,7 +34,9 @@ impl DoctorReport {
 /// The database is checked by connecting and asking its version, and the migrations applied
 /// are compared with those built in (pending ones are reported, not failed: `serve` and
 /// `migrate` apply them). Each mailbox in `settings` is tried live with the password in
-/// `passwords` (keyed by mailbox name): connect, LOGIN, CAPABILITY, SELECT; its UIDVALIDITY,
+/// `passwords` (keyed by mailbox name; for XOAUTH2 a fresh access token from the token
+/// endpoint): connect, authenticate (the mechanism, LOGIN, PLAIN or XOAUTH2, is printed),
+/// CAPABILITY, SELECT; its UIDVALIDITY,
 /// message count and IDLE support are printed, or the error. Then the stored cursor and
 /// `mailbox_status` row of each mailbox are printed when the database is reachable.
 ///
@@ -48,14 +50,20 @@ pub async fn run(
     let pool = check_database(settings, out, &mut report).await?;
     for mb in &settings.mailboxes {
         let place = format!(
-            "{}@{}:{}{} {}",
+            "{}@{}:{}{} {} via {}",
             mb.username,
             mb.host,
             mb.port,
             if mb.tls { " (TLS)" } else { "" },
-            mb.folder
+            mb.folder,
+            mb.auth.as_str()
         );
-        match imap::open(mb, passwords.get(&mb.name)).await {
+        let opened =
+            match super::oauth::credential(mb, passwords.get(&mb.name), pool.as_ref()).await {
+                Ok(secret) => imap::open(mb, Some(&secret)).await,
+                Err(e) => Err(e),
+            };
+        match opened {
             Ok(session) => {
                 writeln!(
                     out,

@@ -1,7 +1,8 @@
 //! IMAP intake (RFC 3501): LOGIN, SELECT, then `UID FETCH` of every UID after the stored
-//! cursor with `BODY.PEEK[]`, so nothing is marked \Seen or deleted. Each fetched batch is
-//! stored and the cursor advanced to its last UID in one transaction (`Desk::ingest_batch`),
-//! while the next batch is being fetched.
+//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing (a mailbox
+//! may ask for \Seen or a move to another folder after the commit: `after_ingest`). Each
+//! fetched batch is stored and the cursor advanced to its last UID in one transaction
+//! (`Desk::ingest_batch`), while the next batch is being fetched.
 //!
 //! [`MailboxSession`] is one logged-in connection with the folder selected; it can fetch
 //! many times ([`MailboxSession::fetch_new`]) and wait for changes in IDLE (RFC 2177,
@@ -23,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::MailboxSettings;
+use crate::config::{AfterIngest, ImapAuth, MailboxSettings};
 use crate::desk::{Desk, Ingested};
 use crate::store;
 
@@ -44,6 +45,8 @@ pub struct FetchReport {
     pub duplicates: usize,
     /// Messages quarantined.
     pub quarantined: usize,
+    /// Automatic messages (bounces, feedback reports, auto-replies) attached as notes.
+    pub noted: usize,
 }
 
 impl FetchReport {
@@ -54,6 +57,7 @@ impl FetchReport {
             Ingested::Joined(_) => self.joined += 1,
             Ingested::Duplicate => self.duplicates += 1,
             Ingested::Quarantined(_) => self.quarantined += 1,
+            Ingested::Noted(_) => self.noted += 1,
         }
     }
 }
@@ -78,6 +82,8 @@ pub struct MailboxSession {
     uidvalidity: u32,
     exists: u32,
     idle: bool,
+    /// `after_ingest` and `move_to` of the mailbox.
+    after: (AfterIngest, String),
 }
 
 impl std::fmt::Debug for MailboxSession {
@@ -107,17 +113,20 @@ where
     }
 }
 
-/// Connects to `mb` (TCP, or TLS when `mb.tls`), reads the greeting, logs in, asks for the
-/// CAPABILITY list, and SELECTs `mb.folder`. Every step is bounded by [`COMMAND_TIMEOUT`].
+/// Connects to `mb` (TCP, or TLS when `mb.tls`), reads the greeting, authenticates as
+/// `mb.auth` says — LOGIN (RFC 3501 §6.2.3), AUTHENTICATE PLAIN (RFC 4616) or AUTHENTICATE
+/// XOAUTH2 — with `secret` (the password, or for XOAUTH2 an access token; see
+/// `intake::oauth::credential`), asks for the CAPABILITY list, and SELECTs `mb.folder`. Every
+/// step is bounded by [`COMMAND_TIMEOUT`].
 ///
-/// Errors (each names the mailbox, never the password): the password variable is unset, the
-/// connection or TLS handshake fails, LOGIN is refused, the folder cannot be selected, or
-/// the server sends no UIDVALIDITY.
+/// Errors (each names the mailbox, never the secret): `secret` is `None` (the password
+/// variable is unset), the connection or TLS handshake fails, authentication is refused, the
+/// folder cannot be selected, or the server sends no UIDVALIDITY.
 pub async fn open(
     mb: &MailboxSettings,
-    password: Option<&SecretString>,
+    secret: Option<&SecretString>,
 ) -> anyhow::Result<MailboxSession> {
-    let password = password.ok_or_else(|| {
+    let password = secret.ok_or_else(|| {
         anyhow!(
             "mailbox {}: environment variable {} is not set",
             mb.name,
@@ -158,23 +167,44 @@ pub async fn open(
     )
     .await?
     .ok_or_else(|| anyhow!("mailbox {}: server closed before its greeting", mb.name))?;
-    let mut session = match tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        client.login(&mb.username, password.expose_secret()),
-    )
-    .await
-    {
+    let mech = mb.auth.as_str();
+    let attempt = match mb.auth {
+        ImapAuth::Login => {
+            tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                client.login(&mb.username, password.expose_secret()),
+            )
+            .await
+        }
+        ImapAuth::Plain => {
+            let msg = super::oauth::plain_response(&mb.username, password.expose_secret());
+            tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                client.authenticate("PLAIN", OneShot::new(msg)),
+            )
+            .await
+        }
+        ImapAuth::Xoauth2 => {
+            let msg = super::oauth::xoauth2_response(&mb.username, password.expose_secret());
+            tokio::time::timeout(
+                COMMAND_TIMEOUT,
+                client.authenticate("XOAUTH2", OneShot::new(msg)),
+            )
+            .await
+        }
+    };
+    let mut session = match attempt {
         Ok(Ok(s)) => s,
         Ok(Err((e, _))) => {
             return Err(anyhow!(
-                "mailbox {}: LOGIN as {} failed: {e}",
+                "mailbox {}: {mech} as {} failed: {e}",
                 mb.name,
                 mb.username
             ))
         }
         Err(_) => {
             return Err(anyhow!(
-                "mailbox {}: LOGIN as {}: no answer within {COMMAND_TIMEOUT:?}",
+                "mailbox {}: {mech} as {}: no answer within {COMMAND_TIMEOUT:?}",
                 mb.name,
                 mb.username
             ))
@@ -196,13 +226,46 @@ pub async fn open(
     let uidvalidity = folder
         .uid_validity
         .ok_or_else(|| anyhow!("mailbox {}: server sent no UIDVALIDITY", mb.name))?;
+    if mb.after_ingest == AfterIngest::Move {
+        // RFC 3501 §6.3.3: CREATE of an existing folder is a NO; either way it exists after.
+        let _ = within(
+            COMMAND_TIMEOUT,
+            || format!("mailbox {}: CREATE {}", mb.name, mb.move_to),
+            session.create(&mb.move_to),
+        )
+        .await;
+    }
     Ok(MailboxSession {
         session,
         name: mb.name.clone(),
         uidvalidity,
         exists: folder.exists,
         idle,
+        after: (mb.after_ingest, mb.move_to.clone()),
     })
+}
+
+/// A SASL client that sends one message (PLAIN, XOAUTH2) at the first challenge and an empty
+/// response to any further one — XOAUTH2 servers send their error as a second challenge and
+/// expect an empty answer before the tagged NO.
+struct OneShot {
+    message: Option<String>,
+}
+
+impl OneShot {
+    fn new(message: String) -> OneShot {
+        OneShot {
+            message: Some(message),
+        }
+    }
+}
+
+impl async_imap::Authenticator for OneShot {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.message.take().unwrap_or_default()
+    }
 }
 
 fn tls_config() -> rustls::ClientConfig {
@@ -280,21 +343,75 @@ impl MailboxSession {
         uids.sort_unstable();
         // Pipelined: while one batch is being stored (one transaction, cursor at its last
         // UID), the next one is being fetched over IMAP.
-        let mut pending: Option<Vec<(u32, Vec<u8>)>> = None;
+        let mut pending: Option<Vec<(u32, Vec<u8>, usize)>> = None;
+        let limit = desk.max_message_bytes();
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
                 .iter()
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetch = fetch_set(&mut self.session, &name, &set);
+            let fetch = fetch_set(&mut self.session, &name, &set, limit);
+            let stored_uids = batch_uids(pending.as_deref());
             let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
             let (fetched, stored) = tokio::join!(fetch, store);
             stored?;
+            // The flag/move needs the session the fetch was using; it runs once both ended.
+            self.after_commit(&stored_uids).await;
             pending = Some(fetched?);
         }
+        let stored_uids = batch_uids(pending.as_deref());
         store_batch(desk, &name, uidvalidity, pending, &mut report).await?;
+        self.after_commit(&stored_uids).await;
         Ok(report)
+    }
+
+    /// The post-commit hook: marks the UIDs in `uids` — all stored, their cursor committed —
+    /// \Seen (`UID STORE +FLAGS.SILENT (\Seen)`, RFC 3501 §6.4.6) or moves them to the
+    /// `move_to` folder (`UID MOVE`, RFC 6851), as `after_ingest` says. Nothing is lost when
+    /// this fails or the process dies before it: the message is stored and the cursor is
+    /// past it; it merely stays unflagged or unmoved (logged). UIDs are never reused in a
+    /// folder (RFC 3501 §2.3.1.1), so moving messages out cannot confuse the cursor.
+    async fn after_commit(&mut self, uids: &[u32]) {
+        let (what, folder) = (self.after.0, self.after.1.clone());
+        if uids.is_empty() || what == AfterIngest::None {
+            return;
+        }
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let name = self.name.clone();
+        let result = match what {
+            AfterIngest::None => Ok(()),
+            AfterIngest::Seen => {
+                within(
+                    COMMAND_TIMEOUT,
+                    || format!("mailbox {name}: UID STORE \\Seen"),
+                    async {
+                        let stream = self
+                            .session
+                            .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                            .await?;
+                        stream.try_collect::<Vec<_>>().await.map(|_| ())
+                    },
+                )
+                .await
+            }
+            AfterIngest::Move => {
+                within(
+                    COMMAND_TIMEOUT,
+                    || format!("mailbox {name}: UID MOVE to {folder}"),
+                    self.session.uid_mv(&set, &folder),
+                )
+                .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(mailbox = %name, uids = %set, error = %format!("{e:#}"),
+                "after-ingest flag/move failed; the messages are stored and stay where they are");
+        }
     }
 
     /// Empties the queue of unsolicited server responses; true when one of them announced a
@@ -321,6 +438,7 @@ impl MailboxSession {
             uidvalidity,
             exists,
             idle,
+            after,
         } = self;
         let queue = session.unsolicited_responses.clone();
         let mut handle = session.idle();
@@ -374,6 +492,7 @@ impl MailboxSession {
                 uidvalidity,
                 exists,
                 idle,
+                after,
             },
             wake,
         ))
@@ -392,12 +511,18 @@ async fn fetch_set(
     session: &mut Session<Box<dyn ImapStream>>,
     name: &str,
     set: &str,
-) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
-    let mut fetched: Vec<(u32, Vec<u8>)> = Vec::new();
+    limit: u64,
+) -> anyhow::Result<Vec<(u32, Vec<u8>, usize)>> {
+    // RFC822.SIZE next to a partial fetch of the first `limit` bytes (RFC 3501 §6.4.5): a
+    // message under the limit comes whole, one over it only up to the limit — reading it
+    // whole could exhaust memory, and async-imap refuses literals over 512 MiB, which would
+    // fail that UID on every run instead of ingesting it. One command either way.
+    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)");
+    let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::new();
     let mut stream = within(
         COMMAND_TIMEOUT,
         || format!("mailbox {name}: UID FETCH"),
-        session.uid_fetch(set, "(UID BODY.PEEK[])"),
+        session.uid_fetch(set, &query),
     )
     .await?;
     while let Some(f) = within(
@@ -408,11 +533,21 @@ async fn fetch_set(
     .await?
     {
         if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-            fetched.push((uid, body.to_vec()));
+            let full = f.size.map_or(body.len(), |s| s as usize);
+            fetched.push((uid, body.to_vec(), full));
         }
     }
-    fetched.sort_by_key(|(uid, _)| *uid);
+    fetched.sort_by_key(|(uid, _, _)| *uid);
     Ok(fetched)
+}
+
+/// The UIDs of a fetched batch (empty for none).
+fn batch_uids(batch: Option<&[(u32, Vec<u8>, usize)]>) -> Vec<u32> {
+    batch
+        .unwrap_or_default()
+        .iter()
+        .map(|(uid, _, _)| *uid)
+        .collect()
 }
 
 /// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
@@ -421,7 +556,7 @@ async fn store_batch(
     desk: &Desk,
     name: &str,
     uidvalidity: u32,
-    batch: Option<Vec<(u32, Vec<u8>)>>,
+    batch: Option<Vec<(u32, Vec<u8>, usize)>>,
     report: &mut FetchReport,
 ) -> anyhow::Result<()> {
     let Some(batch) = batch.filter(|b| !b.is_empty()) else {
@@ -437,7 +572,7 @@ async fn store_batch(
                 batch.last().map_or(0, |b| b.0)
             )
         })?;
-    for ((uid, _), outcome) in batch.iter().zip(&outcomes) {
+    for ((uid, _, _), outcome) in batch.iter().zip(&outcomes) {
         tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
         report.count(outcome);
     }
@@ -474,7 +609,8 @@ pub async fn fetch_mailbox(
     password: Option<&SecretString>,
     batch: u32,
 ) -> anyhow::Result<FetchReport> {
-    let mut session = open(mb, password).await?;
+    let secret = super::oauth::credential(mb, password, Some(desk.pool())).await?;
+    let mut session = open(mb, Some(&secret)).await?;
     let report = session.fetch_new(desk, batch).await?;
     session.logout().await;
     Ok(report)

@@ -3,6 +3,9 @@
 //! and `claimdesk doctor`'s live checks.
 
 pub mod doctor;
+pub mod html;
 pub mod imap;
+pub mod oauth;
 pub mod parse;
+pub mod signals;
 pub mod supervisor;

@@ -1,6 +1,6 @@
 //! MIME parsing with mail-parser: raw RFC 822 bytes → the fields a ticket needs.
 
-use mail_parser::{HeaderName, MessageParser};
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
 use crate::domain::threading;
@@ -25,10 +25,44 @@ pub struct ParsedEmail {
     pub to: Vec<String>,
     /// Subject, decoded (RFC 2047); empty when absent.
     pub subject: String,
-    /// Plain-text body (HTML-only mail converted by mail-parser); empty when none.
+    /// Plain-text body, charset-decoded to UTF-8; HTML-only mail converted to readable text
+    /// by [`super::html::to_text`]; empty when none.
     pub body_text: String,
     /// Size of the raw message, bytes.
     pub raw_size: usize,
+    /// What `domain::classify` decides on: RFC 3834 fields, report structure, enclosed
+    /// original Message-IDs (see `intake::signals`).
+    pub signals: crate::domain::classify::Signals,
+    /// The first text/html body part, sanitised by [`super::html::sanitize`]; `None` for
+    /// mail without HTML.
+    pub body_html: Option<String>,
+    /// Attachments (every MIME part that is not a text or HTML body, inline images and
+    /// attached messages included), in MIME order.
+    pub attachments: Vec<ParsedAttachment>,
+}
+
+/// One attachment of a parsed email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedAttachment {
+    /// File name from Content-Disposition `filename` or Content-Type `name` (RFC 2183,
+    /// RFC 2231 / RFC 2047 decoded); `None` when the part names none.
+    pub name: Option<String>,
+    /// Media type `type/subtype`, lower-case; `application/octet-stream` when absent.
+    pub content_type: String,
+    /// Decoded content (Content-Transfer-Encoding undone).
+    pub content: Vec<u8>,
+    /// SHA-256 of `content`, lower-case hex.
+    pub sha256: String,
+}
+
+impl ParsedAttachment {
+    /// Name to show: the file name, or `unnamed.<subtype>`.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let sub = self.content_type.split('/').nth(1).unwrap_or("bin");
+            format!("unnamed.{sub}")
+        })
+    }
 }
 
 impl ParsedEmail {
@@ -86,10 +120,25 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
                 .collect()
         })
         .unwrap_or_default();
-    let body_text = msg
-        .body_text(0)
-        .map(|b| b.replace("\r\n", "\n"))
-        .unwrap_or_default();
+    let body_text = match msg.text_part(0) {
+        // HTML-only mail: mail-parser lists the HTML part as the text body too.
+        Some(part) if part.is_text_html() => {
+            super::html::to_text(part.text_contents().unwrap_or(""))
+        }
+        _ => msg
+            .body_text(0)
+            .map(|b| b.replace("\r\n", "\n"))
+            .unwrap_or_default(),
+    };
+    let subject = msg.subject().unwrap_or("").trim().to_string();
+    let signals = super::signals::extract(
+        &msg,
+        raw,
+        &message_id,
+        from_addr.as_deref(),
+        from_name.as_deref(),
+        &subject,
+    );
     Ok(ParsedEmail {
         message_id,
         message_id_synthesized: synthesized,
@@ -98,10 +147,90 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         from_addr,
         from_name,
         to,
-        subject: msg.subject().unwrap_or("").trim().to_string(),
+        subject,
         body_text,
         raw_size: raw.len(),
+        signals,
+        body_html: sanitized_html(&msg),
+        attachments: attachments(&msg),
     })
+}
+
+/// The first real text/html body part, sanitised (not mail-parser's HTML made from text).
+fn sanitized_html(msg: &Message<'_>) -> Option<String> {
+    msg.html_part(0)
+        .filter(|p| p.is_text_html())
+        .and_then(|p| p.text_contents())
+        .map(super::html::sanitize)
+}
+
+fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
+    msg.attachments()
+        .map(|part| {
+            let content_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .map(|t| t.to_ascii_lowercase())
+                .unwrap_or_else(|| {
+                    if part.is_message() {
+                        "message/rfc822".into()
+                    } else {
+                        "application/octet-stream".into()
+                    }
+                });
+            let content = part.contents().to_vec();
+            ParsedAttachment {
+                name: part
+                    .attachment_name()
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty()),
+                content_type,
+                sha256: hex::encode(Sha256::digest(&content)),
+                content,
+            }
+        })
+        .collect()
+}
+
+/// Every recipient address the message shows (lower-cased, without duplicates, in this
+/// order): To and Cc (RFC 5322 §3.6.3), then Delivered-To and X-Original-To (added by the
+/// delivering MTA, e.g. Postfix), which keep a plus-address such as
+/// `support+TICK-2026-0001@…` even when the visible To does not. Reads only the header block.
+pub fn recipients(raw: &[u8]) -> Vec<String> {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |a: &str| {
+        let a = a
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        let a = a.to_ascii_lowercase();
+        if a.contains('@') && !a.contains(char::is_whitespace) && !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for list in [msg.to(), msg.cc()].into_iter().flatten() {
+        for a in list.iter().filter_map(|x| x.address()) {
+            push(a);
+        }
+    }
+    for h in msg.headers() {
+        let name = h.name.as_str();
+        if name.eq_ignore_ascii_case("Delivered-To") || name.eq_ignore_ascii_case("X-Original-To") {
+            let start = h.offset_start as usize;
+            let end = (h.offset_end as usize).min(raw.len());
+            if let Some(v) = raw.get(start..end) {
+                push(&String::from_utf8_lossy(v));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -137,5 +266,163 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
     #[test]
     fn empty_input_is_not_a_message() {
         assert_eq!(parse(b""), Err(ParseError::NotAMessage));
+    }
+
+    /// A file of the shared corpus, read in place (`../shared` beside the repo, or two levels
+    /// up from a git worktree).
+    fn corpus(rel: &str) -> Vec<u8> {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let candidates = [
+            base.join("../shared/corpus").join(rel),
+            base.join("../../shared/corpus").join(rel),
+        ];
+        for c in &candidates {
+            if let Ok(b) = std::fs::read(c) {
+                return b;
+            }
+        }
+        panic!("corpus file {rel} not found beside the repository");
+    }
+
+    fn mail(headers: &str, body: &str) -> Vec<u8> {
+        format!("From: a@b.test\r\nMessage-ID: <m@b.test>\r\n{headers}\r\n\r\n{body}").into_bytes()
+    }
+
+    #[test]
+    fn decodes_encoded_words_in_many_charsets() {
+        let cases = [
+            ("=?iso-2022-jp?b?GyRCRnxLXDhsJE43b0w+GyhC?=", "日本語の件名"),
+            (
+                "=?koi8-r?b?8NLJ18XULCDQ0snO1MXSINPMz83BzNPRLg==?=",
+                "Привет, принтер сломался.",
+            ),
+            ("=?iso-8859-1?q?Caf=E9_cr=E8me?=", "Café crème"),
+            ("=?utf-8?b?8J+TjiBBbmhhbmc=?=", "📎 Anhang"),
+            // Two adjacent encoded words: the whitespace between them is dropped (RFC 2047 §6.2).
+            ("=?utf-8?q?Gr=C3=BC?= =?utf-8?q?=C3=9Fe?=", "Grüße"),
+        ];
+        for (encoded, want) in cases {
+            let p = parse(&mail(&format!("Subject: {encoded}"), "x")).unwrap();
+            assert_eq!(p.subject, want, "{encoded}");
+        }
+    }
+
+    #[test]
+    fn decodes_bodies_in_legacy_charsets() {
+        let jp = mail(
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: base64",
+            "GyRCJDMkcyRLJEEkTyEiJVclaiVzJT8hPCQsMnUkbCReJDckPyEjGyhC\r\n",
+        );
+        assert_eq!(
+            parse(&jp).unwrap().body_text.trim(),
+            "こんにちは、プリンターが壊れました。"
+        );
+        let ru = mail(
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: base64",
+            "8NLJ18XULCDQ0snO1MXSINPMz83BzNPRLg==\r\n",
+        );
+        assert_eq!(
+            parse(&ru).unwrap().body_text.trim(),
+            "Привет, принтер сломался."
+        );
+    }
+
+    #[test]
+    fn corpus_utf7_subject_and_utf16_euc_jp_bodies() {
+        let p = parse(&corpus("mail-parser/legacy/001.eml")).unwrap();
+        assert_eq!(
+            p.subject,
+            "Die Hasen und die Frösche (Microsoft Outlook 00)"
+        );
+        // Five text parts: UTF-16LE raw, UTF-16BE and LE in base64, EUC-JP, broken UTF-8.
+        let raw = corpus("mail-parser/thirdparty/005.eml");
+        let msg = MessageParser::default().parse(&raw[..]).unwrap();
+        let bodies: Vec<String> = (0..4)
+            .map(|i| msg.body_text(i).unwrap_or_default().trim().to_string())
+            .collect();
+        assert_eq!(bodies[0], "Test message");
+        assert_eq!(bodies[1], "Test message");
+        assert_eq!(bodies[2], "Test message");
+        assert_eq!(bodies[3], "『世界人権宣言』");
+        assert_eq!(parse(&raw).unwrap().body_text.trim(), "Test message");
+    }
+
+    #[test]
+    fn corpus_html_only_mail_becomes_readable_text() {
+        let p = parse(&corpus("enmime/mail/html-only-inline.raw")).unwrap();
+        assert!(!p.body_text.is_empty());
+        assert!(!p.body_text.contains('<'), "{}", p.body_text);
+        assert!(p.body_html.is_some());
+    }
+
+    #[test]
+    fn html_only_mail_gets_text_and_sanitised_html() {
+        let raw = mail(
+            "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8",
+            "<html><body><p>Hello,</p><p>see <a href=\"https://x.test/a\">this</a> &amp; that.<br>Thanks</p><script>x()</script></body></html>\r\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(
+            p.body_text,
+            "Hello,\n\nsee this (https://x.test/a) & that.\nThanks"
+        );
+        let html = p.body_html.unwrap_or_default();
+        assert!(html.contains("<a href=\"https://x.test/a\""), "{html}");
+        assert!(!html.contains("script"), "{html}");
+    }
+
+    #[test]
+    fn plain_mail_has_no_html_and_alternative_prefers_the_text_part() {
+        assert_eq!(parse(&mail("Subject: x", "hi")).unwrap().body_html, None);
+        let raw = mail(
+            "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b",
+            "--b\r\nContent-Type: text/plain\r\n\r\nplain version\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html version</p>\r\n--b--\r\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.body_text.trim(), "plain version");
+        assert_eq!(
+            p.body_html.as_deref().map(str::trim),
+            Some("<p>html version</p>")
+        );
+        assert!(p.attachments.is_empty());
+    }
+
+    #[test]
+    fn lists_attachments_with_name_type_and_sha256() {
+        let raw = mail(
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b",
+            "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--b\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\nContent-Disposition: attachment; filename=\"=?utf-8?q?R=C3=A9sum=C3=A9.pdf?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n\
+--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.body_text.trim(), "see attached");
+        assert_eq!(p.attachments.len(), 2);
+        let pdf = &p.attachments[0];
+        assert_eq!(pdf.name.as_deref(), Some("Résumé.pdf"));
+        assert_eq!(pdf.content_type, "application/pdf");
+        assert_eq!(pdf.content, b"%PDF-1.4\n");
+        assert_eq!(pdf.sha256, hex::encode(Sha256::digest(b"%PDF-1.4\n")));
+        let png = &p.attachments[1];
+        assert_eq!(png.name, None);
+        assert_eq!(png.display_name(), "unnamed.png");
+        assert_eq!(png.content.len(), 8);
+    }
+
+    #[test]
+    fn lists_recipients_with_delivery_headers() {
+        let raw = b"Delivered-To: support+TICK-2026-0003@desk.test\r\nX-Original-To: <Help@Desk.test>\r\n\
+From: a@b.c\r\nTo: \"Support\" <support@desk.test>\r\nCc: x@y.z, Support <support@desk.test>\r\n\
+Subject: hi\r\n\r\nbody\r\n";
+        assert_eq!(
+            recipients(raw),
+            vec![
+                "support@desk.test",
+                "x@y.z",
+                "support+tick-2026-0003@desk.test",
+                "help@desk.test"
+            ]
+        );
+        assert!(recipients(b"").is_empty());
     }
 }

@@ -86,7 +86,8 @@ async fn run_session(
 ) -> anyhow::Result<()> {
     let renew = Duration::from_secs(intake.idle_renew_secs.max(1)).min(MAX_IDLE_RENEW);
     let interval = Duration::from_secs(intake.poll_interval_secs.max(1));
-    let mut session = imap::open(mb, password).await?;
+    let secret = super::oauth::credential(mb, password, Some(desk.pool())).await?;
+    let mut session = imap::open(mb, Some(&secret)).await?;
     let mode = if intake.use_idle && session.supports_idle() {
         Mode::Idle
     } else {

@@ -1,7 +1,8 @@
 //! SMTP delivery with lettre: turns a stored outbound message into an RFC 5322 email with
 //! the Message-ID, In-Reply-To and References it was stored with (§3.6.4), and sends it.
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
@@ -57,11 +58,33 @@ impl Mailer {
         })
     }
 
-    /// Sends stored outbound message `m`.
-    pub async fn send(&self, m: &Stored) -> Result<(), SendError> {
-        let email = build(m, &self.from_name)?;
+    /// Sends stored outbound message `m`, with an `Auto-Submitted: <auto_submitted>` field
+    /// when given (RFC 3834 §5; `auto-replied` on acknowledgements).
+    pub async fn send(&self, m: &Stored, auto_submitted: Option<&str>) -> Result<(), SendError> {
+        let mut email = build(m, &self.from_name)?;
+        if let Some(v) = auto_submitted {
+            email.headers_mut().set(AutoSubmitted(v.to_string()));
+        }
         self.transport.send(email).await?;
         Ok(())
+    }
+}
+
+/// The `Auto-Submitted` field (RFC 3834 §5): `auto-replied`, `auto-generated` or `no`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSubmitted(pub String);
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.trim().to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
     }
 }
 

@@ -87,6 +87,23 @@ pub async fn insert(
     Ok(row.map(|r| r.0))
 }
 
+/// Records the content details of stored message `id`: its sanitised HTML body, and whether
+/// `raw` holds only the first `intake.max_message_bytes` of a larger message.
+pub async fn set_content(
+    conn: &mut PgConnection,
+    id: i64,
+    body_html: Option<&str>,
+    raw_truncated: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE messages SET body_html = $2, raw_truncated = $3 WHERE id = $1")
+        .bind(id)
+        .bind(body_html)
+        .bind(raw_truncated)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether a message with this Message-ID is stored.
 pub async fn exists(conn: &mut PgConnection, message_id: &str) -> Result<bool, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM messages WHERE message_id = $1")
@@ -127,6 +144,8 @@ pub struct Message {
     pub sent_at: Option<DateTime<Utc>>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
+    /// How many attachments it came with (stored or listed as over the size limit).
+    pub attachment_count: i64,
 }
 
 type Row = (
@@ -144,10 +163,12 @@ type Row = (
     Option<i64>,
     Option<DateTime<Utc>>,
     DateTime<Utc>,
+    i64,
 );
 
 const SELECT: &str = "SELECT id, ticket_id, message_id, in_reply_to, references_ids, direction,
-    from_addr, from_name, to_addrs, subject, body_text, author_agent_id, sent_at, created_at FROM messages";
+    from_addr, from_name, to_addrs, subject, body_text, author_agent_id, sent_at, created_at,
+    (SELECT count(*) FROM attachments a WHERE a.message_id = messages.id) FROM messages";
 
 fn from_row(r: Row) -> Message {
     Message {
@@ -165,6 +186,7 @@ fn from_row(r: Row) -> Message {
         author_agent_id: r.11,
         sent_at: r.12,
         created_at: r.13,
+        attachment_count: r.14,
     }
 }
 

@@ -4,14 +4,18 @@
 //! transaction (`&mut *tx`).
 
 pub mod agents;
+pub mod attachments;
 pub mod audit;
 pub mod chat_posts;
 pub mod cursors;
+pub mod duplicates;
 pub mod mailbox_status;
 pub mod messages;
+pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;
+pub mod secrets;
 pub mod thread_keys;
 pub mod tickets;
 

@@ -24,6 +24,10 @@ pub enum Effect {
     Email {
         /// `messages.id`.
         message_id: i64,
+        /// Value of the Auto-Submitted field to send (RFC 3834 §5), e.g. `auto-replied` on
+        /// acknowledgements; absent on mail a person wrote.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auto_submitted: Option<String>,
     },
     /// Post an internal note into the card's thread, marked internal.
     ThreadNote {

@@ -364,3 +364,55 @@ pub async fn participants(conn: &mut PgConnection, id: i64) -> Result<Vec<String
             .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// Records that ticket `id` was opened naming ticket `linked` (a subject tag or plus-address
+/// from someone not on that ticket's thread).
+pub async fn set_linked(conn: &mut PgConnection, id: i64, linked: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tickets SET linked_ticket = $2 WHERE id = $1")
+        .bind(id)
+        .bind(linked)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The number of the ticket `id` is linked to (see [`set_linked`]), if any.
+pub async fn linked_number(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT l.number FROM tickets t JOIN tickets l ON l.id = t.linked_ticket WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Whether `email` is the requester of ticket `id` or one of its participants
+/// (`ticket_participants`), compared case-insensitively.
+pub async fn is_on_thread(
+    conn: &mut PgConnection,
+    id: i64,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    let (on,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1 AND lower(requester_email) = lower($2))
+             OR EXISTS (SELECT 1 FROM ticket_participants WHERE ticket_id = $1 AND lower(email) = lower($2))",
+    )
+    .bind(id)
+    .bind(email)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(on)
+}
+
+/// Every link (see [`set_linked`]) as `(ticket id, linked ticket's number)`.
+pub async fn all_links(conn: &mut PgConnection) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.id, l.number FROM tickets t JOIN tickets l ON l.id = t.linked_ticket ORDER BY t.id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+}

@@ -1,8 +1,16 @@
-//! Discord's HTTP interactions endpoint: PING, application commands (`/claim`, `/unclaim`,
-//! `/reply`, `/desk`) and the card's buttons. Each request's Ed25519 signature
-//! (`X-Signature-Ed25519` over `X-Signature-Timestamp` + body) is checked with serenity's
-//! verifier; a bad one gets 401 as Discord requires.
-//! <https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint>
+//! Discord interactions: PING, the slash commands (see [`command_definitions`]), their
+//! ticket-number autocomplete, the card's buttons and the reply/note modals.
+//!
+//! [`handle`] turns one parsed [`Interaction`] into an [`Outcome`] through the shared command
+//! set and the `crate::desk` use cases; the HTTP endpoint ([`interactions`]) and the gateway
+//! (`interaction_create`, answering through `POST /interactions/{id}/{token}/callback`) both
+//! feed it. Slow commands are deferred: Discord gets type 5 at once and the answer replaces
+//! it later via `PATCH /webhooks/{application_id}/{token}/messages/@original`.
+//!
+//! HTTP requests' Ed25519 signatures (`X-Signature-Ed25519` over `X-Signature-Timestamp` +
+//! body) are checked with serenity's verifier; a bad one gets 401 as Discord requires.
+//! <https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint>,
+//! <https://discord.com/developers/docs/interactions/receiving-and-responding>
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,9 +21,10 @@ use serde::Deserialize;
 use serenity::interactions_endpoint::Verifier;
 
 use crate::chat::commands::{self, Command};
-use crate::chat::discord::custom_id;
+use crate::chat::discord::{custom_id, DiscordChat};
 use crate::chat::messages;
-use crate::desk::{Actor, Surface};
+use crate::desk::{Actor, Desk, Surface};
+use crate::domain::Status;
 use crate::store::agents::Identity;
 
 use super::WebState;
@@ -25,8 +34,18 @@ mod kind {
     pub const PING: u8 = 1;
     pub const APPLICATION_COMMAND: u8 = 2;
     pub const MESSAGE_COMPONENT: u8 = 3;
+    pub const APPLICATION_COMMAND_AUTOCOMPLETE: u8 = 4;
     pub const MODAL_SUBMIT: u8 = 5;
 }
+
+/// `DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE` response type.
+const RESPOND_DEFERRED: u8 = 5;
+/// `APPLICATION_COMMAND_AUTOCOMPLETE_RESULT` response type.
+const RESPOND_AUTOCOMPLETE: u8 = 8;
+/// Discord's limit on autocomplete choices.
+pub const AUTOCOMPLETE_MAX: usize = 25;
+/// Discord's limit on a choice's name, characters.
+const CHOICE_NAME_MAX: usize = 100;
 
 /// `MODAL` response type.
 const RESPOND_MODAL: u8 = 9;
@@ -38,9 +57,10 @@ const RESPOND_MESSAGE: u8 = 4;
 /// `EPHEMERAL` message flag.
 const EPHEMERAL: u64 = 1 << 6;
 
-/// Verifies Discord's request signatures.
+/// Verifies Discord's request signatures and holds the client that edits deferred answers.
 pub struct DiscordInbound {
     verifier: Verifier,
+    client: Option<DiscordChat>,
 }
 
 /// A public key that is not 32 bytes of hex.
@@ -57,7 +77,15 @@ impl DiscordInbound {
             .map_err(|_| BadPublicKey)?;
         Ok(DiscordInbound {
             verifier: Verifier::try_new(bytes).map_err(|_| BadPublicKey)?,
+            client: None,
         })
+    }
+
+    /// The same, editing deferred answers through `client`; without one, slow commands are
+    /// answered at once instead of deferred.
+    pub fn with_client(mut self, client: DiscordChat) -> DiscordInbound {
+        self.client = Some(client);
+        self
     }
 
     /// Checks the signature headers over `body`.
@@ -73,8 +101,19 @@ impl DiscordInbound {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Interaction {
+/// The fields of an interaction claimdesk reads; everything else is ignored.
+/// <https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object>
+#[derive(Debug, Clone, Deserialize)]
+pub struct Interaction {
+    /// Interaction ID (snowflake), for the gateway's callback.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Application ID (snowflake), for editing a deferred answer.
+    #[serde(default)]
+    pub application_id: Option<String>,
+    /// Continuation token, valid 15 minutes.
+    #[serde(default)]
+    pub token: Option<String>,
     #[serde(rename = "type")]
     kind: u8,
     #[serde(default)]
@@ -85,7 +124,7 @@ struct Interaction {
     user: Option<User>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Data {
     #[serde(default)]
     name: Option<String>,
@@ -98,49 +137,93 @@ struct Data {
     components: Vec<serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct CommandOption {
     name: String,
     #[serde(default)]
     value: Option<serde_json::Value>,
     #[serde(default)]
     options: Vec<CommandOption>,
+    #[serde(default)]
+    focused: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Member {
     user: User,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct User {
     id: String,
 }
 
-fn private(text: String) -> Response {
-    Json(serde_json::json!({
+/// What to answer an interaction with.
+#[derive(Debug)]
+pub enum Outcome {
+    /// This interaction response, as is (PONG, an ephemeral message, a modal, choices).
+    Respond(serde_json::Value),
+    /// Answer [`deferred`] now, then run `command` as `actor` and edit the original
+    /// response with its answer ([`follow_up`]).
+    Defer {
+        /// Who asked.
+        actor: Actor,
+        /// What they asked for.
+        command: Command,
+    },
+}
+
+/// An interaction that cannot be answered: no user, no data. HTTP gets 400 with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unanswerable(pub &'static str);
+
+/// An ephemeral `CHANNEL_MESSAGE_WITH_SOURCE` response with `text` cut to Discord's 2,000.
+pub fn private(text: &str) -> serde_json::Value {
+    serde_json::json!({
         "type": RESPOND_MESSAGE,
-        "data": {"content": crate::desk::query::truncate(&text, crate::chat::discord::CONTENT_MAX), "flags": EPHEMERAL}
-    }))
-    .into_response()
+        "data": {"content": crate::desk::query::truncate(text, crate::chat::discord::CONTENT_MAX), "flags": EPHEMERAL}
+    })
+}
+
+/// The ephemeral `DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE` response ("claimdesk is thinking…").
+pub fn deferred() -> serde_json::Value {
+    serde_json::json!({"type": RESPOND_DEFERRED, "data": {"flags": EPHEMERAL}})
+}
+
+/// Commands whose work grows with the desk, answered deferred.
+fn is_slow(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Workload
+            | Command::Ticket(_)
+            | Command::Mine
+            | Command::Unassigned
+            | Command::List
+            | Command::History(_)
+    )
+}
+
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn option_text(opts: &[CommandOption], name: &str) -> String {
     opts.iter()
         .find(|o| o.name == name)
         .and_then(|o| o.value.as_ref())
-        .map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
+        .map(text_of)
         .unwrap_or_default()
 }
 
 /// A modal with one multi-line text input; its title names the ticket, its label the
 /// recipient (the customer) or that the note is internal.
-fn modal(custom_id: &str, title: &str, label: &str, placeholder: &str) -> Response {
+fn modal(custom_id: &str, title: &str, label: &str, placeholder: &str) -> serde_json::Value {
     let cut = |t: &str| crate::desk::query::truncate(t, MODAL_TITLE_MAX);
-    Json(serde_json::json!({
+    serde_json::json!({
         "type": RESPOND_MODAL,
         "data": {
             "custom_id": custom_id,
@@ -150,8 +233,7 @@ fn modal(custom_id: &str, title: &str, label: &str, placeholder: &str) -> Respon
                 "placeholder": placeholder, "required": true, "min_length": 1, "max_length": 4000
             }]}]
         }
-    }))
-    .into_response()
+    })
 }
 
 /// The value typed into the modal's text input, wherever it sits (an action row or a label).
@@ -169,20 +251,224 @@ fn typed_text(components: &[serde_json::Value]) -> String {
     components.iter().find_map(find).unwrap_or_default()
 }
 
-/// The command an application-command interaction asks for. `/desk <sub>` carries its
-/// subcommand as a nested option.
-fn command_of(data: &Data) -> Result<Command, commands::Usage> {
+/// The reply modal for ticket `n`, naming the customer it goes to.
+async fn reply_modal(desk: &Desk, n: &str) -> serde_json::Value {
+    match desk.show(n).await {
+        Ok(t) => modal(
+            &format!("{}:{n}", custom_id::REPLY_MODAL),
+            &format!("Reply on {n}"),
+            &format!("To {}", t.summary.requester),
+            "Sent by email to the customer when you submit.",
+        ),
+        Err(e) => private(&messages::error(&e)),
+    }
+}
+
+fn note_modal(n: &str) -> serde_json::Value {
+    modal(
+        &format!("{}:{n}", custom_id::NOTE_MODAL),
+        &format!("Internal note on {n}"),
+        "Internal note (never sent)",
+        "Only the team sees this.",
+    )
+}
+
+/// The command a slash command asks for, or a response to give at once (a modal for
+/// `/reply` and `/note` without text). `/desk <sub>` carries its subcommand as a nested
+/// option; `/assign`'s `user` option (a Discord user) is turned into that agent's handle.
+async fn command_of(desk: &Desk, data: &Data) -> Result<Command, serde_json::Value> {
     let name = data.name.as_deref().unwrap_or("");
     let (name, opts) = match (name, data.options.first()) {
         ("desk", Some(sub)) => (sub.name.as_str(), sub.options.as_slice()),
         _ => (name, data.options.as_slice()),
     };
-    let args = format!(
-        "{} {}",
-        option_text(opts, "ticket"),
-        option_text(opts, "text")
-    );
-    commands::parse(name, &args)
+    let ticket = option_text(opts, "ticket");
+    let text = option_text(opts, "text");
+    match name {
+        "reply" if text.trim().is_empty() && !ticket.is_empty() => {
+            return Err(reply_modal(desk, ticket.trim()).await)
+        }
+        "note" if text.trim().is_empty() && !ticket.is_empty() => {
+            return Err(note_modal(ticket.trim()))
+        }
+        _ => {}
+    }
+    let rest = match name {
+        "assign" => {
+            let who = option_text(opts, "user");
+            match desk.agent(Identity::Discord(&who)).await {
+                Ok(a) => a.handle,
+                // A handle typed as text still works.
+                Err(crate::desk::DeskError::NotAMember) => who,
+                Err(e) => return Err(private(&messages::error(&e))),
+            }
+        }
+        "status" => option_text(opts, "status"),
+        "priority" => option_text(opts, "priority"),
+        _ => text,
+    };
+    commands::parse(name, &format!("{ticket} {rest}")).map_err(|u| private(&u.0))
+}
+
+/// Up to [`AUTOCOMPLETE_MAX`] open tickets whose number (or its serial part, `0012`) starts
+/// with what was typed in the focused option, most recent first, as a type 8 response.
+async fn autocomplete(desk: &Desk, data: &Data) -> serde_json::Value {
+    fn focused(opts: &[CommandOption]) -> Option<&CommandOption> {
+        opts.iter().find_map(|o| {
+            if o.focused {
+                Some(o)
+            } else {
+                focused(&o.options)
+            }
+        })
+    }
+    let typed = focused(&data.options)
+        .and_then(|o| o.value.as_ref())
+        .map(text_of)
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    let choices: Vec<serde_json::Value> = match desk.list().await {
+        Ok(all) => all
+            .into_iter()
+            .rev()
+            .filter(|t| !t.status.parse::<Status>().is_ok_and(Status::is_done))
+            .filter(|t| {
+                let serial = t.number.rsplit('-').next().unwrap_or("");
+                t.number.to_ascii_uppercase().starts_with(&typed) || serial.starts_with(&typed)
+            })
+            .take(AUTOCOMPLETE_MAX)
+            .map(|t| {
+                serde_json::json!({
+                    "name": crate::desk::query::truncate(&format!("{} · {}", t.number, t.subject), CHOICE_NAME_MAX),
+                    "value": t.number,
+                })
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "autocomplete: listing tickets");
+            Vec::new()
+        }
+    };
+    serde_json::json!({"type": RESPOND_AUTOCOMPLETE, "data": {"choices": choices}})
+}
+
+/// Decides the answer to one interaction, whichever way it arrived (HTTP or gateway).
+///
+/// Errors: [`Unanswerable`] when it names no user or carries no data. Everything else,
+/// including strangers, unknown buttons and bad input, gets a clear private answer.
+pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable> {
+    if i.kind == kind::PING {
+        return Ok(Outcome::Respond(serde_json::json!({"type": 1})));
+    }
+    let Some(user_id) = i.member.map(|m| m.user.id).or(i.user.map(|u| u.id)) else {
+        return Err(Unanswerable("interaction without a user"));
+    };
+    let Some(data) = i.data else {
+        return Err(Unanswerable("interaction without data"));
+    };
+    // Only members of the desk get anything, even a form or a list of tickets.
+    let agent = match desk.agent(Identity::Discord(&user_id)).await {
+        Ok(a) => a,
+        Err(e) if i.kind == kind::APPLICATION_COMMAND_AUTOCOMPLETE => {
+            tracing::debug!(error = %e, "autocomplete for a stranger");
+            return Ok(Outcome::Respond(
+                serde_json::json!({"type": RESPOND_AUTOCOMPLETE, "data": {"choices": []}}),
+            ));
+        }
+        Err(e) => return Ok(Outcome::Respond(private(&messages::error(&e)))),
+    };
+    let cmd = match i.kind {
+        kind::APPLICATION_COMMAND => match command_of(desk, &data).await {
+            Ok(c) => c,
+            Err(response) => return Ok(Outcome::Respond(response)),
+        },
+        kind::APPLICATION_COMMAND_AUTOCOMPLETE => {
+            return Ok(Outcome::Respond(autocomplete(desk, &data).await));
+        }
+        kind::MESSAGE_COMPONENT => {
+            let id = data.custom_id.as_deref().unwrap_or("");
+            match id.split_once(':') {
+                Some((custom_id::CLAIM, n)) => Command::Claim(n.to_string()),
+                Some((custom_id::UNCLAIM, n)) => Command::Unclaim(n.to_string()),
+                Some((custom_id::RESOLVE, n)) => Command::Status(n.to_string(), Status::Resolved),
+                // Name the recipient before anything can be sent.
+                Some((custom_id::REPLY, n)) => {
+                    return Ok(Outcome::Respond(reply_modal(desk, n).await))
+                }
+                Some((custom_id::NOTE, n)) => return Ok(Outcome::Respond(note_modal(n))),
+                _ => {
+                    return Ok(Outcome::Respond(private(&format!(
+                        "Unknown button `{id}`."
+                    ))))
+                }
+            }
+        }
+        kind::MODAL_SUBMIT => {
+            let id = data.custom_id.as_deref().unwrap_or("");
+            let text = typed_text(&data.components);
+            match id.split_once(':') {
+                Some((custom_id::REPLY_MODAL, n)) => Command::Reply(n.to_string(), text),
+                Some((custom_id::NOTE_MODAL, n)) => Command::Note(n.to_string(), text),
+                _ => return Ok(Outcome::Respond(private(&format!("Unknown form `{id}`.")))),
+            }
+        }
+        _ => return Ok(Outcome::Respond(private(messages::USAGE))),
+    };
+    let actor = Actor {
+        agent,
+        surface: Surface::Discord,
+    };
+    if is_slow(&cmd) {
+        return Ok(Outcome::Defer {
+            actor,
+            command: cmd,
+        });
+    }
+    Ok(Outcome::Respond(private(
+        &commands::execute(desk, &actor, cmd).await,
+    )))
+}
+
+/// Runs a deferred command and replaces the deferred response with its answer:
+/// `PATCH /webhooks/{application_id}/{token}/messages/@original`
+/// (<https://discord.com/developers/docs/interactions/receiving-and-responding#edit-original-interaction-response>).
+///
+/// Errors: a bad application ID, or the edit failing (logged by the caller).
+pub async fn follow_up(
+    desk: &Desk,
+    client: &DiscordChat,
+    application_id: &str,
+    token: &str,
+    actor: &Actor,
+    command: Command,
+) -> Result<(), crate::chat::ChatError> {
+    let text = commands::execute(desk, actor, command).await;
+    client.edit_original(application_id, token, &text).await
+}
+
+/// Answers `i` as `outcome` says through the interaction callback
+/// (`POST /interactions/{id}/{token}/callback`), as the gateway must, then runs a deferred
+/// command's follow-up.
+///
+/// Errors: the interaction has no id or token, or a call fails.
+pub async fn answer_by_callback(
+    desk: &Desk,
+    client: &DiscordChat,
+    i_id: &str,
+    application_id: &str,
+    token: &str,
+    outcome: Outcome,
+) -> Result<(), crate::chat::ChatError> {
+    match outcome {
+        Outcome::Respond(r) => client.interaction_callback(i_id, token, &r).await,
+        Outcome::Defer { actor, command } => {
+            client
+                .interaction_callback(i_id, token, &deferred())
+                .await?;
+            follow_up(desk, client, application_id, token, &actor, command).await
+        }
+    }
 }
 
 /// `POST /discord/interactions`.
@@ -201,71 +487,27 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
             return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
         }
     };
-    if i.kind == kind::PING {
-        return Json(serde_json::json!({"type": 1})).into_response();
-    }
-    let Some(user_id) = i.member.map(|m| m.user.id).or(i.user.map(|u| u.id)) else {
-        return (StatusCode::BAD_REQUEST, "interaction without a user").into_response();
-    };
-    let Some(data) = i.data else {
-        return (StatusCode::BAD_REQUEST, "interaction without data").into_response();
-    };
-    // Only members of the desk get anything, even a form.
-    let agent = match s.desk.agent(Identity::Discord(&user_id)).await {
-        Ok(a) => a,
-        Err(e) => return private(messages::error(&e)),
-    };
-    let cmd = match i.kind {
-        kind::APPLICATION_COMMAND => command_of(&data),
-        kind::MESSAGE_COMPONENT => {
-            let id = data.custom_id.as_deref().unwrap_or("");
-            match id.split_once(':') {
-                Some((custom_id::CLAIM, n)) => Ok(Command::Claim(n.to_string())),
-                Some((custom_id::UNCLAIM, n)) => Ok(Command::Unclaim(n.to_string())),
-                Some((custom_id::RESOLVE, n)) => Ok(Command::Status(
-                    n.to_string(),
-                    crate::domain::Status::Resolved,
-                )),
-                Some((custom_id::REPLY, n)) => {
-                    // Name the recipient before anything can be sent.
-                    return match s.desk.show(n).await {
-                        Ok(t) => modal(
-                            &format!("{}:{n}", custom_id::REPLY_MODAL),
-                            &format!("Reply on {n}"),
-                            &format!("To {}", t.summary.requester),
-                            "Sent by email to the customer when you submit.",
-                        ),
-                        Err(e) => private(messages::error(&e)),
-                    };
+    let (app_id, token) = (i.application_id.clone(), i.token.clone());
+    match handle(&s.desk, i).await {
+        Ok(Outcome::Respond(r)) => Json(r).into_response(),
+        Ok(Outcome::Defer { actor, command }) => {
+            match (inbound.client.clone(), app_id, token) {
+                (Some(client), Some(app_id), Some(token)) => {
+                    let desk = s.desk.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) =
+                            follow_up(&desk, &client, &app_id, &token, &actor, command).await
+                        {
+                            tracing::error!(error = %e, "editing a deferred Discord answer");
+                        }
+                    });
+                    Json(deferred()).into_response()
                 }
-                Some((custom_id::NOTE, n)) => {
-                    return modal(
-                        &format!("{}:{n}", custom_id::NOTE_MODAL),
-                        &format!("Internal note on {n}"),
-                        "Internal note (never sent)",
-                        "Only the team sees this.",
-                    );
-                }
-                _ => Err(commands::Usage(format!("Unknown button `{id}`."))),
+                // No way to edit a deferred answer: answer now.
+                _ => Json(private(&commands::execute(&s.desk, &actor, command).await))
+                    .into_response(),
             }
         }
-        kind::MODAL_SUBMIT => {
-            let id = data.custom_id.as_deref().unwrap_or("");
-            let text = typed_text(&data.components);
-            match id.split_once(':') {
-                Some((custom_id::REPLY_MODAL, n)) => Ok(Command::Reply(n.to_string(), text)),
-                Some((custom_id::NOTE_MODAL, n)) => Ok(Command::Note(n.to_string(), text)),
-                _ => Err(commands::Usage(format!("Unknown form `{id}`."))),
-            }
-        }
-        _ => return private(messages::USAGE.to_string()),
-    };
-    let actor = Actor {
-        agent,
-        surface: Surface::Discord,
-    };
-    match cmd {
-        Ok(cmd) => private(commands::execute(&s.desk, &actor, cmd).await),
-        Err(usage) => private(usage.0),
+        Err(e) => (StatusCode::BAD_REQUEST, e.0).into_response(),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod discord;
 pub mod slack;
+pub mod slack_socket;
 
 use std::sync::Arc;
 

@@ -1,7 +1,21 @@
-//! Slack over HTTP: slash commands (`/claim`, `/unclaim`, `/reply`, `/desk …`) and
-//! interactivity (`block_actions` from the card's buttons). Every request's
-//! `X-Slack-Signature` is checked (HMAC-SHA256 "v0", <https://api.slack.com/authentication/verifying-requests-from-slack>)
-//! and a timestamp more than 5 minutes from now is refused, both with 401.
+//! Slack inbound: slash commands (`/claim`, `/unclaim`, `/reply`, `/desk …`), interactivity
+//! (`block_actions` from the card's buttons, `view_submission` from the reply and note
+//! modals) and the Events API.
+//!
+//! Two transports feed the same handlers: HTTP (`POST /slack/commands`, `/slack/interactions`,
+//! `/slack/events`; every request's `X-Slack-Signature` is checked, HMAC-SHA256 "v0",
+//! <https://api.slack.com/authentication/verifying-requests-from-slack>, and a timestamp more
+//! than 5 minutes from now is refused, both with 401) and Socket Mode (`super::slack_socket`).
+//! The parsed payload goes to [`on_command`], [`on_interaction`] or [`on_event`]; those run
+//! the `crate::desk` use cases.
+//!
+//! Slack wants an acknowledgement within 3 s. No handler awaits a platform call before it
+//! answers: the desk work (database only) gets [`ACK_BUDGET`]; what does not finish in time
+//! goes on and answers later by `chat.postEphemeral` through the outbox. Modals are opened by
+//! a detached `views.open` task (a trigger expires 3 s after Slack sent it).
+
+use std::future::Future;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,11 +25,15 @@ use axum::Json;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::chat::commands;
-use crate::chat::slack::action;
-use crate::desk::{Actor, DeskError, Surface};
+use crate::chat::messages;
+use crate::chat::slack::{
+    action, modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK,
+};
+use crate::desk::{Actor, Desk, DeskError, Surface};
 use crate::store::agents::Identity;
 
 use super::WebState;
@@ -28,22 +46,49 @@ pub const MAX_SKEW_SECS: i64 = 300;
 /// slack-morphism's own verifier reads the wall clock itself, so it cannot be checked
 /// against Slack's documented (2018) example; this one takes `now` as an argument and uses
 /// the `hmac` crate's constant-time comparison.
+///
+/// It also holds the Web API client the handlers open modals with (`views.open`).
 pub struct SlackInbound {
-    secret: SecretString,
+    secret: Option<SecretString>,
+    chat: Option<SlackChat>,
 }
 
 impl SlackInbound {
     /// A verifier for `signing_secret`.
     pub fn new(signing_secret: &SecretString) -> SlackInbound {
         SlackInbound {
-            secret: signing_secret.clone(),
+            secret: Some(signing_secret.clone()),
+            chat: None,
         }
+    }
+
+    /// Slack reached only over Socket Mode, without a signing secret: every HTTP request is
+    /// refused with 401.
+    pub fn socket_only() -> SlackInbound {
+        SlackInbound {
+            secret: None,
+            chat: None,
+        }
+    }
+
+    /// The same, opening modals through `chat`.
+    pub fn with_chat(mut self, chat: SlackChat) -> SlackInbound {
+        self.chat = Some(chat);
+        self
+    }
+
+    /// The Web API client, when one is configured.
+    pub fn chat(&self) -> Option<&SlackChat> {
+        self.chat.as_ref()
     }
 
     /// Checks `X-Slack-Signature` (`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}`) and
     /// that `X-Slack-Request-Timestamp` is within [`MAX_SKEW_SECS`] of `now` (Unix seconds).
     /// Errors name what was wrong, for the log.
     pub fn verify(&self, headers: &HeaderMap, body: &str, now: i64) -> Result<(), String> {
+        let Some(secret) = self.secret.as_ref() else {
+            return Err("no signing secret configured (Socket Mode only)".into());
+        };
         let get = |h: &str| {
             headers
                 .get(h)
@@ -58,7 +103,7 @@ impl SlackInbound {
         }
         let hex_sig = sig.strip_prefix("v0=").ok_or("signature is not v0")?;
         let expected = hex::decode(hex_sig).map_err(|_| "signature is not hex".to_string())?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes())
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
             .map_err(|e| format!("bad secret: {e}"))?;
         mac.update(format!("v0:{ts}:").as_bytes());
         mac.update(body.as_bytes());
@@ -66,6 +111,10 @@ impl SlackInbound {
             .map_err(|_| "signature mismatch".to_string())
     }
 }
+
+/// How long a handler works before it acknowledges anyway, leaving Slack's 3 s limit a
+/// second for the network. Work still running then answers later through the outbox.
+pub const ACK_BUDGET: Duration = Duration::from_millis(2000);
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -88,11 +137,411 @@ fn verified<'b>(s: &WebState, headers: &HeaderMap, body: &'b Bytes) -> Result<&'
     Ok(text)
 }
 
-fn ephemeral(text: String) -> Response {
-    Json(serde_json::json!({"response_type": "ephemeral", "text": text})).into_response()
+/// Runs `work` in its own task and waits for it at most [`ACK_BUDGET`]. Returns its output
+/// when it finished in time; otherwise `None`, and the output, when it comes, goes to `late`
+/// (which answers through the outbox). Nothing is cancelled: the work always completes.
+pub async fn within_ack<T, W, L, LF>(work: W, late: L) -> Option<T>
+where
+    T: Send + 'static,
+    W: Future<Output = T> + Send + 'static,
+    L: FnOnce(T) -> LF + Send + 'static,
+    LF: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let out = work.await;
+        if let Err(out) = tx.send(out) {
+            late(out).await;
+        }
+    });
+    match tokio::time::timeout(ACK_BUDGET, rx).await {
+        Ok(Ok(out)) => Some(out),
+        Ok(Err(_)) => None,
+        Err(_) => {
+            tracing::warn!(budget = ?ACK_BUDGET, "Slack request acknowledged before its work finished; the answer follows through the outbox");
+            None
+        }
+    }
 }
 
-/// `POST /slack/commands`: a slash command, answered privately in the response body.
+/// Queues a private answer to `user` in `channel` (`chat.postEphemeral` through the outbox).
+async fn tell_later(desk: &Desk, channel: &str, user: &str, text: &str) {
+    if let Err(e) = desk.queue_ephemeral("slack", channel, user, text).await {
+        tracing::error!(error = %e, "cannot queue ephemeral answer");
+    }
+}
+
+/// A slash command as either transport delivers it (HTTP form fields or the Socket Mode
+/// `slash_commands` payload; <https://api.slack.com/interactivity/slash-commands>).
+#[derive(Debug, Clone, Default)]
+pub struct SlashCommand {
+    /// `/claim`, `/desk`, …
+    pub command: String,
+    /// Everything typed after the command.
+    pub text: String,
+    /// Who typed it (`U…`).
+    pub user_id: String,
+    /// Where (`C…`).
+    pub channel_id: String,
+    /// For opening a modal, valid 3 s.
+    pub trigger_id: Option<String>,
+}
+
+/// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form.
+fn modal_request(command: &str, text: &str) -> Option<(ModalKind, String)> {
+    let name = command.trim().trim_start_matches('/').to_ascii_lowercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (name, args) = match (name.as_str(), words.as_slice()) {
+        ("desk", [sub, rest @ ..]) => (sub.to_ascii_lowercase(), rest.to_vec()),
+        _ => (name, words),
+    };
+    let kind = match name.as_str() {
+        "reply" => ModalKind::Reply,
+        "note" => ModalKind::Note,
+        _ => return None,
+    };
+    match args.as_slice() {
+        [ticket] => Some((kind, ticket.to_string())),
+        _ => None,
+    }
+}
+
+/// Runs a slash command as the agent behind `c.user_id` and returns the private answer;
+/// `None` means "acknowledge with no message" (a modal is opening). Never awaits Slack.
+pub async fn on_command(s: &WebState, c: SlashCommand) -> Option<String> {
+    let desk = s.desk.clone();
+    let chat = s.slack.as_ref().and_then(|i| i.chat().cloned());
+    let (channel, user) = (c.channel_id.clone(), c.user_id.clone());
+    let late_desk = desk.clone();
+    let work = async move {
+        let agent = match desk.agent(Identity::Slack(&c.user_id)).await {
+            Ok(a) => a,
+            Err(e) => return Some(messages::error(&e)),
+        };
+        let actor = Actor {
+            agent,
+            surface: Surface::Slack,
+        };
+        if let (Some((kind, ticket)), Some(trigger), Some(chat)) = (
+            modal_request(&c.command, &c.text),
+            c.trigger_id.clone(),
+            chat,
+        ) {
+            return match open_modal(
+                &desk,
+                chat,
+                kind,
+                &ticket,
+                &trigger,
+                &c.channel_id,
+                &c.user_id,
+            )
+            .await
+            {
+                Ok(()) => None,
+                Err(e) => Some(messages::error(&e)),
+            };
+        }
+        Some(match commands::parse(&c.command, &c.text) {
+            Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
+            Err(usage) => usage.0,
+        })
+    };
+    let late = move |answer: Option<String>| async move {
+        if let Some(text) = answer {
+            tell_later(&late_desk, &channel, &user, &text).await;
+        }
+    };
+    match within_ack(work, late).await {
+        Some(answer) => answer,
+        None => Some("Working on it — the answer follows here in a moment.".into()),
+    }
+}
+
+/// Looks up ticket `typed` and starts `views.open` with the `kind` modal in a detached task
+/// (so the caller's acknowledgement never waits for Slack). If Slack refuses, the opener is
+/// told privately through the outbox how to use the command instead.
+///
+/// Errors: the ticket lookup's ([`DeskError::BadTicketNumber`], [`DeskError::NoSuchTicket`]).
+async fn open_modal(
+    desk: &Desk,
+    chat: SlackChat,
+    kind: ModalKind,
+    typed: &str,
+    trigger_id: &str,
+    channel: &str,
+    user: &str,
+) -> Result<(), DeskError> {
+    let t = desk.show(typed).await?;
+    if let Some(into) = t.summary.merged_into.clone() {
+        return Err(DeskError::Merged {
+            number: t.summary.number,
+            into,
+        });
+    }
+    let target = ModalTarget {
+        number: t.summary.number.clone(),
+        to: t.summary.requester.clone(),
+        subject: t.summary.subject.clone(),
+        channel: channel.to_string(),
+    };
+    let (desk, trigger, channel, user) = (
+        desk.clone(),
+        trigger_id.to_string(),
+        channel.to_string(),
+        user.to_string(),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = chat.open_view(&trigger, modal(kind, &target)).await {
+            tracing::warn!(error = %e, ticket = %target.number, "views.open failed");
+            let how = match kind {
+                ModalKind::Reply => format!("/desk reply {} <text>", target.number),
+                ModalKind::Note => format!("/desk note {} <text>", target.number),
+            };
+            let text = format!("Slack did not open the form; type `{how}` instead.");
+            tell_later(&desk, &channel, &user, &text).await;
+        }
+    });
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionPayload {
+    #[serde(default)]
+    action_id: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// `private_metadata` of claimdesk's modals.
+#[derive(Debug, Deserialize)]
+struct ModalMeta {
+    ticket: String,
+    #[serde(default)]
+    channel: String,
+}
+
+/// Handles an interaction payload (<https://api.slack.com/reference/interaction-payloads>)
+/// and returns the body to acknowledge with: `None` for an empty 200, or a
+/// `view_submission` answer (`{"response_action":"errors","errors":{"body":"…"}}`).
+///
+/// - `block_actions` from the card: Claim, Unclaim, Resolve run at once (refusals reach the
+///   clicker by `chat.postEphemeral`, changes show as card edits); Reply and Note open a modal.
+/// - `view_submission` of a claimdesk modal: sends the reply or adds the note; a refusal is
+///   shown on the text field, success closes the modal and confirms privately.
+/// - Every other type, and views claimdesk did not open: acknowledged, nothing done.
+pub async fn on_interaction(s: &WebState, payload: Value) -> Option<Value> {
+    match payload.get("type").and_then(Value::as_str) {
+        Some("block_actions") => {
+            let desk = s.desk.clone();
+            let chat = s.slack.as_ref().and_then(|i| i.chat().cloned());
+            within_ack(block_actions(desk, chat, payload), |()| async {}).await;
+            None
+        }
+        Some("view_submission") => view_submission(s, payload).await,
+        other => {
+            tracing::debug!(kind = ?other, "Slack interaction ignored");
+            None
+        }
+    }
+}
+
+async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
+    let user = p
+        .get("user")
+        .cloned()
+        .and_then(|u| serde_json::from_value::<IdOnly>(u).ok());
+    let channel = p
+        .get("channel")
+        .cloned()
+        .and_then(|c| serde_json::from_value::<IdOnly>(c).ok())
+        .or_else(|| {
+            p.pointer("/container/channel_id")
+                .and_then(Value::as_str)
+                .map(|id| IdOnly { id: id.to_string() })
+        });
+    let (Some(user), Some(channel)) = (user, channel) else {
+        return;
+    };
+    let trigger = p
+        .get("trigger_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let actions: Vec<ActionPayload> = p
+        .get("actions")
+        .cloned()
+        .and_then(|a| serde_json::from_value(a).ok())
+        .unwrap_or_default();
+    for a in actions {
+        let ours = [
+            action::CLAIM,
+            action::UNCLAIM,
+            action::RESOLVE,
+            action::REPLY,
+            action::NOTE,
+        ];
+        let (true, Some(number)) = (ours.contains(&a.action_id.as_str()), a.value.as_deref())
+        else {
+            tracing::debug!(action_id = %a.action_id, "Slack action not from a claimdesk card; ignored");
+            continue;
+        };
+        let answer = match desk.agent(Identity::Slack(&user.id)).await {
+            Err(e) => Some(messages::error(&e)),
+            Ok(agent) => {
+                let actor = Actor {
+                    agent,
+                    surface: Surface::Slack,
+                };
+                let modal_kind = match a.action_id.as_str() {
+                    action::REPLY => Some(ModalKind::Reply),
+                    action::NOTE => Some(ModalKind::Note),
+                    _ => None,
+                };
+                let r = match (modal_kind, &trigger, &chat) {
+                    (Some(kind), Some(trigger), Some(chat)) => {
+                        open_modal(&desk, chat.clone(), kind, number, trigger, &channel.id, &user.id)
+                            .await
+                    }
+                    (Some(_), _, _) => Err(DeskError::BadInput(
+                        "This button needs a Slack trigger to open its form; use /desk reply or /desk note.".into(),
+                    )),
+                    (None, _, _) => match a.action_id.as_str() {
+                        action::CLAIM => desk.claim(&actor, number).await.map(|_| ()),
+                        action::UNCLAIM => desk.unclaim(&actor, number).await.map(|_| ()),
+                        action::RESOLVE => desk
+                            .set_status(&actor, number, crate::domain::Status::Resolved)
+                            .await
+                            .map(|_| ()),
+                        _ => Ok(()),
+                    },
+                };
+                r.err().map(|e: DeskError| messages::error(&e))
+            }
+        };
+        if let Some(text) = answer {
+            tell_later(&desk, &channel.id, &user.id, &text).await;
+        }
+    }
+}
+
+/// The `view_submission` answer that shows `text` under the modal's input.
+fn field_error(text: &str) -> Value {
+    json!({"response_action": "errors", "errors": {MODAL_BLOCK: text}})
+}
+
+async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
+    let callback = p.pointer("/view/callback_id").and_then(Value::as_str)?;
+    let Some(kind) = ModalKind::from_callback_id(callback) else {
+        tracing::debug!(
+            callback,
+            "view_submission of a view claimdesk did not open; ignored"
+        );
+        return None;
+    };
+    let Some(user) = p
+        .pointer("/user/id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Some(field_error("Slack sent no user with this form."));
+    };
+    let meta: Option<ModalMeta> = p
+        .pointer("/view/private_metadata")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok());
+    let Some(meta) = meta else {
+        return Some(field_error(
+            "This form lost track of its ticket; open it again from the card.",
+        ));
+    };
+    let text = p
+        .pointer(&format!(
+            "/view/state/values/{MODAL_BLOCK}/{MODAL_ACTION}/value"
+        ))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let desk = s.desk.clone();
+    let (ticket, who) = (meta.ticket.clone(), user.clone());
+    let work = async move {
+        let agent = desk.agent(Identity::Slack(&who)).await?;
+        let actor = Actor {
+            agent,
+            surface: Surface::Slack,
+        };
+        match kind {
+            ModalKind::Reply => desk
+                .reply(&actor, &ticket, &text)
+                .await
+                .map(|o| messages::replied(&o)),
+            ModalKind::Note => desk
+                .note(&actor, &ticket, &text)
+                .await
+                .map(|n| format!("Internal note added to {n}.")),
+        }
+    };
+    let late_desk = s.desk.clone();
+    let (channel, late_user) = (meta.channel.clone(), user.clone());
+    let late = move |r: Result<String, DeskError>| async move {
+        let text = r.unwrap_or_else(|e| messages::error(&e));
+        if !channel.is_empty() {
+            tell_later(&late_desk, &channel, &late_user, &text).await;
+        }
+    };
+    match within_ack(work, late).await {
+        Some(Ok(confirmation)) => {
+            if !meta.channel.is_empty() {
+                tell_later(&s.desk, &meta.channel, &user, &confirmation).await;
+            }
+            None
+        }
+        Some(Err(e)) => {
+            if let DeskError::Store(err) = &e {
+                tracing::error!(error = %err, "modal submission failed on storage");
+            }
+            Some(field_error(&messages::error(&e)))
+        }
+        None => None,
+    }
+}
+
+/// Handles an Events API body (<https://api.slack.com/apis/events-api>): the answer to
+/// `url_verification` (`{"challenge": …}`), else `None`. Every other event (messages typed in
+/// a card's thread included) is acknowledged and ignored — free text in chat is never sent to
+/// a customer, only Reply sends.
+pub fn on_event(v: &Value) -> Option<Value> {
+    match v.get("type").and_then(Value::as_str) {
+        Some("url_verification") => {
+            let challenge = v.get("challenge").and_then(Value::as_str).unwrap_or("");
+            Some(json!({"challenge": challenge}))
+        }
+        _ => {
+            let kind = v
+                .pointer("/event/type")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let in_thread = v.pointer("/event/thread_ts").is_some();
+            tracing::debug!(
+                kind,
+                in_thread,
+                "Slack event ignored: chat text is never sent to customers"
+            );
+            None
+        }
+    }
+}
+
+fn ephemeral(text: String) -> Response {
+    Json(json!({"response_type": "ephemeral", "text": text})).into_response()
+}
+
+/// `POST /slack/commands`: a slash command (form-encoded), answered privately in the
+/// response body. 400 when the form lacks `command` or `user_id`.
 pub async fn commands(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
     let body = match verified(&s, &headers, &body) {
         Ok(b) => b,
@@ -105,46 +554,21 @@ pub async fn commands(State(s): State<WebState>, headers: HeaderMap, body: Bytes
     let (Some(command), Some(user)) = (form.get("command"), form.get("user_id")) else {
         return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
     };
-    let text = form.get("text").map(String::as_str).unwrap_or("");
-    let agent = match s.desk.agent(Identity::Slack(user)).await {
-        Ok(a) => a,
-        Err(e) => return ephemeral(crate::chat::messages::error(&e)),
+    let c = SlashCommand {
+        command: command.clone(),
+        text: form.get("text").cloned().unwrap_or_default(),
+        user_id: user.clone(),
+        channel_id: form.get("channel_id").cloned().unwrap_or_default(),
+        trigger_id: form.get("trigger_id").cloned(),
     };
-    let actor = Actor {
-        agent,
-        surface: Surface::Slack,
-    };
-    let answer = match commands::parse(command, text) {
-        Ok(cmd) => commands::execute(&s.desk, &actor, cmd).await,
-        Err(usage) => usage.0,
-    };
-    ephemeral(answer)
+    match on_command(&s, c).await {
+        Some(text) => ephemeral(text),
+        None => StatusCode::OK.into_response(),
+    }
 }
 
-#[derive(Debug, Deserialize)]
-struct Payload {
-    #[serde(rename = "type")]
-    kind: String,
-    user: Option<IdOnly>,
-    channel: Option<IdOnly>,
-    #[serde(default)]
-    actions: Vec<ActionPayload>,
-}
-
-#[derive(Debug, Deserialize)]
-struct IdOnly {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ActionPayload {
-    action_id: String,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-/// `POST /slack/interactions`: button clicks on cards. Acknowledged at once with 200; a
-/// refusal reaches the clicker as an ephemeral message, a change as a card edit.
+/// `POST /slack/interactions`: `payload=<JSON>` (form-encoded), see [`on_interaction`].
+/// 400 when there is no payload or it is not JSON.
 pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
     let body = match verified(&s, &headers, &body) {
         Ok(b) => b,
@@ -156,86 +580,32 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
     else {
         return (StatusCode::BAD_REQUEST, "no payload").into_response();
     };
-    let p: Payload = match serde_json::from_str(&payload) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(error = %e, "unreadable Slack interaction payload");
+    let p: Value = match serde_json::from_str(&payload) {
+        Ok(p @ Value::Object(_)) => p,
+        Ok(_) | Err(_) => {
+            tracing::warn!("unreadable Slack interaction payload");
             return (StatusCode::BAD_REQUEST, "unreadable payload").into_response();
         }
     };
-    if p.kind != "block_actions" {
-        return StatusCode::OK.into_response();
+    match on_interaction(&s, p).await {
+        Some(answer) => Json(answer).into_response(),
+        None => StatusCode::OK.into_response(),
     }
-    let (Some(user), Some(channel)) = (p.user, p.channel) else {
-        return StatusCode::OK.into_response();
-    };
-    for a in p.actions {
-        let Some(number) = a.value.as_deref() else {
-            continue;
-        };
-        let answer = match s.desk.agent(Identity::Slack(&user.id)).await {
-            Err(e) => Some(crate::chat::messages::error(&e)),
-            Ok(agent) => {
-                let actor = Actor {
-                    agent,
-                    surface: Surface::Slack,
-                };
-                let r = match a.action_id.as_str() {
-                    action::CLAIM => s.desk.claim(&actor, number).await.map(|_| ()),
-                    action::UNCLAIM => s.desk.unclaim(&actor, number).await.map(|_| ()),
-                    action::RESOLVE => s
-                        .desk
-                        .set_status(&actor, number, crate::domain::Status::Resolved)
-                        .await
-                        .map(|_| ()),
-                    _ => Ok(()),
-                };
-                r.err().map(|e: DeskError| crate::chat::messages::error(&e))
-            }
-        };
-        if let Some(text) = answer {
-            if let Err(e) = s
-                .desk
-                .queue_ephemeral("slack", &channel.id, &user.id, &text)
-                .await
-            {
-                tracing::error!(error = %e, "cannot queue ephemeral answer");
-            }
-        }
-    }
-    StatusCode::OK.into_response()
 }
 
-/// `POST /slack/events`: the Events API. Answers `url_verification` with its challenge; every
-/// other event (messages typed in a card's thread included) is acknowledged and ignored —
-/// free text in chat is never sent to a customer, only Reply sends.
+/// `POST /slack/events`: the Events API (JSON), see [`on_event`]. 400 when not JSON.
 pub async fn events(State(s): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
     let body = match verified(&s, &headers, &body) {
         Ok(b) => b,
         Err(status) => return (status, "invalid request").into_response(),
     };
-    let v: serde_json::Value = match serde_json::from_str(body) {
+    let v: Value = match serde_json::from_str(body) {
         Ok(v) => v,
         Err(_) => return (StatusCode::BAD_REQUEST, "not JSON").into_response(),
     };
-    match v.get("type").and_then(|t| t.as_str()) {
-        Some("url_verification") => {
-            let challenge = v.get("challenge").and_then(|c| c.as_str()).unwrap_or("");
-            Json(serde_json::json!({"challenge": challenge})).into_response()
-        }
-        _ => {
-            let kind = v
-                .pointer("/event/type")
-                .and_then(|t| t.as_str())
-                .unwrap_or("?");
-            let in_thread = v.pointer("/event/thread_ts").is_some();
-            tracing::debug!(
-                kind,
-                in_thread,
-                "Slack event ignored: chat text is never sent to customers"
-            );
-            StatusCode::OK.into_response()
-        }
+    match on_event(&v) {
+        Some(answer) => Json(answer).into_response(),
+        None => StatusCode::OK.into_response(),
     }
 }
 
@@ -269,6 +639,30 @@ mod tests {
             HeaderValue::from_str(ts).unwrap(),
         );
         h
+    }
+
+    #[test]
+    fn modal_form_is_reply_or_note_with_a_ticket_and_no_text() {
+        assert_eq!(
+            modal_request("/desk", "reply TICK-2026-0001"),
+            Some((ModalKind::Reply, "TICK-2026-0001".into()))
+        );
+        assert_eq!(
+            modal_request("/note", " TICK-2026-0001 "),
+            Some((ModalKind::Note, "TICK-2026-0001".into()))
+        );
+        assert_eq!(modal_request("/reply", "TICK-2026-0001 Thanks"), None);
+        assert_eq!(modal_request("/desk", "reply"), None);
+        assert_eq!(modal_request("/claim", "TICK-2026-0001"), None);
+    }
+
+    #[test]
+    fn socket_only_refuses_every_http_request() {
+        let v = vector();
+        let now: i64 = v.timestamp.parse().unwrap();
+        assert!(SlackInbound::socket_only()
+            .verify(&headers(&v.expected_signature, &v.timestamp), &v.body, now)
+            .is_err());
     }
 
     #[test]

@@ -85,6 +85,10 @@ pub async fn env(p: Platforms) -> TestEnv {
     mb.host = "127.0.0.1".into();
     mb.port = dovecot.port;
     mb.username = dovecot.user.clone();
+    // Acknowledgement emails are on by default in config/default.toml; tests that count mail
+    // or messages expect only what they send themselves, so they are off unless a test (see
+    // tests/noise.rs) turns them on.
+    mb.acknowledge = false;
     settings.smtp.host = "127.0.0.1".into();
     settings.smtp.port = smtp.port;
     if let Some(s) = settings.slack.as_mut() {
@@ -117,6 +121,7 @@ pub async fn env(p: Platforms) -> TestEnv {
         smtp_password: None,
         slack_bot_token: p.slack.then(|| SecretString::from("xoxb-test-token")),
         slack_signing_secret: p.slack.then(|| SecretString::from(SLACK_SECRET)),
+        slack_app_token: None,
         discord_bot_token: p.discord.then(|| SecretString::from("discord-test-token")),
         discord_public_key: p
             .discord
@@ -161,9 +166,9 @@ impl TestEnv {
         let mut t = format!(
             "[database]\nurl = \"{}\"\n\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
              [intake]\npoll_interval_secs = 1\n\n\
-             [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\n\n\
+             [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\nacknowledge = {}\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n[web]\nbind = \"127.0.0.1:0\"\n\n[outbox]\nretry_base_secs = 1\nretry_max_secs = 1\n\n",
-            s.database.url, mb.name, mb.address, mb.port, mb.username, s.smtp.port
+            s.database.url, mb.name, mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
         );
         if let Some(st) = &self.slack {
             t.push_str(&format!(
@@ -404,4 +409,91 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A modal submit interaction: the component body turned into type 5 with the text input
+/// `text` holding `value`, as Discord sends it.
+pub fn discord_modal_submit(user: &str, custom_id: &str, value: &str) -> serde_json::Value {
+    let mut v = discord_button(user, custom_id);
+    v["type"] = 5.into();
+    v["data"] = serde_json::json!({
+        "custom_id": custom_id,
+        "components": [{"type": 1, "components": [{"type": 4, "custom_id": "text", "value": value}]}]
+    });
+    v
+}
+
+/// An autocomplete interaction for `/command`, with `option` focused and holding `typed`.
+pub fn discord_autocomplete(
+    user: &str,
+    command: &str,
+    option: &str,
+    typed: &str,
+) -> serde_json::Value {
+    let mut v = discord_body("autocompleteRequestBody.json");
+    v["data"]["name"] = command.into();
+    v["data"]["options"] =
+        serde_json::json!([{"type": 3, "name": option, "value": typed, "focused": true}]);
+    v["member"] = serde_json::json!({"user": {"id": user, "username": "someone", "discriminator": "0", "avatar": null}, "roles": []});
+    v["application_id"] = "400000000000000001".into();
+    v
+}
+
+/// Switches the test's Slack to Socket Mode with an app-level token (before `app()`).
+pub fn use_slack_socket_mode(env: &mut TestEnv) {
+    if let Some(s) = env.settings.slack.as_mut() {
+        s.mode = claimdesk::config::SlackMode::Socket;
+    }
+    env.secrets.slack_app_token = Some(SecretString::from("xapp-1-A0STANDIN1-1-test-app-token"));
+}
+
+/// Reads one of Bolt's real request bodies from `shared/specs/slack/bolt-bodies/`.
+pub fn bolt_body(name: &str) -> serde_json::Value {
+    let path = repo_path(&format!("../shared/specs/slack/bolt-bodies/{name}"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("bolt body"))
+        .expect("bolt body json")
+}
+
+/// A `block_actions` payload (Bolt's real body, our user, channel, button and `trigger_id`).
+pub fn block_action_payload(
+    user: &str,
+    action_id: &str,
+    value: &str,
+    trigger_id: &str,
+) -> serde_json::Value {
+    let mut v = bolt_body("test_block_actions__body.json");
+    v["user"]["id"] = user.into();
+    v["channel"]["id"] = SLACK_CHANNEL.into();
+    v["container"]["channel_id"] = SLACK_CHANNEL.into();
+    v["actions"][0]["action_id"] = action_id.into();
+    v["actions"][0]["value"] = value.into();
+    v["trigger_id"] = trigger_id.into();
+    v
+}
+
+/// Form-encodes an interaction payload as Slack POSTs it (`payload=<JSON>`).
+pub fn interaction_form(payload: &serde_json::Value) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+/// The `view_submission` Slack sends when `user` submits `view` (as the app opened it with
+/// `views.open`) with `text` typed into its input `block_id`/`action_id`: Bolt's real body
+/// with the view's callback_id, private_metadata and the typed state swapped in.
+pub fn view_submission_payload(
+    user: &str,
+    view: &serde_json::Value,
+    block_id: &str,
+    action_id: &str,
+    text: &str,
+) -> serde_json::Value {
+    let mut v = bolt_body("test_view_submission__body.json");
+    v["user"]["id"] = user.into();
+    v["view"]["callback_id"] = view["callback_id"].clone();
+    v["view"]["private_metadata"] = view["private_metadata"].clone();
+    v["view"]["blocks"] = view["blocks"].clone();
+    v["view"]["title"] = view["title"].clone();
+    v["view"]["state"] = serde_json::json!({"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}});
+    v
 }

@@ -94,6 +94,9 @@ pub const DISCORD_GUILD_ID: &str = "1100000000000000002";
 
 pub struct SlackStandin {
     pub port: u16,
+    /// Port of the Socket Mode WebSocket server (`ws://127.0.0.1:PORT/link/…`, the URL
+    /// `apps.connections.open` answers with).
+    pub socket_port: u16,
     /// `http://127.0.0.1:PORT/api` — pass to `SlackClientHyperConnector::with_slack_api_url`.
     pub api_url: String,
     state: Arc<SlackState>,
@@ -103,10 +106,17 @@ pub struct SlackStandin {
 impl SlackStandin {
     pub async fn start() -> anyhow::Result<SlackStandin> {
         slack_spec(); // parse the spec before the first request, fail early if missing
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let socket_port = ws_listener.local_addr()?.port();
         let state = Arc::new(SlackState {
             core: Core::new(),
-            data: Mutex::new(SlackData::default()),
+            data: Mutex::new(SlackData {
+                socket_url: format!("ws://127.0.0.1:{socket_port}/link/"),
+                ..SlackData::default()
+            }),
+            socket: SocketHub::default(),
         });
+        tokio::spawn(socket_accept(state.clone(), ws_listener));
         let app = Router::new()
             .fallback(slack_entry)
             .with_state(state.clone());
@@ -118,6 +128,7 @@ impl SlackStandin {
         .await?;
         Ok(SlackStandin {
             port: server.addr.port(),
+            socket_port,
             api_url: format!("http://127.0.0.1:{}/api", server.addr.port()),
             state,
             server,
@@ -179,6 +190,93 @@ impl SlackStandin {
     }
     pub async fn stop(self) {
         self.server.stop().await;
+    }
+
+    /// A fresh `trigger_id`, as Slack puts in interaction and slash-command payloads. The
+    /// stand-in accepts it in `views.open` for 3 s (Slack: "expires in 3 seconds"); an
+    /// unknown or expired trigger is answered with Slack's error AND recorded as a violation.
+    pub fn trigger_id(&self) -> String {
+        let n = SLACK_TS_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let id = format!("{n}.{n}.{:032x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.state
+            .data
+            .lock()
+            .unwrap()
+            .triggers
+            .insert(id.clone(), std::time::Instant::now());
+        id
+    }
+
+    /// Socket Mode connections currently open.
+    pub fn socket_connections(&self) -> usize {
+        self.state.socket.live()
+    }
+
+    /// Waits up to `secs` for a Socket Mode connection; false if none came.
+    pub async fn wait_socket(&self, secs: u64) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if self.socket_connections() > 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Sends a Socket Mode envelope of `kind` (`slash_commands`, `interactive`, `events_api`)
+    /// carrying `payload` over the newest connection, as Slack does
+    /// (<https://api.slack.com/apis/socket-mode#events>), and waits up to 5 s for the app's
+    /// acknowledgement. Returns the ack frame and how long it took; `None` if no connection or
+    /// no ack came. Acks are checked (envelope id known and not acked before, only
+    /// `envelope_id`/`payload`, a payload only where `accepts_response_payload` was true,
+    /// `response_action` values per "Handling modal submissions"); problems are violations.
+    pub async fn socket_send(
+        &self,
+        kind: &str,
+        payload: Value,
+        accepts_response_payload: bool,
+    ) -> Option<(Value, Duration)> {
+        let n = SLACK_TS_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let envelope_id = format!("{n:08x}-standin-envelope");
+        let frame = json!({
+            "envelope_id": envelope_id,
+            "payload": payload,
+            "type": kind,
+            "accepts_response_payload": accepts_response_payload,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        });
+        self.state.socket.pending.lock().unwrap().insert(
+            envelope_id.clone(),
+            (kind.to_string(), accepts_response_payload),
+        );
+        let sender = self.state.socket.conns.lock().unwrap().last().cloned()?;
+        let started = std::time::Instant::now();
+        sender.send(frame.to_string()).ok()?;
+        let deadline = started + Duration::from_secs(5);
+        loop {
+            if let Some(ack) = self
+                .state
+                .socket
+                .acks
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|a| a["envelope_id"] == envelope_id.as_str())
+            {
+                return Some((ack.clone(), started.elapsed()));
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Every frame the app sent over Socket Mode, in order.
+    pub fn socket_frames(&self) -> Vec<Value> {
+        self.state.socket.acks.lock().unwrap().clone()
     }
 }
 
@@ -264,6 +362,26 @@ impl DiscordStandin {
     pub async fn stop(self) {
         self.server.stop().await;
     }
+    /// The command set of the last accepted bulk overwrite (`PUT …/commands`), as answered.
+    pub fn registered_commands(&self) -> Option<Value> {
+        self.state.data.lock().unwrap().commands.clone()
+    }
+    /// Makes `GET /gateway/bot` answer with `url` (a local gateway stand-in's `ws://…`).
+    pub fn set_gateway_url(&self, url: &str) {
+        self.state.data.lock().unwrap().gateway_url = Some(url.to_string());
+    }
+}
+
+/// Validates an interaction response claimdesk gave over HTTP against the request body
+/// schema of `POST /interactions/{id}/{token}/callback` (the same object either way).
+pub fn validate_interaction_response(v: &Value) -> Vec<String> {
+    let spec = discord_spec();
+    let sch = &spec["paths"]["/interactions/{interaction_id}/{interaction_token}/callback"]["post"]
+        ["requestBody"]["content"]["application/json"]["schema"];
+    schema::validate(spec, sch, v)
+        .iter()
+        .map(|e| e.display("response"))
+        .collect()
 }
 
 fn is_create_message_path(path: &str) -> bool {
@@ -977,6 +1095,153 @@ use schema::{is_slack_ts, SchemaError, Seg};
 struct SlackState {
     core: Core,
     data: Mutex<SlackData>,
+    socket: SocketHub,
+}
+
+/// Socket Mode side of the Slack stand-in: open connections, envelopes sent and not yet
+/// acknowledged (`envelope_id` → (type, accepts_response_payload)), frames received.
+#[derive(Default)]
+struct SocketHub {
+    conns: Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>,
+    pending: Mutex<HashMap<String, (String, bool)>>,
+    acks: Mutex<Vec<Value>>,
+}
+
+impl SocketHub {
+    fn live(&self) -> usize {
+        self.conns
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| !c.is_closed())
+            .count()
+    }
+}
+
+async fn socket_accept(st: Arc<SlackState>, listener: tokio::net::TcpListener) {
+    let mut stop = st.core.shutdown_rx.clone();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((tcp, _)) => { tokio::spawn(socket_conn(st.clone(), tcp)); }
+                Err(_) => return,
+            },
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => return,
+        }
+    }
+}
+
+/// One Socket Mode connection: `hello` first, then envelopes out and acks in.
+async fn socket_conn(st: Arc<SlackState>, tcp: tokio::net::TcpStream) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let rec = Recorded {
+        method: "WS".into(),
+        path: "/link/".into(),
+        headers: vec![],
+        body: Value::Null,
+    };
+    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+        st.core.violation(&rec, "WebSocket handshake failed");
+        return;
+    };
+    let (mut w, mut r) = ws.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let hello = json!({
+        "type": "hello", "num_connections": 1,
+        "debug_info": {"host": "applink-standin", "build_number": 1, "approximate_connection_time": 18060},
+        "connection_info": {"app_id": SLACK_APP_ID},
+    });
+    if w.send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    st.socket.conns.lock().unwrap().push(tx);
+    let mut stop = st.core.shutdown_rx.clone();
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(text) => if w.send(Message::Text(text.into())).await.is_err() { break },
+                None => break,
+            },
+            msg = r.next() => match msg {
+                Some(Ok(Message::Text(t))) => socket_ack(&st, &rec, t.as_str()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = async { let _ = stop.wait_for(|v| *v).await; } => break,
+        }
+    }
+    let _ = w.close().await;
+}
+
+/// Checks one frame from the app against Slack's Socket Mode ack rules.
+fn socket_ack(st: &SlackState, rec: &Recorded, text: &str) {
+    let mut problems = vec![];
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            st.core
+                .violation(rec, format!("frame is not a JSON object: {text}"));
+            return;
+        }
+    };
+    let id = v["envelope_id"].as_str().unwrap_or_default().to_string();
+    let pending = st.socket.pending.lock().unwrap().remove(&id);
+    match &pending {
+        None => problems.push(format!(
+            "ack for envelope {id:?}, which was never sent or is already acked"
+        )),
+        Some((kind, accepts)) => {
+            for k in v.as_object().into_iter().flat_map(|o| o.keys()) {
+                if k != "envelope_id" && k != "payload" {
+                    problems.push(format!("unknown ack field {k:?}"));
+                }
+            }
+            if let Some(p) = v.get("payload") {
+                if !accepts {
+                    problems.push(format!(
+                        "ack of a {kind} envelope with accepts_response_payload=false carries a payload"
+                    ));
+                }
+                match p.as_object() {
+                    None => problems.push("ack payload is not an object".into()),
+                    Some(o) => {
+                        if let Some(b) = o.get("blocks") {
+                            check_blocks(b, &mut problems);
+                        }
+                        match o.get("response_action").and_then(Value::as_str) {
+                            None if o.contains_key("response_action") => {
+                                problems.push("response_action is not a string".into())
+                            }
+                            Some("errors") => match o.get("errors").and_then(Value::as_object) {
+                                Some(e) if !e.is_empty() && e.values().all(Value::is_string) => {}
+                                _ => problems.push(
+                                    "response_action errors needs errors: {block_id: message}"
+                                        .into(),
+                                ),
+                            },
+                            Some("update") | Some("push") => {
+                                if !o.get("view").is_some_and(Value::is_object) {
+                                    problems.push("response_action update/push needs a view".into())
+                                }
+                            }
+                            Some("clear") | None => {}
+                            Some(other) => {
+                                problems.push(format!("unknown response_action {other:?}"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for p in problems {
+        st.core.violation(rec, p);
+    }
+    st.socket.acks.lock().unwrap().push(v);
 }
 
 #[derive(Clone)]
@@ -990,6 +1255,12 @@ struct SlackMsg {
 
 #[derive(Default)]
 struct SlackData {
+    /// `ws://…` of the Socket Mode server, answered by `apps.connections.open`.
+    socket_url: String,
+    /// trigger_ids handed out by `SlackStandin::trigger_id`, with when.
+    triggers: HashMap<String, std::time::Instant>,
+    /// Views opened so far (for ids).
+    views: usize,
     messages: Vec<SlackMsg>,
     /// Channel names ("#support", "support") and user ids (DMs) mapped to conversation ids.
     channel_ids: HashMap<String, String>,
@@ -1037,7 +1308,38 @@ const SLACK_IMPLEMENTED: &[&str] = &[
     "chat.getPermalink",
     "conversations.replies",
     "auth.test",
+    "views.open",
+    "apps.connections.open",
 ];
+
+/// LENIENT: methods the frozen 2021 spec declares only for GET though Slack's method reference
+/// lists POST as the preferred HTTP method (<https://api.slack.com/methods/views.open>);
+/// a POST is checked against the GET declaration's parameters.
+const SLACK_POST_ALSO: &[&str] = &["views.open"];
+
+/// Methods documented after the frozen 2021 spec, declared here from their reference pages.
+/// `apps.connections.open` (<https://api.slack.com/methods/apps.connections.open>): POST, no
+/// arguments, an app-level token (`xapp-…`) only; answers `{"ok":true,"url":"wss://…"}`.
+fn slack_post_2021_methods() -> &'static Value {
+    static S: OnceLock<Value> = OnceLock::new();
+    S.get_or_init(|| {
+        json!({
+            "/apps.connections.open": {"post": {
+                "consumes": ["application/x-www-form-urlencoded", "application/json"],
+                "parameters": [{"name": "token", "in": "header", "required": true, "type": "string"}],
+                "responses": {
+                    "200": {"schema": {"type": "object", "required": ["ok", "url"],
+                        "properties": {"ok": {"const": true}, "url": {"type": "string"}},
+                        "additionalProperties": false}},
+                    "default": {"schema": {"type": "object", "required": ["ok", "error"]}}
+                }
+            }}
+        })
+    })
+}
+
+/// Methods that take only an app-level token (`xapp-…`); every other method refuses one.
+const SLACK_APP_TOKEN_METHODS: &[&str] = &["apps.connections.open"];
 
 /// LENIENT: parameters Slack documents today (docs.slack.dev method reference) that post-date
 /// the frozen 2021 spec, with the JSON type they must have: `metadata` (message metadata, 2022),
@@ -1313,6 +1615,7 @@ fn slack_validate(
     };
     let Some(ops) = spec["paths"]
         .get(format!("/{name}"))
+        .or_else(|| slack_post_2021_methods().get(format!("/{name}")))
         .and_then(Value::as_object)
     else {
         return Err((
@@ -1324,7 +1627,12 @@ fn slack_validate(
         ));
     };
     let http = method.as_str().to_ascii_lowercase();
-    let Some(op) = ops.get(&http) else {
+    let op = ops.get(&http).or_else(|| {
+        (http == "post" && SLACK_POST_ALSO.contains(&name.as_str()))
+            .then(|| ops.get("get"))
+            .flatten()
+    });
+    let Some(op) = op else {
         let declared: Vec<&String> = ops.keys().collect();
         return Err((
             StatusCode::OK,
@@ -1384,8 +1692,21 @@ fn slack_validate(
     // ---- authentication (the spec's `token` header/query parameter) ----
     let bearer = header(headers, "authorization").map(str::to_string);
     let mut token_seen = false;
+    let app_only = SLACK_APP_TOKEN_METHODS.contains(&name.as_str());
     if let Some(b) = &bearer {
         match b.strip_prefix("Bearer ") {
+            Some(t) if t.starts_with("xapp-") && !app_only => problems.push((
+                "not_allowed_token_type",
+                format!("{name} does not take an app-level token (xapp-…)"),
+            )),
+            Some(t) if t.starts_with("xapp-") => token_seen = true,
+            Some(t) if t.starts_with("xox") && app_only => problems.push((
+                "not_allowed_token_type",
+                format!(
+                    "{name} needs an app-level token (xapp-…), got a {}… token",
+                    &t[..4]
+                ),
+            )),
             Some(t) if t.starts_with("xox") => token_seen = true,
             _ => problems.push((
                 "invalid_auth",
@@ -1499,6 +1820,13 @@ fn slack_validate(
     }
 
     // ---- content rules (Block Kit, text) for message-carrying methods ----
+    if name == "views.open" {
+        if let Some(view) = out.get("view") {
+            let mut errs = vec![];
+            check_view(view, &mut errs);
+            problems.extend(errs.into_iter().map(|e| ("invalid_arguments", e)));
+        }
+    }
     if matches!(
         name.as_str(),
         "chat.postMessage" | "chat.update" | "chat.postEphemeral"
@@ -1537,6 +1865,16 @@ fn slack_check_json_param(
     match t {
         // LENIENT: `blocks`/`attachments` are declared "JSON-encoded string"; a JSON body may
         // carry them as arrays (that is what slack-morphism sends) or as the encoded string.
+        // LENIENT: `view` is declared "A view payload" of type string (JSON-encoded); a JSON
+        // body may carry the object itself (slack-morphism does) or the encoded string.
+        "string" if n == "view" => match v {
+            Value::Object(_) => Some(v.clone()),
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(parsed @ Value::Object(_)) => Some(parsed),
+                _ => bad(problems, " (a JSON-encoded view object)"),
+            },
+            _ => bad(problems, " (a view object or JSON-encoded view)"),
+        },
         "string" if n == "blocks" || n == "attachments" => match v {
             Value::Array(_) => Some(v.clone()),
             Value::String(s) => match serde_json::from_str::<Value>(s) {
@@ -1586,6 +1924,10 @@ fn slack_check_string_param(
         None
     };
     match t {
+        "string" if n == "view" => match serde_json::from_str::<Value>(v) {
+            Ok(parsed @ Value::Object(_)) => Some(parsed),
+            _ => bad(problems),
+        },
         "string" if n == "blocks" || n == "attachments" => match serde_json::from_str::<Value>(v) {
             Ok(parsed @ Value::Array(_)) => Some(parsed),
             _ => bad(problems),
@@ -1922,6 +2264,141 @@ fn check_blocks(blocks: &Value, errs: &mut Vec<String>) {
     }
 }
 
+/// A modal or Home tab view (<https://api.slack.com/reference/surfaces/views>): `type`,
+/// `title` (plain_text ≤ 24), `submit`/`close` (plain_text ≤ 24; `submit` required when an
+/// input block is present), ≤ 100 blocks checked like message blocks (inputs: `label`
+/// plain_text ≤ 2000 and an `element`), `callback_id` ≤ 255, `private_metadata` ≤ 3000.
+fn check_view(v: &Value, errs: &mut Vec<String>) {
+    let Some(o) = v.as_object() else {
+        return errs.push("view is not an object".into());
+    };
+    let kind = o.get("type").and_then(Value::as_str);
+    if !matches!(kind, Some("modal") | Some("home")) {
+        errs.push(format!("view.type must be modal or home, got {kind:?}"));
+    }
+    let known = [
+        "type",
+        "title",
+        "blocks",
+        "close",
+        "submit",
+        "private_metadata",
+        "callback_id",
+        "clear_on_close",
+        "notify_on_close",
+        "external_id",
+        "submit_disabled",
+    ];
+    for k in o.keys() {
+        if !known.contains(&k.as_str()) {
+            errs.push(format!("view.{k} is not a view field"));
+        }
+    }
+    if kind == Some("modal") {
+        match o.get("title") {
+            Some(t) => check_text_object(t, "view.title", 24, true, errs),
+            None => errs.push("view.title is required for a modal".into()),
+        }
+    }
+    for k in ["submit", "close"] {
+        if let Some(t) = o.get(k) {
+            check_text_object(t, &format!("view.{k}"), 24, true, errs);
+        }
+    }
+    for (k, max) in [
+        ("callback_id", 255),
+        ("private_metadata", 3000),
+        ("external_id", 255),
+    ] {
+        if let Some(x) = o.get(k) {
+            match x.as_str() {
+                Some(s) if s.chars().count() <= max => {}
+                _ => errs.push(format!(
+                    "view.{k} must be a string of at most {max} characters"
+                )),
+            }
+        }
+    }
+    let Some(blocks) = o.get("blocks").and_then(Value::as_array) else {
+        return errs.push("view.blocks is required and must be an array".into());
+    };
+    if blocks.len() > 100 {
+        errs.push(format!(
+            "view.blocks has {} blocks (limit 100)",
+            blocks.len()
+        ));
+    }
+    let mut block_errs = vec![];
+    // Message limits (50 blocks) do not apply to views; check the first 50 like message blocks.
+    check_blocks(
+        &Value::Array(blocks.iter().take(50).cloned().collect()),
+        &mut block_errs,
+    );
+    errs.extend(block_errs.into_iter().map(|e| format!("view.{e}")));
+    let mut has_input = false;
+    for (i, b) in blocks.iter().enumerate() {
+        if b.get("type").and_then(Value::as_str) != Some("input") {
+            continue;
+        }
+        has_input = true;
+        let at = format!("view.blocks[{i}]");
+        match b.get("label") {
+            Some(l) => check_text_object(l, &format!("{at}.label"), 2000, true, errs),
+            None => errs.push(format!("{at}.label is required for an input block")),
+        }
+        match b.get("element") {
+            Some(e) => {
+                let et = e.get("type").and_then(Value::as_str).unwrap_or("");
+                let inputs = [
+                    "plain_text_input",
+                    "static_select",
+                    "multi_static_select",
+                    "external_select",
+                    "multi_external_select",
+                    "users_select",
+                    "multi_users_select",
+                    "conversations_select",
+                    "multi_conversations_select",
+                    "channels_select",
+                    "multi_channels_select",
+                    "datepicker",
+                    "timepicker",
+                    "datetimepicker",
+                    "checkboxes",
+                    "radio_buttons",
+                    "email_text_input",
+                    "url_text_input",
+                    "number_input",
+                    "rich_text_input",
+                    "file_input",
+                ];
+                if !inputs.contains(&et) {
+                    errs.push(format!("{at}.element.type {et:?} is not an input element"));
+                }
+                if et == "plain_text_input" {
+                    if let Some(m) = e.get("max_length") {
+                        if !m.as_u64().is_some_and(|m| (1..=3000).contains(&m)) {
+                            errs.push(format!("{at}.element.max_length must be 1..=3000"));
+                        }
+                    }
+                }
+                if let Some(a) = e.get("action_id") {
+                    if !a
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty() && s.chars().count() <= 255)
+                    {
+                        errs.push(format!("{at}.element.action_id must be 1..=255 characters"));
+                    }
+                }
+            }
+            None => errs.push(format!("{at}.element is required for an input block")),
+        }
+    }
+    if kind == Some("modal") && has_input && !o.contains_key("submit") {
+        errs.push("view.submit is required when a modal has input blocks".into());
+    }
+}
+
 /// Gives each block a `block_id` and each action element an `action_id`, as Slack does.
 fn slack_normalise_blocks(blocks: &Value, salt: &str) -> Value {
     let mut out = blocks.clone();
@@ -2144,6 +2621,59 @@ fn slack_execute(
             let messages: Vec<Value> = msgs.iter().map(|m| m.msg.clone()).collect();
             Ok(json!({"ok": true, "messages": messages, "has_more": false}))
         }
+        "apps.connections.open" => {
+            let n = SLACK_TS_COUNTER.fetch_add(1, Ordering::SeqCst);
+            Ok(
+                json!({"ok": true, "url": format!("{}?ticket=standin-{n}&app_id={SLACK_APP_ID}", d.socket_url)}),
+            )
+        }
+        "views.open" => {
+            let trigger = s("trigger_id").unwrap_or_default();
+            match d.triggers.remove(&trigger) {
+                None => {
+                    return Err((
+                        "invalid_trigger_id",
+                        format!("views.open with trigger_id {trigger:?}, which the stand-in never handed out (or was used before)"),
+                    ))
+                }
+                Some(at) if at.elapsed() > Duration::from_secs(3) => {
+                    return Err((
+                        "expired_trigger_id",
+                        format!("views.open {:?} after its trigger was issued (Slack allows 3 s)", at.elapsed()),
+                    ))
+                }
+                Some(_) => {}
+            }
+            d.views += 1;
+            let id = format!("V0STANDIN{:03}", d.views);
+            let mut view = p.get("view").cloned().unwrap_or(json!({}));
+            let blocks = slack_normalise_blocks(&view["blocks"], &id);
+            for (k, v) in [
+                ("id", json!(id)),
+                ("team_id", json!(SLACK_TEAM_ID)),
+                ("blocks", blocks),
+                ("state", json!({"values": {}})),
+                ("hash", json!(format!("1700000000.{id}"))),
+                ("previous_view_id", Value::Null),
+                ("root_view_id", json!(id)),
+                ("app_id", json!(SLACK_APP_ID)),
+                ("bot_id", json!(SLACK_BOT_ID)),
+            ] {
+                view[k] = v;
+            }
+            for (k, v) in [
+                ("private_metadata", json!("")),
+                ("callback_id", json!("")),
+                ("external_id", json!("")),
+                ("clear_on_close", json!(false)),
+                ("notify_on_close", json!(false)),
+            ] {
+                if view.get(k).is_none() {
+                    view[k] = v;
+                }
+            }
+            Ok(json!({"ok": true, "view": view}))
+        }
         other => Err((
             "unknown_method",
             format!("stand-in has no handler for {other}"),
@@ -2165,6 +2695,10 @@ struct DiscordData {
     messages: BTreeMap<u64, Value>,
     threads: HashMap<u64, Value>,
     uploads: Vec<Upload>,
+    /// The command set of the last accepted bulk overwrite.
+    commands: Option<Value>,
+    /// What `GET /gateway/bot` answers as `url` (a local gateway stand-in).
+    gateway_url: Option<String>,
 }
 
 /// Rules from Discord's developer documentation that the OpenAPI file does not encode.
@@ -2820,6 +3354,16 @@ fn discord_implemented(r: &DiscordRoute) -> bool {
                 "POST",
                 "/interactions/{interaction_id}/{interaction_token}/callback"
             )
+            | ("PUT", "/applications/{application_id}/commands")
+            | (
+                "PUT",
+                "/applications/{application_id}/guilds/{guild_id}/commands"
+            )
+            | (
+                "PATCH",
+                "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
+            )
+            | ("GET", "/gateway/bot")
     )
 }
 
@@ -3214,6 +3758,57 @@ fn discord_execute(
         ("POST", "/interactions/{interaction_id}/{interaction_token}/callback") => {
             Ok((StatusCode::NO_CONTENT, None))
         }
+        ("PUT", "/applications/{application_id}/commands")
+        | ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands") => {
+            // Bulk overwrite: the answer is the new set, each with ids Discord assigns.
+            let app = p("application_id");
+            let guild = r.params.get("guild_id").cloned();
+            let cmds: Vec<Value> = b
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let mut out = json!({
+                        "id": next_snowflake().to_string(), "application_id": app,
+                        "version": next_snowflake().to_string(), "default_member_permissions": null,
+                        "type": c["type"].as_u64().unwrap_or(1), "name": c["name"].clone(),
+                        "description": c["description"].clone(), "dm_permission": true, "nsfw": false,
+                    });
+                    if let Some(o) = c.get("options") {
+                        out["options"] = o.clone();
+                    }
+                    if let Some(g) = &guild {
+                        out["guild_id"] = json!(g);
+                    }
+                    out
+                })
+                .collect();
+            d.commands = Some(Value::Array(cmds.clone()));
+            Ok((StatusCode::OK, Some(Value::Array(cmds))))
+        }
+        ("PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original") => {
+            let mut next_cid = 1;
+            let msg = json!({
+                "type": 20, "content": b["content"].as_str().unwrap_or(""),
+                "mentions": [], "mention_roles": [], "attachments": [],
+                "embeds": discord_response_embeds(&b["embeds"]),
+                "timestamp": now, "edited_timestamp": now,
+                "flags": b["flags"].as_u64().unwrap_or(64),
+                "components": discord_response_components(&b.get("components").cloned().unwrap_or(json!([])), &mut next_cid),
+                "id": next_snowflake().to_string(), "channel_id": "300000000000000001",
+                "author": discord_bot_user(), "pinned": false, "mention_everyone": false,
+                "tts": false, "webhook_id": p("webhook_id"), "application_id": p("webhook_id"),
+            });
+            Ok((StatusCode::OK, Some(msg)))
+        }
+        ("GET", "/gateway/bot") => Ok((
+            StatusCode::OK,
+            Some(json!({
+                "url": d.gateway_url.clone().unwrap_or_else(|| "wss://gateway.discord.gg".into()),
+                "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
+            })),
+        )),
         _ => Err((
             StatusCode::NOT_FOUND,
             json!({"message": "404: Not Found", "code": 0}),
@@ -3261,6 +3856,7 @@ pub fn validate_slack_response(method: &str, v: &Value) -> Vec<String> {
     let spec = slack_spec();
     let Some(ops) = spec["paths"]
         .get(format!("/{method}"))
+        .or_else(|| slack_post_2021_methods().get(format!("/{method}")))
         .and_then(Value::as_object)
     else {
         return vec![format!("no method {method}")];

@@ -1,0 +1,247 @@
+//! Loops and noise at ingest: automatic mail (RFC 3834 auto-replies, RFC 3464 delivery
+//! reports, RFC 5965 feedback reports, our own outgoing mail) never opens a ticket, and a new
+//! ticket from a person gets one acknowledgement — unless the sender is over the hourly limit
+//! or looks like a mail loop.
+//!
+//! Called from `desk::ingest` in its transaction: [`Desk::screen`] before threading,
+//! [`Desk::after_created`] once a message opened a ticket.
+
+use crate::domain::classify::{self, Kind};
+use crate::domain::{threading, TicketNumber};
+use crate::intake::parse::ParsedEmail;
+use crate::store::{self, messages::Direction, outbox::Effect};
+
+use super::ingest::{Ingested, Source};
+use super::Desk;
+
+/// Value of the Auto-Submitted field on acknowledgements (RFC 3834 §5.2).
+pub const ACK_AUTO_SUBMITTED: &str = "auto-replied";
+
+impl Desk {
+    /// Decides what becomes of an automatic message, in the ingest transaction. `None`: the
+    /// message is not automatic (or only must not be answered) and is threaded as usual.
+    ///
+    /// - our own outgoing mail (Message-ID in `message_id_domain`): a duplicate when we stored
+    ///   it, else quarantined;
+    /// - a delivery or feedback report: a flagged note on the ticket whose outgoing message
+    ///   it names, else quarantined ("… for a message we did not send");
+    /// - an auto-reply: a note on the ticket it threads to (no status change), else
+    ///   quarantined.
+    ///
+    /// A second copy of an attached message (same Message-ID) is a duplicate.
+    pub(super) async fn screen(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        raw: &[u8],
+        p: &ParsedEmail,
+    ) -> Result<Option<Ingested>, sqlx::Error> {
+        if self.is_our_msg_id(&p.message_id) {
+            if store::messages::exists(conn, &p.message_id).await? {
+                return Ok(Some(Ingested::Duplicate));
+            }
+            let reason = format!(
+                "our own outgoing mail (Message-ID in {}) that we have no record of sending",
+                self.message_id_domain
+            );
+            return self.quarantine(conn, src, raw, &reason).await.map(Some);
+        }
+        let kind = classify::classify(&p.signals);
+        let (ticket, what) = match &kind {
+            Kind::Human | Kind::NoAutoAnswer(_) => return Ok(None),
+            Kind::DeliveryReport { original_msg_ids } => (
+                store::noise::ticket_of_outgoing(conn, original_msg_ids).await?,
+                "delivery report",
+            ),
+            Kind::FeedbackReport { original_msg_ids } => (
+                store::noise::ticket_of_outgoing(conn, original_msg_ids).await?,
+                "feedback report",
+            ),
+            Kind::AutoReply(_) => (self.threaded_ticket(conn, p).await?, "automatic reply"),
+        };
+        if store::noise::seen(conn, &p.message_id).await? {
+            return Ok(Some(Ingested::Duplicate));
+        }
+        let Some(ticket_id) = ticket else {
+            let reason = match &kind {
+                Kind::AutoReply(why) => {
+                    format!("automatic reply ({why}) to no ticket of ours")
+                }
+                _ => format!("{what} for a message we did not send"),
+            };
+            return self.quarantine(conn, src, raw, &reason).await.map(Some);
+        };
+        let Some(t) = store::tickets::by_id(conn, ticket_id).await? else {
+            return Err(sqlx::Error::RowNotFound);
+        };
+        let from = p
+            .from_addr
+            .clone()
+            .unwrap_or_else(|| "(no address)".to_string());
+        let flagged = !matches!(kind, Kind::AutoReply(_));
+        let body = crate::chat::messages::automatic_note(
+            what,
+            &from,
+            &p.subject,
+            &super::query::preview(&p.body_text, self.preview_chars.min(600)),
+        );
+        let note_id = store::notes::insert(conn, t.id, None, &body, flagged).await?;
+        store::noise::record(conn, &p.message_id, t.id, kind.as_str(), note_id).await?;
+        self.audit(
+            conn,
+            t.id,
+            ("system", "email"),
+            match kind {
+                Kind::AutoReply(_) => "auto_reply.attached",
+                Kind::FeedbackReport { .. } => "feedback_report.received",
+                _ => "reply.bounced",
+            },
+            serde_json::json!({"status": t.status.as_str()}),
+            serde_json::json!({"message_id": p.message_id, "from": from, "note_id": note_id}),
+        )
+        .await?;
+        self.on_every_platform(conn, t.id, |platform| Effect::ThreadNote {
+            platform,
+            note_id,
+        })
+        .await?;
+        self.refresh_cards(conn, t.id).await?;
+        Ok(Some(Ingested::Noted(t.number)))
+    }
+
+    /// After `p` opened ticket `number`: flags a suspected mail loop when the sender opened
+    /// more than `loop_tickets` tickets within `loop_window_minutes` (a channel notice, once
+    /// per window), else queues an acknowledgement when the mailbox sends them, the message
+    /// may be answered (RFC 3834 §2) and the sender is under the hourly limit.
+    pub(super) async fn after_created(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        src: Source<'_>,
+        p: &ParsedEmail,
+        from: &str,
+        number: &str,
+    ) -> Result<(), sqlx::Error> {
+        let Some(t) = store::tickets::by_number(conn, number).await? else {
+            return Ok(());
+        };
+        let window = self.noise.loop_window_minutes;
+        let opened = store::noise::tickets_opened_since(conn, from, window).await?;
+        if opened > i64::from(self.noise.loop_tickets) {
+            if !store::noise::flagged_since(conn, from, window).await? {
+                store::noise::flag(conn, from, opened).await?;
+                let text = crate::chat::messages::loop_notice(from, opened, window, number);
+                self.on_every_platform(conn, t.id, |platform| Effect::ChannelNotice {
+                    platform,
+                    text: text.clone(),
+                })
+                .await?;
+                self.audit(
+                    conn,
+                    t.id,
+                    ("system", "email"),
+                    "sender.loop_suspected",
+                    serde_json::json!(null),
+                    serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        if !self.acknowledges(src.mailbox) || !classify::classify(&p.signals).may_answer() {
+            return Ok(());
+        }
+        if store::noise::acks_last_hour(conn, from).await?
+            >= i64::from(self.noise.acks_per_sender_per_hour)
+        {
+            return Ok(());
+        }
+        let Ok(n) = t.number.parse::<TicketNumber>() else {
+            return Ok(());
+        };
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let key = self.message_id_key(conn).await?;
+        let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain, key);
+        let subject = threading::reply_subject(&t.subject, &n);
+        let body = crate::chat::messages::acknowledgement_email(&t.number, &t.subject);
+        let sender = self.from_address(&t.mailbox).to_string();
+        let to = vec![from.to_string()];
+        let mut references = p.references.clone();
+        if !references.contains(&p.message_id) {
+            references.push(p.message_id.clone());
+        }
+        let Some(row) = store::messages::insert(
+            conn,
+            store::messages::NewMessage {
+                ticket_id: t.id,
+                message_id: &message_id,
+                in_reply_to: Some(&p.message_id),
+                references: &references,
+                direction: Direction::Outbound,
+                from_addr: &sender,
+                from_name: None,
+                to_addrs: &to,
+                subject: &subject,
+                body_text: &body,
+                raw: None,
+                raw_size: i32::try_from(body.len()).unwrap_or(i32::MAX),
+                mailbox: Some(&t.mailbox),
+                uid: None,
+                author_agent_id: None,
+            },
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        store::thread_keys::add(conn, std::slice::from_ref(&message_id), t.id).await?;
+        store::noise::record_ack(conn, row, from, t.id).await?;
+        store::outbox::enqueue(
+            conn,
+            Some(t.id),
+            &Effect::Email {
+                message_id: row,
+                auto_submitted: Some(ACK_AUTO_SUBMITTED.to_string()),
+            },
+        )
+        .await?;
+        self.audit(
+            conn,
+            t.id,
+            ("system", "email"),
+            "acknowledgement.queued",
+            serde_json::json!(null),
+            serde_json::json!({"to": from, "message_id": message_id}),
+        )
+        .await
+    }
+
+    /// Whether `id` (a msg-id without brackets) is one we made (see
+    /// `threading::outgoing_msg_id`).
+    fn is_our_msg_id(&self, id: &str) -> bool {
+        id.rsplit_once('@')
+            .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.message_id_domain))
+    }
+
+    /// Whether `mailbox` sends acknowledgements (default yes).
+    fn acknowledges(&self, mailbox: &str) -> bool {
+        self.acknowledge.get(mailbox).copied().unwrap_or(true)
+    }
+
+    /// The live ticket `p` threads to by its msg-ids or our subject tag, if any.
+    async fn threaded_ticket(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        p: &ParsedEmail,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let known = store::thread_keys::tickets_for(conn, &p.thread_ids()).await?;
+        if let Some(&id) = known.first() {
+            return Ok(Some(id));
+        }
+        if let Some(tag) = threading::subject_tag(&p.subject, &self.prefix) {
+            if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
+                return Ok(Some(t.merged_into.unwrap_or(t.id)));
+            }
+        }
+        Ok(None)
+    }
+}

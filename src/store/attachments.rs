@@ -1,0 +1,142 @@
+//! The `attachments` table: name, media type, size and SHA-256 of every attachment of an
+//! inbound message; the content in the row (bytea) or in a file named by the SHA-256 under
+//! the configured directory.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::PgConnection;
+
+/// Where one attachment's content went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// In `attachments.content`.
+    Database,
+    /// In the blob directory, file name = SHA-256 hex.
+    Directory,
+    /// Not kept: the message was over `intake.max_message_bytes`.
+    Skipped,
+}
+
+impl Stored {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stored::Database => "database",
+            Stored::Directory => "directory",
+            Stored::Skipped => "skipped",
+        }
+    }
+}
+
+/// An attachment row to insert.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    /// `messages.id` of the message it came with.
+    pub message_id: i64,
+    /// 0-based position among the message's attachments (MIME order).
+    pub position: i32,
+    /// File name, if the part names one.
+    pub name: Option<&'a str>,
+    /// `type/subtype`.
+    pub content_type: &'a str,
+    /// Size of the decoded content, bytes.
+    pub size: i64,
+    /// SHA-256 of the decoded content, lower-case hex.
+    pub sha256: &'a str,
+    /// Where the content is.
+    pub stored: Stored,
+    /// The content, for [`Stored::Database`] only.
+    pub content: Option<&'a [u8]>,
+}
+
+/// Inserts one attachment row; a second insert of the same `(message_id, position)` is
+/// ignored.
+pub async fn insert(conn: &mut PgConnection, a: NewAttachment<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO attachments (message_id, position, name, content_type, size, sha256, store, content)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id, position) DO NOTHING",
+    )
+    .bind(a.message_id)
+    .bind(a.position)
+    .bind(a.name)
+    .bind(a.content_type)
+    .bind(a.size)
+    .bind(a.sha256)
+    .bind(a.stored.as_str())
+    .bind(if a.stored == Stored::Database {
+        a.content
+    } else {
+        None
+    })
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An attachment as listed by `ticket show`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttachmentInfo {
+    /// `messages.id`.
+    #[serde(skip)]
+    pub message_id: i64,
+    /// File name, if any.
+    pub name: Option<String>,
+    /// `type/subtype`.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 hex.
+    pub sha256: String,
+    /// `database`, `directory` or `skipped` (over the size limit, not kept).
+    pub store: String,
+}
+
+/// The attachments of every message of ticket `ticket_id`, by message then position.
+pub async fn for_ticket(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
+    let rows: Vec<(i64, Option<String>, String, i64, String, String)> = sqlx::query_as(
+        "SELECT a.message_id, a.name, a.content_type, a.size, a.sha256, a.store
+         FROM attachments a JOIN messages m ON m.id = a.message_id
+         WHERE m.ticket_id = $1 ORDER BY a.message_id, a.position",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AttachmentInfo {
+            message_id: r.0,
+            name: r.1,
+            content_type: r.2,
+            size: r.3,
+            sha256: r.4,
+            store: r.5,
+        })
+        .collect())
+}
+
+/// The path of the blob for `sha256` under `dir`.
+pub fn blob_path(dir: &Path, sha256: &str) -> PathBuf {
+    dir.join(sha256)
+}
+
+/// Writes `content` to `dir/<sha256>` unless that file exists (same hash, same content).
+/// The file is written under a temporary name, flushed to disk and renamed, so a crash never
+/// leaves a partial blob under the final name. A blob written for a transaction that then
+/// rolls back stays as an unreferenced file; the retried ingest reuses it.
+///
+/// Errors: creating the directory or writing the file fails (disk full, permissions).
+pub async fn write_blob(dir: &Path, sha256: &str, content: &[u8]) -> std::io::Result<()> {
+    let path = blob_path(dir, sha256);
+    if tokio::fs::try_exists(&path).await? {
+        return Ok(());
+    }
+    tokio::fs::create_dir_all(dir).await?;
+    let tmp = dir.join(format!(".{sha256}.{}.tmp", uuid::Uuid::new_v4()));
+    let mut file = tokio::fs::File::create(&tmp).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, content).await?;
+    file.sync_all().await?;
+    drop(file);
+    tokio::fs::rename(&tmp, &path).await
+}

@@ -1,0 +1,136 @@
+//! Slack Socket Mode (<https://api.slack.com/apis/socket-mode>): claimdesk calls
+//! `apps.connections.open` with the app-level token, connects to the WebSocket URL it gets,
+//! and receives `slash_commands`, `interactive` and `events_api` envelopes there instead of
+//! HTTP requests — no public URL needed. slack-morphism's `SlackClientSocketModeListener`
+//! keeps the connection (reconnects, pings) and sends each envelope's acknowledgement
+//! (`{"envelope_id": …, "payload": …}`) when our callback returns.
+//!
+//! The callbacks hand the payload to the same handlers as HTTP (`super::slack::on_command`,
+//! `on_interaction`, `on_event`), which answer within `super::slack::ACK_BUDGET`.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::prelude::*;
+
+use crate::chat::slack::SlackChat;
+
+use super::slack::{on_command, on_event, on_interaction, SlashCommand};
+use super::WebState;
+
+type Connector = SlackClientHyperHttpsConnector;
+type Listener = SlackClientSocketModeListener<Connector>;
+
+/// A running Socket Mode connection; dropping it closes the WebSocket.
+pub struct SocketMode {
+    listener: Arc<Listener>,
+}
+
+impl Drop for SocketMode {
+    fn drop(&mut self) {
+        let listener = self.listener.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { listener.shutdown().await });
+        }
+    }
+}
+
+/// Opens Socket Mode for `state` through `chat`'s Web API base with app-level token
+/// `app_token` (`xapp-…`): one connection, reconnecting after 5 s when it drops.
+///
+/// Errors: the token could not be registered (slack-morphism's client error, as text). A
+/// failing `apps.connections.open` is retried by the listener and logged, not returned.
+pub async fn start(
+    chat: &SlackChat,
+    app_token: &SecretString,
+    state: WebState,
+) -> Result<SocketMode, String> {
+    let env = Arc::new(
+        SlackClientEventsListenerEnvironment::new(chat.client())
+            .with_error_handler(on_error)
+            .with_user_state(state),
+    );
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_command_events(command_cb)
+        .with_interaction_events(interaction_cb)
+        .with_push_events(push_cb);
+    let config = SlackClientSocketModeConfig::new()
+        .with_max_connections_count(1)
+        .with_reconnect_timeout_in_seconds(5);
+    let listener = Arc::new(SlackClientSocketModeListener::new(&config, env, callbacks));
+    let token = SlackApiToken::new(SlackApiTokenValue::new(
+        app_token.expose_secret().to_string(),
+    ));
+    listener
+        .listen_for(&token)
+        .await
+        .map_err(|e| format!("Socket Mode: {e}"))?;
+    listener.start().await;
+    Ok(SocketMode { listener })
+}
+
+/// Logs a listener error and acknowledges anyway: an envelope we cannot handle is not
+/// better on redelivery.
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<SlackHyperClient>,
+    _state: SlackClientEventsUserState,
+) -> StatusCode {
+    tracing::warn!(error = %err, "Slack Socket Mode error");
+    StatusCode::OK
+}
+
+async fn web_state(
+    st: &SlackClientEventsUserState,
+) -> Result<WebState, Box<dyn std::error::Error + Send + Sync>> {
+    st.read()
+        .await
+        .get_user_state::<WebState>()
+        .cloned()
+        .ok_or_else(|| "Socket Mode listener has no state".into())
+}
+
+async fn command_cb(
+    ev: SlackCommandEvent,
+    _client: Arc<SlackHyperClient>,
+    st: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let state = web_state(&st).await?;
+    let c = SlashCommand {
+        command: ev.command.to_string(),
+        text: ev.text.unwrap_or_default(),
+        user_id: ev.user_id.to_string(),
+        channel_id: ev.channel_id.to_string(),
+        trigger_id: Some(ev.trigger_id.to_string()),
+    };
+    let content = match on_command(&state, c).await {
+        Some(text) => SlackMessageContent::new().with_text(text),
+        None => SlackMessageContent::new(),
+    };
+    Ok(SlackCommandEventResponse::new(content)
+        .with_response_type(SlackMessageResponseType::Ephemeral))
+}
+
+async fn interaction_cb(
+    ev: SlackInteractionEvent,
+    _client: Arc<SlackHyperClient>,
+    st: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let state = web_state(&st).await?;
+    let payload = serde_json::to_value(&ev)?;
+    Ok(match on_interaction(&state, payload).await {
+        Some(answer) => serde_json::from_value::<SlackViewSubmissionResponse>(answer)?.into(),
+        None => SlackInteractionResponse::Empty,
+    })
+}
+
+async fn push_cb(
+    ev: SlackPushEventCallback,
+    _client: Arc<SlackHyperClient>,
+    _st: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    // Socket Mode never carries url_verification; events are acknowledged and ignored.
+    let _ = on_event(&serde_json::to_value(&ev)?);
+    Ok(())
+}
