@@ -118,7 +118,7 @@ async fn dovecot_restarted_mid_fetch_of_a_large_backlog_stores_each_message_once
         after < TOTAL as i64,
         "the restart must come while the backlog is being fetched (stored {at_restart} before, {after} after)"
     );
-    eventually(120, "the whole backlog after the restart", || async {
+    eventually(400, "the whole backlog after the restart", || async {
         (count(&pool, "SELECT count(*) FROM messages").await == TOTAL as i64).then_some(())
     })
     .await;
@@ -168,7 +168,7 @@ async fn postgres_restarted_mid_ingest_stores_each_message_once() {
         after < TOTAL as i64,
         "the restart must come while the backlog is being stored ({after} stored)"
     );
-    eventually(120, "the whole backlog after the restart", || async {
+    eventually(400, "the whole backlog after the restart", || async {
         (try_count(&pool, "SELECT count(*) FROM messages").await? == TOTAL as i64).then_some(())
     })
     .await;
@@ -266,7 +266,7 @@ async fn sigkilled_at_random_points_ten_times_then_a_final_run_stores_and_posts_
     );
 
     let _last = serve(&env, &config);
-    let deadline = Instant::now() + Duration::from_secs(180);
+    let deadline = Instant::now() + Duration::from_secs(400);
     loop {
         let stored = try_count(&pool, "SELECT count(*) FROM messages").await;
         let pending = try_count(
@@ -308,21 +308,26 @@ async fn sigkilled_at_random_points_ten_times_then_a_final_run_stores_and_posts_
             .await
             .expect("chat posts");
     assert_eq!(cards.len(), TOTAL, "one card row per ticket");
-    let created = discord.created_messages();
-    let mut by_nonce: HashMap<String, usize> = HashMap::new();
-    for m in &created {
-        if m["message_reference"].is_object() {
-            continue;
-        }
-        let nonce = m["nonce"].as_str().expect("every post carries a nonce");
-        *by_nonce.entry(nonce.to_string()).or_default() += 1;
-    }
-    assert_eq!(by_nonce.len(), TOTAL, "one distinct card nonce per ticket");
+    // The nonce of each recorded card, then every post made under one of those nonces (a
+    // post repeated after a kill carries its card's nonce).
+    let mut card_nonces: BTreeSet<String> = BTreeSet::new();
     for (_, id) in &cards {
-        assert!(
-            discord.message(id).is_some(),
-            "card {id} was really created on Discord"
-        );
+        let m = discord
+            .message(id)
+            .unwrap_or_else(|| panic!("card {id} was really created on Discord"));
+        let nonce = m["nonce"].as_str().expect("a card carries a nonce");
+        card_nonces.insert(nonce.to_string());
+    }
+    assert_eq!(
+        card_nonces.len(),
+        TOTAL,
+        "one distinct card nonce per ticket"
+    );
+    let mut by_nonce: HashMap<String, usize> = HashMap::new();
+    for m in discord.created_messages() {
+        if let Some(n) = m["nonce"].as_str().filter(|n| card_nonces.contains(*n)) {
+            *by_nonce.entry(n.to_string()).or_default() += 1;
+        }
     }
     assert_eq!(discord.violations(), Vec::<String>::new());
     let repeats: usize = by_nonce.values().map(|n| n - 1).sum();
