@@ -3,12 +3,14 @@
 -- flagged as a suspected mail loop.
 
 -- One row per automatic message attached to a ticket as a note, keyed by its Message-ID so a
--- second copy (or a re-read of the mailbox) adds nothing.
+-- second copy (or a re-read of the mailbox) adds nothing. `raw` keeps the message's RFC 822
+-- bytes (up to intake.max_message_bytes), like messages.raw, so it can be reprocessed.
 CREATE TABLE noise_messages (
     message_id TEXT PRIMARY KEY,
     ticket_id  BIGINT NOT NULL REFERENCES tickets(id),
     kind       TEXT NOT NULL CHECK (kind IN ('auto_reply', 'delivery_report', 'feedback_report')),
     note_id    BIGINT NOT NULL REFERENCES notes(id),
+    raw        BYTEA NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX noise_messages_ticket_idx ON noise_messages(ticket_id, kind);

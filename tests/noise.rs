@@ -183,12 +183,16 @@ async fn a_bounced_reply_becomes_a_flagged_note_and_the_card_says_so() {
     assert_eq!(sent, 2, "acknowledgement and reply");
 
     let status_before = app.desk.show(&number).await.expect("show").summary.status;
-    let r = app
-        .desk
-        .ingest(src(2), &dsn("dsn1@mx.customer.example", &reply.message_id))
-        .await
-        .expect("ingest");
+    let report = dsn("dsn1@mx.customer.example", &reply.message_id);
+    let r = app.desk.ingest(src(2), &report).await.expect("ingest");
     assert_eq!(r, Ingested::Noted(number.clone()));
+    let (kept,): (Vec<u8>,) = sqlx::query_as(
+        "SELECT raw FROM noise_messages WHERE message_id = 'dsn1@mx.customer.example'",
+    )
+    .fetch_one(app.desk.pool())
+    .await
+    .expect("noise row");
+    assert_eq!(kept, report, "the report's raw bytes are kept");
     assert_eq!(
         app.desk.list().await.expect("list").len(),
         1,

@@ -67,11 +67,15 @@ impl Desk {
     /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
     /// mailbox cursor to `src.uid`, in one transaction.
     ///
-    /// Threading (see `domain::threading`): any msg-id of the message already known → that
-    /// ticket (several known tickets are merged into the oldest, because this message shows
-    /// they are one thread); else a `[TICK-…]` subject tag naming an existing ticket; else a
-    /// new ticket. Errors only when the database fails; then nothing is stored and the cursor
-    /// stays, so the message is fetched again.
+    /// Threading (see `domain::threading` and `Desk::find_thread`): any trusted msg-id of
+    /// the message already known → that ticket (several known tickets are merged into the
+    /// oldest, because this message shows they are one thread; ids in our Message-ID domain
+    /// count only with a valid signature); else a `[TICK-…]` subject tag or a
+    /// `support+TICK-…@` plus-address naming an existing ticket, when the sender is its
+    /// requester or a participant; else a new ticket (linked to the named one, if any). A
+    /// message whose Message-ID is already stored is a duplicate, and the copy is recorded
+    /// in `duplicate_copies`. Errors only when the database fails; then nothing is stored
+    /// and the cursor stays, so the message is fetched again.
     pub async fn ingest(&self, src: Source<'_>, raw: &[u8]) -> Result<Ingested, sqlx::Error> {
         self.ingest_sized(src, raw, raw.len()).await
     }

@@ -86,7 +86,15 @@ impl Desk {
             &super::query::preview(&p.body_text, self.preview_chars.min(600)),
         );
         let note_id = store::notes::insert(conn, t.id, None, &body, flagged).await?;
-        store::noise::record(conn, &p.message_id, t.id, kind.as_str(), note_id).await?;
+        store::noise::record(
+            conn,
+            &p.message_id,
+            t.id,
+            kind.as_str(),
+            note_id,
+            self.kept_raw(raw),
+        )
+        .await?;
         self.audit(
             conn,
             t.id,

@@ -8,7 +8,8 @@ use html2text::render::{TaggedLine, TextDecorator};
 const WIDTH: usize = 10_000;
 
 /// Readable plain text of an HTML body: block elements become paragraphs and line breaks,
-/// links `text (url)`, list items `* `, no tags, entities decoded. Blank-line runs collapse
+/// links `text (url)`, list items `* `, no tags, entities decoded (`&nbsp;` as a plain
+/// space). Blank-line runs collapse
 /// to one; the result is trimmed. Never fails: HTML that html2text cannot render comes back
 /// as its text content stripped by ammonia.
 pub fn to_text(html: &str) -> String {
@@ -22,7 +23,8 @@ pub fn to_text(html: &str) -> String {
             ammonia::Builder::empty().clean(html).to_string()
         }
     };
-    collapse_blank_lines(&text)
+    // `&nbsp;` becomes U+00A0; in chat a plain space reads the same and searches better.
+    collapse_blank_lines(&text.replace('\u{a0}', " "))
 }
 
 /// `html` with scripts, styles, event handlers, forms and unsafe URLs removed (ammonia's
@@ -144,7 +146,7 @@ mod tests {
         assert!(!text.contains('<'), "{text}");
         assert!(!text.contains("alert"), "{text}");
         assert!(!text.contains("color:red"), "{text}");
-        assert!(text.contains("team & friends,"), "{text}");
+        assert!(text.contains("Hello team & friends,"), "{text}");
         assert!(text.contains("line one\nline two"), "{text}");
         assert!(
             text.contains("the help page (https://example.com/help)."),

@@ -504,9 +504,13 @@ impl MailboxSession {
     }
 }
 
-/// `UID FETCH set (UID BODY.PEEK[])` (RFC 3501 §6.4.8): the messages of `set` as
-/// `(UID, raw bytes)`, ascending by UID. Each response item is bounded by
-/// [`COMMAND_TIMEOUT`]. Errors: the command fails, times out or the connection drops.
+/// `UID FETCH set (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8): the
+/// messages of `set` as `(UID, raw bytes — at most `limit` of them —, full size in bytes)`,
+/// ascending by UID, one per UID. A UID of `set` the server no longer has (expunged since the
+/// UID SEARCH) is left out and logged. Each response item is bounded by [`COMMAND_TIMEOUT`].
+///
+/// Errors: the command fails, times out or the connection drops, or the server answers for
+/// a UID without its body (the batch is then fetched again rather than skipped).
 async fn fetch_set(
     session: &mut Session<Box<dyn ImapStream>>,
     name: &str,
@@ -532,12 +536,33 @@ async fn fetch_set(
     )
     .await?
     {
-        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-            let full = f.size.map_or(body.len(), |s| s as usize);
-            fetched.push((uid, body.to_vec(), full));
+        match (f.uid, f.body(), f.size) {
+            (Some(uid), Some(body), size) => {
+                let full = size.map_or(body.len(), |s| s as usize);
+                fetched.push((uid, body.to_vec(), full));
+            }
+            // The answer to our request (it carries RFC822.SIZE) but no body: storing the
+            // rest of the batch would move the cursor past a message we never read, so the
+            // batch fails and is fetched again.
+            (Some(uid), None, Some(_)) => {
+                anyhow::bail!("mailbox {name}: UID FETCH returned no body for UID {uid}")
+            }
+            // An unsolicited FETCH (a flag change, RFC 3501 §7.4.2) is no message.
+            _ => {}
         }
     }
     fetched.sort_by_key(|(uid, _, _)| *uid);
+    fetched.dedup_by_key(|(uid, _, _)| *uid);
+    let missing = set
+        .split(',')
+        .filter_map(|u| u.parse::<u32>().ok())
+        .filter(|u| fetched.binary_search_by_key(u, |(uid, _, _)| *uid).is_err())
+        .count();
+    if missing > 0 {
+        // A UID that UID SEARCH listed and UID FETCH did not return was expunged in between
+        // (RFC 3501 §6.4.8): nothing is left on the server to read.
+        tracing::warn!(mailbox = %name, missing, "UIDs expunged between UID SEARCH and UID FETCH");
+    }
     Ok(fetched)
 }
 

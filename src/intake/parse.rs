@@ -410,6 +410,64 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
     }
 
     #[test]
+    fn every_corpus_file_of_mail_parser_cpython_and_enmime_parses_without_panic() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = [
+            base.join("../shared/corpus"),
+            base.join("../../shared/corpus"),
+        ]
+        .into_iter()
+        .find(|p| p.is_dir())
+        .expect("shared corpus beside the repository");
+        let mut files = Vec::new();
+        let mut dirs = vec![
+            root.join("mail-parser"),
+            root.join("cpython"),
+            root.join("enmime"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d)
+                .expect("corpus dir readable")
+                .flatten()
+            {
+                let path = e.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 150, "corpus has {} files", files.len());
+        let (mut parsed, mut html_only) = (0, 0);
+        for f in &files {
+            let raw = std::fs::read(f).expect("corpus file readable");
+            let Ok(p) = parse(&raw) else { continue };
+            parsed += 1;
+            for a in &p.attachments {
+                assert_eq!(a.sha256, hex::encode(Sha256::digest(&a.content)), "{f:?}");
+            }
+            let msg = MessageParser::default()
+                .parse(&raw[..])
+                .expect("parsed above");
+            if msg.text_part(0).is_some_and(|t| t.is_text_html()) {
+                html_only += 1;
+                for tag in ["<p>", "</p>", "<br", "<div", "</a>", "<html", "<body"] {
+                    assert!(
+                        !p.body_text.to_ascii_lowercase().contains(tag),
+                        "{f:?}: {tag} left in {:?}",
+                        p.body_text
+                    );
+                }
+            }
+        }
+        assert!(
+            parsed > 150 && html_only >= 3,
+            "parsed {parsed}, HTML-only {html_only}"
+        );
+    }
+
+    #[test]
     fn lists_recipients_with_delivery_headers() {
         let raw = b"Delivered-To: support+TICK-2026-0003@desk.test\r\nX-Original-To: <Help@Desk.test>\r\n\
 From: a@b.c\r\nTo: \"Support\" <support@desk.test>\r\nCc: x@y.z, Support <support@desk.test>\r\n\

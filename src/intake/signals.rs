@@ -89,7 +89,7 @@ pub(crate) fn extract(
                     push_id(&mut enclosed, id, own_id);
                 }
             }
-            PartType::Text(text) if i > 0 => scan_quoted_ids(text, own_id, &mut enclosed),
+            PartType::Text(text) => scan_quoted_ids(text, own_id, &mut enclosed),
             _ => {}
         }
     }

@@ -13,21 +13,24 @@ pub async fn seen(conn: &mut PgConnection, message_id: &str) -> Result<bool, sql
 }
 
 /// Records that automatic message `message_id` of `kind` (`auto_reply`, `delivery_report`,
-/// `feedback_report`) became note `note_id` on `ticket_id`.
+/// `feedback_report`) became note `note_id` on `ticket_id`, keeping its raw RFC 822 bytes.
 pub async fn record(
     conn: &mut PgConnection,
     message_id: &str,
     ticket_id: i64,
     kind: &str,
     note_id: i64,
+    raw: &[u8],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO noise_messages (message_id, ticket_id, kind, note_id) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO noise_messages (message_id, ticket_id, kind, note_id, raw) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(message_id)
     .bind(ticket_id)
     .bind(kind)
     .bind(note_id)
+    .bind(raw)
     .execute(&mut *conn)
     .await?;
     Ok(())
