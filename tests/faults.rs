@@ -124,12 +124,6 @@ async fn dovecot_restarted_mid_fetch_of_a_large_backlog_stores_each_message_once
     .await;
     drop(running);
     assert_each_stored_exactly_once(&env.dovecot, &pool).await;
-    let errors = count(
-        &pool,
-        "SELECT count(*) FROM mailbox_status WHERE last_error_at IS NOT NULL",
-    )
-    .await;
-    assert_eq!(errors, 1, "the dropped connection was noticed and recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
