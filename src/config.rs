@@ -166,7 +166,8 @@ pub struct IntakeSettings {
     /// Seconds between polls of each mailbox.
     #[serde(default = "default_poll_secs")]
     pub poll_interval_secs: u64,
-    /// UIDs per UID FETCH command; every run still fetches everything new.
+    /// UIDs per UID FETCH command, and messages stored per transaction (the cursor moves to
+    /// the batch's last UID in that transaction); every run still fetches everything new.
     #[serde(default = "default_batch")]
     pub fetch_batch: u32,
     /// Push: wait in IMAP IDLE (RFC 2177) where the server's CAPABILITY lists it; `false`

@@ -292,15 +292,17 @@ impl MailboxSession {
     }
 
     /// Fetches and ingests every message after the stored cursor, in UID FETCH commands of
-    /// at most `batch` UIDs, until nothing after the cursor is left. The cursor is read from
-    /// the database on every call, so several runs (or processes) share it safely.
+    /// at most `batch` UIDs, until nothing after the cursor is left. Each batch is stored in
+    /// one transaction that also moves the cursor to its last UID ([`Desk::ingest_batch`]),
+    /// while the next batch is being fetched. The cursor is read from the database on every
+    /// call, so several runs (or processes) share it safely.
     ///
     /// A changed UIDVALIDITY re-reads the whole folder: stored Message-IDs come out as
     /// duplicates, nothing is stored twice.
     ///
     /// Errors: the IMAP connection or a command fails or times out, or the database fails.
-    /// Messages ingested before the error stay ingested (and the cursor covers them); the
-    /// rest are fetched by the next run. The session should be dropped after an error.
+    /// Batches stored before the error stay stored (and the cursor covers them); the rest,
+    /// including the whole batch being stored when it happened, are fetched by the next run. The session should be dropped after an error.
     pub async fn fetch_new(&mut self, desk: &Desk, batch: u32) -> anyhow::Result<FetchReport> {
         // Whatever the server announced so far is covered by the UID SEARCH below.
         self.take_changes();

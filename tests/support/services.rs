@@ -883,3 +883,183 @@ async fn wait_for_smtp_greeting(child: &mut Child, port: u16, log_path: &Path) -
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A Postgres cluster a test may stop and start
+
+/// A throwaway Postgres cluster (Debian `postgresql`: `initdb` + `pg_ctl` from
+/// `/usr/lib/postgresql/<newest>/bin`, or `$CLAIMDESK_TEST_PG_BIN`) on 127.0.0.1:`port`, trust
+/// auth, user `postgres`, `fsync=off`, its data in a temporary directory — for tests that
+/// restart the database under a running claimdesk. Run as the `postgres` OS user (via
+/// `runuser`) when the tests run as root, since the server refuses to run as root.
+///
+/// Stopped (`pg_ctl stop -m immediate`) on `Drop`.
+pub struct PgCluster {
+    pub port: u16,
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`
+    pub url: String,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    /// `initdb` and start; waits until the server accepts connections.
+    pub async fn start() -> Result<PgCluster> {
+        let bin = pg_bin_dir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("claimdesk-pg-")
+            .tempdir()
+            .context("create Postgres temp dir")?;
+        let as_postgres = fs::metadata(dir.path()).context("stat Postgres dir")?.uid() == 0;
+        if as_postgres {
+            let uid: u32 = command_output("id", &["-u", "postgres"])?
+                .parse()
+                .context("uid of postgres")?;
+            let gid: u32 = command_output("id", &["-g", "postgres"])?
+                .parse()
+                .context("gid of postgres")?;
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
+                .context("chown Postgres dir to postgres")?;
+        }
+        let port = free_port();
+        let cluster = PgCluster {
+            port,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            dir,
+            bin,
+            as_postgres,
+        };
+        let data = cluster.data_dir();
+        cluster
+            .run(
+                "initdb",
+                &[
+                    "-D",
+                    &data,
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ],
+            )
+            .await?;
+        cluster.start_server().await?;
+        Ok(cluster)
+    }
+
+    fn data_dir(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs `<bin>/<program> args…` (as `postgres` when we are root); an error with its
+    /// output when it fails.
+    async fn run(&self, program: &str, args: &[&str]) -> Result<()> {
+        let path = self.bin.join(program);
+        let mut cmd = if self.as_postgres {
+            let mut c = tokio::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            tokio::process::Command::new(&path)
+        };
+        let out = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .with_context(|| format!("run {}", path.display()))?;
+        if !out.status.success() {
+            bail!(
+                "{} {args:?} failed ({}): {}{}",
+                path.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// `pg_ctl start -w` on this cluster's port and directory.
+    pub async fn start_server(&self) -> Result<()> {
+        let data = self.data_dir();
+        let log = self.dir.path().join("server.log").display().to_string();
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-o", &opts, "-w", "-t", "30", "start",
+            ],
+        )
+        .await
+        .with_context(|| format!("start Postgres on port {}: {}", self.port, self.log()))
+    }
+
+    /// `pg_ctl stop -m fast -w`: open transactions are rolled back, connections dropped.
+    pub async fn stop_server(&self) -> Result<()> {
+        let data = self.data_dir();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])
+            .await
+    }
+
+    /// Stops (fast) and starts the server again: same port, same data.
+    pub async fn restart(&self) -> Result<()> {
+        self.stop_server().await?;
+        self.start_server().await
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data_dir();
+        let path = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let _ = cmd
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The directory with `initdb` and `pg_ctl`: `$CLAIMDESK_TEST_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/<version>/bin`.
+fn pg_bin_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("CLAIMDESK_TEST_PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .with_context(|| format!("no /usr/lib/postgresql: {INSTALL_HINT}"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v: u32 = e.file_name().to_string_lossy().parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or_else(|| anyhow!("no initdb under /usr/lib/postgresql/*/bin: {INSTALL_HINT}"))
+}

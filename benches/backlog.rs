@@ -1,0 +1,333 @@
+//! Backlog throughput of email intake: 10,000 messages already in a real Dovecot, all stored
+//! by claimdesk's real intake path (`intake::imap::fetch_mailbox`: UID SEARCH, pipelined
+//! `UID FETCH` batches, `Desk::ingest_batch` — parse, thread, store, card effects in the
+//! outbox, cursor — in one transaction per batch) into a real Postgres, Slack configured so
+//! every ticket queues its card (the outbox is not delivered here).
+//!
+//! The messages are the files of `../shared/corpus/threads-lkml/`, repeated with fresh
+//! msg-ids: copy k rewrites every `<id>` of the Message-ID, In-Reply-To and References
+//! headers to `<k.id>`, in memory only, so each copy is its own set of threads.
+//!
+//! Next to it, measured in the same run on the same services, the raw bound:
+//! - a plain `UID FETCH` of the same messages (async-imap, same batch size), and
+//! - plain INSERTs of the same rows into the same tables of a second database on the same
+//!   Postgres (every row intake wrote, copied one INSERT per row, with as many transactions
+//!   as intake used, foreign-key triggers off).
+//!
+//! Prints messages/s for both, the ratio, the peak RSS (VmHWM of this process, read right
+//! after intake: an upper bound of intake's own, since the harness shares the process) and
+//! the machine. Targets: ≥ 2,000 msg/s, ≥ 50 % of the bound, peak RSS ≤ 200 MB.
+//! Run: `cargo bench --bench backlog` (needs the test services, see TESTING.md).
+//! `BACKLOG_MESSAGES=N` changes the count.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use secrecy::SecretString;
+use sqlx::Connection as _;
+use support::harness::{env, repo_path, Platforms};
+use support::services::TestDb;
+
+/// Tables intake writes, in an order that keeps foreign keys satisfied.
+const TABLES: [&str; 9] = [
+    "ticket_counters",
+    "tickets",
+    "thread_keys",
+    "messages",
+    "ticket_participants",
+    "audit_events",
+    "outbox",
+    "quarantine",
+    "mailbox_cursors",
+];
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+    // and a benchmark is not a test, so it does nothing there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("backlog: measured only under `cargo bench --bench backlog`");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run());
+}
+
+/// The corpus files (raw bytes), sorted by path.
+fn corpus() -> Vec<Vec<u8>> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![repo_path("../shared/corpus/threads-lkml")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("corpus readable") {
+            let p = e.expect("corpus entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("COPYING"))
+            {
+                paths.push(p);
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("corpus file"))
+        .collect()
+}
+
+/// `raw` with every `<id>` in its Message-ID, In-Reply-To and References headers (folded
+/// lines included) rewritten to `<copy.id>`; the body is untouched.
+fn with_fresh_ids(raw: &[u8], copy: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let mut in_id_header = false;
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        if line == b"\n" || line == b"\r\n" {
+            out.extend_from_slice(line);
+            out.extend_from_slice(rest);
+            break;
+        }
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            let name = line
+                .split(|&b| b == b':')
+                .next()
+                .map(|n| String::from_utf8_lossy(n).trim().to_ascii_lowercase())
+                .unwrap_or_default();
+            in_id_header = matches!(name.as_str(), "message-id" | "in-reply-to" | "references");
+        }
+        if in_id_header {
+            for &b in line {
+                out.push(b);
+                if b == b'<' {
+                    out.extend_from_slice(format!("{copy}.").as_bytes());
+                }
+            }
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn run() {
+    let total: usize = std::env::var("BACKLOG_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let env = env(Platforms {
+        slack: true,
+        discord: false,
+    })
+    .await;
+    let batch = env.settings.intake.fetch_batch;
+    let files = corpus();
+
+    // APPEND the backlog, generating each copy as it goes (nothing large kept in memory).
+    let t = Instant::now();
+    let mut imap = env.dovecot.session().await.expect("IMAP session");
+    let mut appended_bytes = 0usize;
+    for i in 0..total {
+        let raw = with_fresh_ids(&files[i % files.len()], i / files.len());
+        appended_bytes += raw.len();
+        imap.append("INBOX", None, None, &raw)
+            .await
+            .expect("APPEND");
+    }
+    let _ = imap.logout().await;
+    println!(
+        "backlog: {total} messages ({:.1} MB, {} corpus files) APPENDed in {:.1} s",
+        appended_bytes as f64 / 1e6,
+        files.len(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(files);
+
+    let app = env.app().await;
+    let pool = app.desk.pool().clone();
+    let mb = env.settings.mailboxes[0].clone();
+    let password = SecretString::from(env.dovecot.password.clone());
+
+    // 1. claimdesk's intake.
+    let t = Instant::now();
+    let report = claimdesk::intake::imap::fetch_mailbox(&app.desk, &mb, Some(&password), batch)
+        .await
+        .expect("intake");
+    let intake = t.elapsed();
+    let hwm_kb = vm_hwm_kb();
+    assert_eq!(report.fetched, total, "every message fetched: {report:?}");
+    let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    let (quarantined,): (i64,) = sqlx::query_as("SELECT count(*) FROM quarantine")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        stored as usize + quarantined as usize + report.duplicates,
+        total,
+        "every message is stored, quarantined or a duplicate"
+    );
+
+    // 2a. Raw bound, IMAP: plain UID FETCH of the same UIDs in the same batches.
+    let t = Instant::now();
+    let mut imap = env.dovecot.session().await.expect("IMAP session");
+    imap.select("INBOX").await.expect("SELECT");
+    let mut uids: Vec<u32> = imap
+        .uid_search("ALL")
+        .await
+        .expect("UID SEARCH")
+        .into_iter()
+        .collect();
+    uids.sort_unstable();
+    let mut fetched = 0usize;
+    for chunk in uids.chunks(batch as usize) {
+        let set = chunk
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let bodies: Vec<Vec<u8>> = imap
+            .uid_fetch(&set, "(UID BODY.PEEK[])")
+            .await
+            .expect("UID FETCH")
+            .map_ok(|f| f.body().map(<[u8]>::to_vec).unwrap_or_default())
+            .try_collect()
+            .await
+            .expect("UID FETCH items");
+        fetched += bodies.len();
+    }
+    let _ = imap.logout().await;
+    let fetch_bound = t.elapsed();
+    assert_eq!(fetched, total);
+
+    // 2b. Raw bound, Postgres: the same rows, plain INSERTs, same number of transactions.
+    let rows = {
+        let mut rows: Vec<(&str, String)> = Vec::new();
+        for table in TABLES {
+            let json: Vec<(String,)> = sqlx::query_as(&format!(
+                "SELECT row_to_json(t)::text FROM {table} t ORDER BY 1"
+            ))
+            .fetch_all(&pool)
+            .await
+            .expect("read rows");
+            rows.extend(json.into_iter().map(|(j,)| (table, j)));
+        }
+        rows
+    };
+    let db2 = TestDb::new().await.expect("second database");
+    claimdesk::store::connect_and_migrate(&db2.url, 2)
+        .await
+        .expect("migrate second database")
+        .close()
+        .await;
+    let mut conn = sqlx::PgConnection::connect(&db2.url)
+        .await
+        .expect("connect");
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut conn)
+        .await
+        .expect("FK triggers off");
+    let transactions = total.div_ceil(batch as usize);
+    let per_tx = rows.len().div_ceil(transactions);
+    let t = Instant::now();
+    for chunk in rows.chunks(per_tx.max(1)) {
+        let mut tx = conn.begin().await.expect("BEGIN");
+        for (table, json) in chunk {
+            sqlx::query(&format!(
+                "INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::json)"
+            ))
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .expect("INSERT");
+        }
+        tx.commit().await.expect("COMMIT");
+    }
+    let insert_bound = t.elapsed();
+    let _ = conn.close().await;
+
+    let rate = |d: Duration| total as f64 / d.as_secs_f64();
+    let bound = fetch_bound + insert_bound;
+    println!(
+        "machine: {} CPUs, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
+    println!(
+        "intake outcomes: {} new tickets, {} joined, {} duplicates, {} quarantined; {} rows written in {} tables",
+        report.created,
+        report.joined,
+        report.duplicates,
+        report.quarantined,
+        rows.len(),
+        TABLES.len()
+    );
+    println!(
+        "claimdesk intake: {total} messages in {:.2} s = {:.0} msg/s (batch {batch})",
+        intake.as_secs_f64(),
+        rate(intake)
+    );
+    println!(
+        "raw bound:        {:.2} s = {:.0} msg/s (UID FETCH {:.2} s + {} plain INSERTs in {transactions} transactions {:.2} s)",
+        bound.as_secs_f64(),
+        rate(bound),
+        fetch_bound.as_secs_f64(),
+        rows.len(),
+        insert_bound.as_secs_f64()
+    );
+    let share = bound.as_secs_f64() / intake.as_secs_f64() * 100.0;
+    println!("intake / bound:   {share:.0} %");
+    println!(
+        "peak RSS (VmHWM after intake, whole bench process): {:.1} MB",
+        hwm_kb as f64 / 1024.0
+    );
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!(
+        "targets: ≥ 2000 msg/s {}; ≥ 50 % of bound {}; peak RSS ≤ 200 MB {}",
+        verdict(rate(intake) >= 2000.0),
+        verdict(share >= 50.0),
+        verdict(hwm_kb <= 200 * 1024)
+    );
+    drop(app);
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
