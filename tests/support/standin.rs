@@ -150,6 +150,20 @@ impl SlackStandin {
             .filter(|r| r.path == path)
             .collect()
     }
+    /// Accepted `chat.postMessage` calls that posted a ticket card: top-level messages (no
+    /// `thread_ts`) whose first block is the card's `*TICK-…` headline. Channel notices
+    /// (a suspected mail loop, an admin ping) and thread posts are left out.
+    pub fn card_posts(&self) -> Vec<Recorded> {
+        self.calls_to("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["thread_ts"].is_null())
+            .filter(|c| {
+                c.body["blocks"][0]["text"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("*TICK-"))
+            })
+            .collect()
+    }
     pub fn violations(&self) -> Vec<String> {
         self.state.core.lock().violations.clone()
     }
