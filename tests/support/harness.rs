@@ -202,11 +202,32 @@ pub async fn slack_post(
     secret: &str,
     ts_offset: i64,
 ) -> (u16, String) {
+    signed_slack_post(
+        addr,
+        path,
+        "application/x-www-form-urlencoded",
+        body,
+        secret,
+        ts_offset,
+    )
+    .await
+}
+
+/// POSTs `body` as `content_type`, signed with Slack's v0 HMAC at now + `ts_offset` seconds;
+/// returns the status and the response text.
+async fn signed_slack_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    secret: &str,
+    ts_offset: i64,
+) -> (u16, String) {
     let ts = (chrono::Utc::now().timestamp() + ts_offset).to_string();
     let sig = slack_signature(secret, &ts, body);
     let r = reqwest::Client::new()
         .post(format!("http://{addr}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", ts)
         .header("x-slack-signature", sig)
         .body(body.to_string())
@@ -225,20 +246,7 @@ pub async fn slack_post_json(
     body: &str,
     secret: &str,
 ) -> (u16, String) {
-    let ts = chrono::Utc::now().timestamp().to_string();
-    let sig = slack_signature(secret, &ts, body);
-    let r = reqwest::Client::new()
-        .post(format!("http://{addr}{path}"))
-        .header("content-type", "application/json")
-        .header("x-slack-request-timestamp", ts)
-        .header("x-slack-signature", sig)
-        .body(body.to_string())
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .expect("slack post reaches the app");
-    let status = r.status().as_u16();
-    (status, r.text().await.unwrap_or_default())
+    signed_slack_post(addr, path, "application/json", body, secret, 0).await
 }
 
 /// A slash command body as Slack sends it (form-encoded).
