@@ -4,7 +4,7 @@
 
 use crate::config::AttachmentStore;
 use crate::intake::parse::ParsedEmail;
-use crate::store::{self, attachments::Stored, outbox::Effect};
+use crate::store::{self, attachments::Stored, batch::Work, outbox::Effect};
 
 use super::{ingest::Source, Desk};
 
@@ -80,16 +80,16 @@ impl Desk {
     /// Errors: the database fails, or a blob cannot be written (reported as
     /// [`sqlx::Error::Io`]); the caller's transaction then rolls back and the message is
     /// fetched again.
-    pub(super) async fn store_content(
+    pub(super) async fn store_content<'a>(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, 'a>,
         src: Source<'_>,
         ticket_id: i64,
         message_row: i64,
-        p: &ParsedEmail,
+        p: &'a ParsedEmail,
         raw_truncated: bool,
     ) -> Result<(), sqlx::Error> {
-        store::messages::set_content(conn, message_row, p.body_html.as_deref(), raw_truncated)
+        work.set_content(message_row, p.body_html.as_deref(), raw_truncated)
             .await?;
         let size = u64::try_from(p.raw_size).unwrap_or(u64::MAX);
         if size > self.max_message_bytes {
@@ -105,6 +105,8 @@ impl Desk {
                 })
                 .collect();
             let text = over_limit_note(src, &p.message_id, size, self.max_message_bytes, &seen);
+            // Rare: the ordinary queries, on everything queued so far.
+            let conn = work.direct().await?;
             let note = store::notes::insert(conn, ticket_id, None, &text, true).await?;
             tracing::warn!(
                 mailbox = src.mailbox,
@@ -131,20 +133,16 @@ impl Desk {
                     Stored::Directory
                 }
             };
-            store::attachments::insert(
-                conn,
-                store::attachments::NewAttachment {
-                    message_id: message_row,
-                    position: i32::try_from(i).unwrap_or(i32::MAX),
-                    name: a.name.as_deref(),
-                    content_type: &a.content_type,
-                    size: i64::try_from(a.content.len()).unwrap_or(i64::MAX),
-                    sha256: &a.sha256,
-                    stored,
-                    content: Some(&a.content),
-                },
-            )
-            .await?;
+            work.add_attachment(store::attachments::NewAttachment {
+                message_id: message_row,
+                position: i32::try_from(i).unwrap_or(i32::MAX),
+                name: a.name.as_deref(),
+                content_type: &a.content_type,
+                size: i64::try_from(a.content.len()).unwrap_or(i64::MAX),
+                sha256: &a.sha256,
+                stored,
+                content: Some(&a.content),
+            });
         }
         Ok(())
     }

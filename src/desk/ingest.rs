@@ -6,7 +6,9 @@ use chrono::Datelike;
 
 use crate::domain::{threading, Event};
 use crate::intake::parse::{self, ParsedEmail};
-use crate::store::{self, audit::AuditEvent, messages::Direction, tickets::NewTicket};
+use crate::store::{
+    self, audit::AuditEvent, batch::Work, messages::Direction, outbox::Effect, tickets::NewTicket,
+};
 
 use super::Desk;
 
@@ -63,6 +65,45 @@ fn is_ours(address: &str, ours: &[&str]) -> bool {
 /// halves of one thread arriving at once cannot open two tickets.
 const THREADING_LOCK: i64 = 0x636c_6169_6d64;
 
+/// One fetched message and its parse, made before the transaction opens (CPU only, so the
+/// IMAP intake does it on a blocking thread while the previous batch is being stored).
+pub struct Fetched {
+    /// The message's UID.
+    pub uid: u32,
+    /// Its raw RFC 822 bytes: all of them, or the first `intake.max_message_bytes`.
+    pub raw: Vec<u8>,
+    /// Its full size in bytes (RFC822.SIZE), at least `raw.len()`.
+    pub full_size: usize,
+    /// The parse, with `raw_size` the full size of the message.
+    parsed: Result<ParsedEmail, parse::ParseError>,
+    /// Every recipient address ([`parse::recipients`]).
+    recipients: Vec<String>,
+}
+
+impl Fetched {
+    /// Parses message `uid` of `full_size` bytes, of which `raw` are at hand. Never fails:
+    /// bytes that are no message are quarantined at ingest.
+    pub fn new(uid: u32, raw: Vec<u8>, full_size: usize) -> Fetched {
+        let full_size = full_size.max(raw.len());
+        let parsed = parse::parse(&raw).map(|p| ParsedEmail {
+            raw_size: full_size,
+            ..p
+        });
+        let recipients = if parsed.is_ok() {
+            parse::recipients(&raw)
+        } else {
+            Vec::new()
+        };
+        Fetched {
+            uid,
+            raw,
+            full_size,
+            parsed,
+            recipients,
+        }
+    }
+}
+
 impl Desk {
     /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
     /// mailbox cursor to `src.uid`, in one transaction.
@@ -91,25 +132,26 @@ impl Desk {
         raw: &[u8],
         full_size: usize,
     ) -> Result<Ingested, sqlx::Error> {
-        let full_size = full_size.max(raw.len());
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(THREADING_LOCK)
-            .execute(&mut *tx)
+        let batch = [Fetched::new(src.uid, raw.to_vec(), full_size)];
+        let mut outcomes = self
+            .ingest_batch(src.mailbox, src.uidvalidity, &batch)
             .await?;
-        let outcome = self.ingest_in(&mut tx, src, raw, full_size).await?;
-        store::cursors::advance(&mut tx, src.mailbox, src.uidvalidity, src.uid).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        outcomes.pop().ok_or(sqlx::Error::RowNotFound)
     }
 
-    /// Ingests several messages fetched from one folder — `(UID, raw RFC 822 bytes, full
-    /// size in bytes)` in ascending UID order, where `raw` may be only the first bytes of a
-    /// message over the limit (see [`Desk::ingest_sized`]) — and advances the mailbox cursor to the last UID, all in one
+    /// Ingests several messages fetched from one folder, in ascending UID order (see
+    /// [`Fetched`]; `raw` may be only the first bytes of a message over the limit, see
+    /// [`Desk::ingest_sized`]), and advances the mailbox cursor to the last UID, all in one
     /// transaction: either every message of the batch is stored and the cursor covers them,
     /// or (on any database error) nothing is and the cursor stays, so the whole batch is
     /// fetched again. Each message is decided exactly as by [`Desk::ingest`], in order, so a
     /// reply later in the batch joins the ticket an earlier one opened.
+    ///
+    /// Cost: the state the messages need is read in a few set-based queries and the rows
+    /// they make are written with one statement per table (`store::batch::Work`), so a batch
+    /// costs about twenty round trips to Postgres whatever its size. Rare decisions (merges,
+    /// automatic messages, subject tags, auto-assignment, over-limit notes, loop flags) cost
+    /// their usual queries.
     ///
     /// Returns one outcome per message, in input order. An empty batch does nothing.
     ///
@@ -119,9 +161,9 @@ impl Desk {
         &self,
         mailbox: &str,
         uidvalidity: u32,
-        messages: &[(u32, Vec<u8>, usize)],
+        messages: &[Fetched],
     ) -> Result<Vec<Ingested>, sqlx::Error> {
-        let Some(last_uid) = messages.iter().map(|(uid, _, _)| *uid).max() else {
+        let Some(last_uid) = messages.iter().map(|m| m.uid).max() else {
             return Ok(Vec::new());
         };
         let mut tx = self.pool.begin().await?;
@@ -130,14 +172,30 @@ impl Desk {
             .execute(&mut *tx)
             .await?;
         let mut outcomes = Vec::with_capacity(messages.len());
-        for (uid, raw, full_size) in messages {
-            let src = Source {
+        {
+            let mut work = Work::new(&mut tx, messages.len(), self.noise.loop_window_minutes);
+            let started = std::time::Instant::now();
+            for (i, m) in messages.iter().enumerate() {
+                if work.is_cold() {
+                    preload(&mut work, &messages[i..]).await?;
+                }
+                let src = Source {
+                    mailbox,
+                    uidvalidity,
+                    uid: m.uid,
+                };
+                outcomes.push(self.ingest_one(&mut work, src, m).await?);
+            }
+            let decided = std::time::Instant::now();
+            work.flush().await?;
+            tracing::debug!(
                 mailbox,
-                uidvalidity,
-                uid: *uid,
-            };
-            let full_size = (*full_size).max(raw.len());
-            outcomes.push(self.ingest_in(&mut tx, src, raw, full_size).await?);
+                messages = messages.len(),
+                decide_ms = (decided - started).as_secs_f64() * 1e3,
+                flush_ms = decided.elapsed().as_secs_f64() * 1e3,
+                direct = work.direct_calls(),
+                "batch written"
+            );
         }
         store::cursors::advance(&mut tx, mailbox, uidvalidity, last_uid).await?;
         tx.commit().await?;
@@ -146,171 +204,163 @@ impl Desk {
 
     /// The decision and the storing for one message, inside the caller's transaction, which
     /// holds the threading lock and advances the cursor.
-    async fn ingest_in(
+    async fn ingest_one<'a>(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, 'a>,
         src: Source<'_>,
-        raw: &[u8],
-        full_size: usize,
+        prep: &'a Fetched,
     ) -> Result<Ingested, sqlx::Error> {
-        let parsed = parse::parse(raw).map(|p| ParsedEmail {
-            raw_size: full_size,
-            ..p
-        });
-        let outcome = match parsed {
-            Err(e) => self.quarantine(conn, src, raw, &e.to_string()).await?,
-            Ok(p) => match self.screen(conn, src, raw, &p).await? {
-                Some(done) => done,
-                None => match p.from_addr.clone() {
-                    None => {
-                        self.quarantine(conn, src, raw, "no sender address (From)")
-                            .await?
-                    }
-                    Some(from) => {
-                        let done = self.thread_and_store(conn, src, raw, &p, &from).await?;
-                        if let Ingested::Created(number) = &done {
-                            self.after_created(conn, src, &p, &from, number).await?;
-                        }
-                        done
-                    }
-                },
-            },
+        let raw = prep.raw.as_slice();
+        let p = match &prep.parsed {
+            Err(e) => return Ok(self.quarantine(work, src, raw, &e.to_string())),
+            Ok(p) => p,
         };
-        Ok(outcome)
+        if let Some(done) = self.screen(work, src, raw, p).await? {
+            return Ok(done);
+        }
+        let Some(from) = p.from_addr.as_deref() else {
+            return Ok(self.quarantine(work, src, raw, "no sender address (From)"));
+        };
+        let done = self
+            .thread_and_store(work, src, raw, p, from, &prep.recipients)
+            .await?;
+        if let Ingested::Created(number) = &done {
+            self.after_created(work, src, p, from, number).await?;
+        }
+        Ok(done)
     }
 
-    pub(super) async fn quarantine(
+    /// Queues `raw` for quarantine with `reason` (once per mailbox and content).
+    pub(super) fn quarantine<'a>(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, 'a>,
         src: Source<'_>,
-        raw: &[u8],
+        raw: &'a [u8],
         reason: &str,
-    ) -> Result<Ingested, sqlx::Error> {
-        store::quarantine::insert(conn, src.mailbox, Some(i64::from(src.uid)), reason, raw).await?;
+    ) -> Ingested {
+        work.quarantine(src.mailbox, Some(i64::from(src.uid)), reason, raw);
         tracing::warn!(
             mailbox = src.mailbox,
             uid = src.uid,
             reason,
             "message quarantined"
         );
-        Ok(Ingested::Quarantined(reason.to_string()))
+        Ingested::Quarantined(reason.to_string())
     }
 
-    async fn thread_and_store(
+    async fn thread_and_store<'a>(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, 'a>,
         src: Source<'_>,
-        raw: &[u8],
-        p: &ParsedEmail,
+        raw: &'a [u8],
+        p: &'a ParsedEmail,
         from: &str,
+        recipients: &[String],
     ) -> Result<Ingested, sqlx::Error> {
-        let recipients = parse::recipients(raw);
-        let Threading { ids, known, linked } = self.find_thread(conn, p, from, &recipients).await?;
+        let Threading { ids, known, linked } = self.find_thread(work, p, from, recipients).await?;
         let (ticket_id, created) = match known.first() {
             Some(&id) => (id, false),
             None => {
                 let year = self.now().year();
-                let number = store::tickets::next_number(conn, &self.prefix, year).await?;
+                let number = work.next_number(&self.prefix, year).await?;
                 let subject = if p.subject.is_empty() {
                     "(no subject)"
                 } else {
                     p.subject.as_str()
                 };
-                let id = store::tickets::insert(
-                    conn,
-                    NewTicket {
-                        number: &number,
-                        requester_email: from,
-                        requester_name: p.from_name.as_deref(),
-                        subject,
-                        mailbox: src.mailbox,
-                        department: &self.department_of(src.mailbox),
-                        priority: crate::domain::Priority::default(),
-                    },
-                )
-                .await?;
-                if let Some(l) = linked {
-                    store::tickets::set_linked(conn, id, l).await?;
-                }
+                let id = work
+                    .insert_ticket(
+                        NewTicket {
+                            number: &number,
+                            requester_email: from,
+                            requester_name: p.from_name.as_deref(),
+                            subject,
+                            mailbox: src.mailbox,
+                            department: &self.department_of(src.mailbox),
+                            priority: crate::domain::Priority::default(),
+                        },
+                        linked,
+                    )
+                    .await?;
                 (id, true)
             }
         };
-        for &other in known.iter().skip(1) {
-            self.merge(conn, other, ticket_id).await?;
+        if known.len() > 1 {
+            let conn = work.direct().await?;
+            for &other in known.iter().skip(1) {
+                self.merge(conn, other, ticket_id).await?;
+            }
         }
-        store::thread_keys::add(conn, &ids, ticket_id).await?;
+        work.add_thread_keys(&ids, ticket_id).await?;
         let ours = self.our_addresses();
         let mut people = vec![from.to_string()];
         people.extend(recipients.iter().filter(|a| !is_ours(a, &ours)).cloned());
-        store::tickets::add_participants(conn, ticket_id, &people).await?;
+        work.add_participants(ticket_id, &people);
         let raw_size = i32::try_from(p.raw_size).unwrap_or(i32::MAX);
         let kept_raw = self.kept_raw(raw);
-        let inserted = store::messages::insert(
-            conn,
-            store::messages::NewMessage {
-                ticket_id,
-                message_id: &p.message_id,
-                in_reply_to: p.in_reply_to.first().map(String::as_str),
-                references: &p.references,
-                direction: Direction::Inbound,
-                from_addr: from,
-                from_name: p.from_name.as_deref(),
-                to_addrs: &p.to,
-                subject: &p.subject,
-                body_text: &p.body_text,
-                raw: Some(kept_raw),
-                raw_size,
-                mailbox: Some(src.mailbox),
-                uid: Some(i64::from(src.uid)),
-                author_agent_id: None,
-            },
-        )
-        .await?;
-        let ticket = store::tickets::by_id(conn, ticket_id)
+        let inserted = work
+            .insert_message(
+                store::messages::NewMessage {
+                    ticket_id,
+                    message_id: &p.message_id,
+                    in_reply_to: p.in_reply_to.first().map(String::as_str),
+                    references: &p.references,
+                    direction: Direction::Inbound,
+                    from_addr: from,
+                    from_name: p.from_name.as_deref(),
+                    to_addrs: &p.to,
+                    subject: &p.subject,
+                    body_text: &p.body_text,
+                    raw: None,
+                    raw_size,
+                    mailbox: Some(src.mailbox),
+                    uid: Some(i64::from(src.uid)),
+                    author_agent_id: None,
+                },
+                Some(kept_raw),
+            )
+            .await?;
+        let ticket = work
+            .ticket(ticket_id)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         let customer = format!("customer:{from}");
         let Some(message_row) = inserted else {
-            store::duplicates::record(
-                conn,
+            work.record_duplicate(
                 src.mailbox,
                 src.uidvalidity,
                 src.uid,
                 &p.message_id,
                 Some(ticket_id),
-            )
-            .await?;
+            );
             if known.len() > 1 {
-                self.refresh_cards(conn, ticket_id).await?;
+                self.queue_cards(work, ticket_id)?;
             }
             return Ok(Ingested::Duplicate);
         };
         let truncated = kept_raw.len() < p.raw_size;
-        self.store_content(conn, src, ticket_id, message_row, p, truncated)
+        self.store_content(work, src, ticket_id, message_row, p, truncated)
             .await?;
         if created {
             let linked_number = match linked {
-                Some(l) => store::tickets::by_id(conn, l).await?.map(|t| t.number),
+                Some(l) => work.ticket(l).await?.map(|t| t.number),
                 None => None,
             };
-            store::audit::record(
-                conn,
-                AuditEvent {
-                    ticket_id: Some(ticket_id),
-                    actor: &customer,
-                    surface: "email",
-                    action: "ticket.created",
-                    before: None,
-                    after: Some(serde_json::json!({
-                        "status": "open",
-                        "message_id": p.message_id,
-                        "linked_ticket": linked_number,
-                    })),
-                },
-            )
-            .await?;
-            self.refresh_cards(conn, ticket_id).await?;
+            work.audit(AuditEvent {
+                ticket_id: Some(ticket_id),
+                actor: &customer,
+                surface: "email",
+                action: "ticket.created",
+                before: None,
+                after: Some(serde_json::json!({
+                    "status": "open",
+                    "message_id": p.message_id,
+                    "linked_ticket": linked_number,
+                })),
+            });
+            self.queue_cards(work, ticket_id)?;
             if self.is_auto(&ticket.department) {
+                let conn = work.direct().await?;
                 self.auto_assign(conn, ticket_id)
                     .await
                     .map_err(|e| match e {
@@ -332,27 +382,26 @@ impl Desk {
         };
         if let Ok(next) = ticket.status.apply(event) {
             if next != ticket.status {
-                store::tickets::set_state(conn, ticket_id, next, ticket.assignee_id).await?;
+                work.set_state(ticket_id, next, ticket.assignee_id);
             }
         }
-        store::audit::record(
-            conn,
-            AuditEvent {
-                ticket_id: Some(ticket_id),
-                actor: &customer,
-                surface: "email",
-                action: if closing {
-                    "ticket.closed_by_requester"
-                } else {
-                    "message.received"
-                },
-                before: Some(serde_json::json!({"status": ticket.status.as_str()})),
-                after: Some(serde_json::json!({"message_id": p.message_id})),
+        work.audit(AuditEvent {
+            ticket_id: Some(ticket_id),
+            actor: &customer,
+            surface: "email",
+            action: if closing {
+                "ticket.closed_by_requester"
+            } else {
+                "message.received"
             },
-        )
-        .await?;
-        self.refresh_cards(conn, ticket_id).await?;
-        self.post_in_threads(conn, ticket_id, message_row).await?;
+            before: Some(serde_json::json!({"status": ticket.status.as_str()})),
+            after: Some(serde_json::json!({"message_id": p.message_id})),
+        });
+        self.queue_cards(work, ticket_id)?;
+        self.queue_on_every_platform(work, ticket_id, |platform| Effect::ThreadMessage {
+            platform,
+            message_id: message_row,
+        })?;
         Ok(Ingested::Joined(ticket.number))
     }
 
@@ -368,12 +417,12 @@ impl Desk {
     /// Runs under the ingest advisory lock, so concurrent mailboxes see one another's keys.
     async fn find_thread(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, '_>,
         p: &ParsedEmail,
         from: &str,
         recipients: &[String],
     ) -> Result<Threading, sqlx::Error> {
-        let key = self.message_id_key(conn).await?.to_vec();
+        let key = self.message_id_key(work.unbuffered()).await?.to_vec();
         let (ids, forged): (Vec<String>, Vec<String>) =
             p.thread_ids().into_iter().partition(|id| {
                 threading::check_msg_id(id, &self.message_id_domain, &key)
@@ -383,7 +432,7 @@ impl Desk {
             tracing::warn!(from, forged = ?forged,
                 "ignoring msg-ids in our domain without a valid signature");
         }
-        let mut known = store::thread_keys::tickets_for(conn, &ids).await?;
+        let mut known = work.tickets_for(&ids).await?;
         let mut linked = None;
         if known.is_empty() {
             let ours = self.our_addresses();
@@ -393,6 +442,7 @@ impl Desk {
                     .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
             });
             if let Some(tag) = named {
+                let conn = work.direct().await?;
                 if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
                     let target = t.merged_into.unwrap_or(t.id);
                     if store::tickets::is_on_thread(conn, target, from).await?
@@ -436,4 +486,18 @@ impl Desk {
         self.refresh_cards(conn, from).await?;
         Ok(())
     }
+}
+
+/// Reads in one go what the messages of `rest` will ask of the database (their thread keys,
+/// whether they are stored, their senders' loop and acknowledgement counts).
+async fn preload(work: &mut Work<'_, '_>, rest: &[Fetched]) -> Result<(), sqlx::Error> {
+    let mut thread_ids = Vec::new();
+    let mut message_ids = Vec::new();
+    let mut senders = Vec::new();
+    for p in rest.iter().filter_map(|r| r.parsed.as_ref().ok()) {
+        thread_ids.extend(p.thread_ids());
+        message_ids.push(p.message_id.clone());
+        senders.extend(p.from_addr.clone());
+    }
+    work.preload(&thread_ids, &message_ids, &senders).await
 }

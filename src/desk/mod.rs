@@ -24,10 +24,10 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::config::Settings;
 use crate::domain::status::IllegalTransition;
-use crate::store::{self, agents::Agent, outbox::Effect};
+use crate::store::{self, agents::Agent, batch::Work, outbox::Effect};
 
 pub use claim::ClaimOutcome;
-pub use ingest::{Ingested, Source};
+pub use ingest::{Fetched, Ingested, Source};
 pub use query::{CardView, TicketDetail, TicketSummary};
 pub use reply::ReplyOutcome;
 
@@ -329,8 +329,21 @@ impl Desk {
         ticket_id: i64,
         make: impl Fn(String) -> Effect,
     ) -> Result<(), sqlx::Error> {
-        for p in &self.platforms {
-            store::outbox::enqueue(conn, Some(ticket_id), &make(p.clone())).await?;
+        for e in self.platforms.iter().cloned().map(make) {
+            store::outbox::enqueue(conn, Some(ticket_id), &e).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Desk::on_every_platform`] into an ingest unit of work (written at its flush).
+    fn queue_on_every_platform(
+        &self,
+        work: &mut Work<'_, '_>,
+        ticket_id: i64,
+        make: impl Fn(String) -> Effect,
+    ) -> Result<(), sqlx::Error> {
+        for e in self.platforms.iter().cloned().map(make) {
+            work.enqueue(Some(ticket_id), &e)?;
         }
         Ok(())
     }
@@ -343,6 +356,11 @@ impl Desk {
     ) -> Result<(), sqlx::Error> {
         self.on_every_platform(conn, ticket_id, |platform| Effect::Card { platform })
             .await
+    }
+
+    /// [`Desk::refresh_cards`] into an ingest unit of work.
+    fn queue_cards(&self, work: &mut Work<'_, '_>, ticket_id: i64) -> Result<(), sqlx::Error> {
+        self.queue_on_every_platform(work, ticket_id, |platform| Effect::Card { platform })
     }
 
     /// Queues posting stored message `message_id` into the card thread on every platform.

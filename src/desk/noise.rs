@@ -9,7 +9,7 @@
 use crate::domain::classify::{self, Kind};
 use crate::domain::{threading, TicketNumber};
 use crate::intake::parse::ParsedEmail;
-use crate::store::{self, messages::Direction, outbox::Effect};
+use crate::store::{self, batch::Work, messages::Direction, outbox::Effect};
 
 use super::ingest::{Ingested, Source};
 use super::Desk;
@@ -29,24 +29,29 @@ impl Desk {
     ///   quarantined.
     ///
     /// A second copy of an attached message (same Message-ID) is a duplicate.
-    pub(super) async fn screen(
+    pub(super) async fn screen<'a>(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, 'a>,
         src: Source<'_>,
-        raw: &[u8],
+        raw: &'a [u8],
         p: &ParsedEmail,
     ) -> Result<Option<Ingested>, sqlx::Error> {
         if self.is_our_msg_id(&p.message_id) {
-            if store::messages::exists(conn, &p.message_id).await? {
+            if work.message_exists(&p.message_id).await? {
                 return Ok(Some(Ingested::Duplicate));
             }
             let reason = format!(
                 "our own outgoing mail (Message-ID in {}) that we have no record of sending",
                 self.message_id_domain
             );
-            return self.quarantine(conn, src, raw, &reason).await.map(Some);
+            return Ok(Some(self.quarantine(work, src, raw, &reason)));
         }
         let kind = classify::classify(&p.signals);
+        if matches!(kind, Kind::Human | Kind::NoAutoAnswer(_)) {
+            return Ok(None);
+        }
+        // Automatic messages are rare: the ordinary queries, on everything queued so far.
+        let conn = work.direct().await?;
         let (ticket, what) = match &kind {
             Kind::Human | Kind::NoAutoAnswer(_) => return Ok(None),
             Kind::DeliveryReport { original_msg_ids } => (
@@ -69,7 +74,7 @@ impl Desk {
                 }
                 _ => format!("{what} for a message we did not send"),
             };
-            return self.quarantine(conn, src, raw, &reason).await.map(Some);
+            return Ok(Some(self.quarantine(work, src, raw, &reason)));
         };
         let Some(t) = store::tickets::by_id(conn, ticket_id).await? else {
             return Err(sqlx::Error::RowNotFound);
@@ -123,51 +128,50 @@ impl Desk {
     /// may be answered (RFC 3834 §2) and the sender is under the hourly limit.
     pub(super) async fn after_created(
         &self,
-        conn: &mut sqlx::PgConnection,
+        work: &mut Work<'_, '_>,
         src: Source<'_>,
         p: &ParsedEmail,
         from: &str,
         number: &str,
     ) -> Result<(), sqlx::Error> {
-        let Some(t) = store::tickets::by_number(conn, number).await? else {
+        let Some(t) = work.ticket_by_number(number).await? else {
             return Ok(());
         };
         let window = self.noise.loop_window_minutes;
-        let opened = store::noise::tickets_opened_since(conn, from, window).await?;
+        let stats = work.sender_stats(from).await?;
+        let opened = stats.opened;
         if opened > i64::from(self.noise.loop_tickets) {
-            if !store::noise::flagged_since(conn, from, window).await? {
-                store::noise::flag(conn, from, opened).await?;
+            if !stats.flagged {
+                work.flag_loop(from, opened);
                 let text = crate::chat::messages::loop_notice(from, opened, window, number);
-                self.on_every_platform(conn, t.id, |platform| Effect::ChannelNotice {
+                self.queue_on_every_platform(work, t.id, |platform| Effect::ChannelNotice {
                     platform,
                     text: text.clone(),
-                })
-                .await?;
-                self.audit(
-                    conn,
-                    t.id,
-                    ("system", "email"),
-                    "sender.loop_suspected",
-                    serde_json::json!(null),
-                    serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
-                )
-                .await?;
+                })?;
+                work.audit(store::audit::AuditEvent {
+                    ticket_id: Some(t.id),
+                    actor: "system",
+                    surface: "email",
+                    action: "sender.loop_suspected",
+                    before: Some(serde_json::json!(null)),
+                    after: Some(
+                        serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
+                    ),
+                });
             }
             return Ok(());
         }
         if !self.acknowledges(src.mailbox) || !classify::classify(&p.signals).may_answer() {
             return Ok(());
         }
-        if store::noise::acks_last_hour(conn, from).await?
-            >= i64::from(self.noise.acks_per_sender_per_hour)
-        {
+        if stats.acks_last_hour >= i64::from(self.noise.acks_per_sender_per_hour) {
             return Ok(());
         }
         let Ok(n) = t.number.parse::<TicketNumber>() else {
             return Ok(());
         };
         let unique = uuid::Uuid::new_v4().simple().to_string();
-        let key = self.message_id_key(conn).await?;
+        let key = self.message_id_key(work.unbuffered()).await?;
         let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &n);
         let body = crate::chat::messages::acknowledgement_email(&t.number, &t.subject);
@@ -177,50 +181,50 @@ impl Desk {
         if !references.contains(&p.message_id) {
             references.push(p.message_id.clone());
         }
-        let Some(row) = store::messages::insert(
-            conn,
-            store::messages::NewMessage {
-                ticket_id: t.id,
-                message_id: &message_id,
-                in_reply_to: Some(&p.message_id),
-                references: &references,
-                direction: Direction::Outbound,
-                from_addr: &sender,
-                from_name: None,
-                to_addrs: &to,
-                subject: &subject,
-                body_text: &body,
-                raw: None,
-                raw_size: i32::try_from(body.len()).unwrap_or(i32::MAX),
-                mailbox: Some(&t.mailbox),
-                uid: None,
-                author_agent_id: None,
-            },
-        )
-        .await?
+        let Some(row) = work
+            .insert_message(
+                store::messages::NewMessage {
+                    ticket_id: t.id,
+                    message_id: &message_id,
+                    in_reply_to: Some(&p.message_id),
+                    references: &references,
+                    direction: Direction::Outbound,
+                    from_addr: &sender,
+                    from_name: None,
+                    to_addrs: &to,
+                    subject: &subject,
+                    body_text: &body,
+                    raw: None,
+                    raw_size: i32::try_from(body.len()).unwrap_or(i32::MAX),
+                    mailbox: Some(&t.mailbox),
+                    uid: None,
+                    author_agent_id: None,
+                },
+                None,
+            )
+            .await?
         else {
             return Ok(());
         };
-        store::thread_keys::add(conn, std::slice::from_ref(&message_id), t.id).await?;
-        store::noise::record_ack(conn, row, from, t.id).await?;
-        store::outbox::enqueue(
-            conn,
+        work.add_thread_keys(std::slice::from_ref(&message_id), t.id)
+            .await?;
+        work.record_ack(row, from, t.id);
+        work.enqueue(
             Some(t.id),
             &Effect::Email {
                 message_id: row,
                 auto_submitted: Some(ACK_AUTO_SUBMITTED.to_string()),
             },
-        )
-        .await?;
-        self.audit(
-            conn,
-            t.id,
-            ("system", "email"),
-            "acknowledgement.queued",
-            serde_json::json!(null),
-            serde_json::json!({"to": from, "message_id": message_id}),
-        )
-        .await
+        )?;
+        work.audit(store::audit::AuditEvent {
+            ticket_id: Some(t.id),
+            actor: "system",
+            surface: "email",
+            action: "acknowledgement.queued",
+            before: Some(serde_json::json!(null)),
+            after: Some(serde_json::json!({"to": from, "message_id": message_id})),
+        });
+        Ok(())
     }
 
     /// Whether `id` (a msg-id without brackets) is one we made (see

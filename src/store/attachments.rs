@@ -18,7 +18,8 @@ pub enum Stored {
 }
 
 impl Stored {
-    fn as_str(self) -> &'static str {
+    /// The `attachments.store` column.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Stored::Database => "database",
             Stored::Directory => "directory",
@@ -46,30 +47,6 @@ pub struct NewAttachment<'a> {
     pub stored: Stored,
     /// The content, for [`Stored::Database`] only.
     pub content: Option<&'a [u8]>,
-}
-
-/// Inserts one attachment row; a second insert of the same `(message_id, position)` is
-/// ignored.
-pub async fn insert(conn: &mut PgConnection, a: NewAttachment<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO attachments (message_id, position, name, content_type, size, sha256, store, content)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id, position) DO NOTHING",
-    )
-    .bind(a.message_id)
-    .bind(a.position)
-    .bind(a.name)
-    .bind(a.content_type)
-    .bind(a.size)
-    .bind(a.sha256)
-    .bind(a.stored.as_str())
-    .bind(if a.stored == Stored::Database {
-        a.content
-    } else {
-        None
-    })
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// An attachment as listed by `ticket show`.

@@ -4,30 +4,6 @@
 
 use sqlx::PgConnection;
 
-/// Records that `mailbox` (at `uidvalidity`/`uid`) held another copy of `message_id`, which
-/// belongs to `ticket_id`. Recording the same copy twice keeps one row.
-pub async fn record(
-    conn: &mut PgConnection,
-    mailbox: &str,
-    uidvalidity: u32,
-    uid: u32,
-    message_id: &str,
-    ticket_id: Option<i64>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO duplicate_copies (mailbox, uidvalidity, uid, message_id, ticket_id)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
-    )
-    .bind(mailbox)
-    .bind(i64::from(uidvalidity))
-    .bind(i64::from(uid))
-    .bind(message_id)
-    .bind(ticket_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 /// The mailboxes (with UID) holding recorded extra copies of `message_id`, oldest first.
 pub async fn copies_of(
     conn: &mut PgConnection,

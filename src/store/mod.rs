@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod attachments;
 pub mod audit;
+pub mod batch;
 pub mod chat_posts;
 pub mod cursors;
 pub mod duplicates;

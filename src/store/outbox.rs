@@ -64,7 +64,8 @@ pub enum Effect {
 }
 
 impl Effect {
-    fn kind(&self) -> &'static str {
+    /// The `outbox.kind` column of this effect.
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Effect::Card { .. } => "card",
             Effect::ThreadMessage { .. } => "thread_message",

@@ -91,24 +91,6 @@ fn from_row(r: Row) -> Result<Ticket, sqlx::Error> {
     })
 }
 
-/// Takes the next number of `year`'s sequence. The counter row stays locked until the
-/// transaction ends, so concurrent creators queue and numbers have no gaps.
-pub async fn next_number(
-    conn: &mut PgConnection,
-    prefix: &str,
-    year: i32,
-) -> Result<TicketNumber, sqlx::Error> {
-    let (seq,): (i32,) = sqlx::query_as(
-        "INSERT INTO ticket_counters (year, last_value) VALUES ($1, 1)
-         ON CONFLICT (year) DO UPDATE SET last_value = ticket_counters.last_value + 1
-         RETURNING last_value",
-    )
-    .bind(year)
-    .fetch_one(&mut *conn)
-    .await?;
-    TicketNumber::new(prefix, year, seq).map_err(|e| sqlx::Error::Protocol(e.to_string()))
-}
-
 /// A ticket to insert.
 #[derive(Debug, Clone)]
 pub struct NewTicket<'a> {
@@ -126,28 +108,6 @@ pub struct NewTicket<'a> {
     pub department: &'a str,
     /// Priority.
     pub priority: Priority,
-}
-
-/// Inserts an open, unclaimed ticket and returns its id.
-pub async fn insert(conn: &mut PgConnection, t: NewTicket<'_>) -> Result<i64, sqlx::Error> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO tickets (number, year, seq, status, requester_email, requester_name, subject, mailbox,
-             department, priority)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(t.number.to_string())
-    .bind(t.number.year())
-    .bind(t.number.seq())
-    .bind(Status::Open.as_str())
-    .bind(t.requester_email)
-    .bind(t.requester_name)
-    .bind(t.subject)
-    .bind(t.mailbox)
-    .bind(t.department)
-    .bind(t.priority.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(id)
 }
 
 /// The ticket with this number.
@@ -171,6 +131,14 @@ pub async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Ticket>, s
         .fetch_optional(&mut *conn)
         .await?;
     row.map(from_row).transpose()
+}
+
+/// The tickets with these ids (those that exist), in no particular order.
+pub async fn by_ids(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Ticket>, sqlx::Error> {
+    // A join with unnest: index lookups even under a generic plan.
+    let sql = format!("{SELECT} JOIN unnest($1::bigint[]) AS x(id) ON t.id = x.id");
+    let rows: Vec<Row> = sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(from_row).collect()
 }
 
 /// Locks the ticket row for the rest of the transaction and returns it.
