@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{AfterIngest, ImapAuth, MailboxSettings};
-use crate::desk::{Desk, Ingested};
+use crate::desk::{Desk, Fetched, Ingested};
 use crate::store;
 
 /// Longest wait for the TCP connection, the TLS handshake, the greeting, and any single
@@ -59,6 +59,15 @@ impl FetchReport {
             Ingested::Quarantined(_) => self.quarantined += 1,
             Ingested::Noted(_) => self.noted += 1,
         }
+    }
+
+    fn add(&mut self, o: FetchReport) {
+        self.fetched += o.fetched;
+        self.created += o.created;
+        self.joined += o.joined;
+        self.duplicates += o.duplicates;
+        self.quarantined += o.quarantined;
+        self.noted += o.noted;
     }
 }
 
@@ -341,9 +350,10 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
-        // Pipelined: while one batch is being stored (one transaction, cursor at its last
-        // UID), the next one is being fetched over IMAP.
-        let mut pending: Option<Vec<(u32, Vec<u8>, usize)>> = None;
+        // Pipelined: while one batch is being parsed and stored (one transaction, cursor at
+        // its last UID) on a task of its own, the next one is being fetched over IMAP, so
+        // the two use both cores.
+        let mut pending: Option<Vec<Fetched>> = None;
         let limit = desk.max_message_bytes();
         for chunk in uids.chunks(batch.max(1) as usize) {
             let set = chunk
@@ -351,17 +361,20 @@ impl MailboxSession {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetch = fetch_set(&mut self.session, &name, &set, limit);
             let stored_uids = batch_uids(pending.as_deref());
-            let store = store_batch(desk, &name, uidvalidity, pending.take(), &mut report);
-            let (fetched, stored) = tokio::join!(fetch, store);
-            stored?;
+            let store = spawn_store(desk, &name, uidvalidity, pending.take());
+            let fetched = match fetch_set(&mut self.session, &name, &set, limit).await {
+                Ok(batch) => prepare(batch).await,
+                Err(e) => Err(e),
+            };
+            // Wait for the store even when the fetch failed: its outcome is what counts.
+            report.add(store.await?);
             // The flag/move needs the session the fetch was using; it runs once both ended.
             self.after_commit(&stored_uids).await;
             pending = Some(fetched?);
         }
         let stored_uids = batch_uids(pending.as_deref());
-        store_batch(desk, &name, uidvalidity, pending, &mut report).await?;
+        report.add(spawn_store(desk, &name, uidvalidity, pending).await?);
         self.after_commit(&stored_uids).await;
         Ok(report)
     }
@@ -567,41 +580,62 @@ async fn fetch_set(
 }
 
 /// The UIDs of a fetched batch (empty for none).
-fn batch_uids(batch: Option<&[(u32, Vec<u8>, usize)]>) -> Vec<u32> {
-    batch
-        .unwrap_or_default()
-        .iter()
-        .map(|(uid, _, _)| *uid)
-        .collect()
+fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
+    batch.unwrap_or_default().iter().map(|m| m.uid).collect()
+}
+
+/// Parses a fetched batch ([`Fetched::new`]) on a blocking thread, so parsing neither holds
+/// up the runtime nor waits for the batch before it to be stored.
+async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetched>> {
+    tokio::task::spawn_blocking(move || {
+        batch
+            .into_iter()
+            .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
+            .collect()
+    })
+    .await
+    .map_err(|e| anyhow!("parsing task failed: {e}"))
 }
 
 /// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
-/// last UID) and counts the outcomes into `report`. `None` or an empty batch does nothing.
-async fn store_batch(
+/// last UID) on a task of its own, and counts the outcomes. `None` or an empty batch does
+/// nothing. The returned future resolves when the batch is committed (or failed).
+fn spawn_store(
     desk: &Desk,
     name: &str,
     uidvalidity: u32,
-    batch: Option<Vec<(u32, Vec<u8>, usize)>>,
-    report: &mut FetchReport,
-) -> anyhow::Result<()> {
-    let Some(batch) = batch.filter(|b| !b.is_empty()) else {
-        return Ok(());
-    };
-    let outcomes = desk
-        .ingest_batch(name, uidvalidity, &batch)
-        .await
-        .with_context(|| {
-            format!(
-                "mailbox {name}: storing UIDs {}..={}",
-                batch.first().map_or(0, |b| b.0),
-                batch.last().map_or(0, |b| b.0)
-            )
-        })?;
-    for ((uid, _, _), outcome) in batch.iter().zip(&outcomes) {
-        tracing::info!(mailbox = %name, uid, outcome = ?outcome, "ingested");
-        report.count(outcome);
+    batch: Option<Vec<Fetched>>,
+) -> impl Future<Output = anyhow::Result<FetchReport>> {
+    let task = batch.filter(|b| !b.is_empty()).map(|batch| {
+        let desk = desk.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let mut report = FetchReport::default();
+            let outcomes = desk
+                .ingest_batch(&name, uidvalidity, &batch)
+                .await
+                .with_context(|| {
+                    format!(
+                        "mailbox {name}: storing UIDs {}..={}",
+                        batch.first().map_or(0, |b| b.uid),
+                        batch.last().map_or(0, |b| b.uid)
+                    )
+                })?;
+            for (m, outcome) in batch.iter().zip(&outcomes) {
+                tracing::info!(mailbox = %name, uid = m.uid, outcome = ?outcome, "ingested");
+                report.count(outcome);
+            }
+            Ok::<_, anyhow::Error>(report)
+        })
+    });
+    async move {
+        match task {
+            None => Ok(FetchReport::default()),
+            Some(t) => t
+                .await
+                .map_err(|e| anyhow::anyhow!("storing task failed: {e}"))?,
+        }
     }
-    Ok(())
 }
 
 /// Takes every queued unsolicited response from `next` (a non-blocking receive); true when
