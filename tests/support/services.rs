@@ -488,6 +488,8 @@ disable_plaintext_auth = no
 auth_mechanisms = {mechanisms}
 {identity}first_valid_uid = 1
 mail_location = maildir:{dir}/mail/%u/Maildir
+# A throwaway mailbox: no fsync per message (as the test Postgres runs with fsync=off).
+mail_fsync = never
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/users
