@@ -246,26 +246,19 @@ impl<'c, 'a> Work<'c, 'a> {
 
     /// Looks up the thread keys among `ids` not checked yet.
     async fn check_keys(&mut self, ids: &[String]) -> Result<(), sqlx::Error> {
-        let unknown: Vec<&str> = ids
-            .iter()
-            .filter(|id| !self.cache.keys_checked.contains(*id))
-            .map(String::as_str)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let unknown = not_in(ids, |id| self.cache.keys_checked.contains(id));
         if unknown.is_empty() {
             return Ok(());
         }
-        let rows: Vec<(String, i64)> =
-            // A join with unnest rather than `= ANY($1)`: its plan stays index lookups when
-            // Postgres switches the prepared statement to a generic plan.
-            sqlx::query_as(
-                "SELECT k.msg_id, k.ticket_id FROM unnest($1::text[]) AS x(id)
-                 JOIN thread_keys k ON k.msg_id = x.id",
-            )
-                .bind(&unknown)
-                .fetch_all(&mut *self.conn)
-                .await?;
+        // A join with unnest rather than `= ANY($1)`: its plan stays index lookups when
+        // Postgres switches the prepared statement to a generic plan.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT k.msg_id, k.ticket_id FROM unnest($1::text[]) AS x(id)
+             JOIN thread_keys k ON k.msg_id = x.id",
+        )
+        .bind(&unknown)
+        .fetch_all(&mut *self.conn)
+        .await?;
         for id in unknown {
             self.cache.keys_checked.insert(id.to_string());
         }
@@ -278,13 +271,7 @@ impl<'c, 'a> Work<'c, 'a> {
 
     /// Looks up which of `ids` not checked yet are stored Message-IDs.
     async fn check_messages(&mut self, ids: &[String]) -> Result<(), sqlx::Error> {
-        let unknown: Vec<&str> = ids
-            .iter()
-            .filter(|id| !self.cache.messages_checked.contains(*id))
-            .map(String::as_str)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let unknown = not_in(ids, |id| self.cache.messages_checked.contains(id));
         if unknown.is_empty() {
             return Ok(());
         }
@@ -313,13 +300,7 @@ impl<'c, 'a> Work<'c, 'a> {
     }
 
     async fn load_senders(&mut self, senders: &[String]) -> Result<(), sqlx::Error> {
-        let unknown: Vec<&str> = senders
-            .iter()
-            .filter(|s| !self.cache.senders.contains_key(*s))
-            .map(String::as_str)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let unknown = not_in(senders, |s| self.cache.senders.contains_key(s));
         if unknown.is_empty() {
             return Ok(());
         }
@@ -882,6 +863,16 @@ impl<'c, 'a> Work<'c, 'a> {
         }
         Ok(())
     }
+}
+
+/// The distinct values of `values` for which `known` is false.
+fn not_in<'v>(values: &'v [String], known: impl Fn(&str) -> bool) -> Vec<&'v str> {
+    let mut seen = HashSet::new();
+    values
+        .iter()
+        .map(String::as_str)
+        .filter(|v| !known(v) && seen.insert(*v))
+        .collect()
 }
 
 async fn flush_tickets(conn: &mut PgConnection, rows: &[TicketRow]) -> Result<(), sqlx::Error> {
