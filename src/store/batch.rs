@@ -866,7 +866,7 @@ impl<'c, 'a> Work<'c, 'a> {
 }
 
 /// The distinct values of `values` for which `known` is false.
-fn not_in<'v>(values: &'v [String], known: impl Fn(&str) -> bool) -> Vec<&'v str> {
+fn not_in(values: &[String], known: impl Fn(&str) -> bool) -> Vec<&str> {
     let mut seen = HashSet::new();
     values
         .iter()
