@@ -72,9 +72,8 @@ pub struct Fetched {
     pub uid: u32,
     /// Its raw RFC 822 bytes: all of them, or the first `intake.max_message_bytes`.
     pub raw: Vec<u8>,
-    /// Its full size in bytes (RFC822.SIZE), at least `raw.len()`.
-    pub full_size: usize,
-    /// The parse, with `raw_size` the full size of the message.
+    /// The parse, with `raw_size` the full size of the message (RFC822.SIZE, at least
+    /// `raw.len()`).
     parsed: Result<ParsedEmail, parse::ParseError>,
     /// Every recipient address ([`parse::recipients`]).
     recipients: Vec<String>,
@@ -97,7 +96,6 @@ impl Fetched {
         Fetched {
             uid,
             raw,
-            full_size,
             parsed,
             recipients,
         }

@@ -415,6 +415,26 @@ impl Desk {
         .await
     }
 
+    /// [`Desk::audit`] into an ingest unit of work (written at its flush).
+    fn queue_audit(
+        &self,
+        work: &mut Work<'_, '_>,
+        ticket_id: i64,
+        (actor, surface): (&str, &str),
+        action: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) {
+        work.audit(store::audit::AuditEvent {
+            ticket_id: Some(ticket_id),
+            actor,
+            surface,
+            action,
+            before: Some(before),
+            after: Some(after),
+        });
+    }
+
     /// The ticket as typed, locked for the rest of the transaction.
     async fn locked_ticket(
         &self,

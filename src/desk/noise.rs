@@ -148,16 +148,14 @@ impl Desk {
                     platform,
                     text: text.clone(),
                 })?;
-                work.audit(store::audit::AuditEvent {
-                    ticket_id: Some(t.id),
-                    actor: "system",
-                    surface: "email",
-                    action: "sender.loop_suspected",
-                    before: Some(serde_json::json!(null)),
-                    after: Some(
-                        serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
-                    ),
-                });
+                self.queue_audit(
+                    work,
+                    t.id,
+                    ("system", "email"),
+                    "sender.loop_suspected",
+                    serde_json::json!(null),
+                    serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
+                );
             }
             return Ok(());
         }
@@ -216,14 +214,14 @@ impl Desk {
                 auto_submitted: Some(ACK_AUTO_SUBMITTED.to_string()),
             },
         )?;
-        work.audit(store::audit::AuditEvent {
-            ticket_id: Some(t.id),
-            actor: "system",
-            surface: "email",
-            action: "acknowledgement.queued",
-            before: Some(serde_json::json!(null)),
-            after: Some(serde_json::json!({"to": from, "message_id": message_id})),
-        });
+        self.queue_audit(
+            work,
+            t.id,
+            ("system", "email"),
+            "acknowledgement.queued",
+            serde_json::json!(null),
+            serde_json::json!({"to": from, "message_id": message_id}),
+        );
         Ok(())
     }
 

@@ -105,15 +105,6 @@ pub async fn set_content(
     Ok(())
 }
 
-/// Whether a message with this Message-ID is stored.
-pub async fn exists(conn: &mut PgConnection, message_id: &str) -> Result<bool, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM messages WHERE message_id = $1")
-        .bind(message_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(n > 0)
-}
-
 /// A stored message.
 #[derive(Debug, Clone)]
 pub struct Message {
