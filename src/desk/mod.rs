@@ -396,23 +396,13 @@ impl Desk {
         &self,
         conn: &mut PgConnection,
         ticket_id: i64,
-        (actor, surface): (&str, &str),
+        who: (&str, &str),
         action: &str,
         before: serde_json::Value,
         after: serde_json::Value,
     ) -> Result<(), sqlx::Error> {
-        store::audit::record(
-            conn,
-            store::audit::AuditEvent {
-                ticket_id: Some(ticket_id),
-                actor,
-                surface,
-                action,
-                before: Some(before),
-                after: Some(after),
-            },
-        )
-        .await
+        let event = store::audit::AuditEvent::for_ticket(ticket_id, who, action, before, after);
+        store::audit::record(conn, event).await
     }
 
     /// [`Desk::audit`] into an ingest unit of work (written at its flush).
@@ -420,19 +410,14 @@ impl Desk {
         &self,
         work: &mut Work<'_, '_>,
         ticket_id: i64,
-        (actor, surface): (&str, &str),
+        who: (&str, &str),
         action: &str,
         before: serde_json::Value,
         after: serde_json::Value,
     ) {
-        work.audit(store::audit::AuditEvent {
-            ticket_id: Some(ticket_id),
-            actor,
-            surface,
-            action,
-            before: Some(before),
-            after: Some(after),
-        });
+        work.audit(store::audit::AuditEvent::for_ticket(
+            ticket_id, who, action, before, after,
+        ));
     }
 
     /// The ticket as typed, locked for the rest of the transaction.

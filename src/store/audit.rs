@@ -19,6 +19,26 @@ pub struct AuditEvent<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+impl<'a> AuditEvent<'a> {
+    /// A change to ticket `ticket_id` by `(actor, surface)`, with its state before and after.
+    pub fn for_ticket(
+        ticket_id: i64,
+        (actor, surface): (&'a str, &'a str),
+        action: &'a str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) -> AuditEvent<'a> {
+        AuditEvent {
+            ticket_id: Some(ticket_id),
+            actor,
+            surface,
+            action,
+            before: Some(before),
+            after: Some(after),
+        }
+    }
+}
+
 /// Appends `event`.
 pub async fn record(conn: &mut PgConnection, event: AuditEvent<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
