@@ -58,6 +58,12 @@ pub struct NoiseSettings {
     /// Most acknowledgements one sender address gets per rolling hour.
     #[serde(default = "default_acks_per_hour")]
     pub acks_per_sender_per_hour: u32,
+    /// Most acknowledgements sent to anyone per rolling hour (default 200), so that many
+    /// forged senders cannot turn the desk into a relay. Past it, new tickets are still
+    /// created and carded, just not acknowledged; the first skip in an hour is logged and
+    /// audited (`acknowledgement.capped`). `0` sends none.
+    #[serde(default = "default_max_acks_per_hour")]
+    pub max_acks_per_hour: u32,
     /// A sender who opens more than this many tickets within `loop_window_minutes` is flagged
     /// as a suspected mail loop (a notice in the department's channel, once per window) and
     /// gets no more acknowledgements.
@@ -72,6 +78,7 @@ impl Default for NoiseSettings {
     fn default() -> Self {
         Self {
             acks_per_sender_per_hour: default_acks_per_hour(),
+            max_acks_per_hour: default_max_acks_per_hour(),
             loop_tickets: default_loop_tickets(),
             loop_window_minutes: default_loop_window(),
         }
@@ -84,6 +91,9 @@ fn default_true() -> bool {
 fn default_acks_per_hour() -> u32 {
     3
 }
+fn default_max_acks_per_hour() -> u32 {
+    200
+}
 fn default_loop_tickets() -> u32 {
     5
 }
@@ -94,8 +104,17 @@ fn default_loop_window() -> u32 {
 /// Postgres connection settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
-    /// `postgres://user@host:port/db`; the database is created if missing.
+    /// The app's connection, `postgres://user@host:port/db`. Best as a role that owns
+    /// nothing (e.g. `claimdesk_app`): it then gets `SELECT, INSERT, UPDATE, DELETE` on the
+    /// tables and only `SELECT, INSERT` on `audit_events`. Without `migrate_url`, this
+    /// connection also creates the database if missing and applies the migrations (and
+    /// `claimdesk doctor` warns that the app can then rewrite its own audit trail).
     pub url: String,
+    /// The connection that creates the database if missing and applies the migrations, as
+    /// the role that owns the tables (e.g. `claimdesk_owner`). After migrating, it grants
+    /// the role `url` logs in as what the app needs (`store::open`). Optional; see `url`.
+    #[serde(default)]
+    pub migrate_url: Option<String>,
     /// Pool size.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
@@ -471,12 +490,25 @@ pub struct WebSettings {
     /// Listen address, `127.0.0.1:8080`; port 0 picks a free one.
     #[serde(default = "default_bind")]
     pub bind: String,
+    /// Name of the environment variable holding the admin bearer token. When it is set (and
+    /// not empty), `/metrics` and `/healthz/details` are served to requests carrying
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1), compared in constant time; others
+    /// get 401. Unset and no `admin_bind`: those two routes answer 404.
+    #[serde(default = "default_admin_token_env")]
+    pub admin_token_env: String,
+    /// A second listen address (e.g. `127.0.0.1:9090`, reachable only by operators) serving
+    /// `/healthz`, `/healthz/details` and `/metrics` — without a token unless
+    /// `admin_token_env` is set, then with it. No chat routes there.
+    #[serde(default)]
+    pub admin_bind: Option<String>,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
         Self {
             bind: default_bind(),
+            admin_token_env: default_admin_token_env(),
+            admin_bind: None,
         }
     }
 }
@@ -738,6 +770,9 @@ fn default_discord_token_env() -> String {
 }
 fn default_discord_key_env() -> String {
     "DISCORD_PUBLIC_KEY".into()
+}
+fn default_admin_token_env() -> String {
+    "CLAIMDESK_ADMIN_TOKEN".into()
 }
 fn default_bind() -> String {
     "127.0.0.1:8080".into()

@@ -158,6 +158,9 @@ pub struct Desk {
     /// HMAC key for our Message-IDs: from the environment, or loaded (made once) from
     /// `desk_secrets` on first use.
     message_id_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// When an acknowledgement was last skipped for `noise.max_acks_per_hour` and that was
+    /// logged (see `noise.rs`).
+    acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -218,6 +221,7 @@ impl Desk {
                     None => tokio::sync::OnceCell::new(),
                 },
             ),
+            acks_capped_at: std::sync::Arc::default(),
         }
     }
 

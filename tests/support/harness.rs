@@ -74,7 +74,9 @@ pub async fn env(p: Platforms) -> TestEnv {
 
     let mut settings =
         Settings::load(&repo_path("config/default.toml")).expect("default settings load");
-    settings.database.url = db.url.clone();
+    // The app connects as a role that owns nothing; the admin role migrates (store::open).
+    settings.database.url = db.app_url.clone();
+    settings.database.migrate_url = Some(db.url.clone());
     settings.database.max_connections = 8;
     settings.web.bind = "127.0.0.1:0".into();
     settings.intake.poll_interval_secs = 1;
@@ -126,6 +128,7 @@ pub async fn env(p: Platforms) -> TestEnv {
         discord_public_key: p
             .discord
             .then(|| SecretString::from(discord_signer.public_key_hex())),
+        admin_token: None,
     };
     TestEnv {
         db,
@@ -164,11 +167,18 @@ impl TestEnv {
         let s = &self.settings;
         let mb = &s.mailboxes[0];
         let mut t = format!(
-            "[database]\nurl = \"{}\"\n\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
+            "[database]\nurl = \"{}\"\n{}\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
              [intake]\npoll_interval_secs = 1\n\n\
              [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\nacknowledge = {}\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n[web]\nbind = \"127.0.0.1:0\"\n\n[outbox]\nretry_base_secs = 1\nretry_max_secs = 1\n\n",
-            s.database.url, mb.name, mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
+            s.database.url,
+            s.database
+                .migrate_url
+                .as_ref()
+                .map(|m| format!("migrate_url = \"{m}\"\n"))
+                .unwrap_or_default(),
+            mb.name,
+            mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
         );
         if let Some(st) = &self.slack {
             t.push_str(&format!(

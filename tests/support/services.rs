@@ -67,11 +67,21 @@ pub fn free_port() -> u16 {
 ///
 /// On `Drop` the database is dropped (`WITH (FORCE)`, best-effort) unless
 /// `CLAIMDESK_TEST_KEEP_DB` is set.
+///
+/// `url` connects as the admin role (a superuser: it migrates, and tests read and write
+/// anything with it); `app_url` connects as [`APP_ROLE`], a login role that owns nothing,
+/// which the app gets what it needs granted (`store::open`) — or equals `url` when that role
+/// cannot log in on this server (say a password-only server named by
+/// `CLAIMDESK_TEST_DATABASE_URL`).
 pub struct TestDb {
     pub url: String,
+    pub app_url: String,
     pub name: String,
     admin_url: String,
 }
+
+/// The cluster-wide role the app connects as in tests (as in scripts/run-local.sh).
+pub const APP_ROLE: &str = "claimdesk_app";
 
 impl TestDb {
     pub async fn new() -> Result<TestDb> {
@@ -93,10 +103,36 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .with_context(|| format!("CREATE DATABASE {name} on {}", redact(&admin_url)))?;
+        // Roles are cluster-wide and tests run in parallel: a concurrent creator may win.
+        sqlx::query(&format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                     CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+                 END IF;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+             END $$"
+        ))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("create role {APP_ROLE}"))?;
         let _ = conn.close().await;
 
+        let mut app = url.clone();
+        let _ = app.set_username(APP_ROLE);
+        let _ = app.set_password(None);
+        let app_url = match sqlx::PgConnection::connect(app.as_str()).await {
+            Ok(c) => {
+                let _ = c.close().await;
+                app.to_string()
+            }
+            Err(e) => {
+                eprintln!("TestDb: {APP_ROLE} cannot log in ({e}); the app connects as admin");
+                url.to_string()
+            }
+        };
         Ok(TestDb {
             url: url.to_string(),
+            app_url,
             name,
             admin_url,
         })
