@@ -597,8 +597,9 @@ async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetche
     .map_err(|e| anyhow!("parsing task failed: {e}"))
 }
 
-/// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
-/// last UID) on a task of its own, and counts the outcomes. `None` or an empty batch does
+/// Stores one fetched batch with [`Desk::ingest_isolated`] (one transaction, cursor at its
+/// last UID; a batch that fails on its messages is split until the bad one is alone and
+/// quarantined) on a task of its own, and counts the outcomes. `None` or an empty batch does
 /// nothing. The returned future resolves when the batch is committed (or failed).
 fn spawn_store(
     desk: &Desk,
@@ -612,7 +613,7 @@ fn spawn_store(
         tokio::spawn(async move {
             let mut report = FetchReport::default();
             let outcomes = desk
-                .ingest_batch(&name, uidvalidity, &batch)
+                .ingest_isolated(&name, uidvalidity, &batch)
                 .await
                 .with_context(|| {
                     format!(
