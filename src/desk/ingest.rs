@@ -189,6 +189,12 @@ enum Failure {
 }
 
 impl Desk {
+    /// The largest batch the IMAP intake fetches, in bytes of RFC822.SIZE
+    /// (`intake.batch_max_bytes`).
+    pub fn batch_max_bytes(&self) -> u64 {
+        self.batch_max_bytes
+    }
+
     /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
     /// mailbox cursor to `src.uid`, in one transaction.
     ///
