@@ -98,16 +98,27 @@ impl Fetched {
     /// recipients longer than [`limits::MAX_ADDRESS_OCTETS`] are left out, so that nothing
     /// this message makes can exceed a btree index; `raw` stays whole.
     pub fn new(uid: u32, raw: Vec<u8>, full_size: usize) -> Fetched {
-        let full_size = full_size.max(raw.len());
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let parsed = parse::parse(&raw);
+        Fetched::read_with(uid, raw, full_size, |raw| {
+            let parsed = parse::parse(raw);
             let recipients = if parsed.is_ok() {
-                parse::recipients(&raw)
+                parse::recipients(raw)
             } else {
                 Vec::new()
             };
             (parsed, recipients)
-        }));
+        })
+    }
+
+    /// [`Fetched::new`] with `read` as the parser (the parse and the recipients of the raw
+    /// bytes); a panic in `read` is caught and becomes the quarantine reason.
+    fn read_with(
+        uid: u32,
+        raw: Vec<u8>,
+        full_size: usize,
+        read: impl FnOnce(&[u8]) -> (Result<ParsedEmail, parse::ParseError>, Vec<String>),
+    ) -> Fetched {
+        let full_size = full_size.max(raw.len());
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&raw)));
         let (parsed, recipients, rejected) = match read {
             Ok((parsed, recipients)) => (parsed, recipients, None),
             Err(panic) => (
@@ -252,11 +263,11 @@ impl Desk {
         messages: &[Fetched],
     ) -> Result<Vec<Ingested>, sqlx::Error> {
         let mut outcomes = Vec::with_capacity(messages.len());
-        // Ranges still to store, the next one last; halves are pushed second half first so
-        // that they are stored in UID order.
-        let mut todo = vec![0..messages.len()];
-        while let Some(range) = todo.pop() {
-            let part = &messages[range.clone()];
+        // Parts still to store, as (start, end) indexes, the next one last; halves are
+        // pushed second half first so that they are stored in UID order.
+        let mut todo: Vec<(usize, usize)> = vec![(0, messages.len())];
+        while let Some((start, end)) = todo.pop() {
+            let part = &messages[start..end];
             if part.is_empty() {
                 continue;
             }
@@ -269,7 +280,7 @@ impl Desk {
                 Err(Failure::Message(reason)) => reason,
             };
             if part.len() > 1 {
-                let mid = range.start + part.len() / 2;
+                let mid = start + part.len() / 2;
                 tracing::warn!(
                     mailbox,
                     first_uid = part[0].uid,
@@ -277,8 +288,8 @@ impl Desk {
                     reason,
                     "storing a batch failed on its messages; splitting it"
                 );
-                todo.push(mid..range.end);
-                todo.push(range.start..mid);
+                todo.push((mid, end));
+                todo.push((start, mid));
                 continue;
             }
             // Alone: once more, so a failure that depended on the rest of the batch (or on
@@ -725,4 +736,57 @@ async fn preload(work: &mut Work<'_, '_>, rest: &[Fetched]) -> Result<(), sqlx::
         senders.extend(p.from_addr.clone());
     }
     work.preload(&thread_ids, &message_ids, &senders).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(from: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nTo: support@claimdesk.test\r\nSubject: Hi\r\n\
+             Message-ID: <m1@customer.example>\r\n\r\nBody\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_panic_while_parsing_becomes_the_quarantine_reason() {
+        let f = Fetched::read_with(7, sample("a@b.example"), 0, |_| {
+            panic!("parser blew up at byte 42")
+        });
+        assert_eq!(f.uid, 7);
+        assert!(f.parsed.is_err());
+        let reason = f.rejected.unwrap_or_default();
+        assert!(reason.contains("panicked"), "{reason}");
+        assert!(reason.contains("parser blew up at byte 42"), "{reason}");
+        // A formatted panic message (a String payload) is kept too.
+        let n = 3;
+        let f = Fetched::read_with(8, sample("a@b.example"), 0, |_| panic!("depth {n}"));
+        assert!(f.rejected.unwrap_or_default().contains("depth 3"));
+    }
+
+    #[test]
+    fn keys_are_fitted_and_an_overlong_sender_is_rejected() {
+        let ok = Fetched::new(1, sample("Dana <dana@customer.example>"), 0);
+        assert!(ok.rejected.is_none());
+        let long = format!("<{}@x.example>", "a".repeat(3000));
+        let bad = Fetched::new(2, sample(&long), 0);
+        assert!(bad.rejected.unwrap_or_default().contains("RFC 5321"));
+        // Whatever the parser lets through, stored msg-ids fit their keys.
+        let long_id = format!("{}@x.example", "i".repeat(5000));
+        let f = Fetched::read_with(3, sample("a@b.example"), 0, |raw| {
+            let mut p = parse::parse(raw);
+            if let Ok(p) = p.as_mut() {
+                p.message_id = long_id.clone();
+                p.references = vec![long_id.clone(), "short@x.example".into()];
+            }
+            (p, vec!["a".repeat(300), "ok@x.example".into()])
+        });
+        let Ok(p) = &f.parsed else { panic!("parsed") };
+        assert!(p.message_id.len() <= limits::MAX_MSG_ID_OCTETS);
+        assert_eq!(p.references[0], p.message_id, "the same id, the same key");
+        assert_eq!(p.references[1], "short@x.example");
+        assert_eq!(f.recipients, vec!["ok@x.example".to_string()]);
+    }
 }
