@@ -386,3 +386,88 @@ async fn the_byte_budget_splits_batches() {
         "UID 7 is alone: {steps:?}"
     );
 }
+
+/// A message of about 24 MB: a text part and an 18 MB random attachment (base64).
+fn big(i: usize) -> Vec<u8> {
+    use base64::Engine;
+    let mut data = vec![0u8; 18 * 1024 * 1024];
+    rand::thread_rng().fill(&mut data[..]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+    let mut body = String::with_capacity(b64.len() * 78 / 76 + 1024);
+    body.push_str("--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\n");
+    body.push_str(
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n",
+    );
+    body.push_str("Content-Disposition: attachment; filename=\"big.bin\"\r\n\r\n");
+    for line in b64.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(line).unwrap_or_default());
+        body.push_str("\r\n");
+    }
+    body.push_str("--b--\r\n");
+    format!(
+        "From: Big {i} <big{i}@customer.example>\r\nTo: {SUPPORT}\r\nSubject: Big {i}\r\n\
+         Message-ID: <big{i}@customer.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n{body}"
+    )
+    .into_bytes()
+}
+
+/// Peak RSS of `claimdesk intake --once` (the test profile's binary, under `/usr/bin/time`)
+/// with three ~24 MB messages and an ordinary one in one `fetch_batch`: the byte budget keeps
+/// each big one in a batch of its own, and the process stays under the 200 MB target.
+/// `CLAIMDESK_TEST_BATCH_MAX_BYTES` overrides the budget (to compare). Ignored by default
+/// (it moves ~75 MB through IMAP and Postgres); run with
+/// `cargo test --test intake_isolation peak_rss -- --ignored --nocapture`.
+///
+/// Measured 2026-12 (debug binary, 2 cores, 24 GB): 32 MiB budget 338 MB, unbounded 380 MB
+/// with glibc's default malloc — its dynamic mmap threshold keeps freed 24 MB buffers in the
+/// heap — so the target holds only with `MALLOC_MMAP_THRESHOLD_=131072` in the environment
+/// (199 MB; unbounded 312 MB). Without it this test fails: the allocator setting belongs in
+/// `main` and is not made yet.
+#[tokio::test]
+#[ignore]
+async fn peak_rss_with_three_24mb_messages_in_one_batch() {
+    let env = env(no_platforms()).await;
+    let mut raws: Vec<Vec<u8>> = (1..=3).map(big).collect();
+    raws.push(ordinary(1));
+    env.dovecot
+        .append_many("INBOX", &raws)
+        .await
+        .expect("append");
+    drop(raws);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = env.write_config(dir.path());
+    let budget = std::env::var("CLAIMDESK_TEST_BATCH_MAX_BYTES").unwrap_or("33554432".into());
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(
+        "[intake]\n",
+        &format!("[intake]\nfetch_batch = 500\nbatch_max_bytes = {budget}\n"),
+    );
+    std::fs::write(&config, text).expect("config");
+    let out = tokio::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("PEAK_RSS_KB=%M")
+        .arg(env!("CARGO_BIN_EXE_claimdesk"))
+        .arg("--config")
+        .arg(&config)
+        .args(["intake", "--once"])
+        .env("TEST_IMAP_PASSWORD", &env.dovecot.password)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("PEAK_RSS_KB="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("peak RSS in /usr/bin/time output");
+    println!(
+        "batch_max_bytes = {budget}: peak RSS {:.1} MB",
+        kb as f64 / 1024.0
+    );
+    let app = env.app().await;
+    assert_eq!(count(&app, "SELECT count(*) FROM messages").await, 4);
+    assert!(kb < 200 * 1024, "peak RSS {kb} kB over the 200 MB target");
+}
