@@ -91,10 +91,14 @@ impl App {
     /// from settings, and builds the active platforms: Slack and/or Discord when their bot
     /// tokens are set, else the console.
     ///
-    /// Errors: database unreachable, a platform half-configured (token without signing
-    /// secret or public key), a bad channel id or SMTP host.
+    /// Errors: a Message-ID signing key shorter than 32 bytes
+    /// (`config::MIN_MESSAGE_ID_KEY_BYTES`), database unreachable, a platform half-configured
+    /// (token without signing secret or public key), a bad channel id or SMTP host, SMTP
+    /// credentials that would go in clear text to a host that is not loopback.
     pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<App> {
         use secrecy::ExposeSecret;
+        // Refuse a short Message-ID signing key before touching anything.
+        settings.message_id_key()?;
         let pool =
             store::connect_and_migrate(&settings.database.url, settings.database.max_connections)
                 .await?;
