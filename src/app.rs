@@ -138,7 +138,13 @@ impl App {
                     ))
                 }
             };
-            slack_in = Some(Arc::new(inbound.with_chat(chat.clone())));
+            let origin = crate::web::slack::Origin {
+                team_id: s.team_id.clone(),
+                api_app_id: s.api_app_id.clone(),
+            };
+            slack_in = Some(Arc::new(
+                inbound.with_chat(chat.clone()).with_origin(origin),
+            ));
             platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
