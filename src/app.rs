@@ -94,10 +94,14 @@ impl App {
     /// from settings, and builds the active platforms: Slack and/or Discord when their bot
     /// tokens are set, else the console.
     ///
-    /// Errors: database unreachable, a platform half-configured (token without signing
-    /// secret or public key), a bad channel id or SMTP host.
+    /// Errors: a Message-ID signing key shorter than 32 bytes
+    /// (`config::MIN_MESSAGE_ID_KEY_BYTES`), database unreachable, a platform half-configured
+    /// (token without signing secret or public key), a bad channel id or SMTP host, SMTP
+    /// credentials that would go in clear text to a host that is not loopback.
     pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<App> {
         use secrecy::ExposeSecret;
+        // Refuse a short Message-ID signing key before touching anything.
+        settings.message_id_key()?;
         let pool = store::open(&settings.database).await?;
         {
             let mut conn = pool.acquire().await?;
@@ -135,7 +139,13 @@ impl App {
                     ))
                 }
             };
-            slack_in = Some(Arc::new(inbound.with_chat(chat.clone())));
+            let origin = crate::web::slack::Origin {
+                team_id: s.team_id.clone(),
+                api_app_id: s.api_app_id.clone(),
+            };
+            slack_in = Some(Arc::new(
+                inbound.with_chat(chat.clone()).with_origin(origin),
+            ));
             platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {

@@ -57,7 +57,11 @@ pub async fn run(
             mb.username,
             mb.host,
             mb.port,
-            if mb.tls { " (TLS)" } else { "" },
+            match mb.tls_mode() {
+                crate::config::ImapTls::Implicit => " (TLS)",
+                crate::config::ImapTls::Starttls => " (STARTTLS)",
+                crate::config::ImapTls::None => "",
+            },
             mb.folder,
             mb.auth.as_str()
         );

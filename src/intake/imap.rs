@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{AfterIngest, ImapAuth, MailboxSettings};
+use crate::config::{AfterIngest, ImapAuth, ImapTls, MailboxSettings};
 use crate::desk::{Desk, Fetched, Ingested};
 use crate::store;
 
@@ -122,19 +122,26 @@ where
     }
 }
 
-/// Connects to `mb` (TCP, or TLS when `mb.tls`), reads the greeting, authenticates as
+/// Connects to `mb`, reads the greeting, secures the connection as [`MailboxSettings::tls_mode`]
+/// says — implicit TLS from the first byte, STARTTLS after the greeting (RFC 3501 §6.2.1,
+/// RFC 2595 §3.1; nothing read before the upgrade is kept), or none — authenticates as
 /// `mb.auth` says — LOGIN (RFC 3501 §6.2.3), AUTHENTICATE PLAIN (RFC 4616) or AUTHENTICATE
 /// XOAUTH2 — with `secret` (the password, or for XOAUTH2 an access token; see
 /// `intake::oauth::credential`), asks for the CAPABILITY list, and SELECTs `mb.folder`. Every
-/// step is bounded by [`COMMAND_TIMEOUT`].
+/// step is bounded by [`COMMAND_TIMEOUT`]. TLS trusts the web PKI roots plus the certificates
+/// in `mb.tls_ca_file`.
 ///
-/// Errors (each names the mailbox, never the secret): `secret` is `None` (the password
-/// variable is unset), the connection or TLS handshake fails, authentication is refused, the
-/// folder cannot be selected, or the server sends no UIDVALIDITY.
+/// Errors (each names the mailbox, never the secret): the settings would send credentials in
+/// clear text to a host that is not loopback ([`MailboxSettings::check_transport`]; refused
+/// before any connection is attempted), `secret` is `None` (the password variable is unset),
+/// `tls_ca_file` cannot be read, the connection, STARTTLS or the TLS handshake fails,
+/// authentication is refused, the folder cannot be selected, or the server sends no
+/// UIDVALIDITY.
 pub async fn open(
     mb: &MailboxSettings,
     secret: Option<&SecretString>,
 ) -> anyhow::Result<MailboxSession> {
+    mb.check_transport().map_err(|e| anyhow!(e))?;
     let password = secret.ok_or_else(|| {
         anyhow!(
             "mailbox {}: environment variable {} is not set",
@@ -142,6 +149,12 @@ pub async fn open(
             mb.password_env
         )
     })?;
+    let mode = mb.tls_mode();
+    // Built before connecting, so a bad CA file fails without any traffic.
+    let tls = match mode {
+        ImapTls::None => None,
+        ImapTls::Implicit | ImapTls::Starttls => Some(tls_connector(mb)?),
+    };
     let tcp = within(
         COMMAND_TIMEOUT,
         || {
@@ -154,28 +167,31 @@ pub async fn open(
     )
     .await?;
     tcp.set_nodelay(true).ok();
-    let stream: Box<dyn ImapStream> = if mb.tls {
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config()));
-        let name = rustls::pki_types::ServerName::try_from(mb.host.clone())
-            .with_context(|| format!("mailbox {}: bad TLS server name {}", mb.name, mb.host))?;
-        let tls = within(
-            COMMAND_TIMEOUT,
-            || format!("mailbox {}: TLS handshake failed", mb.name),
-            connector.connect(name, tcp),
-        )
-        .await?;
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
+    let client = match (mode, tls) {
+        (ImapTls::Implicit, Some(tls)) => {
+            let mut client = Client::new(handshake(mb, tls, tcp).await?);
+            greeting(mb, &mut client).await?;
+            client
+        }
+        (ImapTls::Starttls, Some(tls)) => {
+            let mut plain = Client::new(tcp);
+            greeting(mb, &mut plain).await?;
+            within(
+                COMMAND_TIMEOUT,
+                || format!("mailbox {}: STARTTLS refused", mb.name),
+                plain.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            // RFC 3501 §6.2.1: no new greeting after the handshake; the client must discard
+            // what it learnt before it (into_inner drops anything buffered).
+            Client::new(handshake(mb, tls, plain.into_inner()).await?)
+        }
+        _ => {
+            let mut client = Client::new(Box::new(tcp) as Box<dyn ImapStream>);
+            greeting(mb, &mut client).await?;
+            client
+        }
     };
-    let mut client = Client::new(stream);
-    within(
-        COMMAND_TIMEOUT,
-        || format!("mailbox {}: reading the IMAP greeting", mb.name),
-        client.read_response(),
-    )
-    .await?
-    .ok_or_else(|| anyhow!("mailbox {}: server closed before its greeting", mb.name))?;
     let mech = mb.auth.as_str();
     let attempt = match mb.auth {
         ImapAuth::Login => {
@@ -277,11 +293,83 @@ impl async_imap::Authenticator for OneShot {
     }
 }
 
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    rustls::ClientConfig::builder()
+/// Reads the IMAP greeting (RFC 3501 §7.1: `* OK`, `* PREAUTH` or `* BYE`).
+async fn greeting<T: ImapStream>(
+    mb: &MailboxSettings,
+    client: &mut Client<T>,
+) -> anyhow::Result<()> {
+    within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {}: reading the IMAP greeting", mb.name),
+        client.read_response(),
+    )
+    .await?
+    .ok_or_else(|| anyhow!("mailbox {}: server closed before its greeting", mb.name))?;
+    Ok(())
+}
+
+/// The TLS client for `mb`'s host: a connector and the server name its certificate must
+/// carry.
+///
+/// Errors: the host is not a valid server name, or `tls_ca_file` cannot be read or holds no
+/// usable certificate.
+fn tls_connector(
+    mb: &MailboxSettings,
+) -> anyhow::Result<(
+    tokio_rustls::TlsConnector,
+    rustls::pki_types::ServerName<'static>,
+)> {
+    let config = tls_config(mb.tls_ca_file.as_deref())
+        .with_context(|| format!("mailbox {}: tls_ca_file", mb.name))?;
+    let name = rustls::pki_types::ServerName::try_from(mb.host.clone())
+        .with_context(|| format!("mailbox {}: bad TLS server name {}", mb.name, mb.host))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+}
+
+/// Runs the TLS handshake over `tcp`, bounded by [`COMMAND_TIMEOUT`].
+async fn handshake(
+    mb: &MailboxSettings,
+    (connector, name): (
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    ),
+    tcp: TcpStream,
+) -> anyhow::Result<Box<dyn ImapStream>> {
+    let tls = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {}: TLS handshake failed", mb.name),
+        connector.connect(name, tcp),
+    )
+    .await?;
+    Ok(Box::new(tls))
+}
+
+/// A rustls client configuration trusting the web PKI roots (`webpki-roots`) and, when
+/// given, every certificate in the PEM file `extra_ca`.
+///
+/// Errors: `extra_ca` cannot be read, holds a malformed PEM section, or no certificate.
+pub fn tls_config(extra_ca: Option<&std::path::Path>) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let mut added = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
+            let cert = cert.with_context(|| format!("bad PEM in {}", path.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("unusable certificate in {}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(anyhow!("no certificate in {}", path.display()));
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
         .with_root_certificates(roots)
-        .with_no_client_auth()
+        .with_no_client_auth())
 }
 
 impl MailboxSession {

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod chat_posts;
 pub mod cursors;
 pub mod duplicates;
+pub mod interactions;
 pub mod mailbox_status;
 pub mod messages;
 pub mod noise;

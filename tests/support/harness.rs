@@ -296,17 +296,42 @@ pub fn block_action(user: &str, action_id: &str, value: &str) -> String {
         .finish()
 }
 
-/// Posts a Discord-signed interaction to the app; returns status and JSON body.
+/// Posts a Discord-signed interaction to the app; returns status and JSON body. Like
+/// Discord, every call is a new interaction: its `id` is replaced by a fresh snowflake (the
+/// app refuses an id it has handled). To replay a request, use [`discord_post_signed`].
 pub async fn discord_post(
     addr: std::net::SocketAddr,
     signer: &DiscordSigner,
     body: &serde_json::Value,
     tamper: bool,
 ) -> (u16, serde_json::Value) {
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.insert(
+            "id".into(),
+            ((rand::random::<u64>() >> 2) + 1).to_string().into(),
+        );
+    }
     let text = body.to_string();
     let ts = chrono::Utc::now().timestamp().to_string();
-    let sig = signer.sign(&ts, &text);
-    let sent = if tamper { format!("{text} ") } else { text };
+    discord_post_signed(addr, signer, &text, &ts, tamper).await
+}
+
+/// Posts `text` as is, signed by `signer` with timestamp `ts` (Unix seconds as text);
+/// `tamper` changes the body after signing. Returns status and JSON body.
+pub async fn discord_post_signed(
+    addr: std::net::SocketAddr,
+    signer: &DiscordSigner,
+    text: &str,
+    ts: &str,
+    tamper: bool,
+) -> (u16, serde_json::Value) {
+    let sig = signer.sign(ts, text);
+    let sent = if tamper {
+        format!("{text} ")
+    } else {
+        text.to_string()
+    };
     let r = reqwest::Client::new()
         .post(format!("http://{addr}/discord/interactions"))
         .header("content-type", "application/json")
