@@ -294,6 +294,10 @@ pub fn error(e: &DeskError) -> String {
         } => {
             format!("Only {holder_or_admin} can do that to {number}.")
         }
+        DeskError::HeldByOther { number, holder } => format!(
+            "{number} is held by @{holder}. Ask @{holder} or an admin to unclaim or reassign it \
+             (`unclaim {number}` / `assign {number} @you`)."
+        ),
         DeskError::Illegal { number, source } => format!(
             "{number} is {} and cannot take that action.",
             source.from.label().to_lowercase()
