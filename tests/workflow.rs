@@ -914,3 +914,89 @@ async fn members_reply_and_change_only_tickets_they_hold_unless_the_policy_says_
         Err(DeskError::HeldByOther { .. })
     ));
 }
+
+/// The same rule on Slack: Ben's `/desk reply` and reply-modal submission on Ana's ticket are
+/// refused (the modal shows the refusal on its field), naming Ana and how to take it over;
+/// nothing is queued for the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_slack_a_members_reply_to_a_ticket_another_holds_is_refused_with_the_holder_named() {
+    let env = env(Platforms {
+        slack: true,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let web = app.start_web().await.expect("web");
+    let n = open_ticket(&app, 1, "s1@customer.example", "Refund", "Please.").await;
+    let ana = support::harness::actor(&app, "ana", Surface::Slack).await;
+    app.desk.claim(&ana, &n).await.expect("claim");
+    let emails = || count(&app, "SELECT count(*) FROM outbox WHERE kind = 'email'");
+
+    let (code, body) = slack_post(
+        web.addr,
+        "/slack/commands",
+        &slash_command("/desk", &format!("reply {n} I'll take this"), BEN_SLACK),
+        SLACK_SECRET,
+        0,
+    )
+    .await;
+    assert_eq!(code, 200);
+    app.deliverer.drain().await.expect("deliver");
+    let slack = env.slack.as_ref().expect("slack");
+    let said: String = std::iter::once(body)
+        .chain(
+            slack
+                .calls_to("chat.postEphemeral")
+                .into_iter()
+                .map(|c| c.body.to_string()),
+        )
+        .collect();
+    assert!(
+        said.contains(&format!("{n} is held by @ana")) && said.contains("unclaim"),
+        "{said}"
+    );
+
+    let target = claimdesk::chat::slack::ModalTarget {
+        number: n.clone(),
+        to: "dana@customer.example".into(),
+        subject: "Refund".into(),
+        channel: SLACK_CHANNEL.into(),
+    };
+    let view = serde_json::to_value(claimdesk::chat::slack::modal(
+        claimdesk::chat::slack::ModalKind::Reply,
+        &target,
+    ))
+    .expect("view json");
+    let (code, body) = slack_post(
+        web.addr,
+        "/slack/interactions",
+        &interaction_form(&view_submission_payload(
+            BEN_SLACK,
+            &view,
+            "body",
+            "text",
+            "Taking over",
+        )),
+        SLACK_SECRET,
+        0,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("errors json");
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    assert!(
+        answer["errors"]["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("held by @ana"),
+        "{answer}"
+    );
+    assert_eq!(emails().await, 0, "nothing was queued for the customer");
+    // Ana, the holder, may.
+    app.desk
+        .reply(&ana, &n, "Done.")
+        .await
+        .expect("holder replies");
+    assert_eq!(emails().await, 1);
+    assert_eq!(slack.violations(), Vec::<String>::new());
+}

@@ -45,8 +45,7 @@ impl Desk {
         }
         let mut tx = self.pool.begin().await?;
         let t = self.locked_ticket(&mut tx, number).await?;
-        let held_by_other = t.assignee_id.is_some_and(|id| id != actor.agent.id);
-        self.require(actor, Action::Reply { held_by_other }, &t)?;
+        // A ticket that takes no reply (closed, merged) says so first, whoever asks.
         let status = t
             .status
             .apply(Event::AgentReply)
@@ -54,6 +53,8 @@ impl Desk {
                 number: t.number.clone(),
                 source,
             })?;
+        let held_by_other = t.assignee_id.is_some_and(|id| id != actor.agent.id);
+        self.require(actor, Action::Reply { held_by_other }, &t)?;
         let claimed = t.assignee_id.is_none();
         let assignee = t.assignee_id.unwrap_or(actor.agent.id);
 
