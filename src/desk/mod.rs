@@ -440,7 +440,10 @@ impl Desk {
         Ok(store::tickets::lock(conn, found.id).await?.unwrap_or(found))
     }
 
-    /// Refuses with [`DeskError::NotAllowed`] unless `actor` may do `action` to `t`.
+    /// Refuses unless `actor` may do `action` to `t` (`domain::permissions::allows`): with
+    /// [`DeskError::HeldByOther`] when another agent holds `t` and the action is one the
+    /// holder may do (reply, unclaim, status, priority, reopen), naming the holder; else with
+    /// [`DeskError::NotAllowed`].
     fn require(
         &self,
         actor: &Actor,
