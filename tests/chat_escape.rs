@@ -421,3 +421,54 @@ async fn terminal_output_carries_no_control_characters_or_bidi_overrides() {
         }
     }
 }
+
+/// The pings we mean still work: a ticket nobody can take pings the department's admins in
+/// the channel, and Discord's `allowed_mentions` names exactly them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_ping_for_a_waiting_ticket_is_the_only_mention_allowed() {
+    let mut env = env(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    env.settings.departments = vec![claimdesk::config::DepartmentSettings {
+        name: "support".into(),
+        assignment: claimdesk::domain::assignment::Mode::Auto,
+    }];
+    let mut ana = env.settings.agents[0].clone();
+    ana.capacity = Some(0); // nobody can take the ticket
+    env.settings.agents = vec![ana];
+    let discord = env.discord.as_ref().expect("discord");
+    let app = env.app().await;
+    app.desk
+        .ingest(src(1), &evil_email("e1@customer.example", None))
+        .await
+        .expect("ingest");
+    app.deliverer.drain().await.expect("deliver");
+    let notices: Vec<_> = discord
+        .message_writes()
+        .into_iter()
+        .filter(|r| {
+            r.body["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("waiting for assignment"))
+        })
+        .collect();
+    assert_eq!(notices.len(), 1, "{:#?}", discord.message_writes());
+    let n = &notices[0];
+    assert!(
+        n.body["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("<@{ANA_DISCORD}>")),
+        "{}",
+        n.body
+    );
+    assert_eq!(
+        allowed(n),
+        Some((vec![], vec![ANA_DISCORD.to_string()], vec![])),
+        "{}",
+        n.body
+    );
+    assert_eq!(discord.violations(), Vec::<String>::new());
+}
