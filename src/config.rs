@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::assignment::Mode as AssignmentMode;
-use crate::domain::{ReopenPolicy, Role};
+use crate::domain::{ReopenPolicy, ReplyPolicy, Role};
 
 /// The whole settings tree.
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +140,10 @@ pub struct DeskSettings {
     /// Who may reopen a closed ticket: `nobody`, `admins` (default) or `members`.
     #[serde(default)]
     pub reopen_closed: ReopenPolicy,
+    /// Who may email the customer of a ticket another agent holds: `holder` (default; others
+    /// are told who holds it and how to take it over) or `anyone`. Admins always may.
+    #[serde(default)]
+    pub reply_to_held_tickets: ReplyPolicy,
     /// Whether a requester can close their own ticket by email (a message whose subject or
     /// first line is `close`/`#close`). Off by default.
     #[serde(default)]

@@ -9,6 +9,15 @@ use claimdesk::app::{App, Secrets};
 use claimdesk::chat::messages;
 use claimdesk::config::Settings;
 
+/// `println!` for text that holds what customers wrote (subjects, addresses, bodies, errors
+/// quoting them): control characters, escape sequences and bidi overrides are removed first
+/// (`claimdesk::chat::escape::terminal`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", claimdesk::chat::escape::terminal(&format!($($arg)*)))
+    };
+}
+
 /// A help desk that lives in team chat.
 #[derive(Parser)]
 #[command(version, about)]
@@ -236,10 +245,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else if list.is_empty() {
-                println!("No tickets.");
+                say!("No tickets.");
             } else {
                 for t in &list {
-                    println!("{}", messages::summary_line(t));
+                    say!("{}", messages::summary_line(t, messages::Mention::Plain));
                 }
             }
             Ok(())
@@ -256,24 +265,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&d)?);
                 return Ok(());
             }
-            println!("{}", messages::summary_line(&d.summary));
+            say!(
+                "{}",
+                messages::summary_line(&d.summary, messages::Mention::Plain)
+            );
             for m in &d.messages {
-                println!(
+                say!(
                     "\n--- {} {} · {} · <{}>",
-                    m.direction, m.at, m.from, m.message_id
+                    m.direction,
+                    m.at,
+                    m.from,
+                    m.message_id
                 );
-                println!("Subject: {}", m.subject);
+                say!("Subject: {}", m.subject);
                 for a in &m.attachments {
                     let name = a.name.as_deref().unwrap_or("(unnamed)");
                     let label =
                         claimdesk::desk::content::attachment_label(name, &a.content_type, a.size);
-                    println!("📎 {label}");
+                    say!("📎 {label}");
                 }
-                println!("{}", m.body.trim_end());
+                say!("{}", m.body.trim_end());
             }
-            println!("\nHistory:");
+            say!("\nHistory:");
             for h in &d.history {
-                println!("  {} {} by {} via {}", h.at, h.action, h.actor, h.surface);
+                say!("  {} {} by {} via {}", h.at, h.action, h.actor, h.surface);
             }
             Ok(())
         }
@@ -285,14 +300,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .history(&number)
                 .await
                 .map_err(|e| anyhow::anyhow!(messages::error(&e)))?;
-            println!("History of {number}:");
+            say!("History of {number}:");
             for r in rows {
                 let show = |v: &Option<serde_json::Value>| {
                     v.as_ref()
                         .map(|v| v.to_string())
                         .unwrap_or_else(|| "-".into())
                 };
-                println!(
+                say!(
                     "{}  {:<26} {:<14} {:<8} {} → {}",
                     r.at,
                     r.action,
@@ -314,7 +329,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("Quarantine is empty.");
             }
             for (id, mailbox, uid, reason) in rows {
-                println!(
+                say!(
                     "#{id} {mailbox} uid {} — {reason}",
                     uid.map(|u| u.to_string()).unwrap_or("-".into())
                 );

@@ -276,8 +276,8 @@ impl Deliverer {
                 let Some(note) = store::notes::by_id(&mut c, *note_id).await? else {
                     return Ok(());
                 };
-                let text = crate::chat::messages::note_entry(&number, &note);
-                if let Some(thread) = p.post_text_in_thread(&post, &number, &text).await? {
+                let text = crate::chat::messages::note_entry(&number, &note, p.mention_style());
+                if let Some(thread) = p.post_text_in_thread(&post, &number, &text, &[]).await? {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 Ok(())
@@ -285,7 +285,12 @@ impl Deliverer {
             Effect::ThreadNotice { platform, text } => {
                 let p = self.platform(platform)?;
                 let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
-                if let Some(thread) = p.post_text_in_thread(&post, &number, text).await? {
+                let agents = self.desk.all_agents().await?;
+                let n = crate::chat::messages::notice(text, &agents, p.mention_style());
+                if let Some(thread) = p
+                    .post_text_in_thread(&post, &number, &n.text, &n.mentions)
+                    .await?
+                {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 Ok(())
@@ -293,12 +298,8 @@ impl Deliverer {
             Effect::ChannelNotice { platform, text } => {
                 let p = self.platform(platform)?;
                 let agents = self.desk.all_agents().await?;
-                p.post_in_channel(&crate::chat::messages::with_mentions(
-                    text,
-                    &agents,
-                    p.mention_style(),
-                ))
-                .await?;
+                let n = crate::chat::messages::notice(text, &agents, p.mention_style());
+                p.post_in_channel(&n.text, &n.mentions).await?;
                 Ok(())
             }
             Effect::Ephemeral {

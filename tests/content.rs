@@ -189,9 +189,17 @@ async fn html_attachments_over_limit_and_charsets_through_dovecot() {
         .expect("card")
         .expect("ticket");
     assert_eq!(card.attachment_count, 2);
-    assert!(claimdesk::chat::messages::from_line(&card).ends_with("📎 2 attachments"));
+    assert!(
+        claimdesk::chat::messages::from_line(&card, claimdesk::chat::messages::Mention::Plain)
+            .ends_with("📎 2 attachments")
+    );
     let msg = app.desk.message(mid).await.expect("db").expect("message");
-    assert!(claimdesk::chat::messages::thread_entry(&number, &msg).contains("📎 2 attachments"));
+    assert!(claimdesk::chat::messages::thread_entry(
+        &number,
+        &msg,
+        claimdesk::chat::messages::Mention::Plain
+    )
+    .contains("📎 2 attachments"));
 
     // Over the limit: a ticket with the text, no attachment stored, a flagged note, the first
     // LIMIT bytes of the raw message kept and the full size recorded.

@@ -152,7 +152,10 @@ async fn gateway_mode_answers_interactions_through_the_callback() {
         "/interactions/500000000000000002/token-500000000000000002/callback",
     );
     assert_eq!(deferred.len(), 1);
-    assert_eq!(deferred[0].body, json!({"type": 5, "data": {"flags": 64}}));
+    assert_eq!(
+        deferred[0].body,
+        json!({"type": 5, "data": {"flags": 64, "allowed_mentions": {"parse": [], "users": [], "roles": []}}})
+    );
     assert!(
         edit.body["content"].as_str().unwrap_or("").contains("@ben"),
         "{}",

@@ -206,7 +206,10 @@ async fn commands_are_registered_autocompleted_and_slow_ones_deferred() {
     cmd["application_id"] = APP_ID.into();
     let (code, r) = discord_post(web.addr, &env.discord_signer, &cmd, false).await;
     assert_eq!(code, 200);
-    assert_eq!(r, json!({"type": 5, "data": {"flags": 64}}));
+    assert_eq!(
+        r,
+        json!({"type": 5, "data": {"flags": 64, "allowed_mentions": {"parse": [], "users": [], "roles": []}}})
+    );
     assert!(validate_interaction_response(&r).is_empty());
     let token = cmd["token"].as_str().expect("token").to_string();
     let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");

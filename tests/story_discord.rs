@@ -173,7 +173,7 @@ async fn discord_story_from_email_to_reply_and_back() {
         false,
     )
     .await;
-    assert!(private_text(&r).contains("Only @ana or an admin"), "{r}");
+    assert!(private_text(&r).contains("is held by @ana"), "{r}");
     let (_, r) = discord_post(
         web.addr,
         signer,

@@ -240,7 +240,7 @@ async fn slack_story_from_email_to_reply_and_back() {
         0,
     )
     .await;
-    assert!(refused.contains("Only @ana or an admin"), "{refused}");
+    assert!(refused.contains("is held by @ana"), "{refused}");
     let (_, ok) = slack_post(
         web.addr,
         "/slack/commands",
@@ -304,7 +304,7 @@ async fn slack_reply_on_unclaimed_ticket_claims_it_and_admin_may_unclaim_anyone(
         0,
     )
     .await;
-    assert!(text.contains("Only @ben or an admin"), "{text}");
+    assert!(text.contains("is held by @ben"), "{text}");
     let (_, text) = slack_post(
         web.addr,
         "/slack/commands",

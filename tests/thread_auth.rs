@@ -207,7 +207,10 @@ async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
     let shown = app.desk.show(&t2).await.expect("show");
     assert_eq!(shown.summary.linked_to.as_deref(), Some(t1.as_str()));
     assert_eq!(shown.summary.message_count, 1);
-    let line = claimdesk::chat::messages::summary_line(&shown.summary);
+    let line = claimdesk::chat::messages::summary_line(
+        &shown.summary,
+        claimdesk::chat::messages::Mention::Plain,
+    );
     assert!(line.contains(&format!("linked to {t1}")), "{line}");
     let list = app.desk.list().await.expect("list");
     let links: HashMap<String, Option<String>> = list
@@ -227,7 +230,8 @@ async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
         .await
         .expect("card")
         .expect("exists");
-    let from = claimdesk::chat::messages::from_line(&card);
+    let from =
+        claimdesk::chat::messages::from_line(&card, claimdesk::chat::messages::Mention::Plain);
     assert!(from.contains(&format!("linked to {t1}")), "{from}");
     assert_eq!(
         app.desk

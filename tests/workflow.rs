@@ -94,6 +94,17 @@ async fn loads(app: &App) -> Vec<(String, i64)> {
     .expect("loads")
 }
 
+/// The handle holding ticket `number`, if anyone.
+async fn holder(app: &App, number: &str) -> Option<String> {
+    app.desk
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|t| t.number == number)
+        .and_then(|t| t.assignee)
+}
+
 async fn count(app: &App, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql)
         .fetch_one(app.desk.pool())
@@ -388,14 +399,14 @@ async fn status_changes_follow_roles_and_keep_resolution_times() {
     );
     app.desk.claim(&ben, &n).await.expect("claim");
 
-    // Cy (member, not holder) may not change it; Ben (holder) may.
+    // Cy (member, not holder) may not change it and is told who holds it; Ben (holder) may.
     assert!(matches!(
         app.desk.set_status(&cy, &n, Status::Resolved).await,
-        Err(DeskError::NotAllowed { .. })
+        Err(DeskError::HeldByOther { ref holder, .. }) if holder == "ben"
     ));
     assert!(matches!(
         app.desk.set_priority(&cy, &n, Priority::High).await,
-        Err(DeskError::NotAllowed { .. })
+        Err(DeskError::HeldByOther { ref holder, .. }) if holder == "ben"
     ));
     app.desk
         .set_status(&ben, &n, Status::Waiting)
@@ -800,4 +811,192 @@ async fn workload_mine_and_unassigned_show_the_queues() {
         text.contains("@ana") && text.contains("(away)") && text.contains("Unassigned: 1"),
         "{text}"
     );
+}
+
+/// Members act on their own tickets: a reply, status change or priority change by a member on
+/// a ticket someone else holds is refused, naming the holder and how to take it over; admins
+/// may; a reply on an unheld ticket still claims it. `desk.reply_to_held_tickets = "anyone"`
+/// opens replies (only) to every member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_reply_and_change_only_tickets_they_hold_unless_the_policy_says_anyone() {
+    let env = env(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    ingest_n(&app, 0, 2, 1).await;
+    let list = app.desk.list().await.expect("list");
+    let (n, m) = (list[0].number.clone(), list[1].number.clone());
+    let (ana, ben, cy) = (
+        actor(&app, "ana").await,
+        actor(&app, "ben").await,
+        actor(&app, "cy").await,
+    );
+    // A reply on an unheld ticket claims it for the replier (as before).
+    let o = app.desk.reply(&ben, &n, "On it.").await.expect("reply");
+    assert!(o.claimed);
+    let emails = || count(&app, "SELECT count(*) FROM outbox WHERE kind = 'email'");
+    assert_eq!(emails().await, 1);
+
+    // Cy is refused, told who holds it and how to take it over; nothing is queued.
+    let e = app
+        .desk
+        .reply(&cy, &n, "I'll answer instead")
+        .await
+        .expect_err("cy does not hold it");
+    assert!(
+        matches!(e, DeskError::HeldByOther { ref number, ref holder } if *number == n && holder == "ben"),
+        "{e:?}"
+    );
+    let words = claimdesk::chat::messages::error(&e);
+    for part in [n.as_str(), "held by @ben", "unclaim", "assign", "admin"] {
+        assert!(words.contains(part), "{part} in {words}");
+    }
+    assert_eq!(emails().await, 1, "the refused reply queued nothing");
+    for (what, r) in [
+        (
+            "resolve",
+            app.desk.set_status(&cy, &n, Status::Resolved).await.err(),
+        ),
+        (
+            "close",
+            app.desk.set_status(&cy, &n, Status::Closed).await.err(),
+        ),
+        (
+            "wait",
+            app.desk.set_status(&cy, &n, Status::Waiting).await.err(),
+        ),
+        ("unclaim", app.desk.unclaim(&cy, &n).await.err()),
+        (
+            "priority",
+            app.desk.set_priority(&cy, &n, Priority::Urgent).await.err(),
+        ),
+    ] {
+        assert!(
+            matches!(r, Some(DeskError::HeldByOther { ref holder, .. }) if holder == "ben"),
+            "{what}: {r:?}"
+        );
+    }
+    // Notes stay open to the team.
+    app.desk.note(&cy, &n, "VIP, be nice").await.expect("note");
+    // An admin may reply on someone else's ticket; the holder stays.
+    let o = app
+        .desk
+        .reply(&ana, &n, "Admin here.")
+        .await
+        .expect("admin");
+    assert!(!o.claimed);
+    assert_eq!(emails().await, 2);
+    assert_eq!(holder(&app, &n).await.as_deref(), Some("ben"));
+    // After the holder lets go, Cy's reply claims it.
+    app.desk.unclaim(&ben, &n).await.expect("unclaim");
+    let o = app.desk.reply(&cy, &n, "Taking over.").await.expect("cy");
+    assert!(o.claimed);
+    assert_eq!(holder(&app, &n).await.as_deref(), Some("cy"));
+    drop(app);
+
+    // The same desk with reply_to_held_tickets = "anyone": replies open, status changes not.
+    let mut env = env;
+    env.settings.desk.reply_to_held_tickets = claimdesk::domain::ReplyPolicy::Anyone;
+    let app = env.app().await;
+    let (ben, cy) = (actor(&app, "ben").await, actor(&app, "cy").await);
+    app.desk.claim(&ben, &m).await.expect("claim");
+    let o = app
+        .desk
+        .reply(&cy, &m, "Chiming in.")
+        .await
+        .expect("anyone");
+    assert!(!o.claimed, "the holder stays");
+    assert_eq!(holder(&app, &m).await.as_deref(), Some("ben"));
+    assert!(matches!(
+        app.desk.set_status(&cy, &m, Status::Resolved).await,
+        Err(DeskError::HeldByOther { .. })
+    ));
+}
+
+/// The same rule on Slack: Ben's `/desk reply` and reply-modal submission on Ana's ticket are
+/// refused (the modal shows the refusal on its field), naming Ana and how to take it over;
+/// nothing is queued for the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_slack_a_members_reply_to_a_ticket_another_holds_is_refused_with_the_holder_named() {
+    let env = env(Platforms {
+        slack: true,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let web = app.start_web().await.expect("web");
+    let n = open_ticket(&app, 1, "s1@customer.example", "Refund", "Please.").await;
+    let ana = support::harness::actor(&app, "ana", Surface::Slack).await;
+    app.desk.claim(&ana, &n).await.expect("claim");
+    let emails = || count(&app, "SELECT count(*) FROM outbox WHERE kind = 'email'");
+
+    let (code, body) = slack_post(
+        web.addr,
+        "/slack/commands",
+        &slash_command("/desk", &format!("reply {n} I'll take this"), BEN_SLACK),
+        SLACK_SECRET,
+        0,
+    )
+    .await;
+    assert_eq!(code, 200);
+    app.deliverer.drain().await.expect("deliver");
+    let slack = env.slack.as_ref().expect("slack");
+    let said: String = std::iter::once(body)
+        .chain(
+            slack
+                .calls_to("chat.postEphemeral")
+                .into_iter()
+                .map(|c| c.body.to_string()),
+        )
+        .collect();
+    assert!(
+        said.contains(&format!("{n} is held by @ana")) && said.contains("unclaim"),
+        "{said}"
+    );
+
+    let target = claimdesk::chat::slack::ModalTarget {
+        number: n.clone(),
+        to: "dana@customer.example".into(),
+        subject: "Refund".into(),
+        channel: SLACK_CHANNEL.into(),
+    };
+    let view = serde_json::to_value(claimdesk::chat::slack::modal(
+        claimdesk::chat::slack::ModalKind::Reply,
+        &target,
+    ))
+    .expect("view json");
+    let (code, body) = slack_post(
+        web.addr,
+        "/slack/interactions",
+        &interaction_form(&view_submission_payload(
+            BEN_SLACK,
+            &view,
+            "body",
+            "text",
+            "Taking over",
+        )),
+        SLACK_SECRET,
+        0,
+    )
+    .await;
+    assert_eq!(code, 200);
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("errors json");
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    assert!(
+        answer["errors"]["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("held by @ana"),
+        "{answer}"
+    );
+    assert_eq!(emails().await, 0, "nothing was queued for the customer");
+    // Ana, the holder, may.
+    app.desk
+        .reply(&ana, &n, "Done.")
+        .await
+        .expect("holder replies");
+    assert_eq!(emails().await, 1);
+    assert_eq!(slack.violations(), Vec::<String>::new());
 }

@@ -211,7 +211,11 @@ pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
 }
 
 /// Runs `cmd` as `actor` and returns the answer to show them (privately on chat platforms).
+///
+/// Text from tickets (subjects, requesters) is escaped for the actor's surface
+/// ([`messages::Mention::of_surface`]).
 pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
+    let style = messages::Mention::of_surface(actor.surface);
     let r = match cmd {
         Command::Claim(n) => desk.claim(actor, &n).await.map(|o| messages::claimed(&o)),
         Command::Unclaim(n) => desk
@@ -226,7 +230,7 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             let open: Vec<String> = ts
                 .iter()
                 .filter(|t| !t.status.parse::<Status>().is_ok_and(Status::is_done))
-                .map(messages::summary_line)
+                .map(|t| messages::summary_line(t, style))
                 .collect();
             if open.is_empty() {
                 "No open tickets.".to_string()
@@ -307,12 +311,13 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
         Command::Mine => desk
             .mine(actor)
             .await
-            .map(|l| messages::queue("Your tickets", &l, "You hold no open tickets.")),
+            .map(|l| messages::queue("Your tickets", &l, "You hold no open tickets.", style)),
         Command::Unassigned => desk.unassigned().await.map(|l| {
             messages::queue(
                 "Unassigned, oldest first",
                 &l,
                 "Nothing is waiting for an owner.",
+                style,
             )
         }),
         Command::Workload => desk.workload().await.map(|w| messages::workload(&w)),
@@ -320,10 +325,10 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             Ok(d) => {
                 let mut out = format!(
                     "{}\nPriority {} · {} · from {} · {} message(s)",
-                    messages::summary_line(&d.summary),
+                    messages::summary_line(&d.summary, style),
                     d.priority,
                     d.department,
-                    d.summary.requester,
+                    style.escape(&d.summary.requester),
                     d.summary.message_count
                 );
                 for h in d

@@ -35,8 +35,9 @@ impl ConsoleChat {
         self.print(&render(card, "Updated"));
     }
 
+    /// Prints `text` cleaned for the terminal ([`super::escape::terminal`]).
     pub(super) fn print(&self, text: &str) {
-        println!("{text}\n");
+        println!("{}\n", super::escape::terminal(text));
     }
 }
 
@@ -44,16 +45,16 @@ fn render(card: &CardView, what: &str) -> String {
     let rule = "─".repeat(60);
     let mut out = format!(
         "{rule}\n[{what}] {}\n{}\n{}\n",
-        messages::headline(card),
+        messages::headline(card, Mention::Plain),
         messages::status_line(card, Mention::Plain),
-        messages::from_line(card)
+        messages::from_line(card, Mention::Plain)
     );
     let facts: Vec<String> = messages::card_facts(card, Mention::Plain)
         .into_iter()
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     out.push_str(&format!("{}\n", facts.join(" · ")));
-    for line in card.preview.lines() {
+    for line in messages::preview(card, Mention::Plain).lines() {
         out.push_str(&format!("  │ {line}\n"));
     }
     if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
@@ -84,7 +85,7 @@ pub async fn run(desk: Desk, actor: Actor) {
                     Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
                     Err(usage) => usage.0,
                 };
-                println!("» {answer}\n");
+                println!("» {}\n", super::escape::terminal(&answer));
             }
             Ok(None) => break,
             Err(e) => {

@@ -6,9 +6,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ApplicationId, ButtonStyle, ChannelId, CreateActionRow, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateMessage, CreateThread, EditMessage, GuildId, InteractionId, MessageId,
-    Nonce,
+    ApplicationId, ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions, CreateButton,
+    CreateEmbed, CreateEmbedFooter, CreateMessage, CreateThread, EditMessage, GuildId,
+    InteractionId, MessageId, Nonce, UserId,
 };
 use serenity::http::{LightMethod, Request, Route};
 
@@ -193,7 +193,8 @@ impl DiscordChat {
             .embed(embed(card))
             .components(components(card))
             .nonce(Nonce::String(nonce))
-            .enforce_nonce(true);
+            .enforce_nonce(true)
+            .allowed_mentions(allowed_mentions(&[]));
         let req = Request::new(
             Route::ChannelMessages {
                 channel_id: self.channel,
@@ -217,7 +218,8 @@ impl DiscordChat {
         let (channel_id, message_id) = ids(post)?;
         let edit = EditMessage::new()
             .embed(embed(card))
-            .components(components(card));
+            .components(components(card))
+            .allowed_mentions(allowed_mentions(&[]));
         let req = Request::new(
             Route::ChannelMessage {
                 channel_id,
@@ -229,8 +231,15 @@ impl DiscordChat {
         Ok(())
     }
 
-    async fn send_text(&self, channel_id: ChannelId, text: &str) -> Result<(), ChatError> {
-        let msg = CreateMessage::new().content(truncate(text, CONTENT_MAX));
+    async fn send_text(
+        &self,
+        channel_id: ChannelId,
+        text: &str,
+        mentions: &[String],
+    ) -> Result<(), ChatError> {
+        let msg = CreateMessage::new()
+            .content(truncate(text, CONTENT_MAX))
+            .allowed_mentions(allowed_mentions(mentions));
         let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post);
         self.call(req, Some(&msg)).await?;
         Ok(())
@@ -243,6 +252,7 @@ impl DiscordChat {
         post: &ChatPost,
         number: &str,
         text: &str,
+        mentions: &[String],
     ) -> Result<Option<String>, ChatError> {
         let (channel_id, message_id) = ids(post)?;
         let (thread, created) = match post
@@ -264,12 +274,16 @@ impl DiscordChat {
                 (ChannelId::new(id), Some(id.to_string()))
             }
         };
-        self.send_text(thread, text).await?;
+        self.send_text(thread, text, mentions).await?;
         Ok(created)
     }
 
-    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
-        self.send_text(self.channel, text).await
+    pub(super) async fn post_in_channel(
+        &self,
+        text: &str,
+        mentions: &[String],
+    ) -> Result<(), ChatError> {
+        self.send_text(self.channel, text, mentions).await
     }
 }
 
@@ -294,7 +308,10 @@ impl DiscordChat {
             },
             LightMethod::Patch,
         );
-        let body = serde_json::json!({"content": truncate(text, CONTENT_MAX)});
+        let body = serde_json::json!({
+            "content": truncate(text, CONTENT_MAX),
+            "allowed_mentions": allowed_mentions_json(&[]),
+        });
         self.call(req, Some(&body)).await?;
         Ok(())
     }
@@ -465,6 +482,30 @@ fn ids(post: &ChatPost) -> Result<(ChannelId, MessageId), ChatError> {
     Ok((ChannelId::new(c), MessageId::new(m)))
 }
 
+/// The `allowed_mentions` of every message claimdesk creates or edits: no `@everyone`/`@here`,
+/// no roles, no users parsed from the text; only `users` (snowflakes, at most 100, others
+/// dropped) may be pinged.
+/// <https://discord.com/developers/docs/resources/message#allowed-mentions-object>
+pub fn allowed_mentions(users: &[String]) -> CreateAllowedMentions {
+    let ids: Vec<UserId> = users
+        .iter()
+        .filter_map(|u| u.parse::<u64>().ok().filter(|u| *u != 0))
+        .take(ALLOWED_MENTIONS_MAX)
+        .map(UserId::new)
+        .collect();
+    CreateAllowedMentions::new().users(ids)
+}
+
+/// [`allowed_mentions`] as JSON, for bodies built by hand (interaction responses, webhook
+/// edits): `{"parse": [], "users": [...], "roles": []}`.
+pub fn allowed_mentions_json(users: &[String]) -> serde_json::Value {
+    serde_json::to_value(allowed_mentions(users))
+        .unwrap_or_else(|_| serde_json::json!({"parse": [], "users": [], "roles": []}))
+}
+
+/// Discord's limit on the users (and on the roles) of `allowed_mentions`.
+pub const ALLOWED_MENTIONS_MAX: usize = 100;
+
 /// Discord's limit on an embed's footer text, characters.
 pub const EMBED_FOOTER_MAX: usize = 2048;
 /// Discord's limit on the number of fields in an embed.
@@ -507,11 +548,7 @@ impl EmbedParts {
 
 /// The card's embed text, trimmed to Discord's limits.
 pub fn embed_parts(card: &CardView) -> EmbedParts {
-    let preview = if card.preview.is_empty() {
-        "(no text)"
-    } else {
-        &card.preview
-    };
+    let preview = messages::preview(card, Mention::Discord);
     let fields: Vec<(String, String)> = messages::card_facts(card, Mention::Discord)
         .into_iter()
         .take(EMBED_FIELDS_MAX)
@@ -523,7 +560,7 @@ pub fn embed_parts(card: &CardView) -> EmbedParts {
         })
         .collect();
     let mut parts = EmbedParts {
-        title: truncate(&messages::headline(card), EMBED_TITLE_MAX),
+        title: truncate(&messages::headline(card, Mention::Discord), EMBED_TITLE_MAX),
         description: String::new(),
         fields,
         footer: String::new(),
@@ -532,7 +569,8 @@ pub fn embed_parts(card: &CardView) -> EmbedParts {
     let footer_room = EMBED_TOTAL_MAX
         .saturating_sub(parts.total_chars() + 1000)
         .clamp(1, EMBED_FOOTER_MAX);
-    parts.footer = truncate(&messages::from_line(card), footer_room);
+    // Footers show no markdown and ping nobody: the requester is only cleaned of controls.
+    parts.footer = truncate(&messages::from_line(card, Mention::Plain), footer_room);
     let room = EMBED_TOTAL_MAX
         .saturating_sub(parts.total_chars())
         .clamp(1, EMBED_DESCRIPTION_MAX);

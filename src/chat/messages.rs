@@ -1,19 +1,44 @@
 //! Every text people read in chat: card lines, thread entries, answers and errors.
 //! Logic decides; this file words it.
+//!
+//! Text we did not write (subjects, addresses, bodies, notes) is escaped for the platform it
+//! goes to with [`Mention::escape`] (see `crate::chat::escape`) where it is placed among our
+//! own words, so it can neither address people nor disguise a link.
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::Status;
 use crate::store::messages::Message;
 
-/// How a platform writes a mention of an agent.
-#[derive(Debug, Clone, Copy)]
+/// How a platform writes a mention of an agent, and so how text we did not write is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mention {
-    /// `<@U123>`.
+    /// `<@U123>`; Slack mrkdwn.
     Slack,
-    /// `<@123>`.
+    /// `<@123>`; Discord markdown.
     Discord,
-    /// `@handle`.
+    /// `@handle`; a terminal.
     Plain,
+}
+
+impl Mention {
+    /// The style of answers given on `surface` (console and CLI print to a terminal).
+    pub fn of_surface(surface: crate::desk::Surface) -> Mention {
+        match surface {
+            crate::desk::Surface::Slack => Mention::Slack,
+            crate::desk::Surface::Discord => Mention::Discord,
+            crate::desk::Surface::Console | crate::desk::Surface::Cli => Mention::Plain,
+        }
+    }
+
+    /// `text` (not ours: from an email or typed by someone) made inert for this platform:
+    /// [`super::escape::slack`], [`super::escape::discord`] or [`super::escape::terminal`].
+    pub fn escape(self, text: &str) -> String {
+        match self {
+            Mention::Slack => super::escape::slack(text),
+            Mention::Discord => super::escape::discord(text),
+            Mention::Plain => super::escape::terminal(text),
+        }
+    }
 }
 
 /// The holder as the platform should show them.
@@ -89,20 +114,30 @@ pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)
     ]
 }
 
-/// The card's headline: `TICK-2026-0001 · Subject`.
+/// The card's headline: `TICK-2026-0001 · Subject`, the subject escaped for `style`.
 ///
 /// Priority is shown only when it is not the default (`[urgent] TICK-…`).
-pub fn headline(card: &CardView) -> String {
+pub fn headline(card: &CardView, style: Mention) -> String {
+    let subject = style.escape(&card.subject);
     if card.priority == crate::domain::Priority::Medium {
-        format!("{} · {}", card.number, card.subject)
+        format!("{} · {subject}", card.number)
     } else {
-        format!("[{}] {} · {}", card.priority, card.number, card.subject)
+        format!("[{}] {} · {subject}", card.priority, card.number)
     }
 }
 
-/// The "from" line of a card.
+/// The card's preview of the first message, escaped for `style`; `(no text)` when empty.
+pub fn preview(card: &CardView, style: Mention) -> String {
+    if card.preview.is_empty() {
+        "(no text)".to_string()
+    } else {
+        style.escape(&card.preview)
+    }
+}
+
+/// The "from" line of a card, the requester escaped for `style`.
 /// Ends in `· linked to TICK-…` when the ticket names another it was not allowed to join.
-pub fn from_line(card: &CardView) -> String {
+pub fn from_line(card: &CardView, style: Mention) -> String {
     let linked = card
         .linked_to
         .as_deref()
@@ -110,7 +145,7 @@ pub fn from_line(card: &CardView) -> String {
         .unwrap_or_default();
     format!(
         "From {} · {} message(s){}{linked}",
-        card.requester,
+        style.escape(&card.requester),
         card.message_count,
         attachments_mention(card.attachment_count)
     )
@@ -125,50 +160,102 @@ pub fn attachments_mention(n: usize) -> String {
     }
 }
 
-/// One entry in a card's thread: a customer follow-up or our reply.
-pub fn thread_entry(number: &str, m: &Message) -> String {
-    let body = crate::desk::query::preview(&m.body_text, 1500);
+/// One entry in a card's thread: a customer follow-up or our reply; addresses and body
+/// escaped for `style`.
+pub fn thread_entry(number: &str, m: &Message, style: Mention) -> String {
+    let body = style.escape(&crate::desk::query::preview(&m.body_text, 1500));
     if m.outbound {
         format!(
             "✉️ Reply sent to customer ({}) on {number}:\n{body}",
-            m.to_addrs.join(", ")
+            style.escape(&m.to_addrs.join(", "))
         )
     } else {
         format!(
             "📨 Customer {} wrote on {number}{}:\n{body}",
-            m.from_addr,
+            style.escape(&m.from_addr),
             attachments_mention(usize::try_from(m.attachment_count).unwrap_or(0))
         )
     }
 }
 
-/// An internal note in a card thread.
-pub fn note_entry(number: &str, n: &crate::store::notes::Note) -> String {
+/// An internal note in a card thread, its text (an agent's, or an automatic note quoting an
+/// email) escaped for `style`.
+pub fn note_entry(number: &str, n: &crate::store::notes::Note, style: Mention) -> String {
     let who = n
         .author
         .as_deref()
-        .map(|h| format!("@{h}"))
+        .map(|h| format!("@{}", style.escape(h)))
         .unwrap_or_else(|| "claimdesk".into());
     let flag = if n.flagged { "🚩 " } else { "" };
     format!(
         "{flag}🔒 Internal note by {who} on {number} (not sent to the customer):\n{}",
-        n.body
+        style.escape(&n.body)
     )
 }
 
-/// Replaces `{mention:HANDLE}` in `text` with the platform's mention of each agent.
-pub fn with_mentions(text: &str, agents: &[crate::store::agents::Agent], style: Mention) -> String {
-    let mut out = text.to_string();
-    for a in agents {
-        let m = match style {
-            Mention::Slack => a.slack_user_id.as_ref().map(|id| format!("<@{id}>")),
-            Mention::Discord => a.discord_user_id.as_ref().map(|id| format!("<@{id}>")),
-            Mention::Plain => None,
+/// A notice as a platform gets it: the text, and the platform user IDs it mentions (for
+/// Discord's `allowed_mentions.users`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Text in the platform's markup.
+    pub text: String,
+    /// IDs of the users mentioned on purpose, each once.
+    pub mentions: Vec<String>,
+}
+
+/// `text` made safe inside a notice template (see [`notice`]): `{` is doubled, so nothing in
+/// it is taken for a `{mention:HANDLE}`.
+pub fn literal(text: &str) -> String {
+    text.replace('{', "{{")
+}
+
+/// A stored notice template rendered for `style`: `{mention:HANDLE}` becomes the platform's
+/// mention of that agent (`@handle` when they have no ID there or are unknown), `{{` a `{`,
+/// and everything else is escaped as text we did not write, so only the mentions we placed
+/// can address anyone.
+pub fn notice(template: &str, agents: &[crate::store::agents::Agent], style: Mention) -> Notice {
+    let mut text = String::new();
+    let mut literal_run = String::new();
+    let mut mentions: Vec<String> = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        literal_run.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            literal_run.push('{');
+            rest = after;
+            continue;
         }
-        .unwrap_or_else(|| format!("@{}", a.handle));
-        out = out.replace(&format!("{{mention:{}}}", a.handle), &m);
+        let placeholder = tail
+            .strip_prefix("{mention:")
+            .and_then(|t| t.split_once('}'));
+        let Some((handle, after)) = placeholder else {
+            literal_run.push('{');
+            rest = &tail[1..];
+            continue;
+        };
+        text.push_str(&style.escape(&literal_run));
+        literal_run.clear();
+        let agent = agents.iter().find(|a| a.handle == handle);
+        let id = agent.and_then(|a| match style {
+            Mention::Slack => a.slack_user_id.clone(),
+            Mention::Discord => a.discord_user_id.clone(),
+            Mention::Plain => None,
+        });
+        match id {
+            Some(id) => {
+                text.push_str(&format!("<@{id}>"));
+                if !mentions.contains(&id) {
+                    mentions.push(id);
+                }
+            }
+            None => text.push_str(&style.escape(&format!("@{handle}"))),
+        }
+        rest = after;
     }
-    out
+    literal_run.push_str(rest);
+    text.push_str(&style.escape(&literal_run));
+    Notice { text, mentions }
 }
 
 /// What a successful claim tells the claimer.
@@ -194,8 +281,8 @@ pub fn replied(o: &ReplyOutcome) -> String {
     format!("Reply to {} queued for {}.{claim}", o.number, o.to)
 }
 
-/// A one-line summary for listings.
-pub fn summary_line(t: &TicketSummary) -> String {
+/// A one-line summary for listings; subject and requester escaped for `style`.
+pub fn summary_line(t: &TicketSummary, style: Mention) -> String {
     let who = t
         .assignee
         .as_deref()
@@ -208,7 +295,11 @@ pub fn summary_line(t: &TicketSummary) -> String {
         .unwrap_or_default();
     format!(
         "{}  {:<12} {:<10} {}  ({}){linked}",
-        t.number, t.status, who, t.subject, t.requester
+        t.number,
+        t.status,
+        who,
+        style.escape(&t.subject),
+        style.escape(&t.requester)
     )
 }
 
@@ -223,8 +314,13 @@ pub fn age(secs: f64) -> String {
     }
 }
 
-/// A queue (`mine`, `unassigned`) as lines.
-pub fn queue(title: &str, lines: &[crate::desk::workload::QueueLine], empty: &str) -> String {
+/// A queue (`mine`, `unassigned`) as lines; subjects and requesters escaped for `style`.
+pub fn queue(
+    title: &str,
+    lines: &[crate::desk::workload::QueueLine],
+    empty: &str,
+    style: Mention,
+) -> String {
     if lines.is_empty() {
         return empty.to_string();
     }
@@ -234,7 +330,11 @@ pub fn queue(title: &str, lines: &[crate::desk::workload::QueueLine], empty: &st
         let waited = age((now - l.created_at).num_seconds() as f64);
         out.push_str(&format!(
             "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago)",
-            l.number, l.status, l.priority, l.subject, l.requester
+            l.number,
+            l.status,
+            l.priority,
+            style.escape(&l.subject),
+            style.escape(&l.requester)
         ));
     }
     out
@@ -294,6 +394,10 @@ pub fn error(e: &DeskError) -> String {
         } => {
             format!("Only {holder_or_admin} can do that to {number}.")
         }
+        DeskError::HeldByOther { number, holder } => format!(
+            "{number} is held by @{holder}. Ask @{holder} or an admin to unclaim or reassign it \
+             (`unclaim {number}` / `assign {number} @you`)."
+        ),
         DeskError::Illegal { number, source } => format!(
             "{number} is {} and cannot take that action.",
             source.from.label().to_lowercase()
@@ -336,10 +440,64 @@ pub fn automatic_note(what: &str, from: &str, subject: &str, excerpt: &str) -> S
     out
 }
 
-/// The channel notice for a suspected mail loop.
+/// The channel notice for a suspected mail loop: a [`notice`] template, the sender kept
+/// [`literal`].
 pub fn loop_notice(sender: &str, tickets: i64, minutes: u32, latest: &str) -> String {
+    let sender = literal(sender);
     format!(
         "⚠ Suspected mail loop: {sender} opened {tickets} tickets in {minutes} minutes (latest \
          {latest}). No more acknowledgements go to this address for now."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::agents::Agent;
+
+    fn agent(handle: &str, slack: Option<&str>, discord: Option<&str>) -> Agent {
+        Agent {
+            id: 1,
+            handle: handle.into(),
+            name: handle.into(),
+            email: format!("{handle}@claimdesk.test"),
+            role: crate::domain::Role::Admin,
+            slack_user_id: slack.map(str::to_string),
+            discord_user_id: discord.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn notices_mention_only_the_agents_we_placed() {
+        let agents = [
+            agent("ana", Some("U000000ANA"), Some("200000000000000001")),
+            agent("ben", None, None),
+        ];
+        let sender = "<!channel> {mention:ana} @everyone <@U1>@x.example";
+        let template = format!(
+            "Loop from {} — {{mention:ana}} {{mention:ben}} {{mention:zed}}",
+            literal(sender)
+        );
+        #[rustfmt::skip]
+        let table = [
+            (Mention::Slack,
+             "Loop from &lt;!channel&gt; {mention:ana} @everyone &lt;@U1&gt;@x.example — <@U000000ANA> @ben @zed",
+             vec!["U000000ANA".to_string()]),
+            (Mention::Discord,
+             "Loop from \\<!channel\\> {mention:ana} @\u{200B}everyone \\<@U1\\>@x.example — <@200000000000000001> @ben @zed",
+             vec!["200000000000000001".to_string()]),
+            (Mention::Plain,
+             "Loop from <!channel> {mention:ana} @everyone <@U1>@x.example — @ana @ben @zed",
+             vec![]),
+        ];
+        for (style, text, mentions) in table {
+            let n = notice(&template, &agents, style);
+            assert_eq!(n.text, text, "{style:?}");
+            assert_eq!(n.mentions, mentions, "{style:?}");
+        }
+        // Unclosed or unknown braces are text.
+        let n = notice("a {b {mention:ana", &agents, Mention::Slack);
+        assert_eq!(n.text, "a {b {mention:ana");
+        assert!(n.mentions.is_empty());
+    }
 }

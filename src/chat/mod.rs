@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod console;
 pub mod discord;
+pub mod escape;
 pub mod messages;
 pub mod slack;
 
@@ -78,21 +79,25 @@ impl Platform {
         number: &str,
         message: &Message,
     ) -> Result<Option<String>, ChatError> {
-        self.post_text_in_thread(post, number, &messages::thread_entry(number, message))
-            .await
+        let text = messages::thread_entry(number, message, self.mention_style());
+        self.post_text_in_thread(post, number, &text, &[]).await
     }
 
-    /// Posts `text` into the card's thread of ticket `number`; like [`Platform::post_in_thread`].
+    /// Posts `text` (already in this platform's markup, anything not ours escaped) into the
+    /// card's thread of ticket `number`; like [`Platform::post_in_thread`]. `mentions`: the
+    /// platform user IDs `text` mentions on purpose; on Discord only they may be pinged
+    /// (`allowed_mentions`).
     pub async fn post_text_in_thread(
         &self,
         post: &ChatPost,
         number: &str,
         text: &str,
+        mentions: &[String],
     ) -> Result<Option<String>, ChatError> {
         let text = text.to_string();
         match self {
             Platform::Slack(s) => s.post_in_thread(post, &text).await.map(|_| None),
-            Platform::Discord(d) => d.post_in_thread(post, number, &text).await,
+            Platform::Discord(d) => d.post_in_thread(post, number, &text, mentions).await,
             Platform::Console(c) => {
                 c.print(&text);
                 Ok(None)
@@ -100,11 +105,12 @@ impl Platform {
         }
     }
 
-    /// Posts `text` into the desk's channel (not a thread).
-    pub async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+    /// Posts `text` (already in this platform's markup) into the desk's channel (not a
+    /// thread); `mentions` as for [`Platform::post_text_in_thread`].
+    pub async fn post_in_channel(&self, text: &str, mentions: &[String]) -> Result<(), ChatError> {
         match self {
             Platform::Slack(s) => s.post_in_channel(text).await,
-            Platform::Discord(d) => d.post_in_channel(text).await,
+            Platform::Discord(d) => d.post_in_channel(text, mentions).await,
             Platform::Console(c) => {
                 c.print(text);
                 Ok(())

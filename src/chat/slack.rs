@@ -102,7 +102,9 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
             "Your reply",
             format!(
                 "*To:* {}\n*Subject:* Re: {} [{}]",
-                target.to, target.subject, target.number
+                super::escape::slack(&target.to),
+                super::escape::slack(&target.subject),
+                target.number
             ),
         ),
         ModalKind::Note => (
@@ -111,7 +113,8 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
             "Note",
             format!(
                 "Internal note on *{}* — shown in the card's thread, never sent to {}.",
-                target.number, target.to
+                target.number,
+                super::escape::slack(&target.to)
             ),
         ),
     };
@@ -297,16 +300,15 @@ fn facts(card: &CardView) -> SlackBlock {
 pub fn card_content(card: &CardView) -> SlackMessageContent {
     let status = messages::status_line(card, Mention::Slack);
     let mut blocks = vec![
-        section(&format!("*{}*\n{status}", messages::headline(card))),
+        section(&format!(
+            "*{}*\n{status}",
+            messages::headline(card, Mention::Slack)
+        )),
         facts(card),
         section(&format!(
             "{}\n>>> {}",
-            messages::from_line(card),
-            if card.preview.is_empty() {
-                "(no text)"
-            } else {
-                &card.preview
-            }
+            messages::from_line(card, Mention::Slack),
+            messages::preview(card, Mention::Slack)
         )),
     ];
     let mut buttons = Vec::new();
@@ -331,7 +333,7 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     blocks.truncate(MESSAGE_BLOCKS_MAX);
     SlackMessageContent::new()
         .with_text(truncate(
-            &format!("{} — {status}", messages::headline(card)),
+            &format!("{} — {status}", messages::headline(card, Mention::Slack)),
             SECTION_TEXT_MAX,
         ))
         .with_blocks(blocks)

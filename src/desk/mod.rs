@@ -108,6 +108,15 @@ pub enum DeskError {
         /// Who may: e.g. "@ben or an admin".
         holder_or_admin: String,
     },
+    /// Another agent holds the ticket and the role does not allow acting on it; the holder
+    /// or an admin can `unclaim` or `assign` it.
+    #[error("{number} is held by @{holder}")]
+    HeldByOther {
+        /// Ticket.
+        number: String,
+        /// The holder's handle.
+        holder: String,
+    },
     /// The status machine does not allow it.
     #[error("{number}: {source}")]
     Illegal {
@@ -190,6 +199,7 @@ impl Desk {
             default_from,
             policy: crate::domain::Policy {
                 reopen_closed: settings.desk.reopen_closed,
+                reply_to_held: settings.desk.reply_to_held_tickets,
             },
             departments: settings
                 .departments
@@ -436,7 +446,10 @@ impl Desk {
         Ok(store::tickets::lock(conn, found.id).await?.unwrap_or(found))
     }
 
-    /// Refuses with [`DeskError::NotAllowed`] unless `actor` may do `action` to `t`.
+    /// Refuses unless `actor` may do `action` to `t` (`domain::permissions::allows`): with
+    /// [`DeskError::HeldByOther`] when another agent holds `t` and the action is one the
+    /// holder may do (reply, unclaim, status, priority, reopen), naming the holder; else with
+    /// [`DeskError::NotAllowed`].
     fn require(
         &self,
         actor: &Actor,
@@ -445,6 +458,22 @@ impl Desk {
     ) -> Result<(), DeskError> {
         if crate::domain::permissions::allows(actor.agent.role, action, self.policy) {
             return Ok(());
+        }
+        if let (Some(holder), Some(id)) = (&t.assignee_handle, t.assignee_id) {
+            use crate::domain::Action as A;
+            let on_the_holders_ticket = matches!(
+                action,
+                A::Reply { .. }
+                    | A::Unclaim { .. }
+                    | A::ChangeStatus { .. }
+                    | A::ReopenResolved { .. }
+            );
+            if id != actor.agent.id && on_the_holders_ticket {
+                return Err(DeskError::HeldByOther {
+                    number: t.number.clone(),
+                    holder: holder.clone(),
+                });
+            }
         }
         let who = match (&t.assignee_handle, action) {
             (_, crate::domain::Action::ReopenClosed) => {

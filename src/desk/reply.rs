@@ -28,8 +28,11 @@ impl Desk {
     /// The reply appears in the card threads only once SMTP has accepted it
     /// ([`Desk::record_sent`]), so "sent to customer" in chat is never a promise.
     ///
-    /// Errors: [`DeskError::EmptyReply`], [`DeskError::Illegal`] (closed, merged), lookup
-    /// errors. Nothing is queued on error.
+    /// A member may reply on a ticket another agent holds only when
+    /// `desk.reply_to_held_tickets = "anyone"` (admins always may); the holder stays.
+    ///
+    /// Errors: [`DeskError::EmptyReply`], [`DeskError::HeldByOther`] (someone else holds it),
+    /// [`DeskError::Illegal`] (closed, merged), lookup errors. Nothing is queued on error.
     pub async fn reply(
         &self,
         actor: &Actor,
@@ -42,7 +45,7 @@ impl Desk {
         }
         let mut tx = self.pool.begin().await?;
         let t = self.locked_ticket(&mut tx, number).await?;
-        self.require(actor, Action::Reply, &t)?;
+        // A ticket that takes no reply (closed, merged) says so first, whoever asks.
         let status = t
             .status
             .apply(Event::AgentReply)
@@ -50,6 +53,8 @@ impl Desk {
                 number: t.number.clone(),
                 source,
             })?;
+        let held_by_other = t.assignee_id.is_some_and(|id| id != actor.agent.id);
+        self.require(actor, Action::Reply { held_by_other }, &t)?;
         let claimed = t.assignee_id.is_none();
         let assignee = t.assignee_id.unwrap_or(actor.agent.id);
 

@@ -10,6 +10,6 @@ pub mod status;
 pub mod threading;
 pub mod ticket;
 
-pub use permissions::{Action, Policy, ReopenPolicy, Role};
+pub use permissions::{Action, Policy, ReopenPolicy, ReplyPolicy, Role};
 pub use status::{Event, Status};
 pub use ticket::{Priority, TicketNumber};

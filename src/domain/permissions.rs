@@ -67,22 +67,38 @@ pub enum ReopenPolicy {
     Members,
 }
 
+/// Who may email the customer of a ticket another agent holds (config
+/// `desk.reply_to_held_tickets`). Admins and owners always may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyPolicy {
+    /// Only the holder (the default): a member asks the holder or an admin to unclaim or
+    /// reassign the ticket first.
+    #[default]
+    Holder,
+    /// Every agent; a reply on an unheld ticket still claims it for the replier.
+    Anyone,
+}
+
 /// Desk-wide policies the permission table consults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Policy {
     /// Who may reopen closed tickets.
     pub reopen_closed: ReopenPolicy,
+    /// Who may reply on a ticket another agent holds.
+    pub reply_to_held: ReplyPolicy,
 }
 
-/// Something an agent asks to do. `holds_it`: the actor is the ticket's current holder.
+/// Something an agent asks to do. `holds_it`: the actor is the ticket's current holder;
+/// `held_by_other`: another agent holds it (an unheld ticket is held by nobody).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Take an unheld ticket.
     Claim,
     /// Release a claim.
     Unclaim { holds_it: bool },
-    /// Send an answer to the customer.
-    Reply,
+    /// Send an answer to the customer (on an unheld ticket this claims it).
+    Reply { held_by_other: bool },
     /// Add an internal note.
     Note,
     /// Change status (waiting, in progress, resolved, closed) or priority.
@@ -105,11 +121,16 @@ pub enum Action {
 
 impl Action {
     /// Every action with both values of each flag, for exhaustive tests.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::Claim,
         Action::Unclaim { holds_it: true },
         Action::Unclaim { holds_it: false },
-        Action::Reply,
+        Action::Reply {
+            held_by_other: false,
+        },
+        Action::Reply {
+            held_by_other: true,
+        },
         Action::Note,
         Action::ChangeStatus { holds_it: true },
         Action::ChangeStatus { holds_it: false },
@@ -128,7 +149,9 @@ impl Action {
 ///
 /// | action                         | member | admin | owner |
 /// |--------------------------------|--------|-------|-------|
-/// | claim, reply, note             | yes    | yes   | yes   |
+/// | claim, note                    | yes    | yes   | yes   |
+/// | reply, unheld or own           | yes    | yes   | yes   |
+/// | reply, held by another         | policy: holder (default, no) / anyone (yes) | yes | yes |
 /// | unclaim / change status, own   | yes    | yes   | yes   |
 /// | unclaim / change status, other | no     | yes   | yes   |
 /// | reopen resolved, own           | yes    | yes   | yes   |
@@ -141,7 +164,10 @@ impl Action {
 pub fn allows(role: Role, action: Action, policy: Policy) -> bool {
     let admin = role >= Role::Admin;
     match action {
-        Action::Claim | Action::Reply | Action::Note | Action::SetOwnAvailability => true,
+        Action::Claim | Action::Note | Action::SetOwnAvailability => true,
+        Action::Reply { held_by_other } => {
+            !held_by_other || admin || policy.reply_to_held == ReplyPolicy::Anyone
+        }
         Action::Unclaim { holds_it }
         | Action::ChangeStatus { holds_it }
         | Action::ReopenResolved { holds_it } => holds_it || admin,
@@ -168,7 +194,8 @@ mod tests {
             (Action::Claim,                                  [true,  true,  true]),
             (Action::Unclaim { holds_it: true },             [true,  true,  true]),
             (Action::Unclaim { holds_it: false },            [false, true,  true]),
-            (Action::Reply,                                  [true,  true,  true]),
+            (Action::Reply { held_by_other: false },         [true,  true,  true]),
+            (Action::Reply { held_by_other: true },          [false, true,  true]),
             (Action::Note,                                   [true,  true,  true]),
             (Action::ChangeStatus { holds_it: true },        [true,  true,  true]),
             (Action::ChangeStatus { holds_it: false },       [false, true,  true]),
@@ -208,6 +235,7 @@ mod tests {
             for (role, want) in Role::ALL.into_iter().zip(expected) {
                 let p = Policy {
                     reopen_closed: policy,
+                    ..Policy::default()
                 };
                 assert_eq!(
                     allows(role, Action::ReopenClosed, p),
@@ -216,5 +244,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn replying_on_a_ticket_someone_else_holds_follows_the_policy() {
+        #[rustfmt::skip]
+        let table = [
+            //                                        member admin owner
+            (ReplyPolicy::Holder, false,             [true,  true,  true]),
+            (ReplyPolicy::Holder, true,              [false, true,  true]),
+            (ReplyPolicy::Anyone, false,             [true,  true,  true]),
+            (ReplyPolicy::Anyone, true,              [true,  true,  true]),
+        ];
+        for (reply_to_held, held_by_other, expected) in table {
+            let p = Policy {
+                reply_to_held,
+                ..Policy::default()
+            };
+            for (role, want) in Role::ALL.into_iter().zip(expected) {
+                assert_eq!(
+                    allows(role, Action::Reply { held_by_other }, p),
+                    want,
+                    "{reply_to_held:?} held_by_other={held_by_other} {role}"
+                );
+            }
+        }
+        // The reply policy is about replies only: status changes stay the holder's.
+        let anyone = Policy {
+            reply_to_held: ReplyPolicy::Anyone,
+            ..Policy::default()
+        };
+        assert!(!allows(
+            Role::Member,
+            Action::ChangeStatus { holds_it: false },
+            anyone
+        ));
     }
 }

@@ -226,13 +226,20 @@ pub struct Unanswerable(pub &'static str);
 pub fn private(text: &str) -> serde_json::Value {
     serde_json::json!({
         "type": RESPOND_MESSAGE,
-        "data": {"content": crate::desk::query::truncate(text, crate::chat::discord::CONTENT_MAX), "flags": EPHEMERAL}
+        "data": {
+            "content": crate::desk::query::truncate(text, crate::chat::discord::CONTENT_MAX),
+            "flags": EPHEMERAL,
+            "allowed_mentions": crate::chat::discord::allowed_mentions_json(&[]),
+        }
     })
 }
 
 /// The ephemeral `DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE` response ("claimdesk is thinking…").
 pub fn deferred() -> serde_json::Value {
-    serde_json::json!({"type": RESPOND_DEFERRED, "data": {"flags": EPHEMERAL}})
+    serde_json::json!({"type": RESPOND_DEFERRED, "data": {
+        "flags": EPHEMERAL,
+        "allowed_mentions": crate::chat::discord::allowed_mentions_json(&[]),
+    }})
 }
 
 /// Commands whose work grows with the desk, answered deferred.

@@ -353,6 +353,28 @@ impl DiscordStandin {
             .map(|r| r.body)
             .collect()
     }
+    /// Accepted requests that create or edit a message, in order: channel and thread
+    /// messages (POST/PATCH `/channels/{id}/messages…`), interaction responses that carry one
+    /// (callback types 4, 5, 7), and webhook messages (follow-ups, `@original` edits).
+    pub fn message_writes(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                let segs: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+                let rest = segs.get(2..).unwrap_or(&[]);
+                match (r.method.as_str(), rest) {
+                    ("POST", ["channels", _, "messages"])
+                    | ("PATCH", ["channels", _, "messages", _])
+                    | ("POST", ["webhooks", _, _])
+                    | ("PATCH", ["webhooks", _, _, "messages", _]) => true,
+                    ("POST", ["interactions", _, _, "callback"]) => {
+                        matches!(r.body["type"].as_u64(), Some(4 | 5 | 7))
+                    }
+                    _ => false,
+                }
+            })
+            .collect()
+    }
     /// File parts of accepted multipart requests.
     pub fn uploads(&self) -> Vec<Upload> {
         self.state.data.lock().unwrap().uploads.clone()
