@@ -191,6 +191,14 @@ pub struct IntakeSettings {
     /// Where attachment contents are kept.
     #[serde(default)]
     pub attachments: AttachmentSettings,
+    /// The authserv-id (RFC 8601 §2.5) our own receiving server writes into
+    /// `Authentication-Results`. When set, a subject tag or plus-address is trusted only
+    /// from a From that the topmost such field of ours says passed DMARC (`dmarc=pass`);
+    /// on `fail`, on any other result and when no field of ours reports DMARC, the message
+    /// threads only through its msg-ids (or opens its own ticket). Fields with any other
+    /// authserv-id are ignored. Unset (default): the From is taken as written.
+    #[serde(default)]
+    pub trust_authentication_results: Option<String>,
 }
 
 /// Where attachment contents go (`[intake.attachments]`).
@@ -235,6 +243,7 @@ impl Default for IntakeSettings {
             max_backoff_secs: default_max_backoff_secs(),
             max_message_bytes: default_max_message_bytes(),
             attachments: AttachmentSettings::default(),
+            trust_authentication_results: None,
         }
     }
 }

@@ -2,12 +2,14 @@
 //! threading keys. `src/desk` applies these; no surface re-implements them.
 
 pub mod assignment;
+pub mod auth_results;
 pub mod classify;
 pub mod permissions;
 pub mod quoting;
 pub mod status;
 pub mod threading;
 pub mod ticket;
+pub mod trust;
 
 pub use permissions::{Action, Policy, ReopenPolicy, Role};
 pub use status::{Event, Status};
