@@ -344,6 +344,14 @@ pub fn linked_notice(other: &str, other_requester: &str, newer: &str, older: &st
     )
 }
 
+/// The answer to `merge`.
+pub fn merged(o: &crate::desk::MergeOutcome) -> String {
+    format!(
+        "{} is merged into {}. Replies go to {}.",
+        o.from, o.into, o.requester
+    )
+}
+
 /// The notice in both threads after `merge <from> <into>` by `by` (an agent's handle).
 pub fn merged_notice(from: &str, into: &str, by: &str) -> String {
     format!("🔀 {from} was merged into {into} by @{by}; replies now go to {into}'s requester.")
