@@ -457,7 +457,7 @@ impl Desk {
             found.target = plan.target;
             found.merge = plan.merge;
             found.link = plan.link;
-        } else if known.is_empty() {
+        } else if known.is_empty() && self.names_a_ticket(p, recipients) {
             let conn = work.direct().await?;
             match self.named_ticket(conn, raw, p, from, recipients).await? {
                 Some((target, true)) => found.target = Some(target),
@@ -533,6 +533,26 @@ impl Desk {
         Some(auth_results::dmarc(raw, authserv_id, domain))
     }
 
+    /// Whether `p` carries a `[TICK-…]` subject tag or a plus-address among `recipients`
+    /// (no I/O: the common message that names none costs no query).
+    fn names_a_ticket(&self, p: &ParsedEmail, recipients: &[String]) -> bool {
+        self.tag_of(p, recipients).is_some()
+    }
+
+    /// The ticket number `p` names by its subject tag, else by a plus-address.
+    fn tag_of(
+        &self,
+        p: &ParsedEmail,
+        recipients: &[String],
+    ) -> Option<crate::domain::TicketNumber> {
+        let ours = self.our_addresses();
+        threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
+            recipients
+                .iter()
+                .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
+        })
+    }
+
     /// The live ticket `p` names by its `[TICK-…]` subject tag, else by a plus-address among
     /// `recipients`, with whether `from` may follow it ([`trust::may_follow_tag`]: on that
     /// ticket's thread, and DMARC passed when asked). `None` when it names no existing ticket.
@@ -544,13 +564,7 @@ impl Desk {
         from: &str,
         recipients: &[String],
     ) -> Result<Option<(i64, bool)>, sqlx::Error> {
-        let ours = self.our_addresses();
-        let named = threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
-            recipients
-                .iter()
-                .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
-        });
-        let Some(tag) = named else {
+        let Some(tag) = self.tag_of(p, recipients) else {
             return Ok(None);
         };
         let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? else {
