@@ -307,7 +307,11 @@ async fn a_batch_decides_every_message_as_one_at_a_time_does() {
     assert_eq!(count("quarantine"), 3);
     assert_eq!(count("duplicates"), 1);
     assert_eq!(count("noise"), 1);
-    assert_eq!(count("acknowledgements"), 7, "4 tickets of people + 3 of loopy's 7");
+    assert_eq!(
+        count("acknowledgements"),
+        7,
+        "4 tickets of people + 3 of loopy's 7"
+    );
     assert_eq!(count("ticket_links"), 1, "A and B, named together by Dana");
     assert_eq!(count("loop_flags"), 1);
     assert!(got
