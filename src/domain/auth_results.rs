@@ -242,7 +242,9 @@ mod tests {
 
     #[test]
     fn parses_rfc_8601_appendix_b_examples() {
-        let table: [(&str, &str, &[(&str, &str)]); 6] = [
+        // (field body, authserv-id, (method, result) in order)
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let table: [Case; 6] = [
             ("example.org 1; none", "example.org", &[]),
             (
                 "example.com; spf=pass smtp.mailfrom=example.net",
