@@ -611,3 +611,43 @@ async fn dmarc_from_our_own_server_decides_whether_a_tag_is_trusted() {
         Ingested::Quarantined(STRANGER.into())
     );
 }
+
+#[tokio::test]
+async fn tickets_opened_by_naming_another_count_toward_the_loop_limit() {
+    // A tag from a stranger is looked up in the database mid-batch (the unit of work flushes
+    // and forgets what it read); the ticket it then opens must still count for its sender.
+    let mut env = env(no_platforms()).await;
+    env.settings.mailboxes[0].acknowledge = true;
+    env.settings.noise.acks_per_sender_per_hour = 100;
+    env.settings.noise.loop_tickets = 3;
+    let app = env.app().await;
+    let t1 = open_ticket(&app, 1, "d1@customer.example", "Invoice", "Wrong.").await;
+    for i in 0..5u32 {
+        let raw = email(
+            "eve@evil.example",
+            SUPPORT,
+            &format!("e{i}@evil.example"),
+            &format!("Re: [{t1}] please"),
+            "",
+        );
+        let got = ingest(&app, 10 + i, &raw).await;
+        assert!(matches!(got, Ingested::Created(_)), "{got:?}");
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM acknowledgements WHERE sender = 'eve@evil.example'"
+        )
+        .await,
+        3,
+        "acknowledged up to the loop threshold only"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM loop_flags WHERE sender = 'eve@evil.example'"
+        )
+        .await,
+        1
+    );
+}
