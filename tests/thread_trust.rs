@@ -651,3 +651,63 @@ async fn tickets_opened_by_naming_another_count_toward_the_loop_limit() {
         1
     );
 }
+
+#[tokio::test]
+async fn merge_is_reachable_from_slack_and_discord() {
+    let env = env(Platforms {
+        slack: true,
+        discord: true,
+    })
+    .await;
+    let app = env.app().await;
+    let web = app.start_web().await.expect("web");
+    let a = open_ticket(&app, 1, "d1@customer.example", "One", "x").await;
+    let b = open_ticket(&app, 2, "d2@customer.example", "Two", "y").await;
+    let c = open_ticket(&app, 3, "d3@customer.example", "Three", "z").await;
+
+    // Slack: `/desk merge B A`, answered privately.
+    let (code, answer) = slack_post(
+        web.addr,
+        "/slack/commands",
+        &slash_command("/desk", &format!("merge {b} {a}"), ANA_SLACK),
+        SLACK_SECRET,
+        0,
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    assert!(
+        answer.contains(&format!("{b} is merged into {a}")),
+        "{answer}"
+    );
+
+    // Discord: `/merge ticket:C into:A`.
+    let (_, r) = discord_post(
+        web.addr,
+        &env.discord_signer,
+        &discord_command(ANA_DISCORD, "merge", &[("ticket", &c), ("into", &a)]),
+        false,
+    )
+    .await;
+    let content = r["data"]["content"].as_str().unwrap_or("");
+    assert!(content.contains(&format!("{c} is merged into {a}")), "{r}");
+
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "SELECT actor, surface FROM audit_events WHERE action = 'ticket.merged' ORDER BY id",
+    )
+    .fetch_all(app.desk.pool())
+    .await
+    .expect("audit");
+    assert_eq!(
+        audit,
+        vec![
+            ("ana".to_string(), "slack".to_string()),
+            ("ana".to_string(), "discord".to_string()),
+        ]
+    );
+    for t in [&b, &c] {
+        assert_eq!(
+            app.desk.show(t).await.expect("show").summary.status,
+            "merged"
+        );
+    }
+}
