@@ -577,6 +577,13 @@ impl Settings {
                 self.desk.ticket_prefix
             ));
         }
+        if let Some(id) = &self.intake.trust_authentication_results {
+            if id.trim().is_empty() || id.contains(char::is_whitespace) || id.contains(';') {
+                return bad(format!(
+                    "intake.trust_authentication_results `{id}` must be the authserv-id (a host name such as mx.example.com) your receiving server writes into Authentication-Results"
+                ));
+            }
+        }
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {
             if !names.insert(m.name.as_str()) {

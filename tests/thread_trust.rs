@@ -516,7 +516,13 @@ async fn the_merge_command_merges_by_hand_audited_for_admins_or_holders_of_both(
 #[tokio::test]
 async fn dmarc_from_our_own_server_decides_whether_a_tag_is_trusted() {
     let mut env = env(no_platforms()).await;
+    for wrong in ["", " ", "mx.claimdesk.test; dmarc=pass", "two words"] {
+        let mut s = env.settings.clone();
+        s.intake.trust_authentication_results = Some(wrong.into());
+        assert!(s.validate().is_err(), "`{wrong}` is refused");
+    }
     env.settings.intake.trust_authentication_results = Some("mx.claimdesk.test".into());
+    env.settings.validate().expect("an authserv-id is accepted");
     let app = env.app().await;
     let dana = "Dana <dana@customer.example>";
     let opened = email(
