@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs claimdesk's main job (`serve`) on local defaults (config/default.toml):
-#   - Postgres on 127.0.0.1:5432, database `claimdesk` (scripts/setup-services.sh)
+#   - Postgres on 127.0.0.1:5432, database `claimdesk` owned by role claimdesk_owner (which
+#     migrates); claimdesk connects as role claimdesk_app (scripts/setup-services.sh makes both)
 #   - a local Dovecot on 127.0.0.1:10143, user `support`, password `secret`, state in
 #     /var/tmp/claimdesk-local/dovecot (as root; unprivileged users cannot reach /root) or .local/dovecot
 #   - an SMTP sink on 127.0.0.1:2525 that keeps every sent message as a file in .local/sent/
@@ -102,13 +103,39 @@ esac
 bash scripts/setup-services.sh
 
 # 2. Database ---------------------------------------------------------------------------------
-psql_admin() { PGCONNECT_TIMEOUT=5 psql -w -X -q -h 127.0.0.1 -p 5432 -U postgres -d postgres "$@"; }
+# Two roles (made by setup-services.sh): claimdesk_owner owns the database and runs the
+# migrations (database.migrate_url); claimdesk itself connects as claimdesk_app (database.url),
+# which may only append to and read the audit trail.
+OWNER_URL=postgres://claimdesk_owner@127.0.0.1:5432/claimdesk
+APP_URL=postgres://claimdesk_app@127.0.0.1:5432/claimdesk
+psql_admin() { PGCONNECT_TIMEOUT=5 psql -w -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U postgres -d "${PSQL_DB:-postgres}" "$@"; }
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = 'claimdesk'")" = 1 ]; then
-    say "database claimdesk exists (postgres://postgres@127.0.0.1:5432/claimdesk)"
+    # A database from before the two roles: hand it and its tables to claimdesk_owner.
+    psql_admin -c 'ALTER DATABASE claimdesk OWNER TO claimdesk_owner' >/dev/null
+    PSQL_DB=claimdesk psql_admin >/dev/null <<'SQL'
+DO $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT c.oid::regclass AS name FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+               AND pg_get_userbyid(c.relowner) <> 'claimdesk_owner' LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO claimdesk_owner', r.name);
+    END LOOP;
+    FOR r IN SELECT c.oid::regclass AS name FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind = 'S'
+               AND pg_get_userbyid(c.relowner) <> 'claimdesk_owner' LOOP
+        EXECUTE format('ALTER SEQUENCE %s OWNER TO claimdesk_owner', r.name);
+    END LOOP;
+END $$;
+SQL
+    say "database claimdesk exists, owned by claimdesk_owner ($OWNER_URL)"
 else
-    psql_admin -c 'CREATE DATABASE claimdesk' >/dev/null
-    say "created database claimdesk (postgres://postgres@127.0.0.1:5432/claimdesk)"
+    psql_admin -c 'CREATE DATABASE claimdesk OWNER claimdesk_owner' >/dev/null
+    say "created database claimdesk, owned by claimdesk_owner ($OWNER_URL)"
 fi
+say "claimdesk connects as claimdesk_app ($APP_URL)"
 
 # 3. Dovecot ----------------------------------------------------------------------------------
 write_dovecot_config() {
@@ -267,6 +294,8 @@ fi
 
 # 6. claimdesk --------------------------------------------------------------------------------
 export CLAIMDESK_IMAP_PASSWORD="$IMAP_PASSWORD"
+export CLAIMDESK__DATABASE__URL="${CLAIMDESK__DATABASE__URL:-$APP_URL}"
+export CLAIMDESK__DATABASE__MIGRATE_URL="${CLAIMDESK__DATABASE__MIGRATE_URL:-$OWNER_URL}"
 if [ -n "${SLACK_BOT_TOKEN:-}" ] || [ -n "${DISCORD_BOT_TOKEN:-}" ]; then
     say "chat: ${SLACK_BOT_TOKEN:+Slack }${DISCORD_BOT_TOKEN:+Discord }(from your environment)"
 else

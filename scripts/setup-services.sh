@@ -2,7 +2,8 @@
 # Makes sure the services the tests (and scripts/run-local.sh) need are present:
 #   - Dovecot IMAP server      (Debian dovecot-imapd, /usr/sbin/dovecot)
 #   - aiosmtpd SMTP library    (Debian python3-aiosmtpd, for /usr/bin/python3)
-#   - Postgres answering on 127.0.0.1:5432 with trust auth for user `postgres`
+#   - Postgres answering on 127.0.0.1:5432 with trust auth for user `postgres`, with the roles
+#     claimdesk_owner and claimdesk_app (see ensure_roles)
 #     (or whatever CLAIMDESK_TEST_DATABASE_URL names, if set; then only that is checked).
 #
 # Idempotent; meant for Debian 12, run as root (installs packages). Prints one line per thing it
@@ -92,9 +93,33 @@ if [ -n "$custom_db_url" ]; then
     die "CLAIMDESK_TEST_DATABASE_URL is set but psql cannot connect with it (no password prompt)"
 fi
 
+# The two database roles claimdesk uses locally (config: database.migrate_url and database.url):
+#   claimdesk_owner  runs the migrations and owns the tables;
+#   claimdesk_app    what the app connects as: full rights on its tables, but only SELECT and
+#                    INSERT on audit_events (granted by claimdesk itself on every start).
+# Both LOGIN, no superuser, no password (trust auth on 127.0.0.1). Roles are cluster-wide and
+# may be created concurrently (tests): a lost race is fine.
+ensure_roles() {
+    local role
+    for role in claimdesk_owner claimdesk_app; do
+        PGCONNECT_TIMEOUT=5 psql -w -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') THEN
+        CREATE ROLE $role LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END \$\$" >/dev/null || die "cannot create the database role $role"
+    done
+    log "database roles claimdesk_owner (migrations) and claimdesk_app (the app) exist"
+}
+finish() {
+    ensure_roles
+    exit 0
+}
+
 if pg_trust_ok; then
     log "Postgres already answers on 127.0.0.1:$PG_PORT (trust auth for postgres)"
-    exit 0
+    finish
 fi
 
 pg_version="$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n1)"
@@ -139,7 +164,7 @@ if port_open "$PG_PORT"; then
         # shellcheck disable=SC2086
         pg_ctlcluster --skip-systemctl-redirect $debian_cluster_online stop >/dev/null 2>&1 || true
         start_throwaway
-        exit 0
+        finish
     else
         die "something answers on 127.0.0.1:$PG_PORT but user postgres cannot log in without a password.
 Allow it (pg_hba.conf: 'host all postgres 127.0.0.1/32 trust'), stop that server, or point the tests
@@ -149,7 +174,7 @@ fi
 
 if [ -s "$throwaway/PG_VERSION" ]; then
     start_throwaway
-    exit 0
+    finish
 fi
 
 # The Debian cluster on our port, if there is one and we may start it.
@@ -159,7 +184,7 @@ if [ -n "$cluster" ] && is_root; then
     if out="$(pg_ctlcluster --skip-systemctl-redirect $cluster start 2>&1)"; then
         if pg_trust_ok; then
             log "started the Debian Postgres cluster $cluster on 127.0.0.1:$PG_PORT"
-            exit 0
+            finish
         fi
         log "the Debian cluster $cluster has no trust auth for postgres on 127.0.0.1; stopping it again"
         # shellcheck disable=SC2086
@@ -170,3 +195,4 @@ if [ -n "$cluster" ] && is_root; then
 fi
 
 start_throwaway
+finish

@@ -35,6 +35,8 @@ pub struct Secrets {
     pub discord_bot_token: Option<SecretString>,
     /// Discord application public key (hex).
     pub discord_public_key: Option<SecretString>,
+    /// Bearer token for `/metrics` and `/healthz/details` (`web.admin_token_env`).
+    pub admin_token: Option<SecretString>,
 }
 
 impl Secrets {
@@ -68,6 +70,7 @@ impl Secrets {
                 .discord
                 .as_ref()
                 .and_then(|d| Settings::secret(&d.public_key_env)),
+            admin_token: Settings::secret(&settings.web.admin_token_env),
         }
     }
 }
@@ -91,13 +94,15 @@ impl App {
     /// from settings, and builds the active platforms: Slack and/or Discord when their bot
     /// tokens are set, else the console.
     ///
-    /// Errors: database unreachable, a platform half-configured (token without signing
-    /// secret or public key), a bad channel id or SMTP host.
+    /// Errors: a Message-ID signing key shorter than 32 bytes
+    /// (`config::MIN_MESSAGE_ID_KEY_BYTES`), database unreachable, a platform half-configured
+    /// (token without signing secret or public key), a bad channel id or SMTP host, SMTP
+    /// credentials that would go in clear text to a host that is not loopback.
     pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<App> {
         use secrecy::ExposeSecret;
-        let pool =
-            store::connect_and_migrate(&settings.database.url, settings.database.max_connections)
-                .await?;
+        // Refuse a short Message-ID signing key before touching anything.
+        settings.message_id_key()?;
+        let pool = store::open(&settings.database).await?;
         {
             let mut conn = pool.acquire().await?;
             let departments: Vec<String> = settings
@@ -134,7 +139,13 @@ impl App {
                     ))
                 }
             };
-            slack_in = Some(Arc::new(inbound.with_chat(chat.clone())));
+            let origin = crate::web::slack::Origin {
+                team_id: s.team_id.clone(),
+                api_app_id: s.api_app_id.clone(),
+            };
+            slack_in = Some(Arc::new(
+                inbound.with_chat(chat.clone()).with_origin(origin),
+            ));
             platforms.push(Platform::Slack(chat));
         }
         if let (Some(d), Some(token)) = (&settings.discord, &secrets.discord_bot_token) {
@@ -179,6 +190,7 @@ impl App {
             desk: desk.clone(),
             slack: slack_in,
             discord: discord_in,
+            admin_token: secrets.admin_token.clone().map(Arc::new),
         };
         Ok(App {
             settings,
@@ -258,8 +270,8 @@ impl App {
         Ok(running)
     }
 
-    /// Starts only the web server (Slack/Discord endpoints, health, metrics) and returns its
-    /// address; mail is then fetched and the outbox delivered by explicit calls.
+    /// Starts only the web server (Slack/Discord endpoints, health, metrics) and, with
+    /// `web.admin_bind`, the admin listener, and returns their addresses; mail is then fetched and the outbox delivered by explicit calls.
     pub async fn start_web(&self) -> anyhow::Result<Running> {
         let listener = tokio::net::TcpListener::bind(&self.settings.web.bind)
             .await
@@ -273,10 +285,27 @@ impl App {
             }
         });
         let mut tasks = vec![task];
+        let mut admin_addr = None;
+        if let Some(bind) = &self.settings.web.admin_bind {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind} (web.admin_bind)"))?;
+            admin_addr = Some(listener.local_addr()?);
+            let router = web::admin_router(self.web.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "admin web server stopped");
+                }
+            }));
+        }
         if let Some(t) = self.start_slack_socket().await? {
             tasks.push(t);
         }
-        Ok(Running { addr, tasks })
+        Ok(Running {
+            addr,
+            admin_addr,
+            tasks,
+        })
     }
 
     /// With `slack.mode = "socket"`: opens Socket Mode (`web::slack_socket`) and returns the
@@ -392,6 +421,8 @@ impl App {
 pub struct Running {
     /// Where the web server listens.
     pub addr: SocketAddr,
+    /// Where the admin listener (`web.admin_bind`) listens, when configured.
+    pub admin_addr: Option<SocketAddr>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 

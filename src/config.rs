@@ -58,6 +58,12 @@ pub struct NoiseSettings {
     /// Most acknowledgements one sender address gets per rolling hour.
     #[serde(default = "default_acks_per_hour")]
     pub acks_per_sender_per_hour: u32,
+    /// Most acknowledgements sent to anyone per rolling hour (default 200), so that many
+    /// forged senders cannot turn the desk into a relay. Past it, new tickets are still
+    /// created and carded, just not acknowledged; the first skip in an hour is logged and
+    /// audited (`acknowledgement.capped`). `0` sends none.
+    #[serde(default = "default_max_acks_per_hour")]
+    pub max_acks_per_hour: u32,
     /// A sender who opens more than this many tickets within `loop_window_minutes` is flagged
     /// as a suspected mail loop (a notice in the department's channel, once per window) and
     /// gets no more acknowledgements.
@@ -72,6 +78,7 @@ impl Default for NoiseSettings {
     fn default() -> Self {
         Self {
             acks_per_sender_per_hour: default_acks_per_hour(),
+            max_acks_per_hour: default_max_acks_per_hour(),
             loop_tickets: default_loop_tickets(),
             loop_window_minutes: default_loop_window(),
         }
@@ -84,6 +91,9 @@ fn default_true() -> bool {
 fn default_acks_per_hour() -> u32 {
     3
 }
+fn default_max_acks_per_hour() -> u32 {
+    200
+}
 fn default_loop_tickets() -> u32 {
     5
 }
@@ -94,8 +104,17 @@ fn default_loop_window() -> u32 {
 /// Postgres connection settings.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DatabaseSettings {
-    /// `postgres://user@host:port/db`; the database is created if missing.
+    /// The app's connection, `postgres://user@host:port/db`. Best as a role that owns
+    /// nothing (e.g. `claimdesk_app`): it then gets `SELECT, INSERT, UPDATE, DELETE` on the
+    /// tables and only `SELECT, INSERT` on `audit_events`. Without `migrate_url`, this
+    /// connection also creates the database if missing and applies the migrations (and
+    /// `claimdesk doctor` warns that the app can then rewrite its own audit trail).
     pub url: String,
+    /// The connection that creates the database if missing and applies the migrations, as
+    /// the role that owns the tables (e.g. `claimdesk_owner`). After migrating, it grants
+    /// the role `url` logs in as what the app needs (`store::open`). Optional; see `url`.
+    #[serde(default)]
+    pub migrate_url: Option<String>,
     /// Pool size.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
@@ -188,6 +207,12 @@ pub struct IntakeSettings {
     /// 26214400 (25 MB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
+    /// Largest batch, in bytes: the sum of its messages' RFC822.SIZE (each counted up to
+    /// `max_message_bytes`, what is read of it) stays at or under this, besides the count
+    /// limit `fetch_batch`; a single message over it is a batch of its own. Two batches are
+    /// in memory at once (one storing, the next fetching). Default 33554432 (32 MiB).
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: u64,
     /// Where attachment contents are kept.
     #[serde(default)]
     pub attachments: AttachmentSettings,
@@ -242,6 +267,7 @@ impl Default for IntakeSettings {
             idle_renew_secs: default_idle_renew_secs(),
             max_backoff_secs: default_max_backoff_secs(),
             max_message_bytes: default_max_message_bytes(),
+            batch_max_bytes: default_batch_max_bytes(),
             attachments: AttachmentSettings::default(),
             trust_authentication_results: None,
         }
@@ -257,11 +283,22 @@ pub struct MailboxSettings {
     pub address: String,
     /// IMAP server host.
     pub host: String,
-    /// IMAP server port (143 plain, 993 TLS).
+    /// IMAP server port (143 plain or STARTTLS, 993 implicit TLS).
     pub port: u16,
-    /// Implicit TLS (IMAPS) when true; plain TCP otherwise.
+    /// How the connection is secured: `"implicit"` (IMAPS, TLS from the first byte),
+    /// `"starttls"` (RFC 3501 §6.2.1 / RFC 2595: plain TCP upgraded before authenticating) or
+    /// `"none"`. The old booleans still read: `true` is `"implicit"`, `false` is `"none"`.
+    /// Absent: see [`MailboxSettings::tls_mode`] (TLS for every non-loopback host).
     #[serde(default)]
-    pub tls: bool,
+    pub tls: Option<ImapTls>,
+    /// Allow credentials in clear text (`tls = "none"`) to a host that is not loopback.
+    /// Off by default: such a mailbox is refused before any connection is made.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// A PEM file of extra CA certificates trusted for this mailbox's TLS, beside the
+    /// built-in web PKI roots (a private CA, or a test's self-signed certificate).
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
     /// IMAP LOGIN user name.
     pub username: String,
     /// Name of the environment variable holding the password.
@@ -294,6 +331,122 @@ pub struct MailboxSettings {
     /// Folder `after_ingest = "move"` moves to; created when missing.
     #[serde(default = "default_move_to")]
     pub move_to: String,
+}
+
+/// How an IMAP connection is secured (`tls` of a mailbox).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapTls {
+    /// TLS from the first byte (IMAPS, port 993; RFC 8314 §3.3).
+    Implicit,
+    /// Plain TCP, then `STARTTLS` after the greeting and before authenticating
+    /// (RFC 3501 §6.2.1, RFC 2595 §3.1).
+    Starttls,
+    /// No TLS: loopback servers, or `allow_plaintext = true`.
+    None,
+}
+
+impl ImapTls {
+    /// The setting's spelling: `implicit`, `starttls` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapTls::Implicit => "implicit",
+            ImapTls::Starttls => "starttls",
+            ImapTls::None => "none",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ImapTls {
+    /// `"implicit"`, `"starttls"`, `"none"` (any case), or the old booleans (`true` =
+    /// implicit, `false` = none).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ImapTls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"implicit\", \"starttls\", \"none\" or a boolean")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ImapTls, E> {
+                Ok(if v { ImapTls::Implicit } else { ImapTls::None })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ImapTls, E> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "implicit" | "tls" | "true" => Ok(ImapTls::Implicit),
+                    "starttls" => Ok(ImapTls::Starttls),
+                    "none" | "false" => Ok(ImapTls::None),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Whether `host` is a loopback address: `localhost` (any case, with or without a final
+/// dot), an IPv4 address in 127.0.0.0/8, or `::1` (also in brackets, or IPv4-mapped).
+/// Names that merely resolve to loopback do not count: DNS is not trusted for this.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim();
+    let h = h.strip_suffix('.').unwrap_or(h);
+    if h.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
+    h.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Checks an OAuth2 token endpoint URL: `https`, or `http` to a loopback host (tests).
+///
+/// Errors: the URL does not parse, has no host, or uses another scheme (the text says why).
+pub fn check_token_url(url: &str) -> Result<(), String> {
+    let u = url::Url::parse(url).map_err(|e| format!("token_url is not a URL: {e}"))?;
+    let host = u.host_str().unwrap_or("");
+    match u.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if is_loopback_host(host) => Ok(()),
+        "http" => Err(format!(
+            "token_url must be https (http is allowed only to a loopback host, not `{host}`)"
+        )),
+        other => Err(format!("token_url must be https, not `{other}`")),
+    }
+}
+
+impl MailboxSettings {
+    /// The transport security in effect: `tls` when set; otherwise implicit TLS on port 993,
+    /// none for a loopback host ([`is_loopback_host`]), and STARTTLS for every other host.
+    pub fn tls_mode(&self) -> ImapTls {
+        match self.tls {
+            Some(t) => t,
+            None if self.port == 993 => ImapTls::Implicit,
+            None if is_loopback_host(&self.host) => ImapTls::None,
+            None => ImapTls::Starttls,
+        }
+    }
+
+    /// Refuses a mailbox that would send its credentials in clear text (no TLS) to a host
+    /// that is not loopback, unless `allow_plaintext = true`. Checked before connecting.
+    ///
+    /// Errors: the reason, naming the mailbox and host (never a secret).
+    pub fn check_transport(&self) -> Result<(), String> {
+        if self.tls_mode() == ImapTls::None
+            && !is_loopback_host(&self.host)
+            && !self.allow_plaintext
+        {
+            return Err(format!(
+                "mailbox `{}`: refusing to send credentials in clear text to {}:{} \
+                 (set tls = \"starttls\" or \"implicit\", or allow_plaintext = true)",
+                self.name, self.host, self.port
+            ));
+        }
+        if let Some(o) = &self.oauth2 {
+            check_token_url(&o.token_url).map_err(|e| format!("mailbox `{}`: {e}", self.name))?;
+        }
+        Ok(())
+    }
 }
 
 /// IMAP authentication mechanism of a mailbox.
@@ -386,6 +539,35 @@ pub struct SmtpSettings {
     /// Display name on our replies (`Acme Support`).
     #[serde(default = "default_from_name")]
     pub from_name: String,
+    /// Allow AUTH in clear text (`security = "none"` with a `username`) to a host that is
+    /// not loopback. Off by default: such settings are refused before any connection.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// A PEM file of extra CA certificates trusted for the SMTP server's TLS, beside the
+    /// built-in web PKI roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+}
+
+impl SmtpSettings {
+    /// Refuses settings that would send the SMTP credentials in clear text (`security =
+    /// "none"` with a `username`) to a host that is not loopback, unless `allow_plaintext`.
+    ///
+    /// Errors: the reason, naming the host (never the password).
+    pub fn check_transport(&self) -> Result<(), String> {
+        if self.security == SmtpSecurity::None
+            && self.username.is_some()
+            && !is_loopback_host(&self.host)
+            && !self.allow_plaintext
+        {
+            return Err(format!(
+                "smtp: refusing to send credentials in clear text to {}:{} \
+                 (set security = \"starttls\" or \"tls\", or allow_plaintext = true)",
+                self.host, self.port
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Slack workspace settings.
@@ -411,6 +593,14 @@ pub struct SlackSettings {
     /// connects with; only read when `mode = "socket"`.
     #[serde(default = "default_slack_app_token_env")]
     pub app_token_env: String,
+    /// The workspace (`T…`) requests must come from; others are refused. Unchecked when
+    /// absent. Read from `team_id` of commands and events, `team.id` of interactions.
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// The Slack app (`A…`) requests must be for; others are refused. Unchecked when absent.
+    /// Read from `api_app_id` of commands, events and interactions.
+    #[serde(default)]
+    pub api_app_id: Option<String>,
 }
 
 /// How Slack delivers slash commands, interactions and events to claimdesk.
@@ -480,12 +670,25 @@ pub struct WebSettings {
     /// Listen address, `127.0.0.1:8080`; port 0 picks a free one.
     #[serde(default = "default_bind")]
     pub bind: String,
+    /// Name of the environment variable holding the admin bearer token. When it is set (and
+    /// not empty), `/metrics` and `/healthz/details` are served to requests carrying
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1), compared in constant time; others
+    /// get 401. Unset and no `admin_bind`: those two routes answer 404.
+    #[serde(default = "default_admin_token_env")]
+    pub admin_token_env: String,
+    /// A second listen address (e.g. `127.0.0.1:9090`, reachable only by operators) serving
+    /// `/healthz`, `/healthz/details` and `/metrics` — without a token unless
+    /// `admin_token_env` is set, then with it. No chat routes there.
+    #[serde(default)]
+    pub admin_bind: Option<String>,
 }
 
 impl Default for WebSettings {
     fn default() -> Self {
         Self {
             bind: default_bind(),
+            admin_token_env: default_admin_token_env(),
+            admin_bind: None,
         }
     }
 }
@@ -538,6 +741,9 @@ pub struct AgentSettings {
     #[serde(default)]
     pub capacity: Option<u32>,
 }
+
+/// Shortest Message-ID signing key accepted, bytes (`desk.message_id_key_env`).
+pub const MIN_MESSAGE_ID_KEY_BYTES: usize = 32;
 
 /// Settings that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -606,6 +812,7 @@ impl Settings {
             return bad("at least one department is needed".into());
         }
         for m in &self.mailboxes {
+            m.check_transport().map_err(SettingsError::Invalid)?;
             if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {
                 return bad(format!(
                     "mailbox `{}` has auth = \"xoauth2\" but no [mailboxes.oauth2] section",
@@ -639,6 +846,9 @@ impl Settings {
                 }
             }
         }
+        self.smtp
+            .check_transport()
+            .map_err(SettingsError::Invalid)?;
         if let Some(h) = &self.console.agent {
             if !handles.contains(h.as_str()) {
                 return bad(format!("console.agent `{h}` is not a configured agent"));
@@ -655,6 +865,28 @@ impl Settings {
             .and_then(|m| m.department.clone())
             .or_else(|| self.departments.first().map(|d| d.name.clone()))
             .unwrap_or_else(|| "support".into())
+    }
+
+    /// The Message-ID signing key from the variable `desk.message_id_key_env` names; `None`
+    /// when unset or empty (a random 32-byte key is then made and kept in the database).
+    ///
+    /// Errors: the value is shorter than [`MIN_MESSAGE_ID_KEY_BYTES`] bytes (HMAC-SHA256
+    /// keys should be at least the hash's 32 bytes, RFC 2104 §3); the message names the
+    /// variable and the length, never the value.
+    pub fn message_id_key(&self) -> Result<Option<SecretString>, SettingsError> {
+        use secrecy::ExposeSecret;
+        let var = &self.desk.message_id_key_env;
+        match Settings::secret(var) {
+            Some(k) if k.expose_secret().len() < MIN_MESSAGE_ID_KEY_BYTES => {
+                Err(SettingsError::Invalid(format!(
+                    "{var} holds {} bytes; the Message-ID signing key must be at least \
+                     {MIN_MESSAGE_ID_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`), or unset \
+                     to have one generated",
+                    k.expose_secret().len()
+                )))
+            }
+            other => Ok(other),
+        }
     }
 
     /// Reads the secret held in environment variable `var`; `None` when unset or empty.
@@ -706,6 +938,9 @@ fn default_max_backoff_secs() -> u64 {
 fn default_max_message_bytes() -> u64 {
     26_214_400
 }
+fn default_batch_max_bytes() -> u64 {
+    32 * 1024 * 1024
+}
 fn default_attachment_dir() -> std::path::PathBuf {
     "attachments".into()
 }
@@ -755,6 +990,9 @@ fn default_discord_token_env() -> String {
 fn default_discord_key_env() -> String {
     "DISCORD_PUBLIC_KEY".into()
 }
+fn default_admin_token_env() -> String {
+    "CLAIMDESK_ADMIN_TOKEN".into()
+}
 fn default_bind() -> String {
     "127.0.0.1:8080".into()
 }
@@ -766,4 +1004,77 @@ fn default_retry_base() -> u64 {
 }
 fn default_retry_max() -> u64 {
     300
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_127_8_ipv6_one_and_localhost_only() {
+        for h in [
+            "127.0.0.1",
+            "127.255.0.9",
+            "::1",
+            "[::1]",
+            "::ffff:127.0.0.1",
+            "localhost",
+            "LocalHost.",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "192.0.2.1",
+            "10.0.0.1",
+            "128.0.0.1",
+            "::2",
+            "localhost.example.com",
+            "imap.example.com",
+            "",
+            "0.0.0.0",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn token_url_must_be_https_or_loopback_http() {
+        assert!(check_token_url("https://oauth2.googleapis.com/token").is_ok());
+        assert!(check_token_url("http://127.0.0.1:8080/token").is_ok());
+        assert!(check_token_url("http://localhost/token").is_ok());
+        assert!(check_token_url("http://oauth2.example.com/token").is_err());
+        assert!(check_token_url("http://192.0.2.1/token").is_err());
+        assert!(check_token_url("ftp://example.com/token").is_err());
+        assert!(check_token_url("not a url").is_err());
+    }
+
+    #[derive(Deserialize)]
+    struct Tls {
+        tls: Option<ImapTls>,
+    }
+
+    fn tls_of(toml: &str) -> Result<Option<ImapTls>, config::ConfigError> {
+        config::Config::builder()
+            .add_source(config::File::from_str(toml, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize::<Tls>()
+            .map(|t| t.tls)
+    }
+
+    #[test]
+    fn tls_reads_words_and_the_old_booleans() {
+        assert_eq!(
+            tls_of("tls = \"starttls\"").ok(),
+            Some(Some(ImapTls::Starttls))
+        );
+        assert_eq!(
+            tls_of("tls = \"implicit\"").ok(),
+            Some(Some(ImapTls::Implicit))
+        );
+        assert_eq!(tls_of("tls = \"none\"").ok(), Some(Some(ImapTls::None)));
+        assert_eq!(tls_of("tls = true").ok(), Some(Some(ImapTls::Implicit)));
+        assert_eq!(tls_of("tls = false").ok(), Some(Some(ImapTls::None)));
+        assert_eq!(tls_of("").ok(), Some(None));
+        assert!(tls_of("tls = \"sometimes\"").is_err());
+    }
 }

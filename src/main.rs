@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings =
         Settings::load(&cli.config).with_context(|| format!("reading {}", cli.config.display()))?;
     if let Cmd::Migrate = cli.command {
-        claimdesk::store::connect_and_migrate(&settings.database.url, 1).await?;
+        claimdesk::store::open(&settings.database).await?;
         println!("database ready: migrations applied");
         return Ok(());
     }

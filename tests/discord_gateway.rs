@@ -91,7 +91,7 @@ async fn gateway_mode_answers_interactions_through_the_callback() {
     );
     click["data"]["custom_id"] = format!("claim:{number}").into();
     click["message"] = card;
-    gateway.dispatch("INTERACTION_CREATE", click);
+    gateway.dispatch("INTERACTION_CREATE", click.clone());
     let cb = eventually(20, "the claim's callback", || async {
         discord
             .calls_to(
@@ -114,6 +114,19 @@ async fn gateway_mode_answers_interactions_through_the_callback() {
     assert_eq!(
         app.desk.list().await.expect("list")[0].assignee.as_deref(),
         Some("ben")
+    );
+    // The same interaction delivered again (a resumed session) is handled once.
+    gateway.dispatch("INTERACTION_CREATE", click);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        discord
+            .calls_to(
+                "POST",
+                "/interactions/500000000000000001/token-500000000000000001/callback",
+            )
+            .len(),
+        1,
+        "a redelivered interaction was answered twice"
     );
 
     // /workload is deferred, then the answer replaces the placeholder.

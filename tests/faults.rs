@@ -138,6 +138,7 @@ async fn postgres_restarted_mid_ingest_stores_each_message_once() {
     })
     .await;
     env.settings.database.url = cluster.url.clone();
+    env.settings.database.migrate_url = None;
     env.settings.intake.fetch_batch = 50;
     env.settings.intake.max_backoff_secs = 1;
     env.dovecot

@@ -141,7 +141,9 @@ impl DiscordChat {
             .map_err(|e| fail(&e))?
             .send()
             .await
-            .map_err(|e| fail(&e))?;
+            // The URL can hold an interaction token (`/webhooks/{app}/{token}/…`): never in
+            // an error, which gets logged.
+            .map_err(|e| fail(&e.without_url()))?;
         let status = resp.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let header = resp
@@ -165,7 +167,10 @@ impl DiscordChat {
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        resp.json().await.map(Some).map_err(|e| fail(&e))
+        resp.json()
+            .await
+            .map(Some)
+            .map_err(|e| fail(&e.without_url()))
     }
 
     /// The `id` of a created object in a JSON answer.

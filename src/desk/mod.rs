@@ -156,12 +156,16 @@ pub struct Desk {
     noise: crate::config::NoiseSettings,
     clock: Clock,
     max_message_bytes: u64,
+    batch_max_bytes: u64,
     attachments: crate::config::AttachmentSettings,
     /// `intake.trust_authentication_results`: our receiving server's authserv-id.
     trust_authentication_results: Option<String>,
     /// HMAC key for our Message-IDs: from the environment, or loaded (made once) from
     /// `desk_secrets` on first use.
     message_id_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// When an acknowledgement was last skipped for `noise.max_acks_per_hour` and that was
+    /// logged (see `noise.rs`).
+    acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -213,6 +217,7 @@ impl Desk {
             noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
             max_message_bytes: settings.intake.max_message_bytes,
+            batch_max_bytes: settings.intake.batch_max_bytes,
             attachments: settings.intake.attachments.clone(),
             trust_authentication_results: settings.intake.trust_authentication_results.clone(),
             message_id_key: std::sync::Arc::new(
@@ -223,6 +228,7 @@ impl Desk {
                     None => tokio::sync::OnceCell::new(),
                 },
             ),
+            acks_capped_at: std::sync::Arc::default(),
         }
     }
 

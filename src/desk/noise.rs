@@ -172,6 +172,28 @@ impl Desk {
         if stats.acks_last_hour >= i64::from(self.noise.acks_per_sender_per_hour) {
             return Ok(());
         }
+        let cap = self.noise.max_acks_per_hour;
+        let sent = work.acks_last_hour_all().await?;
+        if sent >= i64::from(cap) {
+            if self.first_capped_skip_this_hour() {
+                tracing::warn!(
+                    cap,
+                    sent,
+                    ticket = %t.number,
+                    "acknowledgements paused: noise.max_acks_per_hour reached; new tickets are \
+                     still created and carded, just not acknowledged"
+                );
+                self.queue_audit(
+                    work,
+                    t.id,
+                    ("system", "email"),
+                    "acknowledgement.capped",
+                    serde_json::json!(null),
+                    serde_json::json!({"to": from, "sent_last_hour": sent, "max_acks_per_hour": cap}),
+                );
+            }
+            return Ok(());
+        }
         let Ok(n) = t.number.parse::<TicketNumber>() else {
             return Ok(());
         };
@@ -237,6 +259,23 @@ impl Desk {
     fn is_our_msg_id(&self, id: &str) -> bool {
         id.rsplit_once('@')
             .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(&self.message_id_domain))
+    }
+
+    /// True for the first acknowledgement skipped by `noise.max_acks_per_hour` in this
+    /// process within an hour, false for the others (they are not logged or audited again).
+    fn first_capped_skip_this_hour(&self) -> bool {
+        let mut last = self
+            .acks_capped_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = std::time::Instant::now();
+        match *last {
+            Some(at) if now.duration_since(at) < std::time::Duration::from_secs(3600) => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
     }
 
     /// Whether `mailbox` sends acknowledgements (default yes).

@@ -4,6 +4,7 @@
 pub mod assignment;
 pub mod auth_results;
 pub mod classify;
+pub mod limits;
 pub mod permissions;
 pub mod quoting;
 pub mod status;

@@ -20,6 +20,9 @@ use super::imap;
 pub struct DoctorReport {
     /// The checks that failed: `database`, or `mailbox <name>`. Empty when all passed.
     pub failed: Vec<String>,
+    /// Findings that do not fail the run: `database role` when the app connects as a
+    /// superuser or as (a member of) the owner of `audit_events`.
+    pub warnings: Vec<String>,
 }
 
 impl DoctorReport {
@@ -54,7 +57,11 @@ pub async fn run(
             mb.username,
             mb.host,
             mb.port,
-            if mb.tls { " (TLS)" } else { "" },
+            match mb.tls_mode() {
+                crate::config::ImapTls::Implicit => " (TLS)",
+                crate::config::ImapTls::Starttls => " (STARTTLS)",
+                crate::config::ImapTls::None => "",
+            },
             mb.folder,
             mb.auth.as_str()
         );
@@ -89,7 +96,13 @@ pub async fn run(
         stored_state(settings, &pool, out).await?;
         pool.close().await;
     }
-    if report.ok() {
+    if report.ok() && !report.warnings.is_empty() {
+        writeln!(
+            out,
+            "all checks passed, with warnings: {}",
+            report.warnings.join(", ")
+        )?;
+    } else if report.ok() {
         writeln!(out, "all checks passed")?;
     } else {
         writeln!(out, "failed: {}", report.failed.join(", "))?;
@@ -159,6 +172,7 @@ async fn check_database(
         .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
         .map(|m| format!("{} {}", m.version, m.description))
         .collect();
+    check_role(settings, &pool, out, report).await?;
     if pending.is_empty() {
         writeln!(out, "database: migrations: all {} applied", applied.len())?;
     } else {
@@ -170,6 +184,56 @@ async fn check_database(
         )?;
     }
     Ok(Some(pool))
+}
+
+/// Warns when the app's connection (`database.url`) could rewrite its own audit trail: as a
+/// superuser (which may drop the triggers) or as the owner of `audit_events` (which may
+/// drop them, and holds every privilege).
+async fn check_role(
+    settings: &Settings,
+    pool: &PgPool,
+    out: &mut dyn Write,
+    report: &mut DoctorReport,
+) -> std::io::Result<()> {
+    let role = match store::audit::current_role(pool).await {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(out, "database: role: cannot tell ({e})")?;
+            return Ok(());
+        }
+    };
+    let fix = if settings.database.migrate_url.is_some() {
+        "give database.url a role that owns nothing (e.g. claimdesk_app)"
+    } else {
+        "set database.migrate_url to the owner's connection (e.g. claimdesk_owner) and \
+         database.url to a role that owns nothing (e.g. claimdesk_app); scripts/run-local.sh \
+         creates both"
+    };
+    let what = if role.superuser {
+        Some("a superuser")
+    } else if role.owns_audit {
+        Some("the owner of audit_events")
+    } else {
+        None
+    };
+    match what {
+        Some(what) => {
+            writeln!(
+                out,
+                "database: WARNING — the app connects as role {} ({what}): it could alter or \
+                 empty its own audit trail; {fix}",
+                role.name
+            )?;
+            report.warnings.push("database role".into());
+        }
+        None => writeln!(
+            out,
+            "database: role {}: not a superuser, not the owner of audit_events (audit is \
+             append-only for it)",
+            role.name
+        )?,
+    }
+    Ok(())
 }
 
 async fn stored_state(

@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::config::{AfterIngest, ImapAuth, MailboxSettings};
+use crate::config::{AfterIngest, ImapAuth, ImapTls, MailboxSettings};
 use crate::desk::{Desk, Fetched, Ingested};
 use crate::store;
 
@@ -122,19 +122,26 @@ where
     }
 }
 
-/// Connects to `mb` (TCP, or TLS when `mb.tls`), reads the greeting, authenticates as
+/// Connects to `mb`, reads the greeting, secures the connection as [`MailboxSettings::tls_mode`]
+/// says — implicit TLS from the first byte, STARTTLS after the greeting (RFC 3501 §6.2.1,
+/// RFC 2595 §3.1; nothing read before the upgrade is kept), or none — authenticates as
 /// `mb.auth` says — LOGIN (RFC 3501 §6.2.3), AUTHENTICATE PLAIN (RFC 4616) or AUTHENTICATE
 /// XOAUTH2 — with `secret` (the password, or for XOAUTH2 an access token; see
 /// `intake::oauth::credential`), asks for the CAPABILITY list, and SELECTs `mb.folder`. Every
-/// step is bounded by [`COMMAND_TIMEOUT`].
+/// step is bounded by [`COMMAND_TIMEOUT`]. TLS trusts the web PKI roots plus the certificates
+/// in `mb.tls_ca_file`.
 ///
-/// Errors (each names the mailbox, never the secret): `secret` is `None` (the password
-/// variable is unset), the connection or TLS handshake fails, authentication is refused, the
-/// folder cannot be selected, or the server sends no UIDVALIDITY.
+/// Errors (each names the mailbox, never the secret): the settings would send credentials in
+/// clear text to a host that is not loopback ([`MailboxSettings::check_transport`]; refused
+/// before any connection is attempted), `secret` is `None` (the password variable is unset),
+/// `tls_ca_file` cannot be read, the connection, STARTTLS or the TLS handshake fails,
+/// authentication is refused, the folder cannot be selected, or the server sends no
+/// UIDVALIDITY.
 pub async fn open(
     mb: &MailboxSettings,
     secret: Option<&SecretString>,
 ) -> anyhow::Result<MailboxSession> {
+    mb.check_transport().map_err(|e| anyhow!(e))?;
     let password = secret.ok_or_else(|| {
         anyhow!(
             "mailbox {}: environment variable {} is not set",
@@ -142,6 +149,12 @@ pub async fn open(
             mb.password_env
         )
     })?;
+    let mode = mb.tls_mode();
+    // Built before connecting, so a bad CA file fails without any traffic.
+    let tls = match mode {
+        ImapTls::None => None,
+        ImapTls::Implicit | ImapTls::Starttls => Some(tls_connector(mb)?),
+    };
     let tcp = within(
         COMMAND_TIMEOUT,
         || {
@@ -154,28 +167,31 @@ pub async fn open(
     )
     .await?;
     tcp.set_nodelay(true).ok();
-    let stream: Box<dyn ImapStream> = if mb.tls {
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config()));
-        let name = rustls::pki_types::ServerName::try_from(mb.host.clone())
-            .with_context(|| format!("mailbox {}: bad TLS server name {}", mb.name, mb.host))?;
-        let tls = within(
-            COMMAND_TIMEOUT,
-            || format!("mailbox {}: TLS handshake failed", mb.name),
-            connector.connect(name, tcp),
-        )
-        .await?;
-        Box::new(tls)
-    } else {
-        Box::new(tcp)
+    let client = match (mode, tls) {
+        (ImapTls::Implicit, Some(tls)) => {
+            let mut client = Client::new(handshake(mb, tls, tcp).await?);
+            greeting(mb, &mut client).await?;
+            client
+        }
+        (ImapTls::Starttls, Some(tls)) => {
+            let mut plain = Client::new(tcp);
+            greeting(mb, &mut plain).await?;
+            within(
+                COMMAND_TIMEOUT,
+                || format!("mailbox {}: STARTTLS refused", mb.name),
+                plain.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            // RFC 3501 §6.2.1: no new greeting after the handshake; the client must discard
+            // what it learnt before it (into_inner drops anything buffered).
+            Client::new(handshake(mb, tls, plain.into_inner()).await?)
+        }
+        _ => {
+            let mut client = Client::new(Box::new(tcp) as Box<dyn ImapStream>);
+            greeting(mb, &mut client).await?;
+            client
+        }
     };
-    let mut client = Client::new(stream);
-    within(
-        COMMAND_TIMEOUT,
-        || format!("mailbox {}: reading the IMAP greeting", mb.name),
-        client.read_response(),
-    )
-    .await?
-    .ok_or_else(|| anyhow!("mailbox {}: server closed before its greeting", mb.name))?;
     let mech = mb.auth.as_str();
     let attempt = match mb.auth {
         ImapAuth::Login => {
@@ -277,11 +293,83 @@ impl async_imap::Authenticator for OneShot {
     }
 }
 
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    rustls::ClientConfig::builder()
+/// Reads the IMAP greeting (RFC 3501 §7.1: `* OK`, `* PREAUTH` or `* BYE`).
+async fn greeting<T: ImapStream>(
+    mb: &MailboxSettings,
+    client: &mut Client<T>,
+) -> anyhow::Result<()> {
+    within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {}: reading the IMAP greeting", mb.name),
+        client.read_response(),
+    )
+    .await?
+    .ok_or_else(|| anyhow!("mailbox {}: server closed before its greeting", mb.name))?;
+    Ok(())
+}
+
+/// The TLS client for `mb`'s host: a connector and the server name its certificate must
+/// carry.
+///
+/// Errors: the host is not a valid server name, or `tls_ca_file` cannot be read or holds no
+/// usable certificate.
+fn tls_connector(
+    mb: &MailboxSettings,
+) -> anyhow::Result<(
+    tokio_rustls::TlsConnector,
+    rustls::pki_types::ServerName<'static>,
+)> {
+    let config = tls_config(mb.tls_ca_file.as_deref())
+        .with_context(|| format!("mailbox {}: tls_ca_file", mb.name))?;
+    let name = rustls::pki_types::ServerName::try_from(mb.host.clone())
+        .with_context(|| format!("mailbox {}: bad TLS server name {}", mb.name, mb.host))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
+}
+
+/// Runs the TLS handshake over `tcp`, bounded by [`COMMAND_TIMEOUT`].
+async fn handshake(
+    mb: &MailboxSettings,
+    (connector, name): (
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    ),
+    tcp: TcpStream,
+) -> anyhow::Result<Box<dyn ImapStream>> {
+    let tls = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {}: TLS handshake failed", mb.name),
+        connector.connect(name, tcp),
+    )
+    .await?;
+    Ok(Box::new(tls))
+}
+
+/// A rustls client configuration trusting the web PKI roots (`webpki-roots`) and, when
+/// given, every certificate in the PEM file `extra_ca`.
+///
+/// Errors: `extra_ca` cannot be read, holds a malformed PEM section, or no certificate.
+pub fn tls_config(extra_ca: Option<&std::path::Path>) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let mut added = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
+            let cert = cert.with_context(|| format!("bad PEM in {}", path.display()))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("unusable certificate in {}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(anyhow!("no certificate in {}", path.display()));
+        }
+    }
+    Ok(rustls::ClientConfig::builder()
         .with_root_certificates(roots)
-        .with_no_client_auth()
+        .with_no_client_auth())
 }
 
 impl MailboxSession {
@@ -300,10 +388,13 @@ impl MailboxSession {
         self.idle
     }
 
-    /// Fetches and ingests every message after the stored cursor, in UID FETCH commands of
-    /// at most `batch` UIDs, until nothing after the cursor is left. Each batch is stored in
-    /// one transaction that also moves the cursor to its last UID ([`Desk::ingest_batch`]),
-    /// while the next batch is being fetched. The cursor is read from the database on every
+    /// Fetches and ingests every message after the stored cursor, until nothing after it is
+    /// left: `UID SEARCH` for the UIDs, `UID FETCH (UID RFC822.SIZE)` for their sizes (a few
+    /// bytes each), then the bodies in batches of at most `batch` UIDs and at most
+    /// `intake.batch_max_bytes` bytes ([`plan_batches`]; a message over the budget is a batch
+    /// of its own). Each batch is stored in one transaction that also moves the cursor to its
+    /// last UID ([`Desk::ingest_isolated`]: a message that fails alone is quarantined, the rest
+    /// is stored), while the next batch is being fetched. The cursor is read from the database on every
     /// call, so several runs (or processes) share it safely.
     ///
     /// A changed UIDVALIDITY re-reads the whole folder: stored Message-IDs come out as
@@ -350,15 +441,24 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
+        let limit = desk.max_message_bytes();
+        let sizes = match (uids.first(), uids.last()) {
+            (Some(first), Some(last)) => fetch_sizes(&mut self.session, &name, *first, *last)
+                .await?
+                .into_iter()
+                .filter(|(u, _)| uids.binary_search(u).is_ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let batches = plan_batches(&sizes, batch, desk.batch_max_bytes(), limit);
         // Pipelined: while one batch is being parsed and stored (one transaction, cursor at
         // its last UID) on a task of its own, the next one is being fetched over IMAP, so
         // the two use both cores.
         let mut pending: Option<Vec<Fetched>> = None;
-        let limit = desk.max_message_bytes();
-        for chunk in uids.chunks(batch.max(1) as usize) {
+        for chunk in batches {
             let set = chunk
                 .iter()
-                .map(u32::to_string)
+                .map(|(u, _)| u.to_string())
                 .collect::<Vec<_>>()
                 .join(",");
             let stored_uids = batch_uids(pending.as_deref());
@@ -517,6 +617,68 @@ impl MailboxSession {
     }
 }
 
+/// `UID FETCH first:last (UID RFC822.SIZE)` (RFC 3501 §6.4.5, §6.4.8): `(UID, size in
+/// bytes)` of every message in the range, ascending by UID. Cheap: no body is read.
+///
+/// Errors: the command fails, times out or the connection drops.
+async fn fetch_sizes(
+    session: &mut Session<Box<dyn ImapStream>>,
+    name: &str,
+    first: u32,
+    last: u32,
+) -> anyhow::Result<Vec<(u32, u64)>> {
+    let mut sizes = Vec::new();
+    let mut stream = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH (RFC822.SIZE)"),
+        session.uid_fetch(format!("{first}:{last}"), "(UID RFC822.SIZE)"),
+    )
+    .await?;
+    while let Some(f) = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH (RFC822.SIZE)"),
+        stream.try_next(),
+    )
+    .await?
+    {
+        // An unsolicited FETCH (a flag change, RFC 3501 §7.4.2) carries no size.
+        if let (Some(uid), Some(size)) = (f.uid, f.size) {
+            sizes.push((uid, u64::from(size)));
+        }
+    }
+    sizes.sort_unstable();
+    sizes.dedup_by_key(|(uid, _)| *uid);
+    Ok(sizes)
+}
+
+/// Groups `messages` — `(UID, RFC822.SIZE)` in UID order — into consecutive batches of at
+/// most `max_count` messages (at least 1) whose sizes, each counted up to `per_message`
+/// bytes (what is read of it, `intake.max_message_bytes`), add up to at most `max_bytes`. A
+/// message that alone is over `max_bytes` is a batch of its own. Every message is in exactly
+/// one batch, in order.
+pub fn plan_batches(
+    messages: &[(u32, u64)],
+    max_count: u32,
+    max_bytes: u64,
+    per_message: u64,
+) -> Vec<&[(u32, u64)]> {
+    let max_count = usize::try_from(max_count.max(1)).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, (_, size)) in messages.iter().enumerate() {
+        let cost = (*size).min(per_message);
+        if i > start && (i - start >= max_count || bytes.saturating_add(cost) > max_bytes) {
+            out.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(cost);
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
+}
+
 /// `UID FETCH set (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8): the
 /// messages of `set` as `(UID, raw bytes — at most `limit` of them —, full size in bytes)`,
 /// ascending by UID, one per UID. A UID of `set` the server no longer has (expunged since the
@@ -584,21 +746,37 @@ fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
     batch.unwrap_or_default().iter().map(|m| m.uid).collect()
 }
 
-/// Parses a fetched batch ([`Fetched::new`]) on a blocking thread, so parsing neither holds
-/// up the runtime nor waits for the batch before it to be stored.
+/// Stack of the thread that parses a batch, bytes. Parsing is depth-bounded
+/// (`intake::parse`); this leaves a wide margin over the 2 MiB of Tokio's blocking threads,
+/// so deep nesting that gets through the bounds still cannot overflow the stack and abort
+/// the process. Only the pages touched are ever committed.
+pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Parses a fetched batch ([`Fetched::new`], which catches a panic per message) on a thread
+/// of its own with a [`PARSE_STACK_BYTES`] stack, so parsing neither holds up the runtime
+/// nor waits for the batch before it to be stored.
+///
+/// Errors: the thread could not be started.
 async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetched>> {
-    tokio::task::spawn_blocking(move || {
-        batch
-            .into_iter()
-            .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
-            .collect()
-    })
-    .await
-    .map_err(|e| anyhow!("parsing task failed: {e}"))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("claimdesk-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || {
+            let parsed: Vec<Fetched> = batch
+                .into_iter()
+                .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
+                .collect();
+            let _ = tx.send(parsed);
+        })
+        .context("starting the parsing thread")?;
+    rx.await
+        .map_err(|_| anyhow!("the parsing thread ended without a result"))
 }
 
-/// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
-/// last UID) on a task of its own, and counts the outcomes. `None` or an empty batch does
+/// Stores one fetched batch with [`Desk::ingest_isolated`] (one transaction, cursor at its
+/// last UID; a batch that fails on its messages is split until the bad one is alone and
+/// quarantined) on a task of its own, and counts the outcomes. `None` or an empty batch does
 /// nothing. The returned future resolves when the batch is committed (or failed).
 fn spawn_store(
     desk: &Desk,
@@ -612,7 +790,7 @@ fn spawn_store(
         tokio::spawn(async move {
             let mut report = FetchReport::default();
             let outcomes = desk
-                .ingest_batch(&name, uidvalidity, &batch)
+                .ingest_isolated(&name, uidvalidity, &batch)
                 .await
                 .with_context(|| {
                     format!(
@@ -673,4 +851,50 @@ pub async fn fetch_mailbox(
     let report = session.fetch_new(desk, batch).await?;
     session.logout().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_batches;
+
+    fn uids(batches: &[&[(u32, u64)]]) -> Vec<Vec<u32>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|(u, _)| *u).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_by_bytes() {
+        let small: Vec<(u32, u64)> = (1..=7).map(|u| (u, 10)).collect();
+        assert_eq!(
+            uids(&plan_batches(&small, 3, 1_000, 1_000)),
+            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        assert_eq!(
+            uids(&plan_batches(&small, 100, 25, 1_000)),
+            vec![vec![1, 2], vec![3, 4], vec![5, 6], vec![7]]
+        );
+        assert!(plan_batches(&[], 10, 10, 10).is_empty());
+    }
+
+    #[test]
+    fn a_message_over_the_budget_is_alone_and_counts_only_what_is_read() {
+        let mixed = [(1, 10), (2, 500), (3, 10), (4, 10)];
+        assert_eq!(
+            uids(&plan_batches(&mixed, 100, 100, 1_000)),
+            vec![vec![1], vec![2], vec![3, 4]]
+        );
+        // Counted up to the per-message read limit: 500 → 50 fits beside the others.
+        assert_eq!(
+            uids(&plan_batches(&mixed, 100, 100, 50)),
+            vec![vec![1, 2, 3, 4]]
+        );
+        // Count 0 is treated as 1; sizes near u64::MAX do not overflow.
+        let huge = [(1, u64::MAX), (2, u64::MAX)];
+        assert_eq!(
+            uids(&plan_batches(&huge, 0, u64::MAX, u64::MAX)),
+            vec![vec![1], vec![2]]
+        );
+    }
 }

@@ -77,7 +77,12 @@ pub async fn credential(
 /// `scope` (when configured) as a form to `oauth2.token_url`; stores a rotated refresh token
 /// in `oauth_tokens` before returning.
 ///
-/// Errors (never containing a token or the secret): no `oauth2` section; no refresh token
+/// The URL must be `https` (or `http` to a loopback host, for tests; see
+/// `config::check_token_url`) and redirects are not followed: a 3xx answer is an error, so
+/// the refresh token and client secret only ever reach the configured endpoint.
+///
+/// Errors (never containing a token or the secret): no `oauth2` section; a `token_url` that
+/// is not https; no refresh token
 /// stored or in the environment; the endpoint is unreachable or slower than
 /// [`TOKEN_TIMEOUT`]; it answers with an error (its RFC 6749 §5.2 `error` code and
 /// description are reported) or without `access_token`; the token type is not `Bearer`;
@@ -89,6 +94,10 @@ pub async fn access_token(pool: &PgPool, mb: &MailboxSettings) -> anyhow::Result
             mb.name
         )
     })?;
+    // The refresh token and client secret go in the body: never in clear text to the
+    // network, and never re-sent to wherever a redirect points.
+    crate::config::check_token_url(&o.token_url)
+        .map_err(|e| anyhow!("mailbox {}: {e}", mb.name))?;
     let mut tx = pool
         .begin()
         .await
@@ -125,6 +134,7 @@ pub async fn access_token(pool: &PgPool, mb: &MailboxSettings) -> anyhow::Result
     }
     let client = reqwest::Client::builder()
         .timeout(TOKEN_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .with_context(|| format!("mailbox {}: HTTP client", mb.name))?;
     let response = client

@@ -4,6 +4,7 @@
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -28,24 +29,51 @@ pub struct Mailer {
     from_name: String,
 }
 
+/// SMTP settings that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Credentials would travel in clear text to a host that is not loopback
+    /// ([`SmtpSettings::check_transport`]); nothing was sent.
+    #[error("{0}")]
+    Plaintext(String),
+    /// `tls_ca_file` cannot be read or holds no certificate.
+    #[error("smtp: tls_ca_file {0}")]
+    CaFile(String),
+    /// The host is not a valid TLS server name, or the TLS parameters cannot be built.
+    #[error("smtp: {0}")]
+    Tls(#[from] lettre::transport::smtp::Error),
+}
+
 impl Mailer {
     /// A mailer for `s`, authenticating as `s.username` with `password` when both are given.
+    /// `security` picks lettre's `Tls::Required` (STARTTLS, no fallback), `Tls::Wrapper`
+    /// (implicit TLS) or no TLS; TLS trusts the web PKI roots plus `s.tls_ca_file`. Nothing
+    /// connects here: the pool connects on the first send.
     ///
-    /// Errors: the host is not a valid TLS server name.
-    pub fn new(
-        s: &SmtpSettings,
-        password: Option<&SecretString>,
-    ) -> Result<Mailer, lettre::transport::smtp::Error> {
-        let builder = match s.security {
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?
+    /// Errors: [`SetupError::Plaintext`] when credentials would go in clear text to a host
+    /// that is not loopback and `allow_plaintext` is off; [`SetupError::CaFile`];
+    /// [`SetupError::Tls`] for a host that is not a valid TLS server name.
+    pub fn new(s: &SmtpSettings, password: Option<&SecretString>) -> Result<Mailer, SetupError> {
+        s.check_transport().map_err(SetupError::Plaintext)?;
+        let tls = |wrap: fn(TlsParameters) -> Tls| -> Result<Tls, SetupError> {
+            let mut b = TlsParameters::builder(s.host.clone());
+            if let Some(path) = &s.tls_ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| SetupError::CaFile(format!("{}: {e}", path.display())))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| SetupError::CaFile(format!("{}: {e}", path.display())))?;
+                b = b.add_root_certificate(cert);
             }
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
+            Ok(wrap(b.build()?))
         };
-        let mut builder = builder
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
             .port(s.port)
             .timeout(Some(std::time::Duration::from_secs(30)));
+        builder = match s.security {
+            SmtpSecurity::None => builder.tls(Tls::None),
+            SmtpSecurity::Starttls => builder.tls(tls(Tls::Required)?),
+            SmtpSecurity::Tls => builder.tls(tls(Tls::Wrapper)?),
+        };
         if let (Some(user), Some(pass)) = (&s.username, password) {
             builder = builder.credentials(Credentials::new(
                 user.clone(),

@@ -1,4 +1,6 @@
-//! The append-only `audit_events` table (a trigger refuses UPDATE and DELETE).
+//! The append-only `audit_events` table: a row trigger refuses UPDATE and DELETE (migration
+//! 0001), a statement trigger TRUNCATE (0010), and the app's role, when it is not the owner,
+//! holds only SELECT and INSERT on it (`store::grant_app`).
 
 use sqlx::PgConnection;
 
@@ -103,4 +105,35 @@ pub async fn for_ticket(
             after: r.5,
         })
         .collect())
+}
+
+/// Who a connection is, as far as the audit trail's protection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCheck {
+    /// `current_user`.
+    pub name: String,
+    /// Whether the role is a superuser (which may drop or disable the triggers).
+    pub superuser: bool,
+    /// Whether the role owns `audit_events` or may act as its owner (a member of the
+    /// owning role, `pg_has_role … MEMBER`); `false` too when the table does not exist yet.
+    pub owns_audit: bool,
+}
+
+/// The [`RoleCheck`] of a connection from `pool` (`pg_roles`, `pg_class`).
+///
+/// Errors: the database's.
+pub async fn current_role(pool: &sqlx::PgPool) -> Result<RoleCheck, sqlx::Error> {
+    let (name, superuser, owns_audit): (String, bool, bool) = sqlx::query_as(
+        "SELECT current_user::text,
+                COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+                COALESCE((SELECT pg_has_role(current_user, c.relowner, 'MEMBER')
+                            FROM pg_class c WHERE c.oid = to_regclass('audit_events')), false)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(RoleCheck {
+        name,
+        superuser,
+        owns_audit,
+    })
 }

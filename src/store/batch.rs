@@ -186,6 +186,8 @@ pub struct Work<'c, 'a> {
     pending: Pending<'a>,
     /// Times [`Work::direct`] was called.
     directs: usize,
+    /// Acknowledgements to anyone in the last hour, this unit's included; read on first use.
+    acks_all: Option<i64>,
 }
 
 impl<'c, 'a> Work<'c, 'a> {
@@ -203,6 +205,7 @@ impl<'c, 'a> Work<'c, 'a> {
             message_ids: Vec::new(),
             pending: Pending::default(),
             directs: 0,
+            acks_all: None,
         }
     }
 
@@ -377,6 +380,22 @@ impl<'c, 'a> Work<'c, 'a> {
             self.load_senders(&[sender.to_string()]).await?;
         }
         Ok(self.cache.senders.get(sender).copied().unwrap_or_default())
+    }
+
+    /// Acknowledgements queued to anyone in the last hour (`acknowledgements`), this unit's
+    /// included (for `noise.max_acks_per_hour`). One query on first use, counted on after.
+    pub async fn acks_last_hour_all(&mut self) -> Result<i64, sqlx::Error> {
+        if let Some(n) = self.acks_all {
+            return Ok(n);
+        }
+        let (stored,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM acknowledgements WHERE created_at > now() - interval '1 hour'",
+        )
+        .fetch_one(&mut *self.conn)
+        .await?;
+        let n = stored + i64::try_from(self.pending.acks.len()).unwrap_or(i64::MAX);
+        self.acks_all = Some(n);
+        Ok(n)
     }
 
     /// Takes the next ticket number of `year`'s sequence (`ticket_counters`): the counter row is locked on first use and stays
@@ -614,6 +633,9 @@ impl<'c, 'a> Work<'c, 'a> {
         if let Some(s) = self.cache.senders.get_mut(sender) {
             s.acks_last_hour += 1;
         }
+        if let Some(n) = self.acks_all.as_mut() {
+            *n += 1;
+        }
         self.pending
             .acks
             .push((message_row, sender.to_string(), ticket_id));
@@ -684,12 +706,16 @@ impl<'c, 'a> Work<'c, 'a> {
     }
 
     /// Queues `raw` for the `quarantine` table with `reason` (kept once per mailbox and
-    /// content, by SHA-256).
+    /// content, by SHA-256; the reason fitted by `store::quarantine::fit_reason`).
     pub fn quarantine(&mut self, mailbox: &str, uid: Option<i64>, reason: &str, raw: &'a [u8]) {
         let digest = hex::encode(Sha256::digest(raw));
-        self.pending
-            .quarantine
-            .push((mailbox.to_string(), uid, reason.to_string(), raw, digest));
+        self.pending.quarantine.push((
+            mailbox.to_string(),
+            uid,
+            super::quarantine::fit_reason(reason),
+            raw,
+            digest,
+        ));
     }
 
     /// The connection, for statements that neither read nor write what this unit of work

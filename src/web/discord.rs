@@ -8,7 +8,9 @@
 //! it later via `PATCH /webhooks/{application_id}/{token}/messages/@original`.
 //!
 //! HTTP requests' Ed25519 signatures (`X-Signature-Ed25519` over `X-Signature-Timestamp` +
-//! body) are checked with serenity's verifier; a bad one gets 401 as Discord requires.
+//! body) are checked with serenity's verifier; a bad one gets 401 as Discord requires. So do
+//! a timestamp more than 5 minutes from now and an interaction id already handled (kept in
+//! `seen_interactions`, shared by replicas): a replayed request has no effect.
 //! <https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint>,
 //! <https://discord.com/developers/docs/interactions/receiving-and-responding>
 
@@ -88,22 +90,53 @@ impl DiscordInbound {
         self
     }
 
-    /// Checks the signature headers over `body`.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
+    /// Checks the signature headers over `body` (Ed25519 over `X-Signature-Timestamp` +
+    /// body), then that the signed timestamp (Unix seconds) is within [`MAX_AGE_SECS`] of
+    /// `now` (Unix seconds) either way, so an old signed request cannot be replayed later.
+    ///
+    /// Errors: the reason, for the log (never the body).
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), String> {
         let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
         let (Some(sig), Some(ts)) = (get("x-signature-ed25519"), get("x-signature-timestamp"))
         else {
-            return Err("missing signature headers");
+            return Err("missing signature headers".into());
         };
         self.verifier
             .verify(sig, ts, body)
-            .map_err(|()| "bad signature")
+            .map_err(|()| "bad signature".to_string())?;
+        super::slack::check_skew(ts, now, MAX_AGE_SECS)
     }
+}
+
+/// Oldest (or furthest in the future) `X-Signature-Timestamp` accepted, seconds.
+pub const MAX_AGE_SECS: u64 = 300;
+
+/// Whether interaction `id` is new: records it in `seen_interactions` (shared by every
+/// replica) and returns `Ok(true)` the first time, `Ok(false)` for a replay.
+///
+/// Errors: an id that is empty or longer than `store::interactions::MAX_ID_CHARS` (as text,
+/// for the log), or the database failing.
+pub async fn first_time(desk: &Desk, id: Option<&str>) -> Result<bool, String> {
+    let id = id.unwrap_or("");
+    if id.is_empty() || id.chars().count() > crate::store::interactions::MAX_ID_CHARS {
+        return Err("interaction without a usable id".into());
+    }
+    let mut conn = desk
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    crate::store::interactions::first_seen(&mut conn, "discord", id)
+        .await
+        .map_err(|e| format!("database: {e}"))
 }
 
 /// The fields of an interaction claimdesk reads; everything else is ignored.
 /// <https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object>
-#[derive(Debug, Clone, Deserialize)]
+///
+/// `Debug` leaves out the token (it lets anyone answer or edit the interaction for 15
+/// minutes) and what was typed.
+#[derive(Clone, Deserialize)]
 pub struct Interaction {
     /// Interaction ID (snowflake), for the gateway's callback.
     #[serde(default)]
@@ -122,6 +155,17 @@ pub struct Interaction {
     member: Option<Member>,
     #[serde(default)]
     user: Option<User>,
+}
+
+impl std::fmt::Debug for Interaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interaction")
+            .field("id", &self.id)
+            .field("application_id", &self.application_id)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -477,8 +521,8 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
     let Some(inbound) = s.discord.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Err(why) = inbound.verify(&headers, &body) {
-        tracing::warn!(reason = why, "rejected Discord interaction");
+    if let Err(why) = inbound.verify(&headers, &body, chrono::Utc::now().timestamp()) {
+        tracing::warn!(reason = %why, "rejected Discord interaction");
         return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
     }
     let i: Interaction = match serde_json::from_slice(&body) {
@@ -488,6 +532,23 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
             return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
         }
     };
+    // A replay of a request already handled (same signed body): refused like a bad
+    // signature, with no effect.
+    match first_time(&s.desk, i.id.as_deref()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(id = ?i.id, "rejected replayed Discord interaction");
+            return (StatusCode::UNAUTHORIZED, "interaction already handled").into_response();
+        }
+        Err(why) if why.starts_with("database") => {
+            tracing::error!(reason = %why, "cannot record a Discord interaction");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+        Err(why) => {
+            tracing::warn!(reason = %why, "rejected Discord interaction");
+            return (StatusCode::BAD_REQUEST, "interaction without an id").into_response();
+        }
+    }
     let (app_id, token) = (i.application_id.clone(), i.token.clone());
     match handle(&s.desk, i).await {
         Ok(Outcome::Respond(r)) => Json(r).into_response(),
@@ -560,6 +621,19 @@ pub mod gateway {
                 tracing::warn!("gateway interaction without id, application_id or token");
                 return;
             };
+            // The gateway does not replay, but a resumed session could redeliver: each id is
+            // handled once, as over HTTP.
+            match super::first_time(&self.desk, Some(&id)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(id = %id, "Discord interaction delivered twice; ignored");
+                    return;
+                }
+                Err(why) => {
+                    tracing::error!(reason = %why, "cannot record a Discord interaction");
+                    return;
+                }
+            }
             match handle(&self.desk, i).await {
                 Ok(outcome) => {
                     if let Err(e) =

@@ -1,5 +1,12 @@
 //! HTTP endpoints (axum): Slack slash commands and interactivity, the Discord interactions
-//! endpoint, `/healthz` and `/metrics`.
+//! endpoint, `/healthz`, and the operators' `/healthz/details` and `/metrics`.
+//!
+//! What a stranger can read: `/healthz` says only `ok`/`degraded` and, per mailbox, its name,
+//! mode, whether it is failing and the age of its last success — never an error text, host or
+//! user name. Error texts and counts are in `/healthz/details` and `/metrics`, which need the
+//! admin bearer token (`web.admin_token_env`) or live on the admin listener (`web.admin_bind`);
+//! with neither configured they answer 404. Chat routes take bodies of at most
+//! [`CHAT_BODY_LIMIT`] bytes (413 beyond).
 
 pub mod discord;
 pub mod slack;
@@ -7,13 +14,19 @@ pub mod slack_socket;
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::desk::Desk;
+
+/// Largest request body the Slack and Discord routes accept, bytes (1 MiB). Slack's slash
+/// command, interactivity and Events API payloads and Discord's interactions are a few KB;
+/// larger bodies get 413 before any parsing or signature check.
+pub const CHAT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -24,36 +37,134 @@ pub struct WebState {
     pub slack: Option<Arc<slack::SlackInbound>>,
     /// Discord request verification, when Discord is active.
     pub discord: Option<Arc<discord::DiscordInbound>>,
+    /// The admin bearer token (`web.admin_token_env`), when set: `/metrics` and
+    /// `/healthz/details` then need it on every listener.
+    pub admin_token: Option<Arc<SecretString>>,
 }
 
-/// The router. Slack and Discord routes exist only when the platform is active.
+/// The public router: `/healthz`; the Slack and Discord routes when the platform is active
+/// (bodies limited to [`CHAT_BODY_LIMIT`]); `/metrics` and `/healthz/details` only when an
+/// admin token is configured (else 404).
 pub fn router(state: WebState) -> Router {
-    let mut r = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics));
-    if state.slack.is_some() {
+    let mut r = Router::new().route("/healthz", get(healthz));
+    if state.admin_token.is_some() {
         r = r
+            .route("/healthz/details", get(healthz_details))
+            .route("/metrics", get(metrics));
+    }
+    let mut chat = Router::new();
+    if state.slack.is_some() {
+        chat = chat
             .route("/slack/commands", post(slack::commands))
             .route("/slack/interactions", post(slack::interactions))
             .route("/slack/events", post(slack::events));
     }
     if state.discord.is_some() {
-        r = r.route("/discord/interactions", post(discord::interactions));
+        chat = chat.route("/discord/interactions", post(discord::interactions));
     }
-    r.with_state(state)
+    r.merge(chat.layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
+        .with_state(state)
 }
 
-async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
-    let db = sqlx::query("SELECT 1").execute(s.desk.pool()).await;
-    let backlog = match s.desk.pool().acquire().await {
-        Ok(mut c) => crate::store::outbox::backlog(&mut c).await.ok(),
-        Err(_) => None,
-    };
-    let ok = db.is_ok();
-    // Per mailbox intake state (`intake::supervisor`); a mailbox whose last error is newer
-    // than its last success makes the status `degraded` (still 200: the desk itself works).
+/// The admin listener's router (`web.admin_bind`): `/healthz`, `/healthz/details` and
+/// `/metrics`, open unless an admin token is configured (then it is required here too).
+pub fn admin_router(state: WebState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/healthz/details", get(healthz_details))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// `None` when the request may see admin routes: no token configured (the route is then
+/// only reachable on the admin listener), or `Authorization: Bearer <token>` (RFC 6750 §2.1)
+/// matches, compared in constant time. Else the 401 to send, with `WWW-Authenticate`.
+fn refused(s: &WebState, headers: &HeaderMap) -> Option<Response> {
+    let expected = s.admin_token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(_, token)| token.trim());
+    match given {
+        Some(token) if same_secret(token, expected.expose_secret()) => None,
+        _ => Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "admin token required\n",
+            )
+                .into_response(),
+        ),
+    }
+}
+
+/// Whether `a == b`, in time independent of where they differ and of their lengths (both
+/// are hashed with SHA-256 first, then every byte of the digests is compared).
+fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Whether the database answers, and each mailbox's stored intake state (`None` when it
+/// cannot be read).
+async fn state_of(
+    s: &WebState,
+) -> (
+    bool,
+    Option<Vec<crate::store::mailbox_status::MailboxStatus>>,
+) {
+    let db = sqlx::query("SELECT 1").execute(s.desk.pool()).await.is_ok();
     let mailboxes = match s.desk.pool().acquire().await {
         Ok(mut c) => crate::store::mailbox_status::list(&mut c).await.ok(),
+        Err(_) => None,
+    };
+    (db, mailboxes)
+}
+
+/// `GET /healthz`: `{"status": "ok"|"degraded", "mailboxes": [{"name", "mode",
+/// "failing", "last_success_age_secs"}]}`. `degraded` when the database does not answer
+/// (then 503) or a mailbox's last error is newer than its last success (still 200: the
+/// desk itself works). No error texts, hosts or user names.
+async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
+    let (ok, mailboxes) = state_of(&s).await;
+    let now = chrono::Utc::now();
+    let failing = mailboxes
+        .as_ref()
+        .is_some_and(|rows| rows.iter().any(|r| r.failing()));
+    let body = serde_json::json!({
+        "status": if ok && !failing { "ok" } else { "degraded" },
+        "mailboxes": mailboxes.map(|rows| rows.iter().map(|r| serde_json::json!({
+            "name": r.name,
+            "mode": r.mode,
+            "failing": r.failing(),
+            "last_success_age_secs": r.last_success_at.map(|t| (now - t).num_seconds().max(0)),
+        })).collect::<Vec<_>>()),
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}
+
+/// `GET /healthz/details` (admin): the database state, the outbox backlog and each
+/// mailbox's last success and last error with its text.
+async fn healthz_details(State(s): State<WebState>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&s, &headers) {
+        return r;
+    }
+    let (ok, mailboxes) = state_of(&s).await;
+    let backlog = match s.desk.pool().acquire().await {
+        Ok(mut c) => crate::store::outbox::backlog(&mut c).await.ok(),
         Err(_) => None,
     };
     let failing = mailboxes
@@ -78,10 +189,14 @@ async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(body))
+    (code, Json(body)).into_response()
 }
 
-async fn metrics(State(s): State<WebState>) -> impl IntoResponse {
+/// `GET /metrics` (admin): Prometheus text exposition format.
+async fn metrics(State(s): State<WebState>, headers: HeaderMap) -> Response {
+    if let Some(r) = refused(&s, &headers) {
+        return r;
+    }
     let rows: Result<Vec<(String, i64)>, _> =
         sqlx::query_as("SELECT status, count(*) FROM tickets GROUP BY status ORDER BY status")
             .fetch_all(s.desk.pool())
@@ -91,10 +206,7 @@ async fn metrics(State(s): State<WebState>) -> impl IntoResponse {
         Err(_) => None,
     };
     let (Ok(rows), Some((pending, oldest))) = (rows, backlog) else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database unreachable\n".to_string(),
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
     };
     let mut out = String::from(
         "# HELP claimdesk_tickets Tickets by status.\n# TYPE claimdesk_tickets gauge\n",
@@ -106,5 +218,5 @@ async fn metrics(State(s): State<WebState>) -> impl IntoResponse {
         "# HELP claimdesk_outbox_pending Undelivered side effects.\n# TYPE claimdesk_outbox_pending gauge\nclaimdesk_outbox_pending {pending}\n\
          # HELP claimdesk_outbox_oldest_seconds Age of the oldest undelivered side effect.\n# TYPE claimdesk_outbox_oldest_seconds gauge\nclaimdesk_outbox_oldest_seconds {oldest}\n"
     ));
-    (StatusCode::OK, out)
+    (StatusCode::OK, out).into_response()
 }

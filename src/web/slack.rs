@@ -51,6 +51,7 @@ pub const MAX_SKEW_SECS: i64 = 300;
 pub struct SlackInbound {
     secret: Option<SecretString>,
     chat: Option<SlackChat>,
+    origin: Origin,
 }
 
 impl SlackInbound {
@@ -59,6 +60,7 @@ impl SlackInbound {
         SlackInbound {
             secret: Some(signing_secret.clone()),
             chat: None,
+            origin: Origin::default(),
         }
     }
 
@@ -68,6 +70,7 @@ impl SlackInbound {
         SlackInbound {
             secret: None,
             chat: None,
+            origin: Origin::default(),
         }
     }
 
@@ -75,6 +78,17 @@ impl SlackInbound {
     pub fn with_chat(mut self, chat: SlackChat) -> SlackInbound {
         self.chat = Some(chat);
         self
+    }
+
+    /// The same, refusing requests from another workspace or app than `origin` says.
+    pub fn with_origin(mut self, origin: Origin) -> SlackInbound {
+        self.origin = origin;
+        self
+    }
+
+    /// The workspace and app requests must come from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// The Web API client, when one is configured.
@@ -97,10 +111,7 @@ impl SlackInbound {
         };
         let sig = get("x-slack-signature")?;
         let ts = get("x-slack-request-timestamp")?;
-        let t: i64 = ts.parse().map_err(|_| "bad timestamp".to_string())?;
-        if (now - t).abs() > MAX_SKEW_SECS {
-            return Err(format!("stale timestamp ({}s off)", now - t));
-        }
+        check_skew(ts, now, MAX_SKEW_SECS.unsigned_abs())?;
         let hex_sig = sig.strip_prefix("v0=").ok_or("signature is not v0")?;
         let expected = hex::decode(hex_sig).map_err(|_| "signature is not hex".to_string())?;
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
@@ -110,6 +121,69 @@ impl SlackInbound {
         mac.verify_slice(&expected)
             .map_err(|_| "signature mismatch".to_string())
     }
+}
+
+/// Checks that `ts` (decimal Unix seconds, as in `X-Slack-Request-Timestamp` and Discord's
+/// `X-Signature-Timestamp`) is within `max_secs` of `now`, either way. Any text is safe:
+/// values that do not fit an `i64` are refused as unreadable and the distance is computed
+/// with `abs_diff`, so nothing overflows.
+///
+/// Errors: the reason, for the log.
+pub fn check_skew(ts: &str, now: i64, max_secs: u64) -> Result<(), String> {
+    let t: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| "unreadable timestamp".to_string())?;
+    let off = now.abs_diff(t);
+    if off > max_secs {
+        return Err(format!("stale timestamp ({off}s off)"));
+    }
+    Ok(())
+}
+
+/// The workspace and app requests must come from (`slack.team_id`, `slack.api_app_id`);
+/// `None` leaves that one unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Expected `team_id` (`T…`).
+    pub team_id: Option<String>,
+    /// Expected `api_app_id` (`A…`).
+    pub api_app_id: Option<String>,
+}
+
+impl Origin {
+    /// Checks a request's `team` and `app` against the configured ones. For each, `None`
+    /// means the transport does not carry the field (slack-morphism's Socket Mode models
+    /// leave `api_app_id` out of commands and view submissions; the connection is the app's
+    /// own); `Some("")` means the request lacks it, which is refused when one is configured.
+    ///
+    /// Errors: which one differs, for the log.
+    pub fn check(&self, team: Option<&str>, app: Option<&str>) -> Result<(), String> {
+        if let (Some(want), Some(got)) = (&self.team_id, team) {
+            if want != got {
+                return Err(format!("request from workspace `{got}`, not `{want}`"));
+            }
+        }
+        if let (Some(want), Some(got)) = (&self.api_app_id, app) {
+            if want != got {
+                return Err(format!("request for app `{got}`, not `{want}`"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `team_id` and `api_app_id` of an interaction payload
+/// (<https://api.slack.com/reference/interaction-payloads>): `team.id` (else `user.team_id`)
+/// and `api_app_id`; missing ones are `""`.
+pub fn payload_origin(p: &Value) -> (&str, &str) {
+    let team = p
+        .pointer("/team/id")
+        .or_else(|| p.pointer("/user/team_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let app = p.get("api_app_id").and_then(Value::as_str).unwrap_or("");
+    (team, app)
 }
 
 /// How long a handler works before it acknowledges anyway, leaving Slack's 3 s limit a
@@ -173,7 +247,8 @@ async fn tell_later(desk: &Desk, channel: &str, user: &str, text: &str) {
 
 /// A slash command as either transport delivers it (HTTP form fields or the Socket Mode
 /// `slash_commands` payload; <https://api.slack.com/interactivity/slash-commands>).
-#[derive(Debug, Clone, Default)]
+/// `Debug` leaves out the `trigger_id` and the typed text.
+#[derive(Clone, Default)]
 pub struct SlashCommand {
     /// `/claim`, `/desk`, …
     pub command: String,
@@ -185,6 +260,16 @@ pub struct SlashCommand {
     pub channel_id: String,
     /// For opening a modal, valid 3 s.
     pub trigger_id: Option<String>,
+}
+
+impl std::fmt::Debug for SlashCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlashCommand")
+            .field("command", &self.command)
+            .field("user_id", &self.user_id)
+            .field("channel_id", &self.channel_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form.
@@ -536,6 +621,25 @@ pub fn on_event(v: &Value) -> Option<Value> {
     }
 }
 
+/// `Some(403)` (logged) when a verified request comes from another workspace or app than
+/// configured; `None` when it may go on.
+fn foreign(s: &WebState, team: &str, app: &str) -> Option<Response> {
+    let inbound = s.slack.as_ref()?;
+    match inbound.origin().check(Some(team), Some(app)) {
+        Ok(()) => None,
+        Err(why) => {
+            tracing::warn!(reason = %why, "rejected Slack request");
+            Some(
+                (
+                    StatusCode::FORBIDDEN,
+                    "request from another workspace or app",
+                )
+                    .into_response(),
+            )
+        }
+    }
+}
+
 fn ephemeral(text: String) -> Response {
     Json(json!({"response_type": "ephemeral", "text": text})).into_response()
 }
@@ -554,6 +658,10 @@ pub async fn commands(State(s): State<WebState>, headers: HeaderMap, body: Bytes
     let (Some(command), Some(user)) = (form.get("command"), form.get("user_id")) else {
         return (StatusCode::BAD_REQUEST, "not a slash command").into_response();
     };
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if let Some(refused) = foreign(&s, field("team_id"), field("api_app_id")) {
+        return refused;
+    }
     let c = SlashCommand {
         command: command.clone(),
         text: form.get("text").cloned().unwrap_or_default(),
@@ -587,6 +695,10 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
             return (StatusCode::BAD_REQUEST, "unreadable payload").into_response();
         }
     };
+    let (team, app) = payload_origin(&p);
+    if let Some(refused) = foreign(&s, team, app) {
+        return refused;
+    }
     match on_interaction(&s, p).await {
         Some(answer) => Json(answer).into_response(),
         None => StatusCode::OK.into_response(),
@@ -603,6 +715,13 @@ pub async fn events(State(s): State<WebState>, headers: HeaderMap, body: Bytes) 
         Ok(v) => v,
         Err(_) => return (StatusCode::BAD_REQUEST, "not JSON").into_response(),
     };
+    // url_verification carries no team: it only echoes the challenge.
+    if v.get("type").and_then(Value::as_str) != Some("url_verification") {
+        let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+        if let Some(refused) = foreign(&s, field("team_id"), field("api_app_id")) {
+            return refused;
+        }
+    }
     match on_event(&v) {
         Some(answer) => Json(answer).into_response(),
         None => StatusCode::OK.into_response(),
@@ -654,6 +773,56 @@ mod tests {
         assert_eq!(modal_request("/reply", "TICK-2026-0001 Thanks"), None);
         assert_eq!(modal_request("/desk", "reply"), None);
         assert_eq!(modal_request("/claim", "TICK-2026-0001"), None);
+    }
+
+    #[test]
+    fn timestamps_that_do_not_fit_are_refused_without_overflow() {
+        let v = vector();
+        let inbound = SlackInbound::new(&v.signing_secret.clone().into());
+        for now in [0, 1_700_000_000, 4_000_000_000] {
+            for ts in [
+                "99999999999999999999",
+                "-9223372036854775808",
+                "9223372036854775807",
+                "",
+                "1e9",
+                " ",
+                "0x10",
+            ] {
+                let sig = slack_signature_for(&v.signing_secret, ts, &v.body);
+                let r = inbound.verify(&headers(&sig, ts), &v.body, now);
+                assert!(r.is_err(), "now {now}, ts {ts:?}: {r:?}");
+            }
+        }
+        assert!(check_skew("-9223372036854775808", i64::MAX, 300).is_err());
+        assert!(check_skew("9223372036854775807", i64::MIN, 300).is_err());
+        assert_eq!(check_skew("1000", 1300, 300), Ok(()));
+        assert!(check_skew("1000", 1301, 300).is_err());
+        assert!(check_skew("1301", 1000, 300).is_err());
+    }
+
+    fn slack_signature_for(secret: &str, ts: &str, body: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("v0:{ts}:{body}").as_bytes());
+        format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn origin_checks_only_what_is_configured() {
+        let open = Origin::default();
+        assert_eq!(open.check(Some("T1"), Some("A1")), Ok(()));
+        assert_eq!(open.check(Some(""), Some("")), Ok(()));
+        let pinned = Origin {
+            team_id: Some("T1".into()),
+            api_app_id: Some("A1".into()),
+        };
+        assert_eq!(pinned.check(Some("T1"), Some("A1")), Ok(()));
+        assert!(pinned.check(Some("T2"), Some("A1")).is_err());
+        assert!(pinned.check(Some("T1"), Some("A2")).is_err());
+        assert!(pinned.check(Some(""), Some("A1")).is_err());
+        assert!(pinned.check(Some("T1"), Some("")).is_err());
+        // Not carried by the transport: unchecked.
+        assert_eq!(pinned.check(Some("T1"), None), Ok(()));
     }
 
     #[test]

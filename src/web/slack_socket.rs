@@ -5,6 +5,9 @@
 //! keeps the connection (reconnects, pings) and sends each envelope's acknowledgement
 //! (`{"envelope_id": …, "payload": …}`) when our callback returns.
 //!
+//! Envelopes from another workspace or app than `slack.team_id` / `slack.api_app_id` are
+//! acknowledged and dropped.
+//!
 //! The callbacks hand the payload to the same handlers as HTTP (`super::slack::on_command`,
 //! `on_interaction`, `on_event`), which answer within `super::slack::ACK_BUDGET`.
 
@@ -16,7 +19,7 @@ use slack_morphism::prelude::*;
 
 use crate::chat::slack::SlackChat;
 
-use super::slack::{on_command, on_event, on_interaction, SlashCommand};
+use super::slack::{on_command, on_event, on_interaction, payload_origin, SlashCommand};
 use super::WebState;
 
 type Connector = SlackClientHyperHttpsConnector;
@@ -91,12 +94,26 @@ async fn web_state(
         .ok_or_else(|| "Socket Mode listener has no state".into())
 }
 
+/// [`super::slack::Origin::check`] with the configured workspace and app (none when Slack
+/// inbound is off).
+fn origin_check(state: &WebState, team: Option<&str>, app: Option<&str>) -> Result<(), String> {
+    match state.slack.as_ref() {
+        Some(inbound) => inbound.origin().check(team, app),
+        None => Ok(()),
+    }
+}
+
 async fn command_cb(
     ev: SlackCommandEvent,
     _client: Arc<SlackHyperClient>,
     st: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let state = web_state(&st).await?;
+    // slack-morphism's model has no api_app_id for commands; the connection is the app's own.
+    if let Err(why) = origin_check(&state, Some(ev.team_id.0.as_str()), None) {
+        tracing::warn!(reason = %why, "rejected Slack Socket Mode command");
+        return Ok(SlackCommandEventResponse::new(SlackMessageContent::new()));
+    }
     let c = SlashCommand {
         command: ev.command.to_string(),
         text: ev.text.unwrap_or_default(),
@@ -119,6 +136,12 @@ async fn interaction_cb(
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let state = web_state(&st).await?;
     let payload = serde_json::to_value(&ev)?;
+    let team = payload_origin(&payload).0;
+    let app = payload.get("api_app_id").and_then(|a| a.as_str());
+    if let Err(why) = origin_check(&state, Some(team), app) {
+        tracing::warn!(reason = %why, "rejected Slack Socket Mode interaction");
+        return Ok(SlackInteractionResponse::Empty);
+    }
     Ok(match on_interaction(&state, payload).await {
         Some(answer) => serde_json::from_value::<SlackViewSubmissionResponse>(answer)?.into(),
         None => SlackInteractionResponse::Empty,
@@ -128,8 +151,17 @@ async fn interaction_cb(
 async fn push_cb(
     ev: SlackPushEventCallback,
     _client: Arc<SlackHyperClient>,
-    _st: SlackClientEventsUserState,
+    st: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
+    let state = web_state(&st).await?;
+    if let Err(why) = origin_check(
+        &state,
+        Some(ev.team_id.0.as_str()),
+        Some(ev.api_app_id.0.as_str()),
+    ) {
+        tracing::warn!(reason = %why, "rejected Slack Socket Mode event");
+        return Ok(());
+    }
     // Socket Mode never carries url_verification; events are acknowledged and ignored.
     let _ = on_event(&serde_json::to_value(&ev)?);
     Ok(())

@@ -74,7 +74,9 @@ pub async fn env(p: Platforms) -> TestEnv {
 
     let mut settings =
         Settings::load(&repo_path("config/default.toml")).expect("default settings load");
-    settings.database.url = db.url.clone();
+    // The app connects as a role that owns nothing; the admin role migrates (store::open).
+    settings.database.url = db.app_url.clone();
+    settings.database.migrate_url = Some(db.url.clone());
     settings.database.max_connections = 8;
     settings.web.bind = "127.0.0.1:0".into();
     settings.intake.poll_interval_secs = 1;
@@ -126,6 +128,7 @@ pub async fn env(p: Platforms) -> TestEnv {
         discord_public_key: p
             .discord
             .then(|| SecretString::from(discord_signer.public_key_hex())),
+        admin_token: None,
     };
     TestEnv {
         db,
@@ -164,11 +167,18 @@ impl TestEnv {
         let s = &self.settings;
         let mb = &s.mailboxes[0];
         let mut t = format!(
-            "[database]\nurl = \"{}\"\n\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
+            "[database]\nurl = \"{}\"\n{}\n[desk]\nticket_prefix = \"TICK\"\nmessage_id_domain = \"claimdesk.test\"\n\n\
              [intake]\npoll_interval_secs = 1\n\n\
              [[mailboxes]]\nname = \"{}\"\naddress = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\nusername = \"{}\"\npassword_env = \"TEST_IMAP_PASSWORD\"\nacknowledge = {}\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n[web]\nbind = \"127.0.0.1:0\"\n\n[outbox]\nretry_base_secs = 1\nretry_max_secs = 1\n\n",
-            s.database.url, mb.name, mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
+            s.database.url,
+            s.database
+                .migrate_url
+                .as_ref()
+                .map(|m| format!("migrate_url = \"{m}\"\n"))
+                .unwrap_or_default(),
+            mb.name,
+            mb.address, mb.port, mb.username, mb.acknowledge, s.smtp.port
         );
         if let Some(st) = &self.slack {
             t.push_str(&format!(
@@ -286,17 +296,42 @@ pub fn block_action(user: &str, action_id: &str, value: &str) -> String {
         .finish()
 }
 
-/// Posts a Discord-signed interaction to the app; returns status and JSON body.
+/// Posts a Discord-signed interaction to the app; returns status and JSON body. Like
+/// Discord, every call is a new interaction: its `id` is replaced by a fresh snowflake (the
+/// app refuses an id it has handled). To replay a request, use [`discord_post_signed`].
 pub async fn discord_post(
     addr: std::net::SocketAddr,
     signer: &DiscordSigner,
     body: &serde_json::Value,
     tamper: bool,
 ) -> (u16, serde_json::Value) {
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.insert(
+            "id".into(),
+            ((rand::random::<u64>() >> 2) + 1).to_string().into(),
+        );
+    }
     let text = body.to_string();
     let ts = chrono::Utc::now().timestamp().to_string();
-    let sig = signer.sign(&ts, &text);
-    let sent = if tamper { format!("{text} ") } else { text };
+    discord_post_signed(addr, signer, &text, &ts, tamper).await
+}
+
+/// Posts `text` as is, signed by `signer` with timestamp `ts` (Unix seconds as text);
+/// `tamper` changes the body after signing. Returns status and JSON body.
+pub async fn discord_post_signed(
+    addr: std::net::SocketAddr,
+    signer: &DiscordSigner,
+    text: &str,
+    ts: &str,
+    tamper: bool,
+) -> (u16, serde_json::Value) {
+    let sig = signer.sign(ts, text);
+    let sent = if tamper {
+        format!("{text} ")
+    } else {
+        text.to_string()
+    };
     let r = reqwest::Client::new()
         .post(format!("http://{addr}/discord/interactions"))
         .header("content-type", "application/json")

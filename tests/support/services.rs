@@ -67,11 +67,21 @@ pub fn free_port() -> u16 {
 ///
 /// On `Drop` the database is dropped (`WITH (FORCE)`, best-effort) unless
 /// `CLAIMDESK_TEST_KEEP_DB` is set.
+///
+/// `url` connects as the admin role (a superuser: it migrates, and tests read and write
+/// anything with it); `app_url` connects as [`APP_ROLE`], a login role that owns nothing,
+/// which the app gets what it needs granted (`store::open`) — or equals `url` when that role
+/// cannot log in on this server (say a password-only server named by
+/// `CLAIMDESK_TEST_DATABASE_URL`).
 pub struct TestDb {
     pub url: String,
+    pub app_url: String,
     pub name: String,
     admin_url: String,
 }
+
+/// The cluster-wide role the app connects as in tests (as in scripts/run-local.sh).
+pub const APP_ROLE: &str = "claimdesk_app";
 
 impl TestDb {
     pub async fn new() -> Result<TestDb> {
@@ -93,10 +103,36 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .with_context(|| format!("CREATE DATABASE {name} on {}", redact(&admin_url)))?;
+        // Roles are cluster-wide and tests run in parallel: a concurrent creator may win.
+        sqlx::query(&format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                     CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+                 END IF;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+             END $$"
+        ))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("create role {APP_ROLE}"))?;
         let _ = conn.close().await;
 
+        let mut app = url.clone();
+        let _ = app.set_username(APP_ROLE);
+        let _ = app.set_password(None);
+        let app_url = match sqlx::PgConnection::connect(app.as_str()).await {
+            Ok(c) => {
+                let _ = c.close().await;
+                app.to_string()
+            }
+            Err(e) => {
+                eprintln!("TestDb: {APP_ROLE} cannot log in ({e}); the app connects as admin");
+                url.to_string()
+            }
+        };
         Ok(TestDb {
             url: url.to_string(),
+            app_url,
             name,
             admin_url,
         })
@@ -202,6 +238,20 @@ pub struct Dovecot {
     watchdog: Option<Child>,
     /// When set, an oauth2 passdb (XOAUTH2, OAUTHBEARER) introspecting tokens at this URL.
     oauth2_introspection: Option<String>,
+    /// When set, TLS: STARTTLS on `port` and implicit TLS on `imaps_port`.
+    tls: Option<DovecotTls>,
+}
+
+/// The TLS side of a [`Dovecot`] after [`Dovecot::enable_tls`]: a throwaway CA (made with
+/// `openssl` at test time) and a server certificate it signed for `localhost` and 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct DovecotTls {
+    /// The CA certificate (PEM) a client must trust.
+    pub ca_file: PathBuf,
+    /// The implicit-TLS (IMAPS) port; STARTTLS is offered on `Dovecot::port`.
+    pub imaps_port: u16,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 impl Dovecot {
@@ -222,6 +272,7 @@ impl Dovecot {
             dir,
             watchdog: None,
             oauth2_introspection: None,
+            tls: None,
         };
         dovecot.prepare_dir()?;
 
@@ -375,6 +426,69 @@ impl Dovecot {
         self.restart().await
     }
 
+    /// Turns TLS on: makes a CA and a server certificate for `localhost` / 127.0.0.1 with
+    /// `openssl`, offers STARTTLS on `port` and implicit TLS on a new `imaps_port`, and
+    /// restarts the server. Plain LOGIN on `port` keeps working (for the test's own session).
+    pub async fn enable_tls(&mut self) -> Result<DovecotTls> {
+        let d = self.dir.path().join("tls");
+        fs::create_dir_all(&d).context("mkdir tls")?;
+        let p = |n: &str| d.join(n).display().to_string();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let run = |args: &[&str]| command_output("openssl", args).map(|_| ());
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        let (ca_key, ca_pem) = (p("ca.key"), p("ca.pem"));
+        ca.extend(["-keyout", &ca_key, "-out", &ca_pem, "-days", "2"]);
+        ca.extend(["-subj", "/CN=claimdesk test CA"]);
+        run(&ca)?;
+        let mut csr = vec!["req"];
+        csr.extend(ec);
+        let (key, csr_path) = (p("key.pem"), p("leaf.csr"));
+        csr.extend(["-keyout", &key, "-out", &csr_path, "-subj", "/CN=localhost"]);
+        run(&csr)?;
+        let ext = p("leaf.ext");
+        fs::write(
+            &ext,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .context("write leaf.ext")?;
+        let cert = p("cert.pem");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr_path,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ])?;
+        let tls = DovecotTls {
+            ca_file: PathBuf::from(ca_pem),
+            imaps_port: free_port(),
+            cert: PathBuf::from(cert),
+            key: PathBuf::from(key),
+        };
+        self.tls = Some(tls.clone());
+        self.write_config()?;
+        self.restart().await?;
+        Ok(tls)
+    }
+
     /// Stops and starts the server again: same port, same user, same mail.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
@@ -475,6 +589,17 @@ impl Dovecot {
                 )
             }
         };
+        let (ssl, imaps) = match &self.tls {
+            None => ("ssl = no".to_string(), "port = 0".to_string()),
+            Some(t) => (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}",
+                    t.cert.display(),
+                    t.key.display()
+                ),
+                format!("address = 127.0.0.1\n    port = {}", t.imaps_port),
+            ),
+        };
         let conf = format!(
             "# generated by tests/support/services.rs
 instance_name = {instance}
@@ -483,7 +608,7 @@ state_dir = {dir}/state
 protocols = imap
 listen = 127.0.0.1
 log_path = {dir}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = {mechanisms}
 {identity}first_valid_uid = 1
@@ -506,7 +631,7 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service anvil {{
