@@ -220,6 +220,14 @@ pub struct IntakeSettings {
     /// Where attachment contents are kept.
     #[serde(default)]
     pub attachments: AttachmentSettings,
+    /// The authserv-id (RFC 8601 §2.5) our own receiving server writes into
+    /// `Authentication-Results`. When set, a subject tag or plus-address is trusted only
+    /// from a From that the topmost such field of ours says passed DMARC (`dmarc=pass`);
+    /// on `fail`, on any other result and when no field of ours reports DMARC, the message
+    /// threads only through its msg-ids (or opens its own ticket). Fields with any other
+    /// authserv-id are ignored. Unset (default): the From is taken as written.
+    #[serde(default)]
+    pub trust_authentication_results: Option<String>,
 }
 
 /// Where attachment contents go (`[intake.attachments]`).
@@ -265,6 +273,7 @@ impl Default for IntakeSettings {
             max_message_bytes: default_max_message_bytes(),
             batch_max_bytes: default_batch_max_bytes(),
             attachments: AttachmentSettings::default(),
+            trust_authentication_results: None,
         }
     }
 }
@@ -777,6 +786,13 @@ impl Settings {
                 "desk.ticket_prefix `{}` must be 1-16 ASCII letters",
                 self.desk.ticket_prefix
             ));
+        }
+        if let Some(id) = &self.intake.trust_authentication_results {
+            if id.trim().is_empty() || id.contains(char::is_whitespace) || id.contains(';') {
+                return bad(format!(
+                    "intake.trust_authentication_results `{id}` must be the authserv-id (a host name such as mx.example.com) your receiving server writes into Authentication-Results"
+                ));
+            }
         }
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {

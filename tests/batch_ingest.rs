@@ -56,7 +56,8 @@ fn messages() -> Vec<Vec<u8>> {
         ),
         // 6: a second ticket (B).
         mail("Erin <erin@other.example>", "b1@other.example", "VPN down", "", "No VPN."),
-        // 7: a message naming both threads: B is merged into A.
+        // 7: Dana names both threads: B is Erin's, so they are linked, not merged (a
+        // notice in both threads, through the database mid-batch).
         mail(
             dana,
             "ab@customer.example",
@@ -64,7 +65,7 @@ fn messages() -> Vec<Vec<u8>> {
             "References: <a1@customer.example> <b1@other.example>\r\n",
             "Both at once.",
         ),
-        // 8: a reply to B after the merge lands on A.
+        // 8: Erin's reply to B stays on B.
         mail(
             "Erin <erin@other.example>",
             "b2@other.example",
@@ -112,6 +113,15 @@ fn messages() -> Vec<Vec<u8>> {
         "In-Reply-To: <loop0@bot.example>\r\n",
         "More.",
     ));
+    // 21: Dana opens a second ticket (C); 22: she names A and C: C is merged into A.
+    v.push(mail(dana, "c1@customer.example", "Toner", "", "Empty."));
+    v.push(mail(
+        dana,
+        "ac@customer.example",
+        "Re: Toner",
+        "References: <a1@customer.example> <c1@customer.example>\r\n",
+        "Same printer.",
+    ));
     v
 }
 
@@ -134,7 +144,7 @@ async fn rows(app: &App, sql: &str) -> Vec<String> {
 /// What is stored, with row ids replaced by ticket numbers and our random acknowledgement
 /// Message-IDs by a placeholder, one sorted list per table.
 async fn state(app: &App) -> Vec<(&'static str, Vec<String>)> {
-    let queries: [(&str, &str); 13] = [
+    let queries: [(&str, &str); 14] = [
         (
             "tickets",
             "SELECT concat_ws('|', number, status, requester_email, requester_name, subject,
@@ -185,6 +195,11 @@ async fn state(app: &App) -> Vec<(&'static str, Vec<String>)> {
             "acknowledgements",
             "SELECT a.sender || '|' || t.number FROM acknowledgements a
              JOIN tickets t ON t.id = a.ticket_id ORDER BY 1",
+        ),
+        (
+            "ticket_links",
+            "SELECT concat_ws('|', a.number, b.number, l.reason, l.message_id) FROM ticket_links l
+             JOIN tickets a ON a.id = l.low_id JOIN tickets b ON b.id = l.high_id ORDER BY 1",
         ),
         (
             "loop_flags",
@@ -264,9 +279,9 @@ async fn a_batch_decides_every_message_as_one_at_a_time_does() {
     assert_eq!(at_once[2], Ingested::Duplicate);
     assert_eq!(at_once[3], Ingested::Noted(a.clone()));
     assert_eq!(at_once[4], Ingested::Joined(a.clone()));
-    assert_eq!(at_once[5], Ingested::Created(b));
+    assert_eq!(at_once[5], Ingested::Created(b.clone()));
     assert_eq!(at_once[6], Ingested::Joined(a.clone()));
-    assert_eq!(at_once[7], Ingested::Joined(a.clone()));
+    assert_eq!(at_once[7], Ingested::Joined(b));
     assert!(matches!(at_once[8], Ingested::Quarantined(_)));
     assert!(matches!(at_once[9], Ingested::Quarantined(_)));
     assert!(matches!(at_once[10], Ingested::Created(_)));
@@ -275,6 +290,8 @@ async fn a_batch_decides_every_message_as_one_at_a_time_does() {
         .iter()
         .all(|o| matches!(o, Ingested::Created(_))));
     assert!(matches!(at_once[19], Ingested::Joined(_)));
+    assert!(matches!(at_once[20], Ingested::Created(_)));
+    assert_eq!(at_once[21], Ingested::Joined(a.clone()));
 
     let expected = state(&one).await;
     let got = state(&all).await;
@@ -290,7 +307,12 @@ async fn a_batch_decides_every_message_as_one_at_a_time_does() {
     assert_eq!(count("quarantine"), 3);
     assert_eq!(count("duplicates"), 1);
     assert_eq!(count("noise"), 1);
-    assert_eq!(count("acknowledgements"), 6, "3 people + 3 of loopy's 7");
+    assert_eq!(
+        count("acknowledgements"),
+        7,
+        "4 tickets of people + 3 of loopy's 7"
+    );
+    assert_eq!(count("ticket_links"), 1, "A and B, named together by Dana");
     assert_eq!(count("loop_flags"), 1);
     assert!(got
         .iter()
@@ -308,6 +330,6 @@ async fn a_batch_decides_every_message_as_one_at_a_time_does() {
             u
         }
     };
-    assert_eq!(cursor(&all).await, 20);
-    assert_eq!(cursor(&one).await, 20);
+    assert_eq!(cursor(&all).await, 22);
+    assert_eq!(cursor(&one).await, 22);
 }

@@ -202,10 +202,20 @@ async fn lkml_threads_become_one_ticket_each_with_one_card_and_no_duplicates() {
     assert_eq!(r.created + r.joined, unique_ids.len(), "{r:?}");
     assert_eq!(r.duplicates, corpus.files.len() - unique_ids.len());
 
-    let merged = list.len() - expected_threads.len();
+    // Tickets of one thread that a late message names together are merged when they have
+    // one requester, else linked (issue 10: a merge must not send agents' replies to
+    // another requester); an agent merges linked ones with `merge`.
+    let links: Vec<(String, String)> = sqlx::query_as(
+        "SELECT a.number, b.number FROM ticket_links l
+         JOIN tickets a ON a.id = l.low_id JOIN tickets b ON b.id = l.high_id",
+    )
+    .fetch_all(app.desk.pool())
+    .await
+    .expect("links");
+    let merged = list.iter().filter(|t| t.status == "merged").count();
     eprintln!(
-        "lkml: {} files, {} unique Message-IDs, {} threads, {} early replies, {} tickets opened, {} merged by a late message",
-        corpus.files.len(), unique_ids.len(), expected_threads.len(), early_replies, list.len(), merged
+        "lkml: {} files, {} unique Message-IDs, {} threads, {} early replies, {} tickets opened, {} merged and {} linked by a late message",
+        corpus.files.len(), unique_ids.len(), expected_threads.len(), early_replies, list.len(), merged, links.len()
     );
 
     // One stored message per unique Message-ID
@@ -215,9 +225,14 @@ async fn lkml_threads_become_one_ticket_each_with_one_card_and_no_duplicates() {
         .expect("count");
     assert_eq!(stored as usize, unique_ids.len());
 
-    // One live ticket per thread, and every thread's messages in one ticket
+    // One live ticket per thread, or several linked to one another; every thread's messages
+    // in those tickets
     let live: Vec<_> = list.iter().filter(|t| t.status != "merged").collect();
-    assert_eq!(live.len(), expected_threads.len(), "tickets vs threads");
+    assert_eq!(
+        live.len(),
+        expected_threads.len() + links.len(),
+        "tickets vs threads and links"
+    );
     let mut ticket_of: HashMap<&str, &str> = HashMap::new();
     for t in &live {
         for m in &t.message_ids {
@@ -236,7 +251,24 @@ async fn lkml_threads_become_one_ticket_each_with_one_card_and_no_duplicates() {
         by_thread.entry(comp[own].as_str()).or_default().insert(t);
     }
     for (thread, tickets) in &by_thread {
-        assert_eq!(tickets.len(), 1, "thread {thread} split over {tickets:?}");
+        // The thread's tickets, connected by links: grow from one of them.
+        let mut reached: BTreeSet<&str> = tickets.iter().take(1).copied().collect();
+        loop {
+            let before = reached.len();
+            for (a, b) in &links {
+                if reached.contains(a.as_str()) || reached.contains(b.as_str()) {
+                    reached.insert(a.as_str());
+                    reached.insert(b.as_str());
+                }
+            }
+            if reached.len() == before {
+                break;
+            }
+        }
+        assert!(
+            tickets.is_subset(&reached) && reached.is_subset(tickets),
+            "thread {thread} split over {tickets:?}, linked: {reached:?}"
+        );
     }
 
     // One card per ticket ever opened, each posted once

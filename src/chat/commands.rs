@@ -33,6 +33,8 @@ pub enum Command {
     ReassignAll(String, String),
     /// `history <ticket>`: the audit trail.
     History(String),
+    /// `merge <ticket> <into-ticket>`: admins, or a member holding both.
+    Merge(String, String),
     /// `agent add @handle [member|admin|owner] [dept,dept]` (owners).
     AgentAdd(String, Role, Vec<String>),
     /// `agent remove @handle` (owners).
@@ -162,6 +164,17 @@ pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
             }
         }
         "history" => Ok(Command::History(need_ticket("history")?)),
+        "merge" => {
+            let w: Vec<&str> = args.split_whitespace().collect();
+            match w.as_slice() {
+                [from, into] | [from, "into", into] => {
+                    Ok(Command::Merge(from.to_string(), into.to_string()))
+                }
+                _ => Err(Usage(
+                    "Usage: merge <ticket> <into-ticket>, e.g. merge TICK-2026-0009 TICK-2026-0001 — the first ticket's messages move into the second; replies go to the second's requester.".into(),
+                )),
+            }
+        }
         "agent" => {
             let usage = || {
                 Usage("Usage: agent add @handle [member|admin|owner] [dept,dept] · agent remove @handle · agent departments @handle dept,dept".into())
@@ -296,6 +309,10 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             }
             out
         }),
+        Command::Merge(from, into) => desk
+            .merge_tickets(actor, &from, &into)
+            .await
+            .map(|o| messages::merged(&o)),
         Command::AgentAdd(h, role, ds) => desk
             .add_agent(actor, &h, role, &ds)
             .await
@@ -429,6 +446,18 @@ mod tests {
         );
         assert!(parse("status", "TICK-2026-0001 bogus").is_err());
         assert!(parse("away", "tomorrow").is_err());
+        for (name, args) in [
+            ("merge", "TICK-2026-0009 TICK-2026-0001"),
+            ("/desk", "merge TICK-2026-0009 into TICK-2026-0001"),
+        ] {
+            assert_eq!(
+                parse(name, args).unwrap(),
+                Command::Merge("TICK-2026-0009".into(), "TICK-2026-0001".into())
+            );
+        }
+        for bad in ["", "TICK-2026-0009", "a b c d"] {
+            assert!(parse("merge", bad).unwrap_err().0.contains("Usage: merge"));
+        }
     }
 
     #[test]

@@ -370,7 +370,7 @@ impl DiscordChat {
 
 /// The slash commands, as the body of a bulk overwrite: `/claim`, `/unclaim`, `/assign`,
 /// `/reply` (opens a modal), `/note`, `/status`, `/priority`, `/mine`, `/unassigned`,
-/// `/ticket`, `/workload`, `/help`. Every `ticket` option autocompletes open ticket numbers.
+/// `/ticket`, `/merge`, `/workload`, `/help`. Every `ticket` option autocompletes open ticket numbers.
 /// <https://discord.com/developers/docs/interactions/application-commands#application-command-object>
 pub fn command_definitions() -> serde_json::Value {
     use serde_json::json;
@@ -441,7 +441,16 @@ pub fn command_definitions() -> serde_json::Value {
         cmd(
             "ticket",
             "A ticket's summary and recent history",
-            vec![ticket]
+            vec![ticket.clone()]
+        ),
+        cmd(
+            "merge",
+            "Merge a ticket into another (admins, or holding both)",
+            vec![
+                ticket,
+                json!({"type": STRING, "name": "into", "description": "The ticket it goes into",
+                   "required": true, "autocomplete": true, "max_length": 40}),
+            ]
         ),
         cmd(
             "workload",

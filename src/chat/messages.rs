@@ -440,6 +440,35 @@ pub fn automatic_note(what: &str, from: &str, subject: &str, excerpt: &str) -> S
     out
 }
 
+/// The notice on a ticket whose thread a message linked with `other`, another requester's
+/// ticket (`other_requester`): they stay apart, and `merge <newer> <older>` joins them.
+pub fn linked_notice(other: &str, other_requester: &str, newer: &str, older: &str) -> String {
+    format!(
+        "🔗 This thread names {other} from another sender ({other_requester}). The tickets stay \
+         apart and replies go only to each ticket's own requester. To merge them: \
+         `merge {newer} {older}`"
+    )
+}
+
+/// The answer to `merge`.
+pub fn merged(o: &crate::desk::MergeOutcome) -> String {
+    format!(
+        "{} is merged into {}. Replies go to {}.",
+        o.from, o.into, o.requester
+    )
+}
+
+/// The notice in both threads after `merge <from> <into>` by `by` (an agent's handle).
+pub fn merged_notice(from: &str, into: &str, by: &str) -> String {
+    format!("🔀 {from} was merged into {into} by @{by}; replies now go to {into}'s requester.")
+}
+
+/// Quarantine reason for an automatic message (auto-reply, bounce) that names a ticket by a
+/// subject tag or plus-address but proves nothing: not from that ticket's thread, no msg-id
+/// of ours.
+pub const STRANGER_AUTOMATIC: &str =
+    "automatic message that names a ticket but comes from a stranger";
+
 /// The channel notice for a suspected mail loop: a [`notice`] template, the sender kept
 /// [`literal`].
 pub fn loop_notice(sender: &str, tickets: i64, minutes: u32, latest: &str) -> String {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use chrono::Datelike;
 use futures::FutureExt;
 
-use crate::domain::{limits, threading, Event};
+use crate::domain::{auth_results, limits, threading, trust, Event};
 use crate::intake::parse::{self, ParsedEmail};
 use crate::store::{
     self, audit::AuditEvent, batch::Work, messages::Direction, outbox::Effect, tickets::NewTicket,
@@ -46,9 +46,14 @@ pub enum Ingested {
 struct Threading {
     /// The message's trusted msg-ids (forged ones in our domain removed).
     ids: Vec<String>,
-    /// Tickets those ids (or a trusted tag) lead to, oldest first.
-    known: Vec<i64>,
-    /// A ticket the message named without its sender being on that thread.
+    /// The ticket the message joins; `None`: it opens one.
+    target: Option<i64>,
+    /// Tickets of the target's requester to merge into it (`domain::trust::plan_thread`).
+    merge: Vec<i64>,
+    /// Other requesters' tickets the message's msg-ids also name: linked, not merged.
+    link: Vec<i64>,
+    /// A ticket the message named (tag, plus-address) without its sender being trusted on
+    /// that thread.
     linked: Option<i64>,
 }
 
@@ -489,9 +494,16 @@ impl Desk {
         from: &str,
         recipients: &[String],
     ) -> Result<Ingested, sqlx::Error> {
-        let Threading { ids, known, linked } = self.find_thread(work, p, from, recipients).await?;
-        let (ticket_id, created) = match known.first() {
-            Some(&id) => (id, false),
+        let Threading {
+            ids,
+            target,
+            merge,
+            link,
+            linked,
+        } = self.find_thread(work, raw, p, from, recipients).await?;
+        let rethreaded = !merge.is_empty() || !link.is_empty();
+        let (ticket_id, created) = match target {
+            Some(id) => (id, false),
             None => {
                 let year = self.now().year();
                 let number = work.next_number(&self.prefix, year).await?;
@@ -511,16 +523,21 @@ impl Desk {
                             department: &self.department_of(src.mailbox),
                             priority: crate::domain::Priority::default(),
                         },
-                        linked,
+                        linked.or(link.first().copied()),
                     )
                     .await?;
                 (id, true)
             }
         };
-        if known.len() > 1 {
+        if rethreaded {
             let conn = work.direct().await?;
-            for &other in known.iter().skip(1) {
-                self.merge(conn, other, ticket_id).await?;
+            for &other in &merge {
+                self.merge_into(conn, other, ticket_id, ("system", "email"))
+                    .await?;
+            }
+            for &other in &link {
+                self.link_tickets(conn, ticket_id, other, &p.message_id)
+                    .await?;
             }
         }
         work.add_thread_keys(&ids, ticket_id).await?;
@@ -565,7 +582,7 @@ impl Desk {
                 &p.message_id,
                 Some(ticket_id),
             );
-            if known.len() > 1 {
+            if rethreaded {
                 self.queue_cards(work, ticket_id)?;
             }
             return Ok(Ingested::Duplicate);
@@ -574,7 +591,7 @@ impl Desk {
         self.store_content(work, src, ticket_id, message_row, p, truncated)
             .await?;
         if created {
-            let linked_number = match linked {
+            let linked_number = match linked.or(link.first().copied()) {
                 Some(l) => work.ticket(l).await?.map(|t| t.number),
                 None => None,
             };
@@ -637,24 +654,63 @@ impl Desk {
         Ok(Ingested::Joined(ticket.number))
     }
 
-    /// The threading lookup for message `p` from `from` (see `domain::threading`):
+    /// The threading lookup for message `p` (raw bytes `raw`) from `from`
+    /// (see `domain::threading` and `domain::trust`):
     ///
     /// 1. Every msg-id it carries (Message-ID, In-Reply-To, References, RFC 5322 §3.6.4),
     ///    except ids in our Message-ID domain without a valid signature
-    ///    ([`threading::OurMsgId::Forged`]): those are neither looked up nor stored.
+    ///    ([`threading::OurMsgId::Forged`]): those are neither looked up nor stored. When
+    ///    they lead to several tickets, [`trust::plan_thread`] decides: merged only within one
+    ///    requester, other requesters' tickets linked.
     /// 2. Failing that, a ticket named by the `[TICK-…]` subject tag, else by a plus-address
     ///    (`support+TICK-…@`) among `recipients` — followed only when `from` is that ticket's
-    ///    requester or a participant. Anyone else opens a new ticket linked to the one named.
+    ///    requester or a participant and, with `intake.trust_authentication_results` set,
+    ///    our server says the From passed DMARC ([`Desk::named_ticket`]). Anyone else opens a
+    ///    new ticket linked to the one named.
     ///
     /// Runs under the ingest advisory lock, so concurrent mailboxes see one another's keys.
     async fn find_thread(
         &self,
         work: &mut Work<'_, '_>,
+        raw: &[u8],
         p: &ParsedEmail,
         from: &str,
         recipients: &[String],
     ) -> Result<Threading, sqlx::Error> {
-        let key = self.message_id_key(work.unbuffered()).await?.to_vec();
+        let ids = self.trusted_ids(work.unbuffered(), p, from).await?;
+        let known = work.tickets_for(&ids).await?;
+        let mut found = Threading {
+            ids,
+            target: known.first().copied(),
+            merge: Vec::new(),
+            link: Vec::new(),
+            linked: None,
+        };
+        if known.len() > 1 {
+            let plan = self.plan(work, from, &known).await?;
+            found.target = plan.target;
+            found.merge = plan.merge;
+            found.link = plan.link;
+        } else if known.is_empty() && self.names_a_ticket(p, recipients) {
+            let conn = work.direct().await?;
+            match self.named_ticket(conn, raw, p, from, recipients).await? {
+                Some((target, true)) => found.target = Some(target),
+                Some((target, false)) => found.linked = Some(target),
+                None => {}
+            }
+        }
+        Ok(found)
+    }
+
+    /// The msg-ids of `p` (see [`ParsedEmail::thread_ids`]) without the ones in our domain
+    /// that carry no valid signature.
+    pub(super) async fn trusted_ids(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        p: &ParsedEmail,
+        from: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let key = self.message_id_key(conn).await?.to_vec();
         let (ids, forged): (Vec<String>, Vec<String>) =
             p.thread_ids().into_iter().partition(|id| {
                 threading::check_msg_id(id, &self.message_id_domain, &key)
@@ -664,59 +720,100 @@ impl Desk {
             tracing::warn!(from, forged = ?forged,
                 "ignoring msg-ids in our domain without a valid signature");
         }
-        let mut known = work.tickets_for(&ids).await?;
-        let mut linked = None;
-        if known.is_empty() {
-            let ours = self.our_addresses();
-            let named = threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
-                recipients
-                    .iter()
-                    .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
-            });
-            if let Some(tag) = named {
-                let conn = work.direct().await?;
-                if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
-                    let target = t.merged_into.unwrap_or(t.id);
-                    if store::tickets::is_on_thread(conn, target, from).await?
-                        || store::tickets::is_on_thread(conn, t.id, from).await?
-                    {
-                        known.push(target);
-                    } else {
-                        tracing::info!(from, named = %tag,
-                            "sender is not on the named ticket's thread; opening a linked ticket");
-                        linked = Some(target);
-                    }
-                }
-            }
-        }
-        Ok(Threading { ids, known, linked })
+        Ok(ids)
     }
 
-    /// Merges ticket `from` into `into`: its messages and thread keys move, it becomes
-    /// `merged`, and both cards are refreshed.
-    async fn merge(
+    /// [`trust::plan_thread`] for a message from `from` whose msg-ids lead to the tickets
+    /// `known` (several, oldest first).
+    async fn plan(
+        &self,
+        work: &mut Work<'_, '_>,
+        from: &str,
+        known: &[i64],
+    ) -> Result<trust::Plan, sqlx::Error> {
+        let mut tickets = Vec::with_capacity(known.len());
+        for &id in known {
+            let t = work.ticket(id).await?.ok_or(sqlx::Error::RowNotFound)?;
+            tickets.push(trust::Known {
+                id,
+                requester: t.requester_email,
+                sender_on_thread: false,
+            });
+        }
+        let one = tickets
+            .iter()
+            .all(|k| trust::same_requester(&k.requester, &tickets[0].requester));
+        if !one {
+            // Rare (a message naming several people's threads): the ordinary queries.
+            let conn = work.direct().await?;
+            for k in &mut tickets {
+                k.sender_on_thread = store::tickets::is_on_thread(conn, k.id, from).await?;
+            }
+        }
+        let plan = trust::plan_thread(from, &tickets);
+        if !plan.link.is_empty() {
+            tracing::info!(from, target = ?plan.target, linked = ?plan.link,
+                "message names tickets of other requesters; linking, not merging");
+        }
+        Ok(plan)
+    }
+
+    /// Our server's DMARC verdict on the From of `raw` when
+    /// `intake.trust_authentication_results` is set (`None` when it is not); see
+    /// `domain::auth_results`.
+    pub(super) fn dmarc_verdict(&self, raw: &[u8], from: &str) -> Option<auth_results::Dmarc> {
+        let authserv_id = self.trust_authentication_results.as_deref()?;
+        let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+        Some(auth_results::dmarc(raw, authserv_id, domain))
+    }
+
+    /// Whether `p` carries a `[TICK-…]` subject tag or a plus-address among `recipients`
+    /// (no I/O: the common message that names none costs no query).
+    fn names_a_ticket(&self, p: &ParsedEmail, recipients: &[String]) -> bool {
+        self.tag_of(p, recipients).is_some()
+    }
+
+    /// The ticket number `p` names by its subject tag, else by a plus-address.
+    fn tag_of(
+        &self,
+        p: &ParsedEmail,
+        recipients: &[String],
+    ) -> Option<crate::domain::TicketNumber> {
+        let ours = self.our_addresses();
+        threading::subject_tag(&p.subject, &self.prefix).or_else(|| {
+            recipients
+                .iter()
+                .find_map(|a| threading::plus_tag(a, &ours, &self.prefix))
+        })
+    }
+
+    /// The live ticket `p` names by its `[TICK-…]` subject tag, else by a plus-address among
+    /// `recipients`, with whether `from` may follow it ([`trust::may_follow_tag`]: on that
+    /// ticket's thread, and DMARC passed when asked). `None` when it names no existing ticket.
+    pub(super) async fn named_ticket(
         &self,
         conn: &mut sqlx::PgConnection,
-        from: i64,
-        into: i64,
-    ) -> Result<(), sqlx::Error> {
-        store::messages::move_all(conn, from, into).await?;
-        store::thread_keys::move_all(conn, from, into).await?;
-        store::tickets::mark_merged(conn, from, into).await?;
-        store::audit::record(
-            conn,
-            AuditEvent {
-                ticket_id: Some(from),
-                actor: "system",
-                surface: "email",
-                action: "ticket.merged",
-                before: None,
-                after: Some(serde_json::json!({"merged_into": into})),
-            },
-        )
-        .await?;
-        self.refresh_cards(conn, from).await?;
-        Ok(())
+        raw: &[u8],
+        p: &ParsedEmail,
+        from: &str,
+        recipients: &[String],
+    ) -> Result<Option<(i64, bool)>, sqlx::Error> {
+        let Some(tag) = self.tag_of(p, recipients) else {
+            return Ok(None);
+        };
+        let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? else {
+            return Ok(None);
+        };
+        let target = t.merged_into.unwrap_or(t.id);
+        let on_thread = store::tickets::is_on_thread(conn, target, from).await?
+            || store::tickets::is_on_thread(conn, t.id, from).await?;
+        let dmarc = self.dmarc_verdict(raw, from);
+        let trusted = trust::may_follow_tag(on_thread, dmarc);
+        if !trusted {
+            tracing::info!(from, named = %tag, on_thread, ?dmarc,
+                "sender not trusted for the named ticket; not following the tag");
+        }
+        Ok(Some((target, trusted)))
     }
 }
 

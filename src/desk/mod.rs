@@ -10,6 +10,7 @@ pub mod assign;
 pub mod claim;
 pub mod content;
 pub mod ingest;
+pub mod merge;
 pub mod noise;
 pub mod note;
 pub mod query;
@@ -28,6 +29,7 @@ use crate::store::{self, agents::Agent, batch::Work, outbox::Effect};
 
 pub use claim::ClaimOutcome;
 pub use ingest::{Fetched, Ingested, Source};
+pub use merge::MergeOutcome;
 pub use query::{CardView, TicketDetail, TicketSummary};
 pub use reply::ReplyOutcome;
 
@@ -165,6 +167,8 @@ pub struct Desk {
     max_message_bytes: u64,
     batch_max_bytes: u64,
     attachments: crate::config::AttachmentSettings,
+    /// `intake.trust_authentication_results`: our receiving server's authserv-id.
+    trust_authentication_results: Option<String>,
     /// HMAC key for our Message-IDs: from the environment, or loaded (made once) from
     /// `desk_secrets` on first use.
     message_id_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
@@ -225,6 +229,7 @@ impl Desk {
             max_message_bytes: settings.intake.max_message_bytes,
             batch_max_bytes: settings.intake.batch_max_bytes,
             attachments: settings.intake.attachments.clone(),
+            trust_authentication_results: settings.intake.trust_authentication_results.clone(),
             message_id_key: std::sync::Arc::new(
                 match Settings::secret(&settings.desk.message_id_key_env) {
                     Some(k) => tokio::sync::OnceCell::new_with(Some(

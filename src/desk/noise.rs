@@ -55,14 +55,21 @@ impl Desk {
         let (ticket, what) = match &kind {
             Kind::Human | Kind::NoAutoAnswer(_) => return Ok(None),
             Kind::DeliveryReport { original_msg_ids } => (
-                store::noise::ticket_of_outgoing(conn, original_msg_ids).await?,
+                self.ticket_of_ours(conn, original_msg_ids).await?,
                 "delivery report",
             ),
             Kind::FeedbackReport { original_msg_ids } => (
-                store::noise::ticket_of_outgoing(conn, original_msg_ids).await?,
+                self.ticket_of_ours(conn, original_msg_ids).await?,
                 "feedback report",
             ),
-            Kind::AutoReply(_) => (self.threaded_ticket(conn, p).await?, "automatic reply"),
+            Kind::AutoReply(_) => match self.threaded_ticket(conn, raw, p).await? {
+                Threaded::Ticket(id) => (Some(id), "automatic reply"),
+                Threaded::Nothing => (None, "automatic reply"),
+                Threaded::Stranger => {
+                    let reason = crate::chat::messages::STRANGER_AUTOMATIC;
+                    return Ok(Some(self.quarantine(work, src, raw, reason)));
+                }
+            },
         };
         if store::noise::seen(conn, &p.message_id).await? {
             return Ok(Some(Ingested::Duplicate));
@@ -276,21 +283,60 @@ impl Desk {
         self.acknowledge.get(mailbox).copied().unwrap_or(true)
     }
 
-    /// The live ticket `p` threads to by its msg-ids or our subject tag, if any.
+    /// The ticket of the outgoing message of ours that a delivery or feedback report names
+    /// (`original_msg_ids`, from In-Reply-To, References or the returned message/rfc822 or
+    /// text/rfc822-headers part), following merges. Ids in our domain without a valid
+    /// signature are not looked up: a report proves itself only by naming mail we sent.
+    async fn ticket_of_ours(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        original_msg_ids: &[String],
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let key = self.message_id_key(conn).await?.to_vec();
+        let ids: Vec<String> = original_msg_ids
+            .iter()
+            .filter(|id| {
+                threading::check_msg_id(id, &self.message_id_domain, &key)
+                    != threading::OurMsgId::Forged
+            })
+            .cloned()
+            .collect();
+        store::noise::ticket_of_outgoing(conn, &ids).await
+    }
+
+    /// Where an auto-reply `p` (raw bytes `raw`) belongs, by the same rules as a person's
+    /// mail: a trusted msg-id it carries that is on a ticket (signed ids of ours, or ids of
+    /// messages on the thread), else a subject tag or plus-address only when its sender may
+    /// follow it (`Desk::named_ticket`: on the thread, DMARC passed when asked).
     async fn threaded_ticket(
         &self,
         conn: &mut sqlx::PgConnection,
+        raw: &[u8],
         p: &ParsedEmail,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        let known = store::thread_keys::tickets_for(conn, &p.thread_ids()).await?;
+    ) -> Result<Threaded, sqlx::Error> {
+        let from = p.from_addr.as_deref().unwrap_or("");
+        let ids = self.trusted_ids(conn, p, from).await?;
+        let known = store::thread_keys::tickets_for(conn, &ids).await?;
         if let Some(&id) = known.first() {
-            return Ok(Some(id));
+            return Ok(Threaded::Ticket(id));
         }
-        if let Some(tag) = threading::subject_tag(&p.subject, &self.prefix) {
-            if let Some(t) = store::tickets::by_number(conn, &tag.to_string()).await? {
-                return Ok(Some(t.merged_into.unwrap_or(t.id)));
-            }
-        }
-        Ok(None)
+        let recipients = crate::intake::parse::recipients(raw);
+        Ok(
+            match self.named_ticket(conn, raw, p, from, &recipients).await? {
+                Some((id, true)) => Threaded::Ticket(id),
+                Some((_, false)) => Threaded::Stranger,
+                None => Threaded::Nothing,
+            },
+        )
     }
+}
+
+/// Where an automatic message threads ([`Desk::threaded_ticket`]).
+enum Threaded {
+    /// To this live ticket.
+    Ticket(i64),
+    /// It names a ticket (tag, plus-address) but its sender is not trusted there.
+    Stranger,
+    /// To no ticket.
+    Nothing,
 }

@@ -2,6 +2,7 @@
 //! threading keys. `src/desk` applies these; no surface re-implements them.
 
 pub mod assignment;
+pub mod auth_results;
 pub mod classify;
 pub mod limits;
 pub mod permissions;
@@ -9,6 +10,7 @@ pub mod quoting;
 pub mod status;
 pub mod threading;
 pub mod ticket;
+pub mod trust;
 
 pub use permissions::{Action, Policy, ReopenPolicy, ReplyPolicy, Role};
 pub use status::{Event, Status};

@@ -467,6 +467,11 @@ impl<'c, 'a> Work<'c, 'a> {
         t: NewTicket<'_>,
         linked: Option<i64>,
     ) -> Result<i64, sqlx::Error> {
+        // The sender's counts must include this ticket: read them before it is queued (the
+        // caches may have been dropped by `direct`, and a later read would miss it).
+        if !self.cache.senders.contains_key(t.requester_email) {
+            self.load_senders(&[t.requester_email.to_string()]).await?;
+        }
         let id = self.next_ticket_id().await?;
         let number = t.number.to_string();
         self.pending.tickets.push(TicketRow {

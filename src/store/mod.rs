@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod quarantine;
 pub mod secrets;
 pub mod thread_keys;
+pub mod ticket_links;
 pub mod tickets;
 
 use sqlx::migrate::MigrateDatabase;

@@ -356,6 +356,7 @@ async fn command_of(desk: &Desk, data: &Data) -> Result<Command, serde_json::Val
         }
         "status" => option_text(opts, "status"),
         "priority" => option_text(opts, "priority"),
+        "merge" => option_text(opts, "into"),
         _ => text,
     };
     commands::parse(name, &format!("{ticket} {rest}")).map_err(|u| private(&u.0))
