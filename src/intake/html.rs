@@ -1,7 +1,321 @@
 //! HTML mail bodies: readable text for chat (html2text) and sanitised HTML for later display
 //! (ammonia).
+//!
+//! Both libraries build a DOM with html5ever; html2text then walks it partly recursively and
+//! in time that grows with the square of the nesting depth (a `<div>` nested 8,000 deep took
+//! 18 s, unoptimised), and a deep enough tree overflows the stack, which aborts the process.
+//! So [`render`] first estimates the nesting depth in one linear pass ([`nesting_depth`]) and
+//! gives HTML that is too deep or too large ([`MAX_HTML_DEPTH`], [`MAX_HTML_BYTES`]) to a
+//! plain tag-stripping pass instead.
+
+use std::collections::HashMap;
 
 use html2text::render::{TaggedLine, TextDecorator};
+
+/// HTML nested deeper than this (as [`nesting_depth`] estimates it) is not given to
+/// html2text or ammonia. Real mail nests a few dozen levels (newsletters' layout tables
+/// reach 30–60); the renderers' depth is at most a small multiple of the estimate.
+pub const MAX_HTML_DEPTH: usize = 256;
+
+/// HTML larger than this (bytes) is not given to html2text or ammonia either.
+pub const MAX_HTML_BYTES: usize = 1024 * 1024;
+
+/// An HTML body made readable and safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Readable plain text (see [`to_text`]).
+    pub text: String,
+    /// Sanitised HTML (see [`sanitize`]).
+    pub sanitized: String,
+    /// The HTML was over [`MAX_HTML_DEPTH`] or [`MAX_HTML_BYTES`]: `text` is the tags
+    /// stripped in one pass ([`strip_tags`]) and `sanitized` that text escaped in a `<pre>`.
+    pub simplified: bool,
+}
+
+/// Renders `html` for chat and for display, in time linear in its length and with a bounded
+/// stack: [`to_text`] and [`sanitize`] when it is within [`MAX_HTML_BYTES`] and
+/// [`MAX_HTML_DEPTH`], else the simplified form (see [`Rendered::simplified`]).
+pub fn render(html: &str) -> Rendered {
+    if html.len() <= MAX_HTML_BYTES && nesting_depth(html, MAX_HTML_DEPTH) <= MAX_HTML_DEPTH {
+        return Rendered {
+            text: to_text(html),
+            sanitized: sanitize(html),
+            simplified: false,
+        };
+    }
+    let text = strip_tags(html);
+    let sanitized = format!("<pre>{}</pre>", escape(&text));
+    Rendered {
+        text,
+        sanitized,
+        simplified: true,
+    }
+}
+
+/// Elements that never have content (HTML Living Standard §13.1.2 "void elements", plus the
+/// obsolete ones html5ever also treats so).
+const VOID: [&str; 18] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "keygen", "basefont", "bgsound", "frame",
+];
+
+/// Formatting elements (HTML §13.2.4.3): html5ever re-opens them after a misnested end tag
+/// ("reconstruct the active formatting elements"), so only their own end tag closes them.
+const FORMATTING: [&str; 14] = [
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+
+/// Start tags that close an open `<p>` right above them (HTML §13.2.6.4.7, "in body").
+const CLOSES_P: [&str; 23] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "header",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "p",
+    "section",
+    "summary",
+    "ul",
+];
+
+/// An upper estimate of the element nesting depth html5ever builds from `html`, in one
+/// linear pass; stops counting once it passes `stop_above` and returns that count.
+///
+/// Conservative by construction, so that no input is deeper than estimated (up to the
+/// elements the tree builder adds itself, e.g. `tbody`, a small multiple): tags are read up
+/// to the first `>` (never shorter than the tokenizer's tag), comments end at the first
+/// `-->`, `--!>` or the abrupt `<!-->`; an end tag closes only an open element of its name;
+/// formatting elements stay counted until their own end tag; only the implied end tags that
+/// the tree builder certainly applies (a new `p`, `li`, `dt`/`dd`, `option`, `tr`, `td`/`th`
+/// right after the same kind, a block start after an open `p`) are applied. Everything else
+/// (unclosed `<p>` runs, `<x/>`, tags inside `<script>`) counts as open.
+pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
+    let b = html.as_bytes();
+    let mut stack: Vec<String> = Vec::new();
+    let mut open: HashMap<String, usize> = HashMap::new();
+    let mut formatting: HashMap<String, usize> = HashMap::new();
+    let mut formatting_total = 0usize;
+    let mut max = 0usize;
+    let mut i = 0usize;
+    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'<')) {
+        let at = i + off;
+        let rest = &b[at..];
+        if rest.starts_with(b"<!--") {
+            let body = &rest[2..];
+            let end = [
+                find(body, b"-->").map(|e| e + 3),
+                find(body, b"--!>").map(|e| e + 4),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match end {
+                Some(e) => i = at + 2 + e,
+                None => break,
+            }
+            continue;
+        }
+        let tag_end = match rest.iter().position(|&c| c == b'>') {
+            Some(e) => at + e + 1,
+            None => b.len(),
+        };
+        let (closing, name_start) = match rest.get(1) {
+            Some(b'/') => (true, 2),
+            _ => (false, 1),
+        };
+        let name: String = rest
+            .get(name_start..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+            .map(|c| char::from(c.to_ascii_lowercase()))
+            .collect();
+        if name.is_empty() || !rest[name_start].is_ascii_alphabetic() {
+            // `<!doctype>`, `<?…>`, `< ` or `</ ` : no element. A lone `<` is text.
+            i = if rest.get(1).is_some_and(|c| matches!(c, b'!' | b'?' | b'/')) {
+                tag_end
+            } else {
+                at + 1
+            };
+            continue;
+        }
+        i = tag_end;
+        if closing {
+            if FORMATTING.contains(&name.as_str()) {
+                if let Some(n) = formatting.get_mut(&name).filter(|n| **n > 0) {
+                    *n -= 1;
+                    formatting_total -= 1;
+                }
+            } else if open.get(&name).is_some_and(|n| *n > 0) {
+                while let Some(top) = stack.pop() {
+                    if let Some(n) = open.get_mut(&top) {
+                        *n = n.saturating_sub(1);
+                    }
+                    if top == name {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if VOID.contains(&name.as_str()) {
+            continue;
+        }
+        if FORMATTING.contains(&name.as_str()) {
+            *formatting.entry(name).or_default() += 1;
+            formatting_total += 1;
+        } else {
+            let implied = match (stack.last().map(String::as_str), name.as_str()) {
+                (Some("p"), n) => CLOSES_P.contains(&n),
+                (Some(top), n) if top == n => {
+                    matches!(n, "li" | "dt" | "dd" | "option" | "tr" | "td" | "th")
+                }
+                (Some("td" | "th" | "dt" | "dd"), "td" | "th" | "dt" | "dd") => true,
+                _ => false,
+            };
+            if implied {
+                if let Some(top) = stack.pop() {
+                    if let Some(n) = open.get_mut(&top) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            *open.entry(name.clone()).or_default() += 1;
+            stack.push(name);
+        }
+        max = max.max(stack.len() + formatting_total);
+        if max > stop_above {
+            return max;
+        }
+    }
+    max
+}
+
+/// Position of `needle` in `hay`, if any.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The text of `html` in one linear pass, for HTML too deep or too large to render: tags and
+/// comments removed, the contents of `<script>` and `<style>` dropped, block-level tags (`p`,
+/// `div`, `br`, `li`, `tr`, headings) as line breaks, the common entities decoded (`&amp;`,
+/// `&lt;`, `&gt;`, `&quot;`, `&#39;`, `&nbsp;`); blank-line runs collapsed, trimmed.
+pub fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len().min(MAX_HTML_BYTES));
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        push_text(&mut out, &rest[..lt]);
+        let tag = &rest[lt..];
+        if let Some(body) = tag.strip_prefix("<!--") {
+            rest = body.find("-->").map_or("", |e| &body[e + 3..]);
+            continue;
+        }
+        let Some(gt) = tag.find('>') else {
+            rest = "";
+            break;
+        };
+        let name: String = tag[1..gt]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        rest = &tag[gt + 1..];
+        if !tag.starts_with("</") && (name == "script" || name == "style") {
+            let close = format!("</{name}");
+            rest = find_ascii_ci(rest, &close).map_or("", |e| &rest[e..]);
+            continue;
+        }
+        if matches!(
+            name.as_str(),
+            "p" | "div"
+                | "br"
+                | "li"
+                | "tr"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "h5"
+                | "h6"
+                | "table"
+                | "blockquote"
+                | "pre"
+                | "hr"
+        ) {
+            out.push('\n');
+        }
+    }
+    push_text(&mut out, rest);
+    collapse_blank_lines(&out)
+}
+
+/// Byte offset of ASCII `needle` in `hay`, compared case-insensitively.
+fn find_ascii_ci(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    hay.as_bytes()
+        .windows(n.len())
+        .position(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Appends `text` with the common entities decoded.
+fn push_text(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let decoded = [
+            ("&amp;", '&'),
+            ("&lt;", '<'),
+            ("&gt;", '>'),
+            ("&quot;", '"'),
+            ("&#39;", '\''),
+            ("&nbsp;", ' '),
+        ]
+        .into_iter()
+        .find(|(e, _)| tail.starts_with(e));
+        match decoded {
+            Some((e, c)) => {
+                out.push(c);
+                rest = &tail[e.len()..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
+/// `text` with `&`, `<`, `>` and `"` escaped for HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Column width the text is wrapped at; chat clients wrap themselves, so this only keeps
 /// html2text from breaking lines early.
@@ -165,5 +479,109 @@ mod tests {
         assert!(!clean.contains("script"), "{clean}");
         assert!(!clean.contains("onclick"), "{clean}");
         assert!(!clean.contains("javascript"), "{clean}");
+    }
+
+    #[test]
+    fn depth_estimate_is_never_below_the_real_nesting() {
+        let deep =
+            |open: &str, close: &str, n: usize| format!("{}x{}", open.repeat(n), close.repeat(n));
+        assert_eq!(nesting_depth(&deep("<div>", "</div>", 40), 1000), 40);
+        assert_eq!(nesting_depth("<p>a<p>b<p>c<ul><li>1<li>2</ul>", 1000), 2);
+        assert_eq!(nesting_depth("<br><img src=x><hr>", 1000), 0);
+        // Stray end tags of other names close nothing.
+        assert_eq!(nesting_depth(&"<div></span></x>".repeat(50), 1000), 50);
+        // Formatting elements are re-opened by the tree builder after a misnested end tag.
+        assert_eq!(nesting_depth(&"<p><b><i></p>".repeat(30), 1000), 61);
+        // `<div/>` opens a div in HTML; comments end where the tokenizer ends them.
+        assert_eq!(nesting_depth(&"<div/>".repeat(20), 1000), 20);
+        assert_eq!(
+            nesting_depth("<!--><div><!---><div><!-- <div> --!><div>", 1000),
+            3
+        );
+        assert_eq!(nesting_depth(&deep("<div>", "</div>", 100_000), 300), 301);
+    }
+
+    #[test]
+    fn deep_or_huge_html_is_simplified_in_linear_time() {
+        let started = std::time::Instant::now();
+        let deep = format!(
+            "{}deep text &amp; more{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        let r = render(&deep);
+        assert!(r.simplified);
+        assert_eq!(r.text, "deep text & more");
+        assert_eq!(r.sanitized, "<pre>deep text &amp; more</pre>");
+        let huge = format!(
+            "<p>{}</p><script>alert(1)</script>",
+            "word ".repeat(MAX_HTML_BYTES / 5 + 1)
+        );
+        let r = render(&huge);
+        assert!(r.simplified && !r.text.contains("alert") && r.text.starts_with("word word"));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        // Ordinary HTML is rendered by the libraries.
+        let r = render("<p>Hi <a href=\"https://x.test\">there</a></p>");
+        assert!(!r.simplified);
+        assert_eq!(r.text, "Hi there (https://x.test)");
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    #[test]
+    fn probe_depth() {
+        let Ok(d) = std::env::var("PROBE_DEPTH") else {
+            return;
+        };
+        let d: usize = d.parse().unwrap();
+        let tag = std::env::var("PROBE_TAG").unwrap_or("div".into());
+        let kb: usize = std::env::var("PROBE_KB")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(2048);
+        let html = format!(
+            "{}x{}",
+            format!("<{tag}>").repeat(d),
+            format!("</{tag}>").repeat(d)
+        );
+        let h = std::thread::Builder::new()
+            .stack_size(kb * 1024)
+            .spawn(move || {
+                let t = super::to_text(&html);
+                let s = super::sanitize(&html);
+                (t.len(), s.len())
+            })
+            .unwrap();
+        eprintln!("PROBE ok {:?}", h.join().unwrap());
+    }
+    #[test]
+    fn probe_rfc822() {
+        let Ok(d) = std::env::var("PROBE_NEST") else {
+            return;
+        };
+        let d: usize = d.parse().unwrap();
+        let kb: usize = std::env::var("PROBE_KB")
+            .map(|v| v.parse().unwrap())
+            .unwrap_or(2048);
+        let mut raw = String::new();
+        for i in 0..d {
+            raw.push_str(&format!(
+                "From: a@b.c\r\nMessage-ID: <n{i}@x>\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        raw.push_str("From: a@b.c\r\n\r\nhi\r\n");
+        let h = std::thread::Builder::new()
+            .stack_size(kb * 1024)
+            .spawn(move || {
+                let t = std::time::Instant::now();
+                let p = crate::intake::parse::parse(raw.as_bytes()).unwrap();
+                (p.attachments.len(), t.elapsed())
+            })
+            .unwrap();
+        eprintln!("PROBE ok {:?}", h.join().unwrap());
     }
 }
