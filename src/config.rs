@@ -188,6 +188,12 @@ pub struct IntakeSettings {
     /// 26214400 (25 MB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
+    /// Largest batch, in bytes: the sum of its messages' RFC822.SIZE (each counted up to
+    /// `max_message_bytes`, what is read of it) stays at or under this, besides the count
+    /// limit `fetch_batch`; a single message over it is a batch of its own. Two batches are
+    /// in memory at once (one storing, the next fetching). Default 33554432 (32 MiB).
+    #[serde(default = "default_batch_max_bytes")]
+    pub batch_max_bytes: u64,
     /// Where attachment contents are kept.
     #[serde(default)]
     pub attachments: AttachmentSettings,
@@ -234,6 +240,7 @@ impl Default for IntakeSettings {
             idle_renew_secs: default_idle_renew_secs(),
             max_backoff_secs: default_max_backoff_secs(),
             max_message_bytes: default_max_message_bytes(),
+            batch_max_bytes: default_batch_max_bytes(),
             attachments: AttachmentSettings::default(),
         }
     }
@@ -689,6 +696,9 @@ fn default_max_backoff_secs() -> u64 {
 }
 fn default_max_message_bytes() -> u64 {
     26_214_400
+}
+fn default_batch_max_bytes() -> u64 {
+    32 * 1024 * 1024
 }
 fn default_attachment_dir() -> std::path::PathBuf {
     "attachments".into()

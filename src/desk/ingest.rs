@@ -2,9 +2,12 @@
 //! duplicate, or is quarantined with a reason — and the mailbox cursor moves in the same
 //! transaction, so a crash at any point neither loses nor repeats a message.
 
-use chrono::Datelike;
+use std::borrow::Cow;
 
-use crate::domain::{threading, Event};
+use chrono::Datelike;
+use futures::FutureExt;
+
+use crate::domain::{limits, threading, Event};
 use crate::intake::parse::{self, ParsedEmail};
 use crate::store::{
     self, audit::AuditEvent, batch::Work, messages::Direction, outbox::Effect, tickets::NewTicket,
@@ -75,34 +78,134 @@ pub struct Fetched {
     /// The parse, with `raw_size` the full size of the message (RFC822.SIZE, at least
     /// `raw.len()`).
     parsed: Result<ParsedEmail, parse::ParseError>,
-    /// Every recipient address ([`parse::recipients`]).
+    /// Every recipient address ([`parse::recipients`]) that fits the address keys
+    /// ([`limits::address_fits`]).
     recipients: Vec<String>,
+    /// Decided before the transaction: the message is quarantined with this reason (parsing
+    /// it panicked, or its From address does not fit, see [`limits::sender_too_long`]).
+    rejected: Option<String>,
 }
 
 impl Fetched {
-    /// Parses message `uid` of `full_size` bytes, of which `raw` are at hand. Never fails:
-    /// bytes that are no message are quarantined at ingest.
+    /// Parses message `uid` of `full_size` bytes, of which `raw` are at hand. Never fails
+    /// and never panics: bytes that are no message are quarantined at ingest, and so is a
+    /// message whose parse panicked (caught here; the reason carries the panic's text) or
+    /// whose From address is longer than RFC 5321 allows ([`limits::sender_too_long`]).
+    ///
+    /// Every msg-id the parse found (Message-ID, In-Reply-To, References, and the ids
+    /// automatic messages name) is made to fit its keys ([`limits::fit_msg_id`]: one over
+    /// [`limits::MAX_MSG_ID_OCTETS`] octets becomes a fixed-length digest of itself), and
+    /// recipients longer than [`limits::MAX_ADDRESS_OCTETS`] are left out, so that nothing
+    /// this message makes can exceed a btree index; `raw` stays whole.
     pub fn new(uid: u32, raw: Vec<u8>, full_size: usize) -> Fetched {
+        Fetched::read_with(uid, raw, full_size, |raw| {
+            let parsed = parse::parse(raw);
+            let recipients = if parsed.is_ok() {
+                parse::recipients(raw)
+            } else {
+                Vec::new()
+            };
+            (parsed, recipients)
+        })
+    }
+
+    /// [`Fetched::new`] with `read` as the parser (the parse and the recipients of the raw
+    /// bytes); a panic in `read` is caught and becomes the quarantine reason.
+    fn read_with(
+        uid: u32,
+        raw: Vec<u8>,
+        full_size: usize,
+        read: impl FnOnce(&[u8]) -> (Result<ParsedEmail, parse::ParseError>, Vec<String>),
+    ) -> Fetched {
         let full_size = full_size.max(raw.len());
-        let parsed = parse::parse(&raw).map(|p| ParsedEmail {
-            raw_size: full_size,
-            ..p
-        });
-        let recipients = if parsed.is_ok() {
-            parse::recipients(&raw)
-        } else {
-            Vec::new()
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&raw)));
+        let (parsed, recipients, rejected) = match read {
+            Ok((parsed, recipients)) => (parsed, recipients, None),
+            Err(panic) => (
+                Err(parse::ParseError::NotAMessage),
+                Vec::new(),
+                Some(format!(
+                    "parsing the message panicked: {}",
+                    panic_text(panic.as_ref())
+                )),
+            ),
         };
+        let parsed = parsed.map(|p| {
+            fit_keys(ParsedEmail {
+                raw_size: full_size,
+                ..p
+            })
+        });
+        let rejected = rejected.or_else(|| {
+            parsed
+                .as_ref()
+                .ok()
+                .and_then(|p| p.from_addr.as_deref())
+                .and_then(limits::sender_too_long)
+        });
+        let recipients = recipients
+            .into_iter()
+            .filter(|a| limits::address_fits(a))
+            .collect();
         Fetched {
             uid,
             raw,
             parsed,
             recipients,
+            rejected,
         }
     }
 }
 
+/// `p` with every msg-id it will store or look up made to fit the msg-id keys
+/// ([`limits::fit_msg_id`]). A long id maps to the same digest wherever it appears, so a
+/// reply naming it still threads.
+fn fit_keys(mut p: ParsedEmail) -> ParsedEmail {
+    fn fit_all(ids: &mut [String]) {
+        for id in ids {
+            if let Cow::Owned(key) = limits::fit_msg_id(id) {
+                *id = key;
+            }
+        }
+    }
+    if let Cow::Owned(key) = limits::fit_msg_id(&p.message_id) {
+        p.message_id = key;
+        p.message_id_synthesized = true;
+    }
+    fit_all(&mut p.in_reply_to);
+    fit_all(&mut p.references);
+    fit_all(&mut p.signals.enclosed_msg_ids);
+    fit_all(&mut p.signals.thread_msg_ids);
+    p
+}
+
+/// The text of a caught panic (`panic!` with a message gives a `&str` or a `String`).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+/// Why an attempt at storing part of a batch failed ([`Desk::ingest_isolated`]).
+enum Failure {
+    /// Something about the messages: a data or constraint error from Postgres
+    /// ([`store::quarantine::is_message_fault`]) or a panic while deciding; the text is the
+    /// quarantine reason if one message alone fails so.
+    Message(String),
+    /// Anything else (connection lost, Postgres restarting, serialization failure, timeout):
+    /// nothing is quarantined, the messages are fetched again.
+    Transient(sqlx::Error),
+}
+
 impl Desk {
+    /// The largest batch the IMAP intake fetches, in bytes of RFC822.SIZE
+    /// (`intake.batch_max_bytes`).
+    pub fn batch_max_bytes(&self) -> u64 {
+        self.batch_max_bytes
+    }
+
     /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
     /// mailbox cursor to `src.uid`, in one transaction.
     ///
@@ -132,9 +235,137 @@ impl Desk {
     ) -> Result<Ingested, sqlx::Error> {
         let batch = [Fetched::new(src.uid, raw.to_vec(), full_size)];
         let mut outcomes = self
-            .ingest_batch(src.mailbox, src.uidvalidity, &batch)
+            .ingest_isolated(src.mailbox, src.uidvalidity, &batch)
             .await?;
         outcomes.pop().ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// [`Desk::ingest_batch`], except that one message can never hold up another: when the
+    /// batch fails for something about its messages — a data or constraint error from
+    /// Postgres ([`store::quarantine::is_message_fault`], e.g. `index row size … exceeds
+    /// btree version 4 maximum`) or a panic while deciding — it is split in halves, each
+    /// retried in UID order (each committing with the cursor at its last UID), and so on
+    /// until the failing message is alone. That message is tried once more alone and then
+    /// quarantined with the error (or panic text) as its reason, in a transaction that also
+    /// moves the cursor past it ([`store::quarantine::insert`]); every other message is
+    /// stored as usual. A batch with one bad message costs about `2·log2(n)` extra attempts.
+    ///
+    /// Returns one outcome per message, in input order.
+    ///
+    /// Errors: a transient failure (connection lost, Postgres restarting, serialization
+    /// failure, pool timeout — anything not the messages' fault) ends the call at once and
+    /// quarantines nothing. Parts committed before it stay committed (the cursor covers
+    /// exactly them); the rest is fetched again.
+    pub async fn ingest_isolated(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: &[Fetched],
+    ) -> Result<Vec<Ingested>, sqlx::Error> {
+        let mut outcomes = Vec::with_capacity(messages.len());
+        // Parts still to store, as (start, end) indexes, the next one last; halves are
+        // pushed second half first so that they are stored in UID order.
+        let mut todo: Vec<(usize, usize)> = vec![(0, messages.len())];
+        while let Some((start, end)) = todo.pop() {
+            let part = &messages[start..end];
+            if part.is_empty() {
+                continue;
+            }
+            let reason = match self.attempt(mailbox, uidvalidity, part).await {
+                Ok(done) => {
+                    outcomes.extend(done);
+                    continue;
+                }
+                Err(Failure::Transient(e)) => return Err(e),
+                Err(Failure::Message(reason)) => reason,
+            };
+            if part.len() > 1 {
+                let mid = start + part.len() / 2;
+                tracing::warn!(
+                    mailbox,
+                    first_uid = part[0].uid,
+                    messages = part.len(),
+                    reason,
+                    "storing a batch failed on its messages; splitting it"
+                );
+                todo.push((mid, end));
+                todo.push((start, mid));
+                continue;
+            }
+            // Alone: once more, so a failure that depended on the rest of the batch (or on
+            // a concurrent writer) does not quarantine a good message.
+            let reason = match self.attempt(mailbox, uidvalidity, part).await {
+                Ok(done) => {
+                    outcomes.extend(done);
+                    continue;
+                }
+                Err(Failure::Transient(e)) => return Err(e),
+                Err(Failure::Message(again)) => {
+                    if again == reason {
+                        reason
+                    } else {
+                        format!("{again} (earlier: {reason})")
+                    }
+                }
+            };
+            outcomes.push(
+                self.quarantine_alone(mailbox, uidvalidity, &part[0], &reason)
+                    .await?,
+            );
+        }
+        Ok(outcomes)
+    }
+
+    /// One [`Desk::ingest_batch`] of `part`, with a panic caught and the error sorted into
+    /// the messages' fault or a transient one.
+    async fn attempt(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        part: &[Fetched],
+    ) -> Result<Vec<Ingested>, Failure> {
+        let run = std::panic::AssertUnwindSafe(self.ingest_batch(mailbox, uidvalidity, part));
+        match run.catch_unwind().await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e)) if store::quarantine::is_message_fault(&e) => {
+                Err(Failure::Message(format!("storing it failed: {e}")))
+            }
+            Ok(Err(e)) => Err(Failure::Transient(e)),
+            Err(panic) => Err(Failure::Message(format!(
+                "deciding it panicked: {}",
+                panic_text(panic.as_ref())
+            ))),
+        }
+    }
+
+    /// Quarantines message `m` alone with `reason` and moves the cursor past it, in one
+    /// transaction. Errors: the database failed (nothing is quarantined then; the message
+    /// is fetched again).
+    async fn quarantine_alone(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        m: &Fetched,
+        reason: &str,
+    ) -> Result<Ingested, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let reason = store::quarantine::insert(
+            &mut tx,
+            mailbox,
+            Some(i64::from(m.uid)),
+            reason,
+            self.kept_raw(&m.raw),
+        )
+        .await?;
+        store::cursors::advance(&mut tx, mailbox, uidvalidity, m.uid).await?;
+        tx.commit().await?;
+        tracing::warn!(
+            mailbox,
+            uid = m.uid,
+            reason,
+            "message quarantined on its own"
+        );
+        Ok(Ingested::Quarantined(reason))
     }
 
     /// Ingests several messages fetched from one folder, in ascending UID order (see
@@ -209,6 +440,9 @@ impl Desk {
         prep: &'a Fetched,
     ) -> Result<Ingested, sqlx::Error> {
         let raw = prep.raw.as_slice();
+        if let Some(reason) = &prep.rejected {
+            return Ok(self.quarantine(work, src, raw, reason));
+        }
         let p = match &prep.parsed {
             Err(e) => return Ok(self.quarantine(work, src, raw, &e.to_string())),
             Ok(p) => p,
@@ -243,7 +477,7 @@ impl Desk {
             reason,
             "message quarantined"
         );
-        Ingested::Quarantined(reason.to_string())
+        Ingested::Quarantined(store::quarantine::fit_reason(reason))
     }
 
     async fn thread_and_store<'a>(
@@ -492,10 +726,67 @@ async fn preload(work: &mut Work<'_, '_>, rest: &[Fetched]) -> Result<(), sqlx::
     let mut thread_ids = Vec::new();
     let mut message_ids = Vec::new();
     let mut senders = Vec::new();
-    for p in rest.iter().filter_map(|r| r.parsed.as_ref().ok()) {
+    for p in rest
+        .iter()
+        .filter(|r| r.rejected.is_none())
+        .filter_map(|r| r.parsed.as_ref().ok())
+    {
         thread_ids.extend(p.thread_ids());
         message_ids.push(p.message_id.clone());
         senders.extend(p.from_addr.clone());
     }
     work.preload(&thread_ids, &message_ids, &senders).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(from: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\r\nTo: support@claimdesk.test\r\nSubject: Hi\r\n\
+             Message-ID: <m1@customer.example>\r\n\r\nBody\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_panic_while_parsing_becomes_the_quarantine_reason() {
+        let f = Fetched::read_with(7, sample("a@b.example"), 0, |_| {
+            panic!("parser blew up at byte 42")
+        });
+        assert_eq!(f.uid, 7);
+        assert!(f.parsed.is_err());
+        let reason = f.rejected.unwrap_or_default();
+        assert!(reason.contains("panicked"), "{reason}");
+        assert!(reason.contains("parser blew up at byte 42"), "{reason}");
+        // A formatted panic message (a String payload) is kept too.
+        let n = 3;
+        let f = Fetched::read_with(8, sample("a@b.example"), 0, |_| panic!("depth {n}"));
+        assert!(f.rejected.unwrap_or_default().contains("depth 3"));
+    }
+
+    #[test]
+    fn keys_are_fitted_and_an_overlong_sender_is_rejected() {
+        let ok = Fetched::new(1, sample("Dana <dana@customer.example>"), 0);
+        assert!(ok.rejected.is_none());
+        let long = format!("<{}@x.example>", "a".repeat(3000));
+        let bad = Fetched::new(2, sample(&long), 0);
+        assert!(bad.rejected.unwrap_or_default().contains("RFC 5321"));
+        // Whatever the parser lets through, stored msg-ids fit their keys.
+        let long_id = format!("{}@x.example", "i".repeat(5000));
+        let f = Fetched::read_with(3, sample("a@b.example"), 0, |raw| {
+            let mut p = parse::parse(raw);
+            if let Ok(p) = p.as_mut() {
+                p.message_id = long_id.clone();
+                p.references = vec![long_id.clone(), "short@x.example".into()];
+            }
+            (p, vec!["a".repeat(300), "ok@x.example".into()])
+        });
+        let Ok(p) = &f.parsed else { panic!("parsed") };
+        assert!(p.message_id.len() <= limits::MAX_MSG_ID_OCTETS);
+        assert_eq!(p.references[0], p.message_id, "the same id, the same key");
+        assert_eq!(p.references[1], "short@x.example");
+        assert_eq!(f.recipients, vec!["ok@x.example".to_string()]);
+    }
 }

@@ -154,6 +154,7 @@ pub struct Desk {
     noise: crate::config::NoiseSettings,
     clock: Clock,
     max_message_bytes: u64,
+    batch_max_bytes: u64,
     attachments: crate::config::AttachmentSettings,
     /// HMAC key for our Message-IDs: from the environment, or loaded (made once) from
     /// `desk_secrets` on first use.
@@ -209,6 +210,7 @@ impl Desk {
             noise: settings.noise.clone(),
             clock: std::sync::Arc::new(chrono::Utc::now),
             max_message_bytes: settings.intake.max_message_bytes,
+            batch_max_bytes: settings.intake.batch_max_bytes,
             attachments: settings.intake.attachments.clone(),
             message_id_key: std::sync::Arc::new(
                 match Settings::secret(&settings.desk.message_id_key_env) {

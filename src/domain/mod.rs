@@ -3,6 +3,7 @@
 
 pub mod assignment;
 pub mod classify;
+pub mod limits;
 pub mod permissions;
 pub mod quoting;
 pub mod status;

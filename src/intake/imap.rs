@@ -300,10 +300,13 @@ impl MailboxSession {
         self.idle
     }
 
-    /// Fetches and ingests every message after the stored cursor, in UID FETCH commands of
-    /// at most `batch` UIDs, until nothing after the cursor is left. Each batch is stored in
-    /// one transaction that also moves the cursor to its last UID ([`Desk::ingest_batch`]),
-    /// while the next batch is being fetched. The cursor is read from the database on every
+    /// Fetches and ingests every message after the stored cursor, until nothing after it is
+    /// left: `UID SEARCH` for the UIDs, `UID FETCH (UID RFC822.SIZE)` for their sizes (a few
+    /// bytes each), then the bodies in batches of at most `batch` UIDs and at most
+    /// `intake.batch_max_bytes` bytes ([`plan_batches`]; a message over the budget is a batch
+    /// of its own). Each batch is stored in one transaction that also moves the cursor to its
+    /// last UID ([`Desk::ingest_isolated`]: a message that fails alone is quarantined, the rest
+    /// is stored), while the next batch is being fetched. The cursor is read from the database on every
     /// call, so several runs (or processes) share it safely.
     ///
     /// A changed UIDVALIDITY re-reads the whole folder: stored Message-IDs come out as
@@ -350,15 +353,24 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
+        let limit = desk.max_message_bytes();
+        let sizes = match (uids.first(), uids.last()) {
+            (Some(first), Some(last)) => fetch_sizes(&mut self.session, &name, *first, *last)
+                .await?
+                .into_iter()
+                .filter(|(u, _)| uids.binary_search(u).is_ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let batches = plan_batches(&sizes, batch, desk.batch_max_bytes(), limit);
         // Pipelined: while one batch is being parsed and stored (one transaction, cursor at
         // its last UID) on a task of its own, the next one is being fetched over IMAP, so
         // the two use both cores.
         let mut pending: Option<Vec<Fetched>> = None;
-        let limit = desk.max_message_bytes();
-        for chunk in uids.chunks(batch.max(1) as usize) {
+        for chunk in batches {
             let set = chunk
                 .iter()
-                .map(u32::to_string)
+                .map(|(u, _)| u.to_string())
                 .collect::<Vec<_>>()
                 .join(",");
             let stored_uids = batch_uids(pending.as_deref());
@@ -517,6 +529,68 @@ impl MailboxSession {
     }
 }
 
+/// `UID FETCH first:last (UID RFC822.SIZE)` (RFC 3501 §6.4.5, §6.4.8): `(UID, size in
+/// bytes)` of every message in the range, ascending by UID. Cheap: no body is read.
+///
+/// Errors: the command fails, times out or the connection drops.
+async fn fetch_sizes(
+    session: &mut Session<Box<dyn ImapStream>>,
+    name: &str,
+    first: u32,
+    last: u32,
+) -> anyhow::Result<Vec<(u32, u64)>> {
+    let mut sizes = Vec::new();
+    let mut stream = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH (RFC822.SIZE)"),
+        session.uid_fetch(format!("{first}:{last}"), "(UID RFC822.SIZE)"),
+    )
+    .await?;
+    while let Some(f) = within(
+        COMMAND_TIMEOUT,
+        || format!("mailbox {name}: UID FETCH (RFC822.SIZE)"),
+        stream.try_next(),
+    )
+    .await?
+    {
+        // An unsolicited FETCH (a flag change, RFC 3501 §7.4.2) carries no size.
+        if let (Some(uid), Some(size)) = (f.uid, f.size) {
+            sizes.push((uid, u64::from(size)));
+        }
+    }
+    sizes.sort_unstable();
+    sizes.dedup_by_key(|(uid, _)| *uid);
+    Ok(sizes)
+}
+
+/// Groups `messages` — `(UID, RFC822.SIZE)` in UID order — into consecutive batches of at
+/// most `max_count` messages (at least 1) whose sizes, each counted up to `per_message`
+/// bytes (what is read of it, `intake.max_message_bytes`), add up to at most `max_bytes`. A
+/// message that alone is over `max_bytes` is a batch of its own. Every message is in exactly
+/// one batch, in order.
+pub fn plan_batches(
+    messages: &[(u32, u64)],
+    max_count: u32,
+    max_bytes: u64,
+    per_message: u64,
+) -> Vec<&[(u32, u64)]> {
+    let max_count = usize::try_from(max_count.max(1)).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, (_, size)) in messages.iter().enumerate() {
+        let cost = (*size).min(per_message);
+        if i > start && (i - start >= max_count || bytes.saturating_add(cost) > max_bytes) {
+            out.push(&messages[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(cost);
+    }
+    if start < messages.len() {
+        out.push(&messages[start..]);
+    }
+    out
+}
+
 /// `UID FETCH set (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8): the
 /// messages of `set` as `(UID, raw bytes — at most `limit` of them —, full size in bytes)`,
 /// ascending by UID, one per UID. A UID of `set` the server no longer has (expunged since the
@@ -584,21 +658,37 @@ fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
     batch.unwrap_or_default().iter().map(|m| m.uid).collect()
 }
 
-/// Parses a fetched batch ([`Fetched::new`]) on a blocking thread, so parsing neither holds
-/// up the runtime nor waits for the batch before it to be stored.
+/// Stack of the thread that parses a batch, bytes. Parsing is depth-bounded
+/// (`intake::parse`); this leaves a wide margin over the 2 MiB of Tokio's blocking threads,
+/// so deep nesting that gets through the bounds still cannot overflow the stack and abort
+/// the process. Only the pages touched are ever committed.
+pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// Parses a fetched batch ([`Fetched::new`], which catches a panic per message) on a thread
+/// of its own with a [`PARSE_STACK_BYTES`] stack, so parsing neither holds up the runtime
+/// nor waits for the batch before it to be stored.
+///
+/// Errors: the thread could not be started.
 async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetched>> {
-    tokio::task::spawn_blocking(move || {
-        batch
-            .into_iter()
-            .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
-            .collect()
-    })
-    .await
-    .map_err(|e| anyhow!("parsing task failed: {e}"))
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("claimdesk-parse".into())
+        .stack_size(PARSE_STACK_BYTES)
+        .spawn(move || {
+            let parsed: Vec<Fetched> = batch
+                .into_iter()
+                .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
+                .collect();
+            let _ = tx.send(parsed);
+        })
+        .context("starting the parsing thread")?;
+    rx.await
+        .map_err(|_| anyhow!("the parsing thread ended without a result"))
 }
 
-/// Stores one fetched batch with [`Desk::ingest_batch`] (one transaction, cursor at its
-/// last UID) on a task of its own, and counts the outcomes. `None` or an empty batch does
+/// Stores one fetched batch with [`Desk::ingest_isolated`] (one transaction, cursor at its
+/// last UID; a batch that fails on its messages is split until the bad one is alone and
+/// quarantined) on a task of its own, and counts the outcomes. `None` or an empty batch does
 /// nothing. The returned future resolves when the batch is committed (or failed).
 fn spawn_store(
     desk: &Desk,
@@ -612,7 +702,7 @@ fn spawn_store(
         tokio::spawn(async move {
             let mut report = FetchReport::default();
             let outcomes = desk
-                .ingest_batch(&name, uidvalidity, &batch)
+                .ingest_isolated(&name, uidvalidity, &batch)
                 .await
                 .with_context(|| {
                     format!(
@@ -673,4 +763,50 @@ pub async fn fetch_mailbox(
     let report = session.fetch_new(desk, batch).await?;
     session.logout().await;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_batches;
+
+    fn uids(batches: &[&[(u32, u64)]]) -> Vec<Vec<u32>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|(u, _)| *u).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_by_bytes() {
+        let small: Vec<(u32, u64)> = (1..=7).map(|u| (u, 10)).collect();
+        assert_eq!(
+            uids(&plan_batches(&small, 3, 1_000, 1_000)),
+            vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]
+        );
+        assert_eq!(
+            uids(&plan_batches(&small, 100, 25, 1_000)),
+            vec![vec![1, 2], vec![3, 4], vec![5, 6], vec![7]]
+        );
+        assert!(plan_batches(&[], 10, 10, 10).is_empty());
+    }
+
+    #[test]
+    fn a_message_over_the_budget_is_alone_and_counts_only_what_is_read() {
+        let mixed = [(1, 10), (2, 500), (3, 10), (4, 10)];
+        assert_eq!(
+            uids(&plan_batches(&mixed, 100, 100, 1_000)),
+            vec![vec![1], vec![2], vec![3, 4]]
+        );
+        // Counted up to the per-message read limit: 500 → 50 fits beside the others.
+        assert_eq!(
+            uids(&plan_batches(&mixed, 100, 100, 50)),
+            vec![vec![1, 2, 3, 4]]
+        );
+        // Count 0 is treated as 1; sizes near u64::MAX do not overflow.
+        let huge = [(1, u64::MAX), (2, u64::MAX)];
+        assert_eq!(
+            uids(&plan_batches(&huge, 0, u64::MAX, u64::MAX)),
+            vec![vec![1], vec![2]]
+        );
+    }
 }

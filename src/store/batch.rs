@@ -679,12 +679,16 @@ impl<'c, 'a> Work<'c, 'a> {
     }
 
     /// Queues `raw` for the `quarantine` table with `reason` (kept once per mailbox and
-    /// content, by SHA-256).
+    /// content, by SHA-256; the reason fitted by `store::quarantine::fit_reason`).
     pub fn quarantine(&mut self, mailbox: &str, uid: Option<i64>, reason: &str, raw: &'a [u8]) {
         let digest = hex::encode(Sha256::digest(raw));
-        self.pending
-            .quarantine
-            .push((mailbox.to_string(), uid, reason.to_string(), raw, digest));
+        self.pending.quarantine.push((
+            mailbox.to_string(),
+            uid,
+            super::quarantine::fit_reason(reason),
+            raw,
+            digest,
+        ));
     }
 
     /// The connection, for statements that neither read nor write what this unit of work
