@@ -437,6 +437,78 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
         assert!(p1.message_id.ends_with("@claimdesk.invalid"));
     }
 
+    /// `f` on a thread with the 2 MiB stack Rust gives threads by default (tokio's blocking
+    /// threads too): a stack overflow there aborts the test process.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_parses_on_a_small_stack() {
+        // message/rfc822 nested 100,000 deep: the derived drop recursed once per level.
+        let mut raw = String::new();
+        for i in 0..100_000 {
+            raw.push_str(&format!(
+                "From: a@b.c\r\nMessage-ID: <n{i}@x>\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        raw.push_str("From: a@b.c\r\n\r\nhi\r\n");
+        let p = on_small_stack(move || parse(raw.as_bytes()).unwrap());
+        assert_eq!(p.message_id, "n0@x");
+        assert_eq!(p.attachments.len(), 1);
+        // HTML nested 100,000 deep: simplified, not rendered.
+        let html = mail(
+            "MIME-Version: 1.0\r\nContent-Type: text/html",
+            &format!(
+                "{}deep{}",
+                "<div>".repeat(100_000),
+                "</div>".repeat(100_000)
+            ),
+        );
+        let p = on_small_stack(move || parse(&html).unwrap());
+        assert_eq!(p.body_text, "deep");
+        assert!(p.capped.html_simplified && p.capped.loses_content());
+        // The same through the big-stack helper.
+        let again = parse_isolated(&mail("Subject: x", "hi")).unwrap();
+        assert_eq!(again, parse(&mail("Subject: x", "hi")).unwrap());
+    }
+
+    #[test]
+    fn many_parts_keep_the_first_attachments_and_count_the_rest() {
+        let mut body = String::from("--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n");
+        for i in 0..10_000 {
+            body.push_str(&format!(
+                "--b\r\nContent-Type: application/octet-stream; name=\"f{i}.bin\"\r\n\r\n{i}\r\n"
+            ));
+        }
+        body.push_str("--b--\r\n");
+        let raw = mail(
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b",
+            &body,
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.body_text.trim(), "hello");
+        assert_eq!(p.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(p.attachments[0].name.as_deref(), Some("f0.bin"));
+        assert_eq!(p.capped.attachments_omitted, 10_000 - MAX_ATTACHMENTS);
+        assert_eq!(p.capped.parts_total, 10_002);
+        // A 1 MB subject and 3 MB of text are cut on char boundaries.
+        let raw = mail(
+            &format!("Subject: {}", "ü".repeat(500_000)),
+            &"ä".repeat(1_500_000),
+        );
+        let p = parse(&raw).unwrap();
+        assert!(p.subject.len() <= MAX_SUBJECT_BYTES && p.subject.starts_with('ü'));
+        assert_eq!(p.capped.subject_bytes, Some(1_000_000));
+        assert!(p.body_text.len() <= MAX_BODY_TEXT_BYTES && p.body_text.ends_with('ä'));
+        assert_eq!(p.capped.body_text_bytes, Some(3_000_000));
+    }
+
     #[test]
     fn empty_input_is_not_a_message() {
         assert_eq!(parse(b""), Err(ParseError::NotAMessage));
