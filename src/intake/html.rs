@@ -137,13 +137,14 @@ pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
             Some(b'/') => (true, 2),
             _ => (false, 1),
         };
-        let name: String = rest
-            .get(name_start..)
-            .unwrap_or(&[])
+        // The tag name as the tokenizer reads it (HTML §13.2.5.8): everything up to
+        // whitespace, `/` or `>`, so `<p~x>` is an element `p~x`, not a `p`.
+        let raw_name: &[u8] = rest.get(name_start..).unwrap_or(&[]);
+        let name_len = raw_name
             .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
-            .map(|c| char::from(c.to_ascii_lowercase()))
-            .collect();
+            .position(|c| matches!(c, b'\t' | b'\n' | 0x0c | b'\r' | b' ' | b'/' | b'>'))
+            .unwrap_or(raw_name.len());
+        let name = String::from_utf8_lossy(&raw_name[..name_len]).to_ascii_lowercase();
         if name.is_empty() || !rest[name_start].is_ascii_alphabetic() {
             // `<!doctype>`, `<?…>`, `< ` or `</ ` : no element. A lone `<` is text.
             i = if rest.get(1).is_some_and(|c| matches!(c, b'!' | b'?' | b'/')) {
@@ -494,6 +495,9 @@ mod tests {
         assert_eq!(nesting_depth(&"<p><b><i></p>".repeat(30), 1000), 61);
         // `<div/>` opens a div in HTML; comments end where the tokenizer ends them.
         assert_eq!(nesting_depth(&"<div/>".repeat(20), 1000), 20);
+        // A tag name runs to whitespace, `/` or `>` (found by fuzzing: `<p~x>` is no `p` and
+        // closes no open `p`).
+        assert_eq!(nesting_depth("<p>a<p~x>b<p~x>c", 1000), 3);
         assert_eq!(
             nesting_depth("<!--><div><!---><div><!-- <div> --!><div>", 1000),
             3
