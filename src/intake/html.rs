@@ -92,17 +92,110 @@ const CLOSES_P: [&str; 23] = [
     "ul",
 ];
 
+/// Start tags after which the tokenizer's state or the tree builder's handling of later end
+/// tags depends on context that this scan does not model (foreign content, `select`,
+/// framesets, templates, script data's escape states, `noscript` with or without
+/// scripting). From the first one on, [`nesting_depth`] counts every later start tag and
+/// applies no end tag: an upper bound whatever the context.
+const BLIND_AFTER: [&str; 7] = [
+    "svg", "math", "select", "frameset", "template", "script", "noscript",
+];
+
+/// Elements whose content the tokenizer reads as text up to their own end tag (RAWTEXT and
+/// RCDATA, HTML §13.2.6.4.7): outside the contexts of [`BLIND_AFTER`] this always holds.
+const RAW_TEXT: [&str; 7] = [
+    "style", "title", "textarea", "xmp", "iframe", "noembed", "noframes",
+];
+
+/// Whitespace as the tokenizer reads it (tab, LF, FF, CR — CR is LF after preprocessing —
+/// and space).
+fn is_ws(c: u8) -> bool {
+    matches!(c, b'\t' | b'\n' | 0x0c | b'\r' | b' ')
+}
+
+/// Where the tag whose name ends at `i` ends (the index after its `>`), following the
+/// tokenizer's attribute states (HTML §13.2.5.32–§13.2.5.40): a `>` inside a quoted
+/// attribute value does not end it. `None` when the input ends inside the tag (the tokenizer
+/// then emits nothing more).
+fn tag_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        // Before attribute name; `/` not followed by `>` is skipped the same way.
+        while b.get(i).is_some_and(|&c| is_ws(c) || c == b'/') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'>' => return Some(i + 1),
+            _ => i += 1, // the name's first character, `=` included
+        }
+        while b
+            .get(i)
+            .is_some_and(|&c| !is_ws(c) && !matches!(c, b'/' | b'>' | b'='))
+        {
+            i += 1;
+        }
+        while b.get(i).is_some_and(|&c| is_ws(c)) {
+            i += 1;
+        }
+        if *b.get(i)? != b'=' {
+            continue;
+        }
+        i += 1;
+        while b.get(i).is_some_and(|&c| is_ws(c)) {
+            i += 1;
+        }
+        match *b.get(i)? {
+            q @ (b'"' | b'\'') => {
+                let close = b.get(i + 1..)?.iter().position(|&c| c == q)?;
+                i += close + 2;
+            }
+            b'>' => return Some(i + 1),
+            _ => {
+                while b.get(i).is_some_and(|&c| !is_ws(c) && c != b'>') {
+                    i += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Index of the `<` of the end tag `</name` (ASCII case-insensitive, followed by
+/// whitespace, `/` or `>`) that ends a raw-text element, searching from `from`.
+fn raw_text_end(b: &[u8], from: usize, name: &str) -> Option<usize> {
+    let n = name.as_bytes();
+    let mut i = from;
+    while let Some(off) = b.get(i..)?.windows(2).position(|w| w == b"</") {
+        let at = i + off;
+        let after = at + 2;
+        if b.get(after..after + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+            && b.get(after + n.len())
+                .is_some_and(|&c| is_ws(c) || c == b'/' || c == b'>')
+        {
+            return Some(at);
+        }
+        i = after;
+    }
+    None
+}
+
 /// An upper estimate of the element nesting depth html5ever builds from `html`, in one
 /// linear pass; stops counting once it passes `stop_above` and returns that count.
 ///
-/// Conservative by construction, so that no input is deeper than estimated (up to the
-/// elements the tree builder adds itself, e.g. `tbody`, a small multiple): tags are read up
-/// to the first `>` (never shorter than the tokenizer's tag), comments end at the first
-/// `-->`, `--!>` or the abrupt `<!-->`; an end tag closes only an open element of its name;
-/// formatting elements stay counted until their own end tag; only the implied end tags that
-/// the tree builder certainly applies (a new `p`, `li`, `dt`/`dd`, `option`, `tr`, `td`/`th`
-/// right after the same kind, a block start after an open `p`) are applied. Everything else
-/// (unclosed `<p>` runs, `<x/>`, tags inside `<script>`) counts as open.
+/// Conservative by construction: an end tag is applied only where the tokenizer certainly
+/// reads it as one, so no input is deeper than estimated beyond what the tree builder adds
+/// itself (implied `tbody`/`tr`, formatting elements re-opened after misnested end tags; the
+/// fuzz target `ingest_path` checks html5ever's depth stays within `4 × estimate + 8`):
+/// - tags end where the tokenizer ends them (quoted attribute values included), tag names
+///   run to whitespace, `/` or `>`, comments end at `-->`, `--!>` or the abrupt `<!-->`;
+/// - raw-text elements (`style`, `title`, `textarea` …) are skipped to their own end tag;
+/// - an end tag closes only an open element of its name; formatting elements stay counted
+///   until their own end tag; only the implied end tags the tree builder certainly applies
+///   (a new `p`, `li`, `dt`/`dd`, `option`, `tr`, `td`/`th` right after the same kind, a
+///   block start right after an open `p`) are applied;
+/// - after a start tag of [`BLIND_AFTER`] (foreign content, `select`, scripts …) every later
+///   start tag counts and no end tag is applied.
+///
+/// Everything else (unclosed `<p>` runs, `<x/>`) counts as open.
 pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
     let b = html.as_bytes();
     let mut stack: Vec<String> = Vec::new();
@@ -129,32 +222,35 @@ pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
             }
             continue;
         }
-        let tag_end = match rest.iter().position(|&c| c == b'>') {
-            Some(e) => at + e + 1,
-            None => b.len(),
-        };
         let (closing, name_start) = match rest.get(1) {
             Some(b'/') => (true, 2),
             _ => (false, 1),
         };
-        // The tag name as the tokenizer reads it (HTML §13.2.5.8): everything up to
-        // whitespace, `/` or `>`, so `<p~x>` is an element `p~x`, not a `p`.
-        let raw_name: &[u8] = rest.get(name_start..).unwrap_or(&[]);
-        let name_len = raw_name
-            .iter()
-            .position(|c| matches!(c, b'\t' | b'\n' | 0x0c | b'\r' | b' ' | b'/' | b'>'))
-            .unwrap_or(raw_name.len());
-        let name = String::from_utf8_lossy(&raw_name[..name_len]).to_ascii_lowercase();
-        if name.is_empty() || !rest[name_start].is_ascii_alphabetic() {
-            // `<!doctype>`, `<?…>`, `< ` or `</ ` : no element. A lone `<` is text.
-            i = if rest.get(1).is_some_and(|c| matches!(c, b'!' | b'?' | b'/')) {
-                tag_end
+        if !rest.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
+            // `<!doctype>`, `<![CDATA[` outside foreign content, `<?…>`, `</ …>`: a bogus
+            // comment up to the first `>` (`</>` included). A lone `<` is text.
+            if rest.get(1).is_some_and(|c| matches!(c, b'!' | b'?' | b'/')) {
+                match rest.iter().position(|&c| c == b'>') {
+                    Some(e) => i = at + e + 1,
+                    None => break,
+                }
             } else {
-                at + 1
-            };
+                i = at + 1;
+            }
             continue;
         }
-        i = tag_end;
+        // The tag name as the tokenizer reads it (HTML §13.2.5.8): everything up to
+        // whitespace, `/` or `>`, so `<p~x>` is an element `p~x`, not a `p`.
+        let raw_name = &rest[name_start..];
+        let name_len = raw_name
+            .iter()
+            .position(|&c| is_ws(c) || c == b'/' || c == b'>')
+            .unwrap_or(raw_name.len());
+        let name = String::from_utf8_lossy(&raw_name[..name_len]).to_ascii_lowercase();
+        let Some(end) = tag_end(b, at + name_start + name_len) else {
+            break;
+        };
+        i = end;
         if closing {
             if FORMATTING.contains(&name.as_str()) {
                 if let Some(n) = formatting.get_mut(&name).filter(|n| **n > 0) {
@@ -170,6 +266,26 @@ pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
                         break;
                     }
                 }
+            }
+            continue;
+        }
+        if BLIND_AFTER.contains(&name.as_str()) {
+            // This start tag and every later `<` + letter, with no end tag applied.
+            let later = b[at..]
+                .windows(2)
+                .filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
+                .count();
+            return max.max(stack.len() + formatting_total + later);
+        }
+        if name == "plaintext" {
+            // Everything after it is text.
+            return max.max(stack.len() + formatting_total + 1);
+        }
+        if RAW_TEXT.contains(&name.as_str()) {
+            max = max.max(stack.len() + formatting_total + 1);
+            match raw_text_end(b, end, &name) {
+                Some(e) => i = e,
+                None => break,
             }
             continue;
         }
@@ -498,6 +614,18 @@ mod tests {
         // A tag name runs to whitespace, `/` or `>` (found by fuzzing: `<p~x>` is no `p` and
         // closes no open `p`).
         assert_eq!(nesting_depth("<p>a<p~x>b<p~x>c", 1000), 3);
+        // A `>` in a quoted attribute value does not end the tag, so the `</div>` after it
+        // is part of the tag, not an end tag.
+        assert_eq!(nesting_depth(&"<div a=\"x>\"</div>\"".repeat(30), 1000), 30);
+        // Raw text hides tags; after svg, select or script nothing is closed any more.
+        assert_eq!(
+            nesting_depth(&"<div><style></div></style>".repeat(10), 1000),
+            11
+        );
+        assert_eq!(
+            nesting_depth("<div><svg><div></div><div></div></svg></div>", 1000),
+            4
+        );
         assert_eq!(
             nesting_depth("<!--><div><!---><div><!-- <div> --!><div>", 1000),
             3
