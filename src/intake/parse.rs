@@ -82,7 +82,8 @@ pub struct Capped {
     /// MIME parts of the message (mail-parser's count, nested ones included) when more than
     /// [`MAX_PARTS`]; 0 otherwise.
     pub parts_total: usize,
-    /// The plain-text body's length in bytes when it was cut at [`MAX_BODY_TEXT_BYTES`].
+    /// The plain-text body's length in bytes (decoded, before CRLF became LF) when it was
+    /// cut at [`MAX_BODY_TEXT_BYTES`].
     pub body_text_bytes: Option<usize>,
     /// The subject's length in bytes when it was cut at [`MAX_SUBJECT_BYTES`].
     pub subject_bytes: Option<usize>,
@@ -273,9 +274,19 @@ fn parse_message(msg: &Message<'_>, raw: &[u8]) -> ParsedEmail {
             (Some(h), _) => h.text.clone(),
             (None, contents) => super::html::render(contents.unwrap_or("")).text,
         },
+        // Only the part that is kept is copied (CRLF → LF can only shorten it).
         _ => msg
             .body_text(0)
-            .map(|b| b.replace("\r\n", "\n"))
+            .map(|b| {
+                if b.len() > MAX_BODY_TEXT_BYTES {
+                    capped.body_text_bytes = Some(b.len());
+                }
+                let mut end = b.len().min(MAX_BODY_TEXT_BYTES);
+                while !b.is_char_boundary(end) {
+                    end -= 1;
+                }
+                b[..end].replace("\r\n", "\n")
+            })
             .unwrap_or_default(),
     };
     if body_text.len() > MAX_BODY_TEXT_BYTES {
