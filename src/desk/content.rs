@@ -3,7 +3,7 @@
 //! (`intake.max_message_bytes`) with its system note.
 
 use crate::config::AttachmentStore;
-use crate::intake::parse::ParsedEmail;
+use crate::intake::parse::{Capped, ParsedEmail};
 use crate::store::{self, attachments::Stored, batch::Work, outbox::Effect};
 
 use super::{ingest::Source, Desk};
@@ -60,6 +60,60 @@ pub fn over_limit_note(
     text
 }
 
+/// The system note for message `message_id` from `src` whose parse hit the limits of
+/// `crate::intake::parse` (`capped`, see [`Capped`]): one line per limit, and where the
+/// whole message is.
+pub fn capped_note(src: Source<'_>, message_id: &str, capped: &Capped) -> String {
+    use crate::intake::parse as limits;
+    let mut text = format!(
+        "⚠️ Message <{message_id}> is larger than claimdesk reads in full; what is shown was cut:"
+    );
+    if capped.attachments_omitted > 0 {
+        text.push_str(&format!(
+            "
+• {} attachments were not stored (at most {} per message, from its first {} MIME parts).",
+            capped.attachments_omitted,
+            limits::MAX_ATTACHMENTS,
+            limits::MAX_PARTS
+        ));
+    }
+    if capped.parts_total > 0 {
+        text.push_str(&format!(
+            "
+• It has {} MIME parts; only the first {} were looked at.",
+            capped.parts_total,
+            limits::MAX_PARTS
+        ));
+    }
+    if let Some(n) = capped.body_text_bytes {
+        text.push_str(&format!(
+            "
+• Its text of {} was cut after {}.",
+            human_size(i64::try_from(n).unwrap_or(i64::MAX)),
+            human_size(i64::try_from(limits::MAX_BODY_TEXT_BYTES).unwrap_or(i64::MAX))
+        ));
+    }
+    if let Some(n) = capped.subject_bytes {
+        text.push_str(&format!(
+            "
+• Its subject of {n} bytes was cut after {} bytes.",
+            limits::MAX_SUBJECT_BYTES
+        ));
+    }
+    if capped.html_simplified {
+        text.push_str(
+            "
+• Its HTML was too large or too deeply nested to render; its text is shown without formatting.",
+        );
+    }
+    text.push_str(&format!(
+        "
+The whole message is stored raw and stays in mailbox {} at UID {} (UIDVALIDITY {}).",
+        src.mailbox, src.uid, src.uidvalidity
+    ));
+    text
+}
+
 impl Desk {
     /// The largest message stored whole, bytes (`intake.max_message_bytes`).
     pub fn max_message_bytes(&self) -> u64 {
@@ -91,6 +145,24 @@ impl Desk {
     ) -> Result<(), sqlx::Error> {
         work.set_content(message_row, p.body_html.as_deref(), raw_truncated)
             .await?;
+        if p.capped.loses_content() {
+            // Rare: the ordinary queries, on everything queued so far (as below).
+            let text = capped_note(src, &p.message_id, &p.capped);
+            let conn = work.direct().await?;
+            let note = store::notes::insert(conn, ticket_id, None, &text, true).await?;
+            tracing::warn!(
+                mailbox = src.mailbox,
+                uid = src.uid,
+                capped = ?p.capped,
+                "message over parse limits; parts of it were left out (the raw message is whole)"
+            );
+            self.refresh_cards(conn, ticket_id).await?;
+            self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadNote {
+                platform,
+                note_id: note,
+            })
+            .await?;
+        }
         let size = u64::try_from(p.raw_size).unwrap_or(u64::MAX);
         if size > self.max_message_bytes {
             let seen: Vec<(String, String, i64)> = p
@@ -180,6 +252,17 @@ mod tests {
         assert!(note.contains("is 300000 bytes, over the limit of 100000 bytes"));
         assert!(note.contains("big.bin (application/octet-stream, 58.6 KB)"));
         assert!(note.contains("mailbox support at UID 42"));
+        let capped = Capped {
+            attachments_omitted: 9_900,
+            parts_total: 10_001,
+            html_simplified: true,
+            ..Capped::default()
+        };
+        let note = capped_note(src, "m@x", &capped);
+        assert!(note.contains("9900 attachments were not stored"), "{note}");
+        assert!(note.contains("10001 MIME parts"), "{note}");
+        assert!(note.contains("too deeply nested"), "{note}");
+        assert!(!note.contains("subject"), "{note}");
         let bare = over_limit_note(src, "m@x", 300_000, 100_000, &[]);
         assert!(bare.contains("message of 300000 bytes after byte 100000"));
     }

@@ -54,6 +54,9 @@ pub struct Signals {
     pub thread_msg_ids: Vec<String>,
 }
 
+/// How many bytes of the subject [`classify`] reads.
+pub const SUBJECT_SCAN_BYTES: usize = 1024;
+
 /// What kind of message it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -164,8 +167,16 @@ const COMPLAINT_SUBJECT: &str = "complaint about message from";
 /// 4. no automatic answer: `Auto-Submitted` other than `no`, `Precedence: bulk|junk|list`,
 ///    `X-Auto-Response-Suppress`, mailing-list fields, a `noreply` sender;
 /// 5. otherwise human.
+///
+/// Linear in the size of `s`; only the first [`SUBJECT_SCAN_BYTES`] bytes of the subject are
+/// looked at (the phrases it looks for are near the start).
 pub fn classify(s: &Signals) -> Kind {
-    let subject = s.subject.trim().to_lowercase();
+    let subject = s.subject.trim();
+    let mut end = subject.len().min(SUBJECT_SCAN_BYTES);
+    while !subject.is_char_boundary(end) {
+        end -= 1;
+    }
+    let subject = subject[..end].to_lowercase();
     let report = s.report_type.as_deref().unwrap_or("");
     if report == "feedback-report"
         || s.feedback_report_part
@@ -250,14 +261,15 @@ fn is_daemon(s: &Signals) -> bool {
         .any(|d| local == *d || name.trim_matches('"') == *d)
 }
 
+/// The enclosed ids, then the thread ids, without duplicates (a hash set: linear).
 fn originals(s: &Signals) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for id in s.enclosed_msg_ids.iter().chain(&s.thread_msg_ids) {
-        if !out.contains(id) {
-            out.push(id.clone());
-        }
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    s.enclosed_msg_ids
+        .iter()
+        .chain(&s.thread_msg_ids)
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]

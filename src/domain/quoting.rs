@@ -16,14 +16,24 @@
 //! and everywhere: lines starting with `>` (RFC 3676 §4.5 quote marks) are dropped, so an
 //! inline answer between quotes keeps its own lines. Runs of blank lines collapse to one.
 
+/// How many bytes of a body [`trim_quoted`] reads.
+pub const SCAN_BYTES: usize = 64 * 1024;
+
 /// The part of `body` its author newly wrote: quoted lines (`>`), attribution lines with the
 /// quote after them, forwarded/Outlook history and the signature removed; blank-line runs
 /// collapsed and the result trimmed.
 ///
 /// When nothing is left (a message that is only a quote), the whole body, collapsed and
 /// trimmed, is returned instead, so a preview is never empty for a non-empty mail.
+///
+/// Reads only the first [`SCAN_BYTES`] of `body` (a preview needs far less), so its cost is
+/// bounded whatever the message.
 pub fn trim_quoted(body: &str) -> String {
-    let lines: Vec<&str> = body.lines().map(str::trim_end).collect();
+    let mut end = body.len().min(SCAN_BYTES);
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    let lines: Vec<&str> = body[..end].lines().map(str::trim_end).collect();
     let end = history_start(&lines).unwrap_or(lines.len());
     let kept = collapse(lines[..end].iter().copied().filter(|l| !is_quote(l)));
     if kept.is_empty() {
@@ -183,5 +193,16 @@ mod tests {
     fn a_message_that_is_only_a_quote_keeps_its_text() {
         assert_eq!(trim_quoted("> only\n> quoted\n"), "> only\n> quoted");
         assert_eq!(trim_quoted(""), "");
+    }
+
+    #[test]
+    fn reads_only_the_first_scan_bytes() {
+        let body = format!("Hello\n{}", "é".repeat(super::SCAN_BYTES));
+        let t = trim_quoted(&body);
+        assert!(
+            t.len() <= super::SCAN_BYTES && t.starts_with("Hello\n"),
+            "{}",
+            t.len()
+        );
     }
 }

@@ -13,37 +13,87 @@ use super::TicketNumber;
 /// Upper bound on a msg-id we keep, in bytes (RFC 5322 §2.1.1 line limit).
 pub const MAX_MSG_ID_LEN: usize = 998;
 
+/// How many References msg-ids a message is threaded by, and how many we copy into the
+/// References of our own replies: the first (the thread's root) and the last
+/// `MAX_REFERENCES - 1` (the most recent ancestors). RFC 5322 §3.6.4 builds References by
+/// appending, so a long thread's field only grows; trimming the middle while keeping the root
+/// and the recent ids is what mail clients do (Thunderbird, Gnus' `message-shorten-references`
+/// keep the first and the last ones), and it still names every message a reply can thread to.
+pub const MAX_REFERENCES: usize = 20;
+
+/// How many In-Reply-To msg-ids are used: the first ones. RFC 5322 §3.6.4 allows several
+/// (a reply to more than one message); more than a handful is not a reply.
+pub const MAX_IN_REPLY_TO: usize = 8;
+
+/// The well-formed msg-ids of a header value in order, duplicates included, without the
+/// angle brackets (see [`msg_ids`] for what is well-formed). One pass over `header_value`.
+pub fn msg_id_iter(header_value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = header_value;
+    std::iter::from_fn(move || loop {
+        let start = rest.find('<')?;
+        let after = &rest[start + 1..];
+        let end = after.find(['>', '<'])?;
+        if after.as_bytes()[end] == b'<' {
+            rest = &after[end..];
+            continue;
+        }
+        let candidate = &after[..end];
+        rest = &after[end + 1..];
+        if is_msg_id(candidate) {
+            return Some(candidate);
+        }
+    })
+}
+
 /// Extracts every well-formed msg-id from a header value such as a References or In-Reply-To
-/// field body, in order, without the angle brackets and without duplicates.
+/// field body, in order, without the angle brackets and without duplicates. Linear in the
+/// length of `header_value` (duplicates are found with a hash set); see [`references`] and
+/// [`in_reply_to`] for the capped lists used for threading.
 ///
 /// A msg-id here is `"<" id-left "@" id-right ">"` (RFC 5322 §3.6.4) where both sides are
 /// non-empty runs of visible ASCII other than `<`, `>` and `@`. Anything else — bare words,
 /// `<yes>`, ids with spaces, comments — is ignored, so a malformed header never links unrelated
 /// threads.
 pub fn msg_ids(header_value: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = header_value;
-    while let Some(start) = rest.find('<') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find(['>', '<']) else {
-            break;
-        };
-        if after.as_bytes()[end] == b'<' {
-            rest = &after[end..];
-            continue;
-        }
-        let candidate = &after[..end];
-        if is_msg_id(candidate) && !out.iter().any(|x| x == candidate) {
-            out.push(candidate.to_string());
-        }
-        rest = &after[end + 1..];
-    }
-    out
+    let mut seen = std::collections::HashSet::new();
+    msg_id_iter(header_value)
+        .filter(|id| seen.insert(*id))
+        .map(str::to_string)
+        .collect()
 }
 
-/// The first well-formed msg-id in a Message-ID field body, if any (see [`msg_ids`]).
+/// The msg-ids of a References field body used for threading: unique, in order, at most
+/// [`MAX_REFERENCES`] (the first and the last ones, see [`trim_references`]). Linear in the
+/// length of `header_value`.
+pub fn references(header_value: &str) -> Vec<String> {
+    trim_references(msg_ids(header_value))
+}
+
+/// The msg-ids of an In-Reply-To field body used for threading: the first
+/// [`MAX_IN_REPLY_TO`] unique ones, in order. Reads no further than it needs.
+pub fn in_reply_to(header_value: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    msg_id_iter(header_value)
+        .filter(|id| seen.insert(*id))
+        .take(MAX_IN_REPLY_TO)
+        .map(str::to_string)
+        .collect()
+}
+
+/// `ids` (a References list, oldest first) cut to at most [`MAX_REFERENCES`]: the first id
+/// and the last `MAX_REFERENCES - 1`, in their order. Shorter lists come back unchanged.
+pub fn trim_references(mut ids: Vec<String>) -> Vec<String> {
+    if ids.len() > MAX_REFERENCES {
+        let cut = ids.len() - (MAX_REFERENCES - 1);
+        ids.drain(1..cut);
+    }
+    ids
+}
+
+/// The first well-formed msg-id in a Message-ID field body, if any (see [`msg_ids`]). Reads
+/// no further than the first one.
 pub fn first_msg_id(header_value: &str) -> Option<String> {
-    msg_ids(header_value).into_iter().next()
+    msg_id_iter(header_value).next().map(str::to_string)
 }
 
 fn is_msg_id(s: &str) -> bool {
@@ -251,6 +301,31 @@ mod tests {
     fn extracts_msg_ids_in_order_without_duplicates() {
         let v = "<a@x.org>\r\n\t<b.c@y.net> <a@x.org>";
         assert_eq!(msg_ids(v), vec!["a@x.org", "b.c@y.net"]);
+    }
+
+    #[test]
+    fn reference_lists_keep_the_root_and_the_latest_and_are_linear() {
+        let header: String = (0..100_000).map(|i| format!("<r{i}@x> ")).collect();
+        let started = std::time::Instant::now();
+        let refs = references(&header);
+        assert_eq!(refs.len(), MAX_REFERENCES);
+        assert_eq!(refs[0], "r0@x");
+        assert_eq!(refs[1], format!("r{}@x", 100_000 - (MAX_REFERENCES - 1)));
+        assert_eq!(refs[MAX_REFERENCES - 1], "r99999@x");
+        assert_eq!(msg_ids(&header).len(), 100_000);
+        // Duplicates everywhere: still one pass each.
+        let dup = "<same@x> ".repeat(200_000);
+        assert_eq!(msg_ids(&dup), vec!["same@x"]);
+        assert_eq!(in_reply_to(&header).len(), MAX_IN_REPLY_TO);
+        assert_eq!(first_msg_id(&header).as_deref(), Some("r0@x"));
+        // O(n²) took seconds here; linear is milliseconds even unoptimised.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        let short: Vec<String> = vec!["a@x".into(), "b@x".into()];
+        assert_eq!(trim_references(short.clone()), short);
     }
 
     #[test]

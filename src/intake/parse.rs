@@ -1,9 +1,38 @@
 //! MIME parsing with mail-parser: raw RFC 822 bytes → the fields a ticket needs.
 
-use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders};
+use std::collections::HashSet;
+
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use crate::domain::threading;
+
+/// At most this many attachments of one message are stored (in MIME order); the raw message
+/// keeps the rest, and [`Capped::attachments_omitted`] counts them.
+pub const MAX_ATTACHMENTS: usize = 100;
+
+/// At most this many MIME parts of one message are looked at (for attachments and the
+/// classifier's signals); mail-parser lists every part, flattened, in `Message::parts`.
+pub const MAX_PARTS: usize = 1_000;
+
+/// The plain-text body is kept up to this many bytes (cut on a char boundary); the raw
+/// message keeps it whole.
+pub const MAX_BODY_TEXT_BYTES: usize = 2 * 1024 * 1024;
+
+/// The subject is kept up to this many bytes (cut on a char boundary): RFC 5322 §2.1.1's
+/// 998-character line limit, with room for encoded words decoding to multi-byte text.
+pub const MAX_SUBJECT_BYTES: usize = 2_000;
+
+/// At most this many To addresses are kept (unique, in order).
+pub const MAX_TO: usize = 100;
+
+/// At most this many recipient addresses are returned by [`recipients`].
+pub const MAX_RECIPIENTS: usize = 200;
+
+/// Stack of the thread [`parse_isolated`] parses on, bytes. Parsing itself is bounded
+/// ([`super::html`] checks HTML nesting before rendering it, nested messages are freed
+/// iteratively), so this is headroom, reserved as virtual memory and touched only as used.
+pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// The parts of an email claimdesk uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +66,44 @@ pub struct ParsedEmail {
     /// mail without HTML.
     pub body_html: Option<String>,
     /// Attachments (every MIME part that is not a text or HTML body, inline images and
-    /// attached messages included), in MIME order.
+    /// attached messages included), in MIME order; at most [`MAX_ATTACHMENTS`].
     pub attachments: Vec<ParsedAttachment>,
+    /// What the limits of this module left out of the fields above (the raw message always
+    /// keeps everything).
+    pub capped: Capped,
+}
+
+/// What parsing left out because of its limits; all zero / `false` for ordinary mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capped {
+    /// Attachments not listed in [`ParsedEmail::attachments`] (over [`MAX_ATTACHMENTS`], or
+    /// in parts after the first [`MAX_PARTS`]).
+    pub attachments_omitted: usize,
+    /// MIME parts of the message (mail-parser's count, nested ones included) when more than
+    /// [`MAX_PARTS`]; 0 otherwise.
+    pub parts_total: usize,
+    /// The plain-text body's length in bytes (decoded, before CRLF became LF) when it was
+    /// cut at [`MAX_BODY_TEXT_BYTES`].
+    pub body_text_bytes: Option<usize>,
+    /// The subject's length in bytes when it was cut at [`MAX_SUBJECT_BYTES`].
+    pub subject_bytes: Option<usize>,
+    /// The HTML body was too large or too deeply nested to render: the text and sanitised
+    /// HTML come from a plain tag-stripping pass ([`super::html::Rendered::simplified`]).
+    pub html_simplified: bool,
+    /// References msg-ids left out (over [`threading::MAX_REFERENCES`]).
+    pub references_omitted: usize,
+}
+
+impl Capped {
+    /// Whether something a reader would miss was left out (attachments, parts, text, subject,
+    /// formatting), worth a note on the ticket. Trimmed References are not: mail clients trim
+    /// them the same way, and long threads have them on every message.
+    pub fn loses_content(&self) -> bool {
+        Capped {
+            references_omitted: 0,
+            ..self.clone()
+        } != Capped::default()
+    }
 }
 
 /// One attachment of a parsed email.
@@ -67,14 +132,15 @@ impl ParsedAttachment {
 
 impl ParsedEmail {
     /// Every msg-id this message carries: its own first, then In-Reply-To, then References.
+    /// At most `1 + MAX_IN_REPLY_TO + MAX_REFERENCES` ids, unique (hash set, linear).
     pub fn thread_ids(&self) -> Vec<String> {
-        let mut ids = vec![self.message_id.clone()];
-        for id in self.in_reply_to.iter().chain(&self.references) {
-            if !ids.contains(id) {
-                ids.push(id.clone());
-            }
-        }
-        ids
+        let mut seen: HashSet<&str> = HashSet::new();
+        std::iter::once(&self.message_id)
+            .chain(&self.in_reply_to)
+            .chain(&self.references)
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
     }
 }
 
@@ -84,13 +150,85 @@ pub enum ParseError {
     /// mail-parser found no message at all (empty input, no headers).
     #[error("not an RFC 822 message")]
     NotAMessage,
+    /// Parsing panicked (a bug in a parser library or ours); the text is the panic's
+    /// message. Only [`parse_isolated`] reports this.
+    #[error("parsing panicked: {0}")]
+    Panicked(String),
+    /// No thread could be started to parse on (the OS refused: out of memory or threads).
+    #[error("cannot start a parsing thread: {0}")]
+    NoThread(String),
+}
+
+/// [`parse`] on a thread of its own with a [`PARSE_STACK_BYTES`] stack, so that nothing in
+/// the input can exhaust the caller's stack (an overflow aborts the process; it is no
+/// panic), and a panic becomes [`ParseError::Panicked`] instead of unwinding into the
+/// caller. Blocks the calling thread until the parse is done; call it where blocking is
+/// allowed (`tokio::task::spawn_blocking`, a plain thread). Costs one thread start per
+/// message (tens of microseconds).
+pub fn parse_isolated(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("claimdesk-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse(raw))
+            .map_err(|e| ParseError::NoThread(e.to_string()))?;
+        handle.join().unwrap_or_else(|panic| {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-text panic payload".into());
+            Err(ParseError::Panicked(text))
+        })
+    })
+}
+
+/// `s` cut to at most `max` bytes on a char boundary.
+fn cut(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+}
+
+/// Frees `msg` without recursion: a message/rfc822 part holds its message inline, so the
+/// derived drop of a message nested 10,000 deep recurses 10,000 frames and overflows the
+/// stack. Nested messages are moved out onto a heap stack and dropped one at a time.
+fn drop_flat(msg: Message<'_>) {
+    let mut pending = vec![msg];
+    while let Some(mut m) = pending.pop() {
+        for part in &mut m.parts {
+            if matches!(part.body, PartType::Message(_)) {
+                if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                    pending.push(inner);
+                }
+            }
+        }
+    }
 }
 
 /// Parses `raw` leniently. Never panics; fails only when there is no message at all.
+///
+/// Cost is linear in `raw.len()` and the stack it needs is bounded whatever the input: id
+/// lists are de-duplicated with hash sets and capped ([`threading::references`],
+/// [`threading::in_reply_to`]), at most [`MAX_PARTS`] MIME parts are looked at and
+/// [`MAX_ATTACHMENTS`] attachments kept, text and subject are cut at [`MAX_BODY_TEXT_BYTES`]
+/// and [`MAX_SUBJECT_BYTES`], HTML too large or too deep for the renderers is simplified
+/// ([`super::html::render`]); what was left out is in [`ParsedEmail::capped`].
 pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAMessage)?;
+    let parsed = parse_message(&msg, raw);
+    drop_flat(msg);
+    Ok(parsed)
+}
+
+fn parse_message(msg: &Message<'_>, raw: &[u8]) -> ParsedEmail {
+    let mut capped = Capped::default();
     let header = |h: HeaderName<'static>| msg.header_raw(h).unwrap_or("");
     let (message_id, synthesized) = match threading::first_msg_id(header(HeaderName::MessageId)) {
         Some(id) => (id, false),
@@ -111,39 +249,78 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         .and_then(|a| a.name())
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
+    let mut seen_to: HashSet<String> = HashSet::new();
     let to = msg
         .to()
         .map(|a| {
             a.iter()
                 .filter_map(|x| x.address())
                 .map(|x| x.to_ascii_lowercase())
+                .filter(|x| seen_to.insert(x.clone()))
+                .take(MAX_TO)
                 .collect()
         })
         .unwrap_or_default();
-    let body_text = match msg.text_part(0) {
+    // The first real text/html body part (not mail-parser's HTML made from text), rendered
+    // once for both the text (HTML-only mail) and the sanitised copy.
+    let html = msg
+        .html_part(0)
+        .filter(|p| p.is_text_html())
+        .and_then(|p| p.text_contents())
+        .map(super::html::render);
+    let mut body_text = match msg.text_part(0) {
         // HTML-only mail: mail-parser lists the HTML part as the text body too.
-        Some(part) if part.is_text_html() => {
-            super::html::to_text(part.text_contents().unwrap_or(""))
-        }
+        Some(part) if part.is_text_html() => match (&html, part.text_contents()) {
+            (Some(h), _) => h.text.clone(),
+            (None, contents) => super::html::render(contents.unwrap_or("")).text,
+        },
+        // Only the part that is kept is copied (CRLF → LF can only shorten it).
         _ => msg
             .body_text(0)
-            .map(|b| b.replace("\r\n", "\n"))
+            .map(|b| {
+                if b.len() > MAX_BODY_TEXT_BYTES {
+                    capped.body_text_bytes = Some(b.len());
+                }
+                let mut end = b.len().min(MAX_BODY_TEXT_BYTES);
+                while !b.is_char_boundary(end) {
+                    end -= 1;
+                }
+                b[..end].replace("\r\n", "\n")
+            })
             .unwrap_or_default(),
     };
-    let subject = msg.subject().unwrap_or("").trim().to_string();
+    if body_text.len() > MAX_BODY_TEXT_BYTES {
+        capped.body_text_bytes = Some(body_text.len());
+        cut(&mut body_text, MAX_BODY_TEXT_BYTES);
+    }
+    let mut subject = msg.subject().unwrap_or("").trim().to_string();
+    if subject.len() > MAX_SUBJECT_BYTES {
+        capped.subject_bytes = Some(subject.len());
+        cut(&mut subject, MAX_SUBJECT_BYTES);
+    }
     let signals = super::signals::extract(
-        &msg,
+        msg,
         raw,
         &message_id,
         from_addr.as_deref(),
         from_name.as_deref(),
         &subject,
     );
-    Ok(ParsedEmail {
+    let all_references = threading::msg_ids(header(HeaderName::References));
+    capped.references_omitted = all_references
+        .len()
+        .saturating_sub(threading::MAX_REFERENCES);
+    if msg.parts.len() > MAX_PARTS {
+        capped.parts_total = msg.parts.len();
+    }
+    capped.html_simplified = html.as_ref().is_some_and(|h| h.simplified);
+    let (attachments, omitted) = attachments(msg);
+    capped.attachments_omitted = omitted;
+    ParsedEmail {
         message_id,
         message_id_synthesized: synthesized,
-        in_reply_to: threading::msg_ids(header(HeaderName::InReplyTo)),
-        references: threading::msg_ids(header(HeaderName::References)),
+        in_reply_to: threading::in_reply_to(header(HeaderName::InReplyTo)),
+        references: threading::trim_references(all_references),
         from_addr,
         from_name,
         to,
@@ -151,21 +328,22 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         body_text,
         raw_size: raw.len(),
         signals,
-        body_html: sanitized_html(&msg),
-        attachments: attachments(&msg),
-    })
+        body_html: html.map(|h| h.sanitized),
+        attachments,
+        capped,
+    }
 }
 
-/// The first real text/html body part, sanitised (not mail-parser's HTML made from text).
-fn sanitized_html(msg: &Message<'_>) -> Option<String> {
-    msg.html_part(0)
-        .filter(|p| p.is_text_html())
-        .and_then(|p| p.text_contents())
-        .map(super::html::sanitize)
-}
-
-fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
-    msg.attachments()
+/// The attachments of the first [`MAX_PARTS`] parts, at most [`MAX_ATTACHMENTS`], and how
+/// many were left out.
+fn attachments(msg: &Message<'_>) -> (Vec<ParsedAttachment>, usize) {
+    let total = msg.attachments.len();
+    let kept: Vec<ParsedAttachment> = msg
+        .attachments
+        .iter()
+        .filter(|&&i| (i as usize) < MAX_PARTS)
+        .take(MAX_ATTACHMENTS)
+        .filter_map(|&i| msg.parts.get(i as usize))
         .map(|part| {
             let content_type = part
                 .content_type()
@@ -192,26 +370,33 @@ fn attachments(msg: &Message<'_>) -> Vec<ParsedAttachment> {
                 content,
             }
         })
-        .collect()
+        .collect();
+    let omitted = total - kept.len();
+    (kept, omitted)
 }
 
 /// Every recipient address the message shows (lower-cased, without duplicates, in this
 /// order): To and Cc (RFC 5322 §3.6.3), then Delivered-To and X-Original-To (added by the
 /// delivering MTA, e.g. Postfix), which keep a plus-address such as
-/// `support+TICK-2026-0001@…` even when the visible To does not. Reads only the header block.
+/// `support+TICK-2026-0001@…` even when the visible To does not. Reads only the header block;
+/// at most [`MAX_RECIPIENTS`] addresses.
 pub fn recipients(raw: &[u8]) -> Vec<String> {
     let Some(msg) = MessageParser::default().parse_headers(raw) else {
         return Vec::new();
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut push = |a: &str| {
+        if out.len() >= MAX_RECIPIENTS {
+            return;
+        }
         let a = a
             .trim()
             .trim_start_matches('<')
             .trim_end_matches('>')
             .trim();
         let a = a.to_ascii_lowercase();
-        if a.contains('@') && !a.contains(char::is_whitespace) && !out.contains(&a) {
+        if a.contains('@') && !a.contains(char::is_whitespace) && seen.insert(a.clone()) {
             out.push(a);
         }
     };
@@ -261,6 +446,78 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
         assert!(p1.message_id_synthesized);
         assert_eq!(p1.message_id, p2.message_id);
         assert!(p1.message_id.ends_with("@claimdesk.invalid"));
+    }
+
+    /// `f` on a thread with the 2 MiB stack Rust gives threads by default (tokio's blocking
+    /// threads too): a stack overflow there aborts the test process.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_parses_on_a_small_stack() {
+        // message/rfc822 nested 100,000 deep: the derived drop recursed once per level.
+        let mut raw = String::new();
+        for i in 0..100_000 {
+            raw.push_str(&format!(
+                "From: a@b.c\r\nMessage-ID: <n{i}@x>\r\nContent-Type: message/rfc822\r\n\r\n"
+            ));
+        }
+        raw.push_str("From: a@b.c\r\n\r\nhi\r\n");
+        let p = on_small_stack(move || parse(raw.as_bytes()).unwrap());
+        assert_eq!(p.message_id, "n0@x");
+        assert_eq!(p.attachments.len(), 1);
+        // HTML nested 100,000 deep: simplified, not rendered.
+        let html = mail(
+            "MIME-Version: 1.0\r\nContent-Type: text/html",
+            &format!(
+                "{}deep{}",
+                "<div>".repeat(100_000),
+                "</div>".repeat(100_000)
+            ),
+        );
+        let p = on_small_stack(move || parse(&html).unwrap());
+        assert_eq!(p.body_text, "deep");
+        assert!(p.capped.html_simplified && p.capped.loses_content());
+        // The same through the big-stack helper.
+        let again = parse_isolated(&mail("Subject: x", "hi")).unwrap();
+        assert_eq!(again, parse(&mail("Subject: x", "hi")).unwrap());
+    }
+
+    #[test]
+    fn many_parts_keep_the_first_attachments_and_count_the_rest() {
+        let mut body = String::from("--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n");
+        for i in 0..10_000 {
+            body.push_str(&format!(
+                "--b\r\nContent-Type: application/octet-stream; name=\"f{i}.bin\"\r\n\r\n{i}\r\n"
+            ));
+        }
+        body.push_str("--b--\r\n");
+        let raw = mail(
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b",
+            &body,
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.body_text.trim(), "hello");
+        assert_eq!(p.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(p.attachments[0].name.as_deref(), Some("f0.bin"));
+        assert_eq!(p.capped.attachments_omitted, 10_000 - MAX_ATTACHMENTS);
+        assert_eq!(p.capped.parts_total, 10_002);
+        // A 1 MB subject and 3 MB of text are cut on char boundaries.
+        let raw = mail(
+            &format!("Subject: {}", "ü".repeat(500_000)),
+            &"ä".repeat(1_500_000),
+        );
+        let p = parse(&raw).unwrap();
+        assert!(p.subject.len() <= MAX_SUBJECT_BYTES && p.subject.starts_with('ü'));
+        assert_eq!(p.capped.subject_bytes, Some(1_000_000));
+        assert!(p.body_text.len() <= MAX_BODY_TEXT_BYTES && p.body_text.ends_with('ä'));
+        assert_eq!(p.capped.body_text_bytes, Some(3_000_000));
     }
 
     #[test]

@@ -2,16 +2,60 @@
 //! RFC 3834 / list / Exchange header fields, the MIME shape of reports (RFC 6522, RFC 3464,
 //! RFC 5965), and the Message-IDs of the original message a report encloses or quotes.
 
+use std::collections::HashSet;
+
 use mail_parser::{Message, MimeHeaders, PartType};
 
 use crate::domain::classify::Signals;
 use crate::domain::threading;
 
-/// How many bytes of a message body are scanned for quoted `Message-ID:` lines.
-const SCAN_LIMIT: usize = 256 * 1024;
+/// How many bytes of text are scanned for quoted `Message-ID:` lines, over all text parts
+/// and the raw body together.
+pub const SCAN_LIMIT: usize = 256 * 1024;
+
+/// At most this many enclosed or quoted original msg-ids are collected
+/// ([`Signals::enclosed_msg_ids`]): a report names one original, a digest a few.
+pub const MAX_ENCLOSED_IDS: usize = 20;
+
+/// At most this many In-Reply-To and References msg-ids are collected
+/// ([`Signals::thread_msg_ids`]).
+pub const MAX_THREAD_IDS: usize = threading::MAX_IN_REPLY_TO + threading::MAX_REFERENCES;
+
+/// Unique msg-ids in order, at most `max`, with a hash set beside the list.
+struct IdList {
+    ids: Vec<String>,
+    seen: HashSet<String>,
+    max: usize,
+}
+
+impl IdList {
+    fn new(max: usize) -> IdList {
+        IdList {
+            ids: Vec::new(),
+            seen: HashSet::new(),
+            max,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.ids.len() >= self.max
+    }
+
+    /// Adds `id` (brackets and blanks trimmed) unless empty, `own_id`, known, or full.
+    fn push(&mut self, id: &str, own_id: &str) {
+        let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+        if !self.full() && !id.is_empty() && id != own_id && !self.seen.contains(id) {
+            self.seen.insert(id.to_string());
+            self.ids.push(id.to_string());
+        }
+    }
+}
 
 /// The classifier's input for `msg` (whose raw bytes are `raw` and own Message-ID, without
 /// brackets, `own_id`). Never fails: absent or malformed fields leave their defaults.
+/// Linear in the size of the message: looks at the first [`super::parse::MAX_PARTS`] parts,
+/// scans at most [`SCAN_LIMIT`] bytes of text, and collects at most [`MAX_ENCLOSED_IDS`] and
+/// [`MAX_THREAD_IDS`] ids.
 pub(crate) fn extract(
     msg: &Message<'_>,
     raw: &[u8],
@@ -28,6 +72,7 @@ pub(crate) fn extract(
     };
     let mut seen_return_path = false;
     let mut from_present = false;
+    let mut thread_ids = IdList::new(MAX_THREAD_IDS);
     for (name, value) in msg.headers_raw() {
         let value = value.trim();
         match name.to_ascii_lowercase().as_str() {
@@ -47,20 +92,25 @@ pub(crate) fn extract(
                 s.null_return_path = inner == "<>" || inner.is_empty();
             }
             "from" => from_present = true,
-            "in-reply-to" | "references" => {
-                for id in threading::msg_ids(value) {
-                    if id != own_id && !s.thread_msg_ids.contains(&id) {
-                        s.thread_msg_ids.push(id);
-                    }
+            "in-reply-to" if !thread_ids.full() => {
+                for id in threading::in_reply_to(value) {
+                    thread_ids.push(&id, own_id);
+                }
+            }
+            "references" if !thread_ids.full() => {
+                for id in threading::references(value) {
+                    thread_ids.push(&id, own_id);
                 }
             }
             _ => {}
         }
     }
     s.from_without_address = from_present && from_addr.is_none();
+    s.thread_msg_ids = thread_ids.ids;
 
-    let mut enclosed: Vec<String> = Vec::new();
-    for (i, part) in msg.parts.iter().enumerate() {
+    let mut enclosed = IdList::new(MAX_ENCLOSED_IDS);
+    let mut budget = SCAN_LIMIT;
+    for (i, part) in msg.parts.iter().take(super::parse::MAX_PARTS).enumerate() {
         let (ctype, subtype, report_type) = match part.content_type() {
             Some(ct) => (
                 ct.ctype().to_ascii_lowercase(),
@@ -86,35 +136,44 @@ pub(crate) fn extract(
             PartType::Message(inner) => {
                 s.encloses_original = true;
                 if let Some(id) = inner.message_id() {
-                    push_id(&mut enclosed, id, own_id);
+                    enclosed.push(id, own_id);
                 }
             }
-            PartType::Text(text) => scan_quoted_ids(text, own_id, &mut enclosed),
+            PartType::Text(text) => {
+                let scanned = prefix(text, budget);
+                budget -= scanned.len();
+                scan_quoted_ids(scanned, own_id, &mut enclosed);
+            }
             _ => {}
         }
     }
     // Bouncers that quote the original without MIME structure: scan the raw body as well.
     let body_start = find_body(raw);
-    let end = raw.len().min(body_start + SCAN_LIMIT);
+    let end = raw.len().min(body_start.saturating_add(budget));
     if let Some(body) = raw.get(body_start..end) {
         scan_quoted_ids(&String::from_utf8_lossy(body), own_id, &mut enclosed);
     }
-    s.enclosed_msg_ids = enclosed;
+    s.enclosed_msg_ids = enclosed.ids;
     s
 }
 
-fn push_id(out: &mut Vec<String>, id: &str, own_id: &str) {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
-    if !id.is_empty() && id != own_id && !out.iter().any(|x| x == id) {
-        out.push(id.to_string());
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
+    &text[..end]
 }
 
 /// Adds the msg-ids of every `Message-ID:` line in `text` — also when quoted (`> `) or
-/// indented, and when the id is on the folded next line.
-fn scan_quoted_ids(text: &str, own_id: &str, out: &mut Vec<String>) {
+/// indented, and when the id is on the folded next line — until `out` is full.
+fn scan_quoted_ids(text: &str, own_id: &str, out: &mut IdList) {
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
+        if out.full() {
+            return;
+        }
         let l = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
         let Some((name, value)) = l.split_once(':') else {
             continue;
@@ -122,14 +181,14 @@ fn scan_quoted_ids(text: &str, own_id: &str, out: &mut Vec<String>) {
         if !name.trim().eq_ignore_ascii_case("message-id") {
             continue;
         }
-        let mut ids = threading::msg_ids(value);
+        let mut ids = threading::in_reply_to(value);
         if ids.is_empty() {
             if let Some(next) = lines.peek() {
-                ids = threading::msg_ids(next);
+                ids = threading::in_reply_to(next);
             }
         }
         for id in ids {
-            push_id(out, &id, own_id);
+            out.push(&id, own_id);
         }
     }
 }
@@ -182,6 +241,38 @@ Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/p
         let p = parse(raw).unwrap();
         assert!(p.signals.encloses_original);
         assert_eq!(p.signals.enclosed_msg_ids, vec!["inner@d"]);
+    }
+
+    #[test]
+    fn id_scans_are_capped_and_linear() {
+        // 1,000,000 quoted ids in a text part and 100,000 References: the scans stop at
+        // their caps (quadratic de-duplication took minutes here).
+        let started = std::time::Instant::now();
+        let refs: String = (0..100_000).map(|i| format!(" <r{i}@x>")).collect();
+        let mut raw = format!(
+            "From: a@b.example\r\nMessage-ID: <own@x>\r\nIn-Reply-To: <p@x>\r\nReferences:{refs}\r\n\r\n"
+        )
+        .into_bytes();
+        for i in 0..1_000_000 {
+            raw.extend_from_slice(format!("Message-ID: <b{i}@x>\n").as_bytes());
+        }
+        let p = parse(&raw).unwrap();
+        let s = &p.signals;
+        assert_eq!(s.enclosed_msg_ids.len(), super::MAX_ENCLOSED_IDS);
+        assert_eq!(s.enclosed_msg_ids[0], "b0@x");
+        assert!(s.thread_msg_ids.len() <= super::MAX_THREAD_IDS);
+        assert_eq!(s.thread_msg_ids[0], "p@x");
+        assert!(s.thread_msg_ids.contains(&"r99999@x".to_string()));
+        assert_eq!(p.references.len(), crate::domain::threading::MAX_REFERENCES);
+        assert_eq!(
+            p.capped.references_omitted,
+            100_000 - crate::domain::threading::MAX_REFERENCES
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

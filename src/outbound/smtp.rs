@@ -135,8 +135,13 @@ pub fn build(m: &Stored, from_name: &str) -> Result<Message, SendError> {
         b = b.in_reply_to(format!("<{parent}>"));
     }
     if !m.references.is_empty() {
-        // lettre's `references` replaces the header, so all ids go in one call.
-        let refs: Vec<String> = m.references.iter().map(|r| format!("<{r}>")).collect();
+        // lettre's `references` replaces the header, so all ids go in one call. A stored
+        // list may be long (rows from before the cap, or a customer's own References): the
+        // root and the latest ids are sent (`threading::trim_references`, RFC 5322 §3.6.4).
+        let refs: Vec<String> = crate::domain::threading::trim_references(m.references.clone())
+            .iter()
+            .map(|r| format!("<{r}>"))
+            .collect();
         b = b.references(refs.join(" "));
     }
     b.body(m.body_text.clone()).map_err(|e| bad(&e))

@@ -3,6 +3,7 @@
 //! `harness`, which wires them into a claimdesk `App`.
 #![allow(dead_code)]
 
+pub mod adversarial;
 pub mod harness;
 pub mod services;
 pub mod signing;
