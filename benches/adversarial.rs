@@ -26,6 +26,8 @@ fn main() {
         println!("adversarial: measured only under `cargo bench --bench adversarial`");
         return;
     }
+    // The same allocator setting as `claimdesk` itself, so the peak RSS is the binary's.
+    claimdesk::app::tune_allocator();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

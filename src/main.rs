@@ -128,20 +128,8 @@ enum QuarantineCmd {
     List,
 }
 
-/// Largest allocation glibc's malloc serves from its heap arenas; anything bigger is its own
-/// `mmap` and goes back to the system when freed. glibc's default threshold grows with each
-/// large buffer freed (up to 32 MiB), after which freed message buffers stay in the heap and a
-/// backlog of 25 MB messages holds ~340 MB instead of ~200 MB (issue 10). A fixed threshold
-/// turns the dynamic adjustment off (mallopt(3), `M_MMAP_THRESHOLD`).
-const MALLOC_MMAP_THRESHOLD_BYTES: i32 = 128 * 1024;
-
 fn main() -> std::process::ExitCode {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any other thread
-    // exists. Its result (1 on success) needs no handling: on failure the default stays.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES);
-    }
+    claimdesk::app::tune_allocator();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

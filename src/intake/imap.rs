@@ -746,14 +746,8 @@ fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
     batch.unwrap_or_default().iter().map(|m| m.uid).collect()
 }
 
-/// Stack of the thread that parses a batch, bytes. Parsing is depth-bounded
-/// (`intake::parse`); this leaves a wide margin over the 2 MiB of Tokio's blocking threads,
-/// so deep nesting that gets through the bounds still cannot overflow the stack and abort
-/// the process. Only the pages touched are ever committed.
-pub const PARSE_STACK_BYTES: usize = 64 * 1024 * 1024;
-
 /// Parses a fetched batch ([`Fetched::new`], which catches a panic per message) on a thread
-/// of its own with a [`PARSE_STACK_BYTES`] stack, so parsing neither holds up the runtime
+/// of its own with a [`super::parse::PARSE_STACK_BYTES`] stack, so parsing neither holds up the runtime
 /// nor waits for the batch before it to be stored.
 ///
 /// Errors: the thread could not be started.
@@ -761,7 +755,7 @@ async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetche
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("claimdesk-parse".into())
-        .stack_size(PARSE_STACK_BYTES)
+        .stack_size(super::parse::PARSE_STACK_BYTES)
         .spawn(move || {
             let parsed: Vec<Fetched> = batch
                 .into_iter()
