@@ -427,8 +427,8 @@ fn big(i: usize) -> Vec<u8> {
 ///
 /// Measured 2026-12 (debug binary, 2 cores, 24 GB): 32 MiB budget 338 MB, unbounded 380 MB
 /// with glibc's default malloc — its dynamic mmap threshold keeps freed 24 MB buffers in the
-/// heap; with the fixed threshold `main` now sets (`mallopt(M_MMAP_THRESHOLD, 128 KiB)`)
-/// 199 MB (unbounded 312 MB).
+/// heap (199 MB with `MALLOC_MMAP_THRESHOLD_=131072`); with the fixed threshold `main` now
+/// sets (`app::tune_allocator`, 128 KiB) 154.5 MB (2026-12-02, same machine).
 #[tokio::test]
 #[ignore]
 async fn peak_rss_with_three_24mb_messages_in_one_batch() {
