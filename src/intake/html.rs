@@ -208,15 +208,7 @@ pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
         let at = i + off;
         let rest = &b[at..];
         if rest.starts_with(b"<!--") {
-            let body = &rest[2..];
-            let end = [
-                find(body, b"-->").map(|e| e + 3),
-                find(body, b"--!>").map(|e| e + 4),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            match end {
+            match comment_end(&rest[2..]) {
                 Some(e) => i = at + 2 + e,
                 None => break,
             }
@@ -323,6 +315,23 @@ pub fn nesting_depth(html: &str, stop_above: usize) -> usize {
 }
 
 /// Position of `needle` in `hay`, if any.
+/// Where a comment whose text starts at `body` (just after `<!`) ends: the offset just past
+/// its first `-->` or `--!>` (HTML § 13.2.5.43–52), or `None` when it runs to the end.
+/// Linear in the distance to that end: each `--` is looked at once, so a document of many
+/// comments (or none closed) costs one pass, not a search of the rest per comment.
+fn comment_end(body: &[u8]) -> Option<usize> {
+    let mut j = 0;
+    while let Some(k) = body.get(j..).and_then(|r| find(r, b"--")) {
+        let p = j + k;
+        match body.get(p + 2) {
+            Some(b'>') => return Some(p + 3),
+            Some(b'!') if body.get(p + 3) == Some(&b'>') => return Some(p + 4),
+            _ => j = p + 1,
+        }
+    }
+    None
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -565,6 +574,24 @@ impl TextDecorator for InlineLinks {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn comment_ends_are_found_in_one_pass() {
+        assert_eq!(super::comment_end(b"-->"), Some(3));
+        assert_eq!(super::comment_end(b"-- x -->"), Some(8));
+        assert_eq!(super::comment_end(b"-- x --!> y -->"), Some(9));
+        assert_eq!(super::comment_end(b"-- x"), None);
+        // ~1 MiB of comments, closed or never closed: only comments, so no depth (one pass
+        // each; before, every comment searched the whole rest for `--!>`).
+        assert_eq!(
+            super::nesting_depth(&"<!---->".repeat(150_000), usize::MAX),
+            0
+        );
+        assert_eq!(
+            super::nesting_depth(&"<!----!".repeat(150_000), usize::MAX),
+            0
+        );
+    }
+
     use super::*;
 
     #[test]
