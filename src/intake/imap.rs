@@ -442,14 +442,19 @@ impl MailboxSession {
         .collect();
         uids.sort_unstable();
         let limit = desk.max_message_bytes();
-        let sizes = match (uids.first(), uids.last()) {
+        let known: std::collections::HashMap<u32, u64> = match (uids.first(), uids.last()) {
             (Some(first), Some(last)) => fetch_sizes(&mut self.session, &name, *first, *last)
                 .await?
                 .into_iter()
-                .filter(|(u, _)| uids.binary_search(u).is_ok())
                 .collect(),
-            _ => Vec::new(),
+            _ => std::collections::HashMap::new(),
         };
+        // Every UID the search found is planned: one the size FETCH did not answer for
+        // counts as the largest message we read, so the cursor can never pass it unread.
+        let sizes: Vec<(u32, u64)> = uids
+            .iter()
+            .map(|u| (*u, known.get(u).copied().unwrap_or(limit)))
+            .collect();
         let batches = plan_batches(&sizes, batch, desk.batch_max_bytes(), limit);
         // Pipelined: while one batch is being parsed and stored (one transaction, cursor at
         // its last UID) on a task of its own, the next one is being fetched over IMAP, so
