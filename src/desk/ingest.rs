@@ -71,7 +71,7 @@ fn is_ours(address: &str, ours: &[&str]) -> bool {
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
 /// halves of one thread arriving at once cannot open two tickets.
-const THREADING_LOCK: i64 = 0x636c_6169_6d64;
+pub(super) const THREADING_LOCK: i64 = 0x636c_6169_6d64;
 
 /// One fetched message and its parse, made before the transaction opens (CPU only, so the
 /// IMAP intake does it on a blocking thread while the previous batch is being stored).
@@ -401,10 +401,7 @@ impl Desk {
             return Ok(Vec::new());
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(THREADING_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        store::locks::hold_for_transaction(&mut tx, THREADING_LOCK).await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
             let mut work = Work::new(&mut tx, messages.len(), self.noise.loop_window_minutes);

@@ -40,6 +40,9 @@ impl Desk {
         into: &str,
     ) -> Result<MergeOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
+        // Ingest decides threading against what it read under this lock; a merge in the
+        // middle could leave a new message on a ticket that is merged by then.
+        store::locks::hold_for_transaction(&mut tx, super::ingest::THREADING_LOCK).await?;
         let f = self.ticket_by_number(&mut tx, from).await?;
         let i = self.ticket_by_number(&mut tx, into).await?;
         if f.id == i.id {

@@ -11,6 +11,7 @@ pub mod chat_posts;
 pub mod cursors;
 pub mod duplicates;
 pub mod interactions;
+pub mod locks;
 pub mod mailbox_status;
 pub mod messages;
 pub mod noise;
