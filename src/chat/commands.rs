@@ -238,7 +238,7 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
         Command::Reply(n, text) => desk
             .reply(actor, &n, &text)
             .await
-            .map(|o| messages::replied(&o)),
+            .map(|o| messages::replied(&o, style)),
         Command::List => desk.list().await.map(|ts| {
             let open: Vec<String> = ts
                 .iter()
@@ -312,7 +312,7 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
         Command::Merge(from, into) => desk
             .merge_tickets(actor, &from, &into)
             .await
-            .map(|o| messages::merged(&o)),
+            .map(|o| messages::merged(&o, style)),
         Command::AgentAdd(h, role, ds) => desk
             .add_agent(actor, &h, role, &ds)
             .await

@@ -271,14 +271,18 @@ pub fn unclaimed(o: &ClaimOutcome) -> String {
     }
 }
 
-/// What a queued reply tells the replier.
-pub fn replied(o: &ReplyOutcome) -> String {
+/// What a queued reply tells the replier; the recipient address escaped for `style`.
+pub fn replied(o: &ReplyOutcome, style: Mention) -> String {
     let claim = if o.claimed {
         " You now hold the ticket."
     } else {
         ""
     };
-    format!("Reply to {} queued for {}.{claim}", o.number, o.to)
+    format!(
+        "Reply to {} queued for {}.{claim}",
+        o.number,
+        style.escape(&o.to)
+    )
 }
 
 /// A one-line summary for listings; subject and requester escaped for `style`.
@@ -450,11 +454,13 @@ pub fn linked_notice(other: &str, other_requester: &str, newer: &str, older: &st
     )
 }
 
-/// The answer to `merge`.
-pub fn merged(o: &crate::desk::MergeOutcome) -> String {
+/// The answer to `merge`; the requester address escaped for `style`.
+pub fn merged(o: &crate::desk::MergeOutcome, style: Mention) -> String {
     format!(
         "{} is merged into {}. Replies go to {}.",
-        o.from, o.into, o.requester
+        o.from,
+        o.into,
+        style.escape(&o.requester)
     )
 }
 

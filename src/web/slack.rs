@@ -563,7 +563,7 @@ async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
             ModalKind::Reply => desk
                 .reply(&actor, &ticket, &text)
                 .await
-                .map(|o| messages::replied(&o)),
+                .map(|o| messages::replied(&o, messages::Mention::Slack)),
             ModalKind::Note => desk
                 .note(&actor, &ticket, &text)
                 .await
