@@ -155,16 +155,37 @@ const TOKEN_BEARING_LOG_TARGETS: [&str; 7] = [
     "serenity::http",
 ];
 
-/// `RUST_LOG` (default `info,sqlx=warn`) with [`TOKEN_BEARING_LOG_TARGETS`] capped at `info`.
+/// `RUST_LOG` (default `info,sqlx=warn`) with [`TOKEN_BEARING_LOG_TARGETS`] capped at `info`:
+/// `RUST_LOG`'s own directives for those crates or any of their modules (which would outrank
+/// a cap on the crate) are dropped first.
 fn log_filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    for target in TOKEN_BEARING_LOG_TARGETS {
-        if let Ok(d) = format!("{target}=info").parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    filter
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let mut directives: Vec<String> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !names_token_bearing_target(d))
+        .map(String::from)
+        .collect();
+    directives.extend(
+        TOKEN_BEARING_LOG_TARGETS
+            .iter()
+            .map(|t| format!("{t}=info")),
+    );
+    tracing_subscriber::EnvFilter::try_new(directives.join(","))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+}
+
+/// Whether a `RUST_LOG` directive (`target[span]{field}=level`) names one of
+/// [`TOKEN_BEARING_LOG_TARGETS`] or a module below it.
+fn names_token_bearing_target(directive: &str) -> bool {
+    let target = directive
+        .split(['=', '[', '{'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    TOKEN_BEARING_LOG_TARGETS
+        .iter()
+        .any(|t| target == *t || target.starts_with(&format!("{t}::")))
 }
 
 async fn async_main() -> std::process::ExitCode {
@@ -402,6 +423,32 @@ async fn agent_command(app: &App, command: AgentCmd) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!("no active agent @{handle}")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_token_bearing_target;
+
+    #[test]
+    fn rust_log_directives_for_token_bearing_crates_are_recognised() {
+        for d in [
+            "reqwest=trace",
+            "serenity::http::client=trace",
+            "slack_morphism::hyper_tokio[span]=debug",
+            "hyper_util{x}=trace",
+            "tungstenite",
+        ] {
+            assert!(names_token_bearing_target(d), "{d}");
+        }
+        for d in [
+            "trace",
+            "claimdesk=debug",
+            "serenity::gateway=debug",
+            "hyperx=trace",
+        ] {
+            assert!(!names_token_bearing_target(d), "{d}");
         }
     }
 }
