@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use support::adversarial::{cases, ordinary, ordinary_id};
 use support::harness::{env, Platforms};
+use support::rss::{reset_hwm, vm_hwm_kb};
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
@@ -39,24 +40,6 @@ fn main() {
         }
     };
     rt.block_on(run());
-}
-
-/// Peak resident set size of this process since the last [`reset_hwm`], KB.
-fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Resets VmHWM to the current RSS (`echo 5 > /proc/self/clear_refs`, Linux ≥ 4.0).
-fn reset_hwm() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 async fn run() {

@@ -31,6 +31,7 @@ use futures::TryStreamExt;
 use secrecy::SecretString;
 use sqlx::Connection as _;
 use support::harness::{env, repo_path, Platforms};
+use support::rss::vm_hwm_kb;
 use support::services::TestDb;
 
 /// Tables intake writes, in an order that keeps foreign keys satisfied.
@@ -130,18 +131,6 @@ fn with_fresh_ids(raw: &[u8], copy: usize) -> Vec<u8> {
         }
     }
     out
-}
-
-fn vm_hwm_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 async fn run() {

@@ -5,6 +5,7 @@
 
 pub mod adversarial;
 pub mod harness;
+pub mod rss;
 pub mod services;
 pub mod signing;
 pub mod standin;
