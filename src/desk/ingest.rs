@@ -276,13 +276,26 @@ impl Desk {
             if part.is_empty() {
                 continue;
             }
-            let reason = match self.attempt(mailbox, uidvalidity, part).await {
-                Ok(done) => {
-                    outcomes.extend(done);
-                    continue;
+            // A message alone gets a second try, so a failure that depended on the rest of
+            // the batch (or on a concurrent writer) does not quarantine a good message.
+            let tries = if part.len() > 1 { 1 } else { 2 };
+            let mut reasons: Vec<String> = Vec::with_capacity(tries);
+            for _ in 0..tries {
+                match self.attempt(mailbox, uidvalidity, part).await {
+                    Ok(done) => {
+                        outcomes.extend(done);
+                        reasons.clear();
+                        break;
+                    }
+                    Err(Failure::Transient(e)) => return Err(e),
+                    Err(Failure::Message(reason)) => reasons.push(reason),
                 }
-                Err(Failure::Transient(e)) => return Err(e),
-                Err(Failure::Message(reason)) => reason,
+            }
+            let reason = match reasons.as_slice() {
+                [] => continue,
+                [only] => only.clone(),
+                [first, .., last] if first == last => last.clone(),
+                [first, .., last] => format!("{last} (earlier: {first})"),
             };
             if part.len() > 1 {
                 let mid = start + part.len() / 2;
@@ -297,22 +310,6 @@ impl Desk {
                 todo.push((start, mid));
                 continue;
             }
-            // Alone: once more, so a failure that depended on the rest of the batch (or on
-            // a concurrent writer) does not quarantine a good message.
-            let reason = match self.attempt(mailbox, uidvalidity, part).await {
-                Ok(done) => {
-                    outcomes.extend(done);
-                    continue;
-                }
-                Err(Failure::Transient(e)) => return Err(e),
-                Err(Failure::Message(again)) => {
-                    if again == reason {
-                        reason
-                    } else {
-                        format!("{again} (earlier: {reason})")
-                    }
-                }
-            };
             outcomes.push(
                 self.quarantine_alone(mailbox, uidvalidity, &part[0], &reason)
                     .await?,
