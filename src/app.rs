@@ -8,6 +8,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use secrecy::SecretString;
 
+use crate::chat::discord::routes::DiscordInbound;
+use crate::chat::slack::routes::SlackInbound;
 use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
 use crate::config::{DiscordMode, Settings, SlackMode};
 use crate::desk::{Actor, Desk, Surface};
@@ -15,7 +17,7 @@ use crate::intake::imap::{self, FetchReport};
 use crate::intake::supervisor;
 use crate::outbound::smtp::Mailer;
 use crate::store;
-use crate::web::{self, discord::DiscordInbound, slack::SlackInbound, WebState};
+use crate::web::{self, WebState};
 use crate::worker::Deliverer;
 
 /// Every secret, read from the environment variables the settings name. Never logged.
@@ -139,7 +141,7 @@ impl App {
                     ))
                 }
             };
-            let origin = crate::web::slack::Origin {
+            let origin = crate::chat::slack::routes::Origin {
                 team_id: s.team_id.clone(),
                 api_app_id: s.api_app_id.clone(),
             };
@@ -308,7 +310,7 @@ impl App {
         })
     }
 
-    /// With `slack.mode = "socket"`: opens Socket Mode (`web::slack_socket`) and returns the
+    /// With `slack.mode = "socket"`: opens Socket Mode (`chat::slack::socket`) and returns the
     /// task that keeps it open (aborting it closes the connection).
     async fn start_slack_socket(&self) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
         let Some(s) = self
@@ -325,7 +327,7 @@ impl App {
         ) else {
             return Ok(None);
         };
-        let socket = web::slack_socket::start(chat, token, self.web.clone())
+        let socket = crate::chat::slack::socket::start(chat, token, self.web.clone())
             .await
             .map_err(|e| anyhow!("{e} (token from {})", s.app_token_env))?;
         Ok(Some(tokio::spawn(async move {
@@ -334,7 +336,7 @@ impl App {
         })))
     }
 
-    /// In Discord gateway mode, starts the gateway client (`web::discord::gateway`) in the
+    /// In Discord gateway mode, starts the gateway client (`chat::discord::gateway`) in the
     /// background; `None` when Discord is off or in HTTP mode. The task ends if the
     /// connection fails for good, after logging why.
     pub fn start_discord_gateway(&self) -> Option<tokio::task::JoinHandle<()>> {
@@ -350,7 +352,7 @@ impl App {
         let desk = self.desk.clone();
         let proxy = d.api_proxy.clone();
         Some(tokio::spawn(async move {
-            if let Err(e) = web::discord::gateway::run(desk, chat, token, proxy).await {
+            if let Err(e) = crate::chat::discord::gateway::run(desk, chat, token, proxy).await {
                 tracing::error!(error = %e, "Discord gateway stopped");
             }
         }))

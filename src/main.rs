@@ -6,15 +6,15 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use claimdesk::app::{App, Secrets};
-use claimdesk::chat::messages;
 use claimdesk::config::Settings;
+use claimdesk::desk::messages;
 
 /// `println!` for text that holds what customers wrote (subjects, addresses, bodies, errors
 /// quoting them): control characters, escape sequences and bidi overrides are removed first
-/// (`claimdesk::chat::escape::terminal`).
+/// (`claimdesk::desk::escape::terminal`).
 macro_rules! say {
     ($($arg:tt)*) => {
-        println!("{}", claimdesk::chat::escape::terminal(&format!($($arg)*)))
+        println!("{}", claimdesk::desk::escape::terminal(&format!($($arg)*)))
     };
 }
 

@@ -276,7 +276,7 @@ impl Deliverer {
                 let Some(note) = store::notes::by_id(&mut c, *note_id).await? else {
                     return Ok(());
                 };
-                let text = crate::chat::messages::note_entry(&number, &note, p.mention_style());
+                let text = crate::desk::messages::note_entry(&number, &note, p.mention_style());
                 if let Some(thread) = p.post_text_in_thread(&post, &number, &text, &[]).await? {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
@@ -286,7 +286,7 @@ impl Deliverer {
                 let p = self.platform(platform)?;
                 let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
                 let agents = self.desk.all_agents().await?;
-                let n = crate::chat::messages::notice(text, &agents, p.mention_style());
+                let n = crate::desk::messages::notice(text, &agents, p.mention_style());
                 if let Some(thread) = p
                     .post_text_in_thread(&post, &number, &n.text, &n.mentions)
                     .await?
@@ -298,7 +298,7 @@ impl Deliverer {
             Effect::ChannelNotice { platform, text } => {
                 let p = self.platform(platform)?;
                 let agents = self.desk.all_agents().await?;
-                let n = crate::chat::messages::notice(text, &agents, p.mention_style());
+                let n = crate::desk::messages::notice(text, &agents, p.mention_style());
                 p.post_in_channel(&n.text, &n.mentions).await?;
                 Ok(())
             }

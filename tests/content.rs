@@ -190,14 +190,14 @@ async fn html_attachments_over_limit_and_charsets_through_dovecot() {
         .expect("ticket");
     assert_eq!(card.attachment_count, 2);
     assert!(
-        claimdesk::chat::messages::from_line(&card, claimdesk::chat::messages::Mention::Plain)
+        claimdesk::desk::messages::from_line(&card, claimdesk::desk::messages::Mention::Plain)
             .ends_with("📎 2 attachments")
     );
     let msg = app.desk.message(mid).await.expect("db").expect("message");
-    assert!(claimdesk::chat::messages::thread_entry(
+    assert!(claimdesk::desk::messages::thread_entry(
         &number,
         &msg,
-        claimdesk::chat::messages::Mention::Plain
+        claimdesk::desk::messages::Mention::Plain
     )
     .contains("📎 2 attachments"));
 

@@ -222,7 +222,7 @@ async fn a_bounced_reply_becomes_a_flagged_note_and_the_card_says_so() {
         .expect("exists");
     assert!(card.bounced);
     let line =
-        claimdesk::chat::messages::status_line(&card, claimdesk::chat::messages::Mention::Plain);
+        claimdesk::desk::messages::status_line(&card, claimdesk::desk::messages::Mention::Plain);
     assert!(line.contains("reply bounced"), "{line}");
     app.deliverer.drain().await.expect("deliver");
     let slack = env.slack.as_ref().expect("slack");

@@ -207,9 +207,9 @@ async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
     let shown = app.desk.show(&t2).await.expect("show");
     assert_eq!(shown.summary.linked_to.as_deref(), Some(t1.as_str()));
     assert_eq!(shown.summary.message_count, 1);
-    let line = claimdesk::chat::messages::summary_line(
+    let line = claimdesk::desk::messages::summary_line(
         &shown.summary,
-        claimdesk::chat::messages::Mention::Plain,
+        claimdesk::desk::messages::Mention::Plain,
     );
     assert!(line.contains(&format!("linked to {t1}")), "{line}");
     let list = app.desk.list().await.expect("list");
@@ -231,7 +231,7 @@ async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
         .expect("card")
         .expect("exists");
     let from =
-        claimdesk::chat::messages::from_line(&card, claimdesk::chat::messages::Mention::Plain);
+        claimdesk::desk::messages::from_line(&card, claimdesk::desk::messages::Mention::Plain);
     assert!(from.contains(&format!("linked to {t1}")), "{from}");
     assert_eq!(
         app.desk

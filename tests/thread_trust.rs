@@ -12,7 +12,7 @@ use claimdesk::chat::commands;
 use claimdesk::desk::{Ingested, Source, Surface};
 use support::harness::*;
 
-const STRANGER: &str = claimdesk::chat::messages::STRANGER_AUTOMATIC;
+const STRANGER: &str = claimdesk::desk::messages::STRANGER_AUTOMATIC;
 
 fn src(uid: u32) -> Source<'static> {
     Source {

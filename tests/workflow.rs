@@ -150,7 +150,7 @@ async fn five_hundred_concurrent_claims_have_one_winner_and_499_clear_refusals()
         match t.await.expect("task") {
             Ok(_) => wins += 1,
             Err(e @ (DeskError::AlreadyClaimed { .. } | DeskError::AlreadyYours(_))) => {
-                let text = claimdesk::chat::messages::error(&e);
+                let text = claimdesk::desk::messages::error(&e);
                 assert!(text.contains("already"), "{text}");
                 refusals += 1;
             }
@@ -441,7 +441,7 @@ async fn status_changes_follow_roles_and_keep_resolution_times() {
         .await
         .expect_err("already in progress");
     assert!(
-        claimdesk::chat::messages::error(&e).contains("in progress"),
+        claimdesk::desk::messages::error(&e).contains("in progress"),
         "{e}"
     );
     assert!(matches!(
@@ -806,7 +806,7 @@ async fn workload_mine_and_unassigned_show_the_queues() {
         queue.iter().map(|l| l.number.clone()).collect::<Vec<_>>(),
         vec![list[3].number.clone()]
     );
-    let text = claimdesk::chat::messages::workload(&w);
+    let text = claimdesk::desk::messages::workload(&w);
     assert!(
         text.contains("@ana") && text.contains("(away)") && text.contains("Unassigned: 1"),
         "{text}"
@@ -849,7 +849,7 @@ async fn members_reply_and_change_only_tickets_they_hold_unless_the_policy_says_
         matches!(e, DeskError::HeldByOther { ref number, ref holder } if *number == n && holder == "ben"),
         "{e:?}"
     );
-    let words = claimdesk::chat::messages::error(&e);
+    let words = claimdesk::desk::messages::error(&e);
     for part in [n.as_str(), "held by @ben", "unclaim", "assign", "admin"] {
         assert!(words.contains(part), "{part} in {words}");
     }

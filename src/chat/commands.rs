@@ -4,7 +4,7 @@
 use crate::desk::{Actor, Desk};
 use crate::domain::{Priority, Role, Status};
 
-use super::messages;
+use crate::desk::messages;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::desk::{Actor, CardView, Desk};
 use crate::store::chat_posts::ChatPost;
 
 use super::commands;
-use super::messages::{self, Mention};
+use crate::desk::messages::{self, Mention};
 
 /// Prints cards to stdout.
 #[derive(Clone, Default)]
@@ -35,9 +35,9 @@ impl ConsoleChat {
         self.print(&render(card, "Updated"));
     }
 
-    /// Prints `text` cleaned for the terminal ([`super::escape::terminal`]).
+    /// Prints `text` cleaned for the terminal ([`crate::desk::escape::terminal`]).
     pub(super) fn print(&self, text: &str) {
-        println!("{}\n", super::escape::terminal(text));
+        println!("{}\n", crate::desk::escape::terminal(text));
     }
 }
 
@@ -85,7 +85,7 @@ pub async fn run(desk: Desk, actor: Actor) {
                     Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
                     Err(usage) => usage.0,
                 };
-                println!("» {}\n", super::escape::terminal(&answer));
+                println!("» {}\n", crate::desk::escape::terminal(&answer));
             }
             Ok(None) => break,
             Err(e) => {

@@ -5,8 +5,6 @@
 pub mod commands;
 pub mod console;
 pub mod discord;
-pub mod escape;
-pub mod messages;
 pub mod slack;
 
 use crate::desk::CardView;
@@ -79,7 +77,7 @@ impl Platform {
         number: &str,
         message: &Message,
     ) -> Result<Option<String>, ChatError> {
-        let text = messages::thread_entry(number, message, self.mention_style());
+        let text = crate::desk::messages::thread_entry(number, message, self.mention_style());
         self.post_text_in_thread(post, number, &text, &[]).await
     }
 
@@ -119,11 +117,11 @@ impl Platform {
     }
 
     /// How this platform writes mentions.
-    pub fn mention_style(&self) -> messages::Mention {
+    pub fn mention_style(&self) -> crate::desk::messages::Mention {
         match self {
-            Platform::Slack(_) => messages::Mention::Slack,
-            Platform::Discord(_) => messages::Mention::Discord,
-            Platform::Console(_) => messages::Mention::Plain,
+            Platform::Slack(_) => crate::desk::messages::Mention::Slack,
+            Platform::Discord(_) => crate::desk::messages::Mention::Discord,
+            Platform::Console(_) => crate::desk::messages::Mention::Plain,
         }
     }
 

@@ -86,7 +86,7 @@ impl Desk {
             json!({"merged": f.number, "requester": i.requester_email}),
         )
         .await?;
-        let text = crate::chat::messages::merged_notice(&f.number, &i.number, &actor.agent.handle);
+        let text = crate::desk::messages::merged_notice(&f.number, &i.number, &actor.agent.handle);
         self.notice_in_threads(&mut tx, f.id, &text).await?;
         self.notice_in_threads(&mut tx, i.id, &text).await?;
         self.refresh_cards(&mut tx, i.id).await?;
@@ -156,7 +156,7 @@ impl Desk {
             (&tb, &ta)
         };
         for (here, other) in [(&ta, &tb), (&tb, &ta)] {
-            let text = crate::chat::messages::linked_notice(
+            let text = crate::desk::messages::linked_notice(
                 &other.number,
                 &other.requester_email,
                 &newer.number,

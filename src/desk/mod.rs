@@ -9,8 +9,10 @@ pub mod agents;
 pub mod assign;
 pub mod claim;
 pub mod content;
+pub mod escape;
 pub mod ingest;
 pub mod merge;
+pub mod messages;
 pub mod noise;
 pub mod note;
 pub mod query;
@@ -68,7 +70,7 @@ pub struct Actor {
 }
 
 /// Why a use case refused. Every variant is an answer for the person who asked;
-/// `chat::messages` words them.
+/// `desk::messages` words them.
 #[derive(Debug, thiserror::Error)]
 pub enum DeskError {
     /// The chat user is not a configured agent.

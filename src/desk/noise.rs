@@ -66,7 +66,7 @@ impl Desk {
                 Threaded::Ticket(id) => (Some(id), "automatic reply"),
                 Threaded::Nothing => (None, "automatic reply"),
                 Threaded::Stranger => {
-                    let reason = crate::chat::messages::STRANGER_AUTOMATIC;
+                    let reason = crate::desk::messages::STRANGER_AUTOMATIC;
                     return Ok(Some(self.quarantine(work, src, raw, reason)));
                 }
             },
@@ -91,7 +91,7 @@ impl Desk {
             .clone()
             .unwrap_or_else(|| "(no address)".to_string());
         let flagged = !matches!(kind, Kind::AutoReply(_));
-        let body = crate::chat::messages::automatic_note(
+        let body = crate::desk::messages::automatic_note(
             what,
             &from,
             &p.subject,
@@ -150,7 +150,7 @@ impl Desk {
         if opened > i64::from(self.noise.loop_tickets) {
             if !stats.flagged {
                 work.flag_loop(from, opened);
-                let text = crate::chat::messages::loop_notice(from, opened, window, number);
+                let text = crate::desk::messages::loop_notice(from, opened, window, number);
                 self.queue_on_every_platform(work, t.id, |platform| Effect::ChannelNotice {
                     platform,
                     text: text.clone(),
@@ -201,7 +201,7 @@ impl Desk {
         let key = self.message_id_key(work.unbuffered()).await?;
         let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &n);
-        let body = crate::chat::messages::acknowledgement_email(&t.number, &t.subject);
+        let body = crate::desk::messages::acknowledgement_email(&t.number, &t.subject);
         let sender = self.from_address(&t.mailbox).to_string();
         let to = vec![from.to_string()];
         let mut references = p.references.clone();

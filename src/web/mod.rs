@@ -8,10 +8,8 @@
 //! with neither configured they answer 404. Chat routes take bodies of at most
 //! [`CHAT_BODY_LIMIT`] bytes (413 beyond).
 
-pub mod discord;
-pub mod slack;
-pub mod slack_socket;
-
+use crate::chat::discord::routes as discord;
+use crate::chat::slack::routes as slack;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};

@@ -4,6 +4,9 @@
 //! <https://api.slack.com/methods/chat.update>, <https://api.slack.com/methods/chat.postEphemeral>,
 //! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
 
+pub mod routes;
+pub mod socket;
+
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -15,8 +18,8 @@ use crate::desk::CardView;
 use crate::domain::Status;
 use crate::store::chat_posts::ChatPost;
 
-use super::messages::{self, Mention};
-use super::ChatError;
+use crate::chat::ChatError;
+use crate::desk::messages::{self, Mention};
 
 /// Slack's limit on a section block's text, characters.
 pub const SECTION_TEXT_MAX: usize = 3000;
@@ -102,8 +105,8 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
             "Your reply",
             format!(
                 "*To:* {}\n*Subject:* Re: {} [{}]",
-                super::escape::slack(&target.to),
-                super::escape::slack(&target.subject),
+                crate::desk::escape::slack(&target.to),
+                crate::desk::escape::slack(&target.subject),
                 target.number
             ),
         ),
@@ -114,7 +117,7 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
             format!(
                 "Internal note on *{}* — shown in the card's thread, never sent to {}.",
                 target.number,
-                super::escape::slack(&target.to)
+                crate::desk::escape::slack(&target.to)
             ),
         ),
     };

@@ -1,7 +1,7 @@
 //! Escaping of text claimdesk did not write (an email's subject, sender, body, attachment
 //! names; anything a customer controls) before it is placed among our own markup. One
 //! function per output: Slack mrkdwn, Discord markdown, a terminal. Every surface calls these
-//! (through [`crate::chat::messages::Mention::escape`]); none escapes on its own.
+//! (through [`crate::desk::messages::Mention::escape`]); none escapes on its own.
 //!
 //! - Slack: `&`, `<`, `>` become `&amp;`, `&lt;`, `&gt;` as Slack documents
 //!   (<https://api.slack.com/reference/surfaces/formatting#escaping>), so `<!channel>`,

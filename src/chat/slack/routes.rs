@@ -5,7 +5,7 @@
 //! Two transports feed the same handlers: HTTP (`POST /slack/commands`, `/slack/interactions`,
 //! `/slack/events`; every request's `X-Slack-Signature` is checked, HMAC-SHA256 "v0",
 //! <https://api.slack.com/authentication/verifying-requests-from-slack>, and a timestamp more
-//! than 5 minutes from now is refused, both with 401) and Socket Mode (`super::slack_socket`).
+//! than 5 minutes from now is refused, both with 401) and Socket Mode (`super::socket`).
 //! The parsed payload goes to [`on_command`], [`on_interaction`] or [`on_event`]; those run
 //! the `crate::desk` use cases.
 //!
@@ -29,14 +29,14 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::chat::commands;
-use crate::chat::messages;
 use crate::chat::slack::{
     action, modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK,
 };
+use crate::desk::messages;
 use crate::desk::{Actor, Desk, DeskError, Surface};
 use crate::store::agents::Identity;
 
-use super::WebState;
+use crate::web::WebState;
 
 /// Oldest (or furthest in the future) request timestamp accepted, seconds.
 pub const MAX_SKEW_SECS: i64 = 300;

@@ -24,12 +24,12 @@ use serenity::interactions_endpoint::Verifier;
 
 use crate::chat::commands::{self, Command};
 use crate::chat::discord::{custom_id, DiscordChat};
-use crate::chat::messages;
+use crate::desk::messages;
 use crate::desk::{Actor, Desk, Surface};
 use crate::domain::Status;
 use crate::store::agents::Identity;
 
-use super::WebState;
+use crate::web::WebState;
 
 /// Interaction types (<https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type>).
 mod kind {
@@ -104,7 +104,7 @@ impl DiscordInbound {
         self.verifier
             .verify(sig, ts, body)
             .map_err(|()| "bad signature".to_string())?;
-        super::slack::check_skew(ts, now, MAX_AGE_SECS)
+        crate::chat::slack::routes::check_skew(ts, now, MAX_AGE_SECS)
     }
 }
 
@@ -578,103 +578,5 @@ pub async fn interactions(State(s): State<WebState>, headers: HeaderMap, body: B
             }
         }
         Err(e) => (StatusCode::BAD_REQUEST, e.0).into_response(),
-    }
-}
-
-/// Gateway mode (no public URL needed): a serenity client holds one gateway connection and
-/// every `INTERACTION_CREATE` goes through [`handle`], answered with
-/// [`answer_by_callback`]. The gateway URL comes from `GET /gateway`, so with an API proxy
-/// set (tests) the connection goes to the proxy's gateway too.
-/// <https://discord.com/developers/docs/events/gateway>
-pub mod gateway {
-    use secrecy::{ExposeSecret, SecretString};
-    use serenity::all::{Context, EventHandler, GatewayIntents, Ready};
-    use serenity::http::HttpBuilder;
-
-    use crate::chat::discord::DiscordChat;
-    use crate::desk::Desk;
-
-    use super::{answer_by_callback, handle, Interaction};
-
-    struct Handler {
-        desk: Desk,
-        client: DiscordChat,
-    }
-
-    #[serenity::async_trait]
-    impl EventHandler for Handler {
-        async fn ready(&self, _ctx: Context, ready: Ready) {
-            tracing::info!(user = %ready.user.name, "Discord gateway ready");
-        }
-
-        async fn interaction_create(&self, _ctx: Context, interaction: serenity::all::Interaction) {
-            // serenity's model → the fields claimdesk reads, exactly as over HTTP. serenity
-            // keeps the interaction type in the enum variant, not in the serialised fields.
-            let kind = u8::from(interaction.kind());
-            let parsed = serde_json::to_value(&interaction).and_then(|mut v| {
-                v["type"] = kind.into();
-                serde_json::from_value::<Interaction>(v)
-            });
-            let i = match parsed {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::warn!(error = %e, "unreadable Discord interaction (gateway)");
-                    return;
-                }
-            };
-            let (Some(id), Some(app), Some(token)) =
-                (i.id.clone(), i.application_id.clone(), i.token.clone())
-            else {
-                tracing::warn!("gateway interaction without id, application_id or token");
-                return;
-            };
-            // The gateway does not replay, but a resumed session could redeliver: each id is
-            // handled once, as over HTTP.
-            match super::first_time(&self.desk, Some(&id)).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(id = %id, "Discord interaction delivered twice; ignored");
-                    return;
-                }
-                Err(why) => {
-                    tracing::error!(reason = %why, "cannot record a Discord interaction");
-                    return;
-                }
-            }
-            match handle(&self.desk, i).await {
-                Ok(outcome) => {
-                    if let Err(e) =
-                        answer_by_callback(&self.desk, &self.client, &id, &app, &token, outcome)
-                            .await
-                    {
-                        tracing::error!(error = %e, "answering a Discord interaction");
-                    }
-                }
-                Err(e) => tracing::warn!(reason = e.0, "unanswerable Discord interaction"),
-            }
-        }
-    }
-
-    /// Connects to the gateway with bot token `token` and serves interactions until the
-    /// connection ends for good (serenity reconnects and resumes on its own).
-    ///
-    /// Errors: the client cannot be built, or every shard stopped (bad token, intents).
-    pub async fn run(
-        desk: Desk,
-        client: DiscordChat,
-        token: SecretString,
-        proxy: Option<String>,
-    ) -> anyhow::Result<()> {
-        let mut b = HttpBuilder::new(token.expose_secret());
-        if let Some(p) = proxy {
-            // serenity's ratelimiter would ignore the proxy and call discord.com.
-            b = b.proxy(p).ratelimiter_disabled(true);
-        }
-        // Interactions arrive whatever the intents; GUILDS is the smallest useful set.
-        let mut c = serenity::all::ClientBuilder::new_with_http(b.build(), GatewayIntents::GUILDS)
-            .event_handler(Handler { desk, client })
-            .await?;
-        c.start().await?;
-        Ok(())
     }
 }

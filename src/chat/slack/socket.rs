@@ -8,8 +8,8 @@
 //! Envelopes from another workspace or app than `slack.team_id` / `slack.api_app_id` are
 //! acknowledged and dropped.
 //!
-//! The callbacks hand the payload to the same handlers as HTTP (`super::slack::on_command`,
-//! `on_interaction`, `on_event`), which answer within `super::slack::ACK_BUDGET`.
+//! The callbacks hand the payload to the same handlers as HTTP (`super::routes::on_command`,
+//! `on_interaction`, `on_event`), which answer within `super::routes::ACK_BUDGET`.
 
 use std::sync::Arc;
 
@@ -19,8 +19,8 @@ use slack_morphism::prelude::*;
 
 use crate::chat::slack::SlackChat;
 
-use super::slack::{on_command, on_event, on_interaction, payload_origin, SlashCommand};
-use super::WebState;
+use super::routes::{on_command, on_event, on_interaction, payload_origin, SlashCommand};
+use crate::web::WebState;
 
 type Connector = SlackClientHyperHttpsConnector;
 type Listener = SlackClientSocketModeListener<Connector>;
@@ -94,7 +94,7 @@ async fn web_state(
         .ok_or_else(|| "Socket Mode listener has no state".into())
 }
 
-/// [`super::slack::Origin::check`] with the configured workspace and app (none when Slack
+/// [`super::routes::Origin::check`] with the configured workspace and app (none when Slack
 /// inbound is off).
 fn origin_check(state: &WebState, team: Option<&str>, app: Option<&str>) -> Result<(), String> {
     match state.slack.as_ref() {

@@ -4,6 +4,9 @@
 //! <https://discord.com/developers/docs/resources/channel#start-thread-from-message>,
 //! <https://discord.com/developers/docs/interactions/message-components>.
 
+pub mod gateway;
+pub mod routes;
+
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ApplicationId, ButtonStyle, ChannelId, CreateActionRow, CreateAllowedMentions, CreateButton,
@@ -17,8 +20,8 @@ use crate::desk::CardView;
 use crate::domain::{Event, Status};
 use crate::store::chat_posts::ChatPost;
 
-use super::messages::{self, Mention};
-use super::ChatError;
+use crate::chat::ChatError;
+use crate::desk::messages::{self, Mention};
 
 /// Discord's limit on message content, characters.
 pub const CONTENT_MAX: usize = 2000;

@@ -2,7 +2,7 @@
 //! Logic decides; this file words it.
 //!
 //! Text we did not write (subjects, addresses, bodies, notes) is escaped for the platform it
-//! goes to with [`Mention::escape`] (see `crate::chat::escape`) where it is placed among our
+//! goes to with [`Mention::escape`] (see `crate::desk::escape`) where it is placed among our
 //! own words, so it can neither address people nor disguise a link.
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
