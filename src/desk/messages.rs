@@ -160,11 +160,18 @@ pub fn attachments_mention(n: usize) -> String {
     }
 }
 
-/// One entry in a card's thread: a customer follow-up or our reply; addresses and body
-/// escaped for `style`.
+/// One entry in a card's thread: a customer follow-up, an agent's reply, or claimdesk's own
+/// acknowledgement (an outbound message with no authoring agent); addresses and body escaped
+/// for `style`.
 pub fn thread_entry(number: &str, m: &Message, style: Mention) -> String {
     let body = style.escape(&crate::desk::query::preview(&m.body_text, 1500));
-    if m.outbound {
+    if m.outbound && m.author_agent_id.is_none() {
+        // Written by claimdesk itself (the RFC 3834 acknowledgement), not by an agent.
+        format!(
+            "🤖 Acknowledgement sent ({}) on {number}:\n{body}",
+            style.escape(&m.to_addrs.join(", "))
+        )
+    } else if m.outbound {
         format!(
             "✉️ Reply sent to customer ({}) on {number}:\n{body}",
             style.escape(&m.to_addrs.join(", "))
@@ -489,6 +496,37 @@ pub fn loop_notice(sender: &str, tickets: i64, minutes: u32, latest: &str) -> St
 mod tests {
     use super::*;
     use crate::store::agents::Agent;
+
+    fn message(outbound: bool, author: Option<i64>) -> Message {
+        Message {
+            id: 1,
+            ticket_id: 1,
+            message_id: "m@x".into(),
+            in_reply_to: None,
+            references: vec![],
+            outbound,
+            from_addr: "help@claimdesk.test".into(),
+            from_name: None,
+            to_addrs: vec!["dana@example.com".into()],
+            subject: "Re: x".into(),
+            body_text: "We got your message.".into(),
+            author_agent_id: author,
+            sent_at: None,
+            created_at: chrono::Utc::now(),
+            attachment_count: 0,
+        }
+    }
+
+    #[test]
+    fn thread_tells_an_acknowledgement_from_an_agent_reply() {
+        let ack = thread_entry("TICK-1", &message(true, None), Mention::Plain);
+        assert!(ack.contains("Acknowledgement sent"), "{ack}");
+        assert!(!ack.contains("Reply sent"), "{ack}");
+        let reply = thread_entry("TICK-1", &message(true, Some(7)), Mention::Plain);
+        assert!(reply.contains("Reply sent to customer"), "{reply}");
+        let inbound = thread_entry("TICK-1", &message(false, None), Mention::Plain);
+        assert!(inbound.contains("wrote on TICK-1"), "{inbound}");
+    }
 
     fn agent(handle: &str, slack: Option<&str>, discord: Option<&str>) -> Agent {
         Agent {
