@@ -134,13 +134,22 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(async_main()),
+        Ok(rt) => {
+            let code = rt.block_on(async_main());
+            // Tasks still running (a supervisor in IDLE, a blocking read) are not waited for:
+            // after a graceful stop the process exits promptly (issue 11: Ctrl-C within 2 s).
+            rt.shutdown_timeout(SHUTDOWN_GRACE);
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             std::process::ExitCode::FAILURE
         }
     }
 }
+
+/// Longest wait for background tasks once a command is done (`serve` after Ctrl-C/SIGTERM).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Crates whose debug and trace events carry interaction tokens (Discord webhook URLs,
 /// Slack `response_url` and `trigger_id` inside whole Socket Mode frames or request URLs):
@@ -192,7 +201,7 @@ async fn async_main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(log_filter())
-        .with_writer(std::io::stderr)
+        .with_writer(claimdesk::app::LogOut::default)
         .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ mod database;
 mod desk;
 mod discord;
 mod imap;
+mod log;
 mod outbox;
 mod slack;
 mod smtp;
@@ -23,6 +24,7 @@ pub use imap::{
     check_token_url, AfterIngest, AttachmentSettings, AttachmentStore, ImapAuth, ImapTls,
     IntakeSettings, MailboxSettings, OAuth2Settings,
 };
+pub use log::LogSettings;
 pub use outbox::OutboxSettings;
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
@@ -72,6 +74,9 @@ pub struct Settings {
     /// Mail-loop and noise limits.
     #[serde(default)]
     pub noise: NoiseSettings,
+    /// Where log lines go.
+    #[serde(default)]
+    pub log: LogSettings,
 }
 
 fn default_true() -> bool {
