@@ -1,9 +1,9 @@
 //! `[database]`: the Postgres connections (the app's, and the one that migrates).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Postgres connection settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DatabaseSettings {
     /// The app's connection, `postgres://user@host:port/db`. Best as a role that owns
     /// nothing (e.g. `claimdesk_app`): it then gets `SELECT, INSERT, UPDATE, DELETE` on the

@@ -1,13 +1,13 @@
 //! `[desk]`, `[[departments]]`, `[[agents]]` and `[noise]`: the team, its queues and the
 //! desk-wide rules (reopening, replies to held tickets, auto-release, mail-loop limits).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::Mode as AssignmentMode;
 use crate::domain::{ReopenPolicy, ReplyPolicy, Role};
 
 /// Desk-wide behaviour.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DeskSettings {
     /// Ticket number prefix: `TICK` gives `TICK-2026-0001`.
     #[serde(default = "default_prefix")]
@@ -24,11 +24,11 @@ pub struct DeskSettings {
     #[serde(default = "default_preview_chars")]
     pub preview_chars: usize,
     /// Who may reopen a closed ticket: `nobody`, `admins` (default) or `members`.
-    #[serde(default)]
+    #[serde(default, serialize_with = "reopen_word")]
     pub reopen_closed: ReopenPolicy,
     /// Who may email the customer of a ticket another agent holds: `holder` (default; others
     /// are told who holds it and how to take it over) or `anyone`. Admins always may.
-    #[serde(default)]
+    #[serde(default, serialize_with = "reply_word")]
     pub reply_to_held_tickets: ReplyPolicy,
     /// Whether a requester can close their own ticket by email (a message whose subject or
     /// first line is `close`/`#close`). Off by default.
@@ -46,7 +46,7 @@ pub struct DeskSettings {
 }
 
 /// Warn, then release, a claim without an outgoing reply (the claim time counts as activity).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AutoReleaseSettings {
     /// On or off.
     #[serde(default)]
@@ -59,18 +59,30 @@ pub struct AutoReleaseSettings {
     pub release_after_hours: f64,
 }
 
+impl Default for AutoReleaseSettings {
+    /// Off, 24 h to the warning, 8 h more to the release: the same as an empty
+    /// `[desk.auto_release]` section.
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            warn_after_hours: default_warn_hours(),
+            release_after_hours: default_release_hours(),
+        }
+    }
+}
+
 /// A department: a team with its own queue and assignment mode. The list is fixed in config.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DepartmentSettings {
     /// Unique name (`support`, `billing`).
     pub name: String,
     /// `claim` (people pick, default) or `auto`.
-    #[serde(default)]
+    #[serde(default, serialize_with = "assignment_word")]
     pub assignment: AssignmentMode,
 }
 
 /// One team member.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AgentSettings {
     /// Unique short handle (`ana`), shown as `@ana`.
     pub handle: String,
@@ -99,7 +111,7 @@ pub const MIN_MESSAGE_ID_KEY_BYTES: usize = 32;
 
 /// Limits that keep claimdesk out of mail loops (RFC 3834 §2: an automatic responder must
 /// not answer too often).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct NoiseSettings {
     /// Most acknowledgements one sender address gets per rolling hour.
     #[serde(default = "default_acks_per_hour")]
@@ -166,4 +178,29 @@ fn default_loop_tickets() -> u32 {
 }
 fn default_loop_window() -> u32 {
     10
+}
+
+// The domain's policy enums only deserialize; the settings write them back with the words
+// the file uses (`config check`).
+
+fn reopen_word<S: serde::Serializer>(p: &ReopenPolicy, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match p {
+        ReopenPolicy::Nobody => "nobody",
+        ReopenPolicy::Admins => "admins",
+        ReopenPolicy::Members => "members",
+    })
+}
+
+fn reply_word<S: serde::Serializer>(p: &ReplyPolicy, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match p {
+        ReplyPolicy::Holder => "holder",
+        ReplyPolicy::Anyone => "anyone",
+    })
+}
+
+fn assignment_word<S: serde::Serializer>(m: &AssignmentMode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match m {
+        AssignmentMode::Claim => "claim",
+        AssignmentMode::Auto => "auto",
+    })
 }

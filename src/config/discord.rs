@@ -1,11 +1,11 @@
 //! `[discord]`: the Discord application, active when its bot token variable is set.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::default_true;
 
 /// Discord application settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DiscordSettings {
     /// Channel ID (snowflake) the cards go to.
     pub channel_id: String,
@@ -36,7 +36,7 @@ pub struct DiscordSettings {
 }
 
 /// How Discord interactions reach claimdesk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DiscordMode {
     /// The HTTP interactions endpoint, verified with the application's public key.

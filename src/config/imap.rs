@@ -1,14 +1,14 @@
 //! `[intake]` and `[[mailboxes]]`: which mailboxes are read over IMAP (RFC 3501), how they
 //! are secured and authenticated, and how fetching is paced and batched.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{default_true, is_loopback_host};
 
 /// Fetching settings shared by all mailboxes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct IntakeSettings {
-    /// Seconds between polls of each mailbox.
+    /// Seconds between polls of each mailbox (where IDLE is not used). Default 5.
     #[serde(default = "default_poll_secs")]
     pub poll_interval_secs: u64,
     /// UIDs per UID FETCH command, and messages stored per transaction (the cursor moves to
@@ -53,7 +53,7 @@ pub struct IntakeSettings {
 }
 
 /// Where attachment contents go (`[intake.attachments]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AttachmentSettings {
     /// `database`: in `attachments.content` (bytea); `directory`: files under `dir` named by
     /// the SHA-256 of their content (so equal attachments are stored once).
@@ -74,7 +74,7 @@ impl Default for AttachmentSettings {
 }
 
 /// Attachment storage mode.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AttachmentStore {
     /// Postgres bytea column.
@@ -101,7 +101,7 @@ impl Default for IntakeSettings {
 }
 
 /// One support mailbox, read over IMAP (RFC 3501).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MailboxSettings {
     /// Short name, unique; keys the UID cursor.
     pub name: String,
@@ -182,6 +182,13 @@ impl ImapTls {
     }
 }
 
+impl Serialize for ImapTls {
+    /// As [`ImapTls::as_str`].
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for ImapTls {
     /// `"implicit"`, `"starttls"`, `"none"` (any case), or the old booleans (`true` =
     /// implicit, `false` = none).
@@ -259,7 +266,7 @@ impl MailboxSettings {
 }
 
 /// IMAP authentication mechanism of a mailbox.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ImapAuth {
     /// `LOGIN user password` (RFC 3501 §6.2.3).
@@ -283,7 +290,7 @@ impl ImapAuth {
 }
 
 /// What happens to a message on the IMAP server after its ticket commit.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AfterIngest {
     /// Leave it as it is.
@@ -296,7 +303,7 @@ pub enum AfterIngest {
 }
 
 /// An OAuth2 client for one mailbox (RFC 6749 §6 refresh grant).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OAuth2Settings {
     /// Token endpoint URL, e.g. `https://oauth2.googleapis.com/token` or
     /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
@@ -318,7 +325,7 @@ pub struct OAuth2Settings {
 }
 
 fn default_poll_secs() -> u64 {
-    10
+    5
 }
 fn default_batch() -> u32 {
     500

@@ -33,10 +33,10 @@ pub use web::WebSettings;
 use std::path::Path;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole settings tree.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Settings {
     /// Postgres connection.
     pub database: DatabaseSettings,
@@ -283,5 +283,97 @@ mod tests {
         ] {
             assert!(!is_loopback_host(h), "{h}");
         }
+    }
+
+    /// Settings from TOML text alone: no environment overrides, no validation.
+    fn parse(text: &str) -> Settings {
+        config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .expect("settings parse")
+    }
+
+    /// The paths (`section.key`, `list[0].key`) at which `a` and `b` differ.
+    fn differences(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Vec<String> {
+        use serde_json::Value;
+        let at = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                keys.into_iter()
+                    .flat_map(|k| {
+                        let none = Value::Null;
+                        differences(x.get(k).unwrap_or(&none), y.get(k).unwrap_or(&none), &at(k))
+                    })
+                    .collect()
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+                .iter()
+                .zip(y)
+                .enumerate()
+                .flat_map(|(i, (p, q))| differences(p, q, &format!("{path}[{i}]")))
+                .collect(),
+            _ if a == b => vec![],
+            _ => vec![path.to_string()],
+        }
+    }
+
+    /// `config/default.toml` with only what has no default: the same required values.
+    const REQUIRED_ONLY: &str = r#"
+        [database]
+        url = "postgres://postgres@127.0.0.1:5432/claimdesk"
+        [desk]
+        message_id_domain = "claimdesk.local"
+        [[mailboxes]]
+        name = "support"
+        address = "support@claimdesk.local"
+        host = "127.0.0.1"
+        port = 10143
+        username = "support"
+        [smtp]
+        host = "127.0.0.1"
+        port = 2525
+        [slack]
+        channel = "C0000SUPPORT"
+        [discord]
+        channel_id = "100000000000000001"
+    "#;
+
+    /// What a local run (scripts/run-local.sh) sets differently from the code's defaults, on
+    /// purpose; every other value in `config/default.toml` must equal the default.
+    const LOCAL_RUN_CHANGES: &[&str] = &[
+        // The team of the sample run: ana (admin) and ben.
+        "agents",
+        // The console acts as ana (the first admin would be chosen anyway).
+        "console.agent",
+        "smtp.from_name",
+        // The local SMTP sink speaks neither STARTTLS nor TLS.
+        "smtp.security",
+    ];
+
+    #[test]
+    fn default_toml_differs_from_the_code_defaults_only_where_a_local_run_needs_to() {
+        let shipped = parse(include_str!("../../config/default.toml"));
+        let defaults = parse(REQUIRED_ONLY);
+        let shipped = serde_json::to_value(&shipped).expect("to json");
+        let defaults = serde_json::to_value(&defaults).expect("to json");
+        assert_eq!(differences(&shipped, &defaults, ""), LOCAL_RUN_CHANGES);
+    }
+
+    #[test]
+    fn differences_name_the_path_of_each_changed_value() {
+        let a = serde_json::json!({"x": {"y": 1, "z": [1, {"w": true}]}, "v": "s"});
+        let b = serde_json::json!({"x": {"y": 2, "z": [1, {"w": false}]}, "v": "s", "u": 0});
+        assert_eq!(differences(&a, &b, ""), ["u", "x.y", "x.z[1].w"]);
+        assert_eq!(differences(&a, &a, ""), Vec::<String>::new());
     }
 }

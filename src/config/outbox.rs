@@ -1,9 +1,9 @@
 //! `[outbox]`: how side effects (cards, thread messages, emails) are retried.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Outbox delivery.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OutboxSettings {
     /// First retry delay, seconds; doubles per attempt.
     #[serde(default = "default_retry_base")]

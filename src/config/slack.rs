@@ -1,9 +1,9 @@
 //! `[slack]`: the Slack workspace, active when its bot token variable is set.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Slack workspace settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SlackSettings {
     /// Channel ID the cards go to (`C0123ABCD`).
     pub channel: String,
@@ -36,7 +36,7 @@ pub struct SlackSettings {
 }
 
 /// How Slack delivers slash commands, interactions and events to claimdesk.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SlackMode {
     /// Slack POSTs to `/slack/commands`, `/slack/interactions`, `/slack/events` (signed).

@@ -1,11 +1,11 @@
 //! `[smtp]`: the outgoing mail server our replies and acknowledgements go through.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::is_loopback_host;
 
 /// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpSecurity {
     /// Plain TCP (loopback relays and tests only).
@@ -17,7 +17,7 @@ pub enum SmtpSecurity {
 }
 
 /// Outgoing mail server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct SmtpSettings {
     /// Host name.
     pub host: String,

@@ -1,9 +1,9 @@
 //! `[web]`: the HTTP listeners (chat routes, health, metrics).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// HTTP server.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct WebSettings {
     /// Listen address, `127.0.0.1:8080`; port 0 picks a free one.
     #[serde(default = "default_bind")]
