@@ -55,6 +55,11 @@ enum Cmd {
         #[command(subcommand)]
         command: AgentCmd,
     },
+    /// The settings themselves.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
     /// Messages that could not become tickets.
     Quarantine {
         #[command(subcommand)]
@@ -120,6 +125,14 @@ enum AgentCmd {
         /// Handle.
         handle: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Load and validate the settings as `serve` does (file, `CLAIMDESK__…` overrides, the
+    /// Message-ID key), then print the effective settings by subsystem; secrets only as
+    /// set/unset. Connects to nothing. Non-zero exit naming the problem when invalid.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +228,18 @@ async fn async_main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings =
         Settings::load(&cli.config).with_context(|| format!("reading {}", cli.config.display()))?;
+    if let Cmd::Config {
+        command: ConfigCmd::Check,
+    } = cli.command
+    {
+        settings.message_id_key()?;
+        print!(
+            "# {}: valid. Effective settings (file, then CLAIMDESK__ overrides):\n\n{}",
+            cli.config.display(),
+            claimdesk::config::report::effective(&settings)
+        );
+        return Ok(());
+    }
     if let Cmd::Migrate = cli.command {
         claimdesk::store::open(&settings.database).await?;
         println!("database ready: migrations applied");
@@ -235,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let app = App::build(settings, secrets).await?;
     match cli.command {
-        Cmd::Migrate | Cmd::Doctor => Ok(()),
+        Cmd::Migrate | Cmd::Doctor | Cmd::Config { .. } => Ok(()),
         Cmd::Serve => app.serve().await,
         Cmd::Intake { once: _ } => {
             let mut failed = false;

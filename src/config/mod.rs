@@ -9,6 +9,7 @@ mod discord;
 mod imap;
 mod log;
 mod outbox;
+pub mod report;
 mod slack;
 mod smtp;
 mod web;
