@@ -8,7 +8,8 @@
 #   - on the first run, the emails in examples/sample-mail/ are put into support's INBOX
 # Dovecot and the SMTP sink keep running after claimdesk exits; the next run reuses them.
 #
-#   scripts/run-local.sh          start what is missing, then `cargo run -- ... serve`
+#   scripts/run-local.sh          start what is missing, `cargo build` (progress shown), then
+#                                 `target/debug/claimdesk ... serve`
 #   scripts/run-local.sh stop     stop the local Dovecot and SMTP sink
 #
 # SLACK_* / DISCORD_* variables you set are passed through. CLAIMDESK_RUN_LOCAL_DRY=1 does
@@ -304,8 +305,16 @@ fi
 say "mail claimdesk sends lands in $SENT_DIR/ (one .eml file per message)"
 say "stop the local Dovecot and SMTP sink later with: scripts/run-local.sh stop"
 if [ -n "${CLAIMDESK_RUN_LOCAL_DRY:-}" ] && [ "${CLAIMDESK_RUN_LOCAL_DRY}" != 0 ]; then
-    say "CLAIMDESK_RUN_LOCAL_DRY is set: not starting claimdesk (would run: cargo run --quiet -- --config config/default.toml serve)"
+    say "CLAIMDESK_RUN_LOCAL_DRY is set: not building or starting claimdesk (would run: cargo build, then target/debug/claimdesk --config config/default.toml serve)"
     exit 0
 fi
-say "starting claimdesk: cargo run --quiet -- --config config/default.toml serve"
-exec cargo run --quiet -- --config config/default.toml serve
+# Build in the open: the first build takes a few minutes, and cargo shows its progress.
+say "building claimdesk (cargo build; the first build takes a few minutes)"
+cargo build --bin claimdesk
+BIN="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null ||
+    echo "$REPO/target")/debug/claimdesk"
+[ -x "$BIN" ] || die "cargo build finished but $BIN is missing"
+say "log lines go to .local/claimdesk.log (console mode); Ctrl-C stops claimdesk"
+say "starting claimdesk: $BIN --config config/default.toml serve"
+exec "$BIN" --config config/default.toml serve

@@ -398,24 +398,158 @@ impl App {
         })
     }
 
-    /// Runs everything until Ctrl-C; with the console surface active, also reads commands
-    /// from stdin.
+    /// Runs everything until Ctrl-C (SIGINT) or SIGTERM, then stops the background tasks and
+    /// returns. With the console surface active, log lines go to `log.file` from here on
+    /// (stdout belongs to the cards and the prompt) and commands are read from stdin.
+    ///
+    /// Errors: the log file cannot be opened, the web listener cannot bind, no console agent,
+    /// or the signal handlers cannot be installed.
     pub async fn serve(self) -> anyhow::Result<()> {
+        let stop = ShutdownSignal::install()?;
+        let console = self.desk.platforms().iter().any(|p| p == "console");
+        if console {
+            log_to_file(&self.settings.log.file)?;
+            println!(
+                "claimdesk: log lines go to {} (console mode)",
+                self.settings.log.file.display()
+            );
+        }
         let running = self.start().await?;
         println!(
-            "claimdesk is running: web on http://{}, cards to {:?}",
+            "claimdesk is running: web on http://{}, cards to {:?}; Ctrl-C stops it",
             running.addr,
             self.desk.platforms()
         );
-        if self.desk.platforms().iter().any(|p| p == "console") {
+        if console {
             let actor = self.console_actor().await?;
             tokio::spawn(console::run(self.desk.clone(), actor));
         }
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        let signal = stop.wait().await?;
+        tracing::info!(signal, "stopping");
         drop(running);
         Ok(())
+    }
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, caught from [`ShutdownSignal::install`] on: a signal that
+/// arrives while `serve` is still starting is kept and ends [`ShutdownSignal::wait`] at once.
+struct ShutdownSignal {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers (from then on neither signal kills the process outright).
+    ///
+    /// Errors: a handler cannot be installed.
+    fn install() -> anyhow::Result<ShutdownSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ShutdownSignal {
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
+    }
+
+    /// Waits for either signal and returns its name.
+    ///
+    /// Errors: (not on unix) Ctrl-C cannot be waited for.
+    async fn wait(mut self) -> anyhow::Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => Ok("SIGINT"),
+                _ = self.term.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
+    }
+}
+
+/// The file log lines go to once [`log_to_file`] was called; stderr until then.
+static LOG_FILE: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
+/// Sends every later log line written through [`LogOut`] to `path` (appended; its directory
+/// is created when missing) instead of stderr.
+///
+/// Errors: the directory cannot be created or the file cannot be opened (the message names
+/// the path).
+pub fn log_to_file(path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {} (log.file)", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {} (log.file)", path.display()))?;
+    let mut slot = LOG_FILE.lock().unwrap_or_else(|p| p.into_inner());
+    *slot = Some(file);
+    Ok(())
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … final-byte`, the colours of a terminal log):
+/// the log file is read with pagers and grep, not a terminal.
+fn strip_ansi(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == 0x1b && text.get(i + 1) == Some(&b'[') {
+            i += 2;
+            // Parameters and intermediates (0x20..=0x3f), then one final byte (0x40..=0x7e).
+            while i < text.len() && (0x20..=0x3f).contains(&text[i]) {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The writer of the log subscriber (`main`): stderr, or the file [`log_to_file`] chose.
+/// Each formatted event arrives as one write, so lines from several threads do not mix.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogOut;
+
+impl std::io::Write for LogOut {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut slot = LOG_FILE.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
+            Some(f) => f.write_all(&strip_ansi(buf)).map(|()| buf.len()),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let mut slot = LOG_FILE.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
+            Some(f) => f.write_all(&strip_ansi(buf)),
+            None => std::io::stderr().write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut slot = LOG_FILE.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_mut() {
+            Some(f) => f.flush(),
+            None => std::io::stderr().flush(),
+        }
     }
 }
 
@@ -451,5 +585,23 @@ pub fn tune_allocator() {
     // SAFETY: mallopt only sets an allocator parameter and is called before other threads.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_ansi;
+
+    #[test]
+    fn log_file_lines_lose_terminal_colours_and_keep_their_text() {
+        let coloured = b"\x1b[2m2026-01-01T00:00:00Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[2mclaimdesk::app\x1b[0m: claimdesk running\n";
+        assert_eq!(
+            String::from_utf8_lossy(&strip_ansi(coloured)),
+            "2026-01-01T00:00:00Z  INFO claimdesk::app: claimdesk running\n"
+        );
+        assert_eq!(
+            strip_ansi(b"plain \xe2\x94\x80 text"),
+            b"plain \xe2\x94\x80 text"
+        );
     }
 }

@@ -55,6 +55,11 @@ enum Cmd {
         #[command(subcommand)]
         command: AgentCmd,
     },
+    /// The settings themselves.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCmd,
+    },
     /// Messages that could not become tickets.
     Quarantine {
         #[command(subcommand)]
@@ -123,6 +128,14 @@ enum AgentCmd {
 }
 
 #[derive(Subcommand)]
+enum ConfigCmd {
+    /// Load and validate the settings as `serve` does (file, `CLAIMDESK__…` overrides, the
+    /// Message-ID key), then print the effective settings by subsystem; secrets only as
+    /// set/unset. Connects to nothing. Non-zero exit naming the problem when invalid.
+    Check,
+}
+
+#[derive(Subcommand)]
 enum QuarantineCmd {
     /// Every quarantined message with its reason.
     List,
@@ -134,13 +147,22 @@ fn main() -> std::process::ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(async_main()),
+        Ok(rt) => {
+            let code = rt.block_on(async_main());
+            // Tasks still running (a supervisor in IDLE, a blocking read) are not waited for:
+            // after a graceful stop the process exits promptly (issue 11: Ctrl-C within 2 s).
+            rt.shutdown_timeout(SHUTDOWN_GRACE);
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             std::process::ExitCode::FAILURE
         }
     }
 }
+
+/// Longest wait for background tasks once a command is done (`serve` after Ctrl-C/SIGTERM).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Crates whose debug and trace events carry interaction tokens (Discord webhook URLs,
 /// Slack `response_url` and `trigger_id` inside whole Socket Mode frames or request URLs):
@@ -192,7 +214,7 @@ async fn async_main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(log_filter())
-        .with_writer(std::io::stderr)
+        .with_writer(claimdesk::app::LogOut::default)
         .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -206,6 +228,18 @@ async fn async_main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings =
         Settings::load(&cli.config).with_context(|| format!("reading {}", cli.config.display()))?;
+    if let Cmd::Config {
+        command: ConfigCmd::Check,
+    } = cli.command
+    {
+        settings.message_id_key()?;
+        print!(
+            "# {}: valid. Effective settings (file, then CLAIMDESK__ overrides):\n\n{}",
+            cli.config.display(),
+            claimdesk::config::report::effective(&settings)
+        );
+        return Ok(());
+    }
     if let Cmd::Migrate = cli.command {
         claimdesk::store::open(&settings.database).await?;
         println!("database ready: migrations applied");
@@ -226,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let app = App::build(settings, secrets).await?;
     match cli.command {
-        Cmd::Migrate | Cmd::Doctor => Ok(()),
+        Cmd::Migrate | Cmd::Doctor | Cmd::Config { .. } => Ok(()),
         Cmd::Serve => app.serve().await,
         Cmd::Intake { once: _ } => {
             let mut failed = false;

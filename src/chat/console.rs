@@ -5,8 +5,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::desk::{Actor, CardView, Desk};
 use crate::store::chat_posts::ChatPost;
 
@@ -65,6 +63,10 @@ fn render(card: &CardView, what: &str) -> String {
 }
 
 /// Reads commands from stdin until it closes, running each as `actor` and printing the answer.
+///
+/// Stdin is read on a dedicated OS thread ([`stdin_lines`]), never on the runtime's blocking
+/// pool: a read that waits for a line the user never types must not keep the runtime (and
+/// so `serve`) from stopping on Ctrl-C.
 pub async fn run(desk: Desk, actor: Actor) {
     println!(
         "claimdesk console — acting as @{} ({}). {}",
@@ -72,26 +74,47 @@ pub async fn run(desk: Desk, actor: Actor) {
         actor.agent.role,
         messages::USAGE
     );
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    loop {
-        match lines.next_line().await {
-            Ok(Some(line)) => {
-                let line = line.trim();
-                if line.is_empty() {
-                    continue;
-                }
-                let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-                let answer = match commands::parse(name, args) {
-                    Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
-                    Err(usage) => usage.0,
-                };
-                println!("» {}\n", crate::desk::escape::terminal(&answer));
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "stdin closed");
-                break;
-            }
+    let mut lines = stdin_lines();
+    while let Some(line) = lines.recv().await {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
         }
+        let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let answer = match commands::parse(name, args) {
+            Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
+            Err(usage) => usage.0,
+        };
+        println!("» {}\n", crate::desk::escape::terminal(&answer));
     }
+}
+
+/// The lines typed on stdin, read by a detached OS thread (`claimdesk-stdin`) and handed over
+/// one at a time. The channel closes when stdin ends (EOF) or fails (logged); the thread also
+/// ends once the receiver is dropped and the next line arrives. At shutdown the thread may
+/// still be blocked in `read`: nothing waits for it, and it ends with the process.
+fn stdin_lines() -> tokio::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let spawned = std::thread::Builder::new()
+        .name("claimdesk-stdin".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                match line {
+                    Ok(line) => {
+                        if tx.blocking_send(line).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stdin closed");
+                        break;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the console's stdin reader");
+    }
+    rx
 }
