@@ -121,9 +121,7 @@ pub async fn grant_app(conn: &mut sqlx::PgConnection, app: &str) -> Result<(), s
     }
     let role = quote_ident(app);
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('claimdesk:grants', 0))")
-        .execute(&mut *tx)
-        .await?;
+    locks::hold_named_for_transaction(&mut tx, locks::GRANTS).await?;
     for sql in [
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
