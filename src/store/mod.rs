@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;
+pub mod workload;
 
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
