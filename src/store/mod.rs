@@ -10,6 +10,7 @@ pub mod batch;
 pub mod chat_posts;
 pub mod cursors;
 pub mod duplicates;
+pub mod health;
 pub mod interactions;
 pub mod locks;
 pub mod mailbox_status;
