@@ -9,6 +9,7 @@ pub mod audit;
 pub mod batch;
 pub mod chat_posts;
 pub mod cursors;
+pub mod doctor;
 pub mod duplicates;
 pub mod health;
 pub mod interactions;
