@@ -427,8 +427,9 @@ impl MailboxSession {
         .collect())
     }
 
-    /// `UID FETCH` of the messages `uids` (a batch of [`MailboxSession::plan_after`]), at most
-    /// `limit` bytes of each ([`fetch_set`]), ascending by UID. A UID the server no longer
+    /// `UID FETCH uids (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8) of
+    /// the messages `uids` (a batch of [`MailboxSession::plan_after`]): at most `limit` bytes
+    /// of each, with its full size, ascending by UID. A UID the server no longer
     /// has (expunged since the UID SEARCH) is left out and logged.
     ///
     /// Errors: the command fails, times out or the connection drops, or the server answers
