@@ -1,5 +1,5 @@
 //! Backlog throughput of email intake: 10,000 messages already in a real Dovecot, all stored
-//! by claimdesk's real intake path (`intake::imap::fetch_mailbox`: UID SEARCH, pipelined
+//! by claimdesk's real intake path (`intake::pipeline::fetch_mailbox`: UID SEARCH, pipelined
 //! `UID FETCH` batches, `Desk::ingest_batch` — parse, thread, store, card effects in the
 //! outbox, cursor — in one transaction per batch) into a real Postgres, Slack configured so
 //! every ticket queues its card (the outbox is not delivered here).
@@ -173,7 +173,7 @@ async fn run() {
 
     // 1. claimdesk's intake.
     let t = Instant::now();
-    let report = claimdesk::intake::imap::fetch_mailbox(&app.desk, &mb, Some(&password), batch)
+    let report = claimdesk::intake::pipeline::fetch_mailbox(&app.desk, &mb, Some(&password), batch)
         .await
         .unwrap_or_else(|e| panic!("intake: {e:?}"));
     let intake = t.elapsed();

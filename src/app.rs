@@ -13,7 +13,7 @@ use crate::chat::slack::routes::SlackInbound;
 use crate::chat::{console, discord::DiscordChat, slack::SlackChat, Platform};
 use crate::config::{DiscordMode, Settings, SlackMode};
 use crate::desk::{Actor, Desk, Surface};
-use crate::intake::imap::{self, FetchReport};
+use crate::intake::pipeline::{self, FetchReport};
 use crate::intake::supervisor;
 use crate::outbound::smtp::Mailer;
 use crate::store;
@@ -209,7 +209,7 @@ impl App {
     pub async fn intake_once(&self) -> anyhow::Result<Vec<(String, anyhow::Result<FetchReport>)>> {
         let mut out = Vec::new();
         for mb in &self.settings.mailboxes {
-            let r = imap::fetch_mailbox(
+            let r = pipeline::fetch_mailbox(
                 &self.desk,
                 mb,
                 self.secrets.imap_passwords.get(&mb.name),

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use claimdesk::app::{App, Secrets};
 use claimdesk::config::Settings;
 use claimdesk::desk::messages;
+use claimdesk::desk::{Actor, DeskError};
 
 /// `println!` for text that holds what customers wrote (subjects, addresses, bodies, errors
 /// quoting them): control characters, escape sequences and bidi overrides are removed first
@@ -382,18 +383,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `claimdesk agent …`: through the desk's use cases as [`Actor::cli_operator`] (surface
+/// `cli`, owner-level), so handles and departments are checked and every change is audited
+/// as it is from chat.
+///
+/// Errors: the desk's refusal (bad handle, unknown department, no such agent) worded for
+/// the shell, a role that is not member/admin/owner, or the database's.
 async fn agent_command(app: &App, command: AgentCmd) -> anyhow::Result<()> {
-    use claimdesk::store::agents;
-    let mut conn = app.desk.pool().acquire().await?;
-    let departments: Vec<String> = app
-        .settings
-        .departments
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let operator = Actor::cli_operator();
     match command {
         AgentCmd::List => {
-            for a in agents::list(&mut conn).await? {
+            for a in app.desk.list_agents().await? {
                 let state = match (a.active, a.available, &a.away_until) {
                     (false, _, _) => "removed".to_string(),
                     (true, true, _) => "available".to_string(),
@@ -424,18 +424,10 @@ async fn agent_command(app: &App, command: AgentCmd) -> anyhow::Result<()> {
             role,
             slack,
             discord,
-            departments: depts,
+            departments,
             capacity,
         } => {
             let role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-            for d in &depts {
-                if !departments.contains(d) {
-                    anyhow::bail!(
-                        "unknown department `{d}` (configured: {})",
-                        departments.join(", ")
-                    );
-                }
-            }
             let a = claimdesk::config::AgentSettings {
                 handle: handle.clone(),
                 name,
@@ -443,21 +435,25 @@ async fn agent_command(app: &App, command: AgentCmd) -> anyhow::Result<()> {
                 role,
                 slack_user_id: slack,
                 discord_user_id: discord,
-                departments: depts,
+                departments,
                 capacity,
             };
-            agents::upsert(&mut conn, &a, "cli", &departments).await?;
-            println!("agent @{handle} saved");
+            let saved = app
+                .desk
+                .save_agent(&operator, &a)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot add agent `{handle}`: {e}"))?;
+            println!("agent @{saved} saved");
             Ok(())
         }
-        AgentCmd::Remove { handle } => {
-            if agents::deactivate(&mut conn, handle.trim_start_matches('@')).await? {
-                println!("agent @{handle} removed (kept for history)");
+        AgentCmd::Remove { handle } => match app.desk.remove_agent(&operator, &handle).await {
+            Ok(h) => {
+                println!("agent @{h} removed (kept for history)");
                 Ok(())
-            } else {
-                anyhow::bail!("no active agent @{handle}")
             }
-        }
+            Err(DeskError::NoSuchAgent(h)) => anyhow::bail!("no active agent @{h}"),
+            Err(e) => Err(anyhow::anyhow!("cannot remove agent `{handle}`: {e}")),
+        },
     }
 }
 

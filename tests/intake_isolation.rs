@@ -13,7 +13,7 @@
 mod support;
 
 use claimdesk::app::App;
-use claimdesk::intake::imap::FetchReport;
+use claimdesk::intake::pipeline::FetchReport;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use support::harness::*;

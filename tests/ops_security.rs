@@ -373,3 +373,156 @@ async fn past_the_global_hourly_cap_tickets_are_created_but_not_acknowledged_and
             .expect("audit");
     assert_eq!(queued, 2);
 }
+
+/// Runs the `claimdesk` binary with `--config config` and `args`; (success, stdout, stderr).
+async fn claimdesk_cli(
+    env: &TestEnv,
+    config: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimdesk"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TEST_IMAP_PASSWORD", &env.dovecot.password)
+        .env("RUST_LOG", "off")
+        .output()
+        .await
+        .expect("run claimdesk");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `claimdesk agent add|remove` go through the desk as the CLI operator: a handle chat would
+/// refuse is refused with the reason and nothing is written; a good one is saved with every
+/// field and audited as `agent.added` by surface `cli`, and so is its removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_agent_management_checks_handles_and_is_audited_as_surface_cli() {
+    let env = env(NO_CHAT).await;
+    let app = env.app().await;
+    let pool = app.desk.pool();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = env.write_config(dir.path());
+    let agent_events = || async {
+        let rows: Vec<(String, String, String, Option<serde_json::Value>)> = sqlx::query_as(
+            "SELECT actor, surface, action, after FROM audit_events WHERE action LIKE 'agent.%' ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("audit rows");
+        rows
+    };
+    let agents_named = |pattern: &'static str| async move {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM agents WHERE handle LIKE $1")
+            .bind(pattern)
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        n
+    };
+
+    // When the handle has a space in it, the CLI refuses and says why; nothing is written.
+    let (ok, _, err) = claimdesk_cli(
+        &env,
+        &config,
+        &[
+            "agent",
+            "add",
+            "dana scully",
+            "--name",
+            "Dana",
+            "--email",
+            "dana@example.com",
+        ],
+    )
+    .await;
+    assert!(!ok, "a bad handle is refused");
+    assert!(
+        err.contains("cannot add agent `dana scully`") && err.contains("a handle is letters"),
+        "{err}"
+    );
+    assert_eq!(agents_named("dana%").await, 0, "no agent row");
+    assert!(agent_events().await.is_empty(), "no audit event");
+
+    // When the handle is good, every field is stored and one audit event names surface cli.
+    let (ok, out, err) = claimdesk_cli(
+        &env,
+        &config,
+        &[
+            "agent",
+            "add",
+            "@dana",
+            "--name",
+            "Dana Scully",
+            "--email",
+            "dana@example.com",
+            "--role",
+            "admin",
+            "--capacity",
+            "3",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("agent @dana saved"), "{out}");
+    let (name, email, role, capacity, source, active): (
+        String,
+        String,
+        String,
+        Option<i32>,
+        String,
+        bool,
+    ) = sqlx::query_as(
+        "SELECT name, email, role, capacity, source, active FROM agents WHERE handle = 'dana'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("dana stored");
+    assert_eq!(
+        (
+            name.as_str(),
+            email.as_str(),
+            role.as_str(),
+            capacity,
+            source.as_str(),
+            active
+        ),
+        (
+            "Dana Scully",
+            "dana@example.com",
+            "admin",
+            Some(3),
+            "cli",
+            true
+        )
+    );
+    let events = agent_events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (actor, surface, action, after) = &events[0];
+    assert_eq!(
+        (actor.as_str(), surface.as_str(), action.as_str()),
+        ("operator", "cli", "agent.added")
+    );
+    assert_eq!(
+        after
+            .as_ref()
+            .and_then(|a| a.get("agent"))
+            .and_then(|a| a.as_str()),
+        Some("dana")
+    );
+
+    // Removing is audited the same way.
+    let (ok, out, err) = claimdesk_cli(&env, &config, &["agent", "remove", "dana"]).await;
+    assert!(ok && out.contains("agent @dana removed"), "{out}{err}");
+    let events = agent_events().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        (events[1].1.as_str(), events[1].2.as_str()),
+        ("cli", "agent.removed")
+    );
+    let (ok, _, err) = claimdesk_cli(&env, &config, &["agent", "remove", "dana"]).await;
+    assert!(!ok && err.contains("no active agent @dana"), "{err}");
+}

@@ -16,7 +16,7 @@ use axum::{Form, Json, Router};
 use claimdesk::app::App;
 use claimdesk::config::{AfterIngest, DepartmentSettings, ImapAuth, OAuth2Settings};
 use claimdesk::desk::{Ingested, Source, Surface};
-use claimdesk::intake::imap;
+use claimdesk::intake::pipeline;
 use secrecy::SecretString;
 use support::harness::*;
 
@@ -275,8 +275,8 @@ async fn one_email_in_two_mailboxes_is_one_ticket() {
 
     let pw = SecretString::from(env.dovecot.password.clone());
     let (a, b) = tokio::join!(
-        imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10),
-        imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[1], Some(&pw), 10),
+        pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10),
+        pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[1], Some(&pw), 10),
     );
     let (a, b) = (a.expect("support fetch"), b.expect("billing fetch"));
     assert_eq!(a.fetched + b.fetched, 2);
@@ -300,7 +300,7 @@ async fn one_email_in_two_mailboxes_is_one_ticket() {
         "the copy is recorded for the other mailbox"
     );
     // Both cursors moved: nothing is fetched again.
-    let again = imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[1], Some(&pw), 10)
+    let again = pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[1], Some(&pw), 10)
         .await
         .expect("refetch");
     assert_eq!(again.fetched, 0);
@@ -320,12 +320,12 @@ async fn authenticate_plain_against_dovecot() {
         .expect("append");
     let mb = &app.settings.mailboxes[0];
     let good = SecretString::from(env.dovecot.password.clone());
-    let r = imap::fetch_mailbox(&app.desk, mb, Some(&good), 10)
+    let r = pipeline::fetch_mailbox(&app.desk, mb, Some(&good), 10)
         .await
         .expect("PLAIN works");
     assert_eq!(r.created, 1);
     let bad = SecretString::from("wrong-password".to_string());
-    let e = imap::fetch_mailbox(&app.desk, mb, Some(&bad), 10)
+    let e = pipeline::fetch_mailbox(&app.desk, mb, Some(&bad), 10)
         .await
         .expect_err("wrong password refused");
     let text = format!("{e:#}");
@@ -454,7 +454,7 @@ async fn xoauth2_through_dovecots_oauth2_passdb_with_rotating_refresh_tokens() {
         .expect("append");
 
     let mb = app.settings.mailboxes[0].clone();
-    let r = imap::fetch_mailbox(&app.desk, &mb, None, 10)
+    let r = pipeline::fetch_mailbox(&app.desk, &mb, None, 10)
         .await
         .unwrap_or_else(|e| {
             panic!(
@@ -486,7 +486,7 @@ async fn xoauth2_through_dovecots_oauth2_passdb_with_rotating_refresh_tokens() {
         )
         .await
         .expect("append");
-    let r = imap::fetch_mailbox(&app2.desk, &mb, None, 10)
+    let r = pipeline::fetch_mailbox(&app2.desk, &mb, None, 10)
         .await
         .unwrap_or_else(|e| panic!("second XOAUTH2 fetch: {e:#}"));
     assert_eq!(r.created, 1);
@@ -511,7 +511,7 @@ async fn xoauth2_through_dovecots_oauth2_passdb_with_rotating_refresh_tokens() {
 
     // A revoked grant is a clear error that names the RFC 6749 error code, not the token.
     provider.lock().expect("provider lock").refresh.clear();
-    let e = imap::fetch_mailbox(&app.desk, &mb, None, 10)
+    let e = pipeline::fetch_mailbox(&app.desk, &mb, None, 10)
         .await
         .expect_err("revoked grant");
     let text = format!("{e:#}");
@@ -536,7 +536,7 @@ async fn seen_and_move_happen_after_the_commit_and_keep_the_cursor() {
         )
         .await
         .expect("append");
-    let r = imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
+    let r = pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
         .await
         .expect("fetch");
     assert_eq!(r.created, 2);
@@ -560,7 +560,7 @@ async fn seen_and_move_happen_after_the_commit_and_keep_the_cursor() {
         )
         .await
         .expect("append");
-    let r = imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
+    let r = pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
         .await
         .expect("fetch");
     assert_eq!(r.created, 1, "{r:?}");
@@ -577,7 +577,7 @@ async fn seen_and_move_happen_after_the_commit_and_keep_the_cursor() {
         )
         .await
         .expect("append");
-    let r = imap::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
+    let r = pipeline::fetch_mailbox(&app.desk, &app.settings.mailboxes[0], Some(&pw), 10)
         .await
         .expect("fetch");
     assert_eq!(r.created, 1, "{r:?}");

@@ -11,10 +11,6 @@ use crate::store::{self, agents::Identity, outbox::Effect};
 
 use super::{Actor, Desk, DeskError};
 
-/// Serialises auto-assignment decisions, so concurrent ingests cannot both give the last free
-/// slot of one agent.
-const ASSIGNMENT_LOCK: i64 = 0x6173_7369_676e;
-
 /// A completed assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignOutcome {
@@ -157,10 +153,9 @@ impl Desk {
         conn: &mut PgConnection,
         ticket_id: i64,
     ) -> Result<Option<i64>, DeskError> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(ASSIGNMENT_LOCK)
-            .execute(&mut *conn)
-            .await?;
+        // Serialises auto-assignment decisions, so concurrent ingests cannot both give the
+        // last free slot of one agent.
+        store::locks::hold_for_transaction(conn, store::locks::ASSIGNMENT).await?;
         let Some(t) = store::tickets::lock(conn, ticket_id).await? else {
             return Ok(None);
         };
@@ -230,10 +225,9 @@ impl Desk {
         if !self.is_auto(department) {
             return Ok(0);
         }
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(ASSIGNMENT_LOCK)
-            .execute(&mut *conn)
-            .await?;
+        // Serialises auto-assignment decisions, so concurrent ingests cannot both give the
+        // last free slot of one agent.
+        store::locks::hold_for_transaction(conn, store::locks::ASSIGNMENT).await?;
         let mut n = 0;
         while let Some(id) = store::tickets::next_pending(conn, department).await? {
             if self.auto_assign(conn, id).await?.is_none() {

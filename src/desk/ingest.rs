@@ -71,7 +71,7 @@ fn is_ours(address: &str, ours: &[&str]) -> bool {
 
 /// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
 /// halves of one thread arriving at once cannot open two tickets.
-pub(super) const THREADING_LOCK: i64 = 0x636c_6169_6d64;
+pub(super) const THREADING_LOCK: i64 = store::locks::THREADING;
 
 /// One fetched message and its parse, made before the transaction opens (CPU only, so the
 /// IMAP intake does it on a blocking thread while the previous batch is being stored).

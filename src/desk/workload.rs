@@ -1,43 +1,11 @@
-//! Read models for people: my tickets, the unassigned queue, and the team's workload.
+//! Read models for people: my tickets, the unassigned queue, and the team's workload (the
+//! queries are in `store::workload`).
 
-use chrono::{DateTime, Utc};
-use sqlx::FromRow;
+use crate::store;
+
+pub use crate::store::workload::{AgentLoad, QueueLine};
 
 use super::{Actor, Desk, DeskError};
-
-/// One line of `mine` / `unassigned`.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
-pub struct QueueLine {
-    /// Ticket number.
-    pub number: String,
-    /// Status.
-    pub status: String,
-    /// Priority.
-    pub priority: String,
-    /// Subject.
-    pub subject: String,
-    /// Requester address.
-    pub requester: String,
-    /// Opened.
-    pub created_at: DateTime<Utc>,
-}
-
-/// One agent's row of `workload`.
-#[derive(Debug, Clone, FromRow, serde::Serialize, PartialEq)]
-pub struct AgentLoad {
-    /// Handle.
-    pub handle: String,
-    /// Claimed, not yet answered.
-    pub claimed: i64,
-    /// In progress.
-    pub in_progress: i64,
-    /// Waiting on the customer.
-    pub waiting: i64,
-    /// Seconds since the oldest customer message still unanswered on a ticket they hold.
-    pub oldest_unattended_secs: Option<f64>,
-    /// Away from auto-assignment.
-    pub away: bool,
-}
 
 /// `workload`: per agent, plus the unassigned queue.
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
@@ -50,57 +18,25 @@ pub struct Workload {
     pub oldest_unassigned_secs: Option<f64>,
 }
 
-const LINE: &str = "SELECT t.number, t.status, t.priority, t.subject, t.requester_email AS requester, t.created_at FROM tickets t";
-
 impl Desk {
     /// Tickets `actor` holds that are not done, most urgent then oldest first.
     pub async fn mine(&self, actor: &Actor) -> Result<Vec<QueueLine>, DeskError> {
-        let sql = format!(
-            "{LINE} WHERE t.assignee_id = $1 AND t.status IN ('claimed', 'in_progress', 'waiting')
-             ORDER BY CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, t.created_at"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(actor.agent.id)
-            .fetch_all(&self.pool)
-            .await?)
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::workload::held_by(&mut conn, actor.agent.id).await?)
     }
 
     /// Tickets nobody holds (open or pending assignment), oldest first.
     pub async fn unassigned(&self) -> Result<Vec<QueueLine>, DeskError> {
-        let sql = format!(
-            "{LINE} WHERE t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment') ORDER BY t.created_at, t.id"
-        );
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::workload::unassigned(&mut conn).await?)
     }
 
     /// The team's workload: per agent claimed / in progress / waiting and the age of the
     /// oldest unanswered customer message on their tickets; plus the unassigned queue.
     pub async fn workload(&self) -> Result<Workload, DeskError> {
-        let agents: Vec<AgentLoad> = sqlx::query_as(
-            "SELECT a.handle,
-                    count(t.id) FILTER (WHERE t.status = 'claimed') AS claimed,
-                    count(t.id) FILTER (WHERE t.status = 'in_progress') AS in_progress,
-                    count(t.id) FILTER (WHERE t.status = 'waiting') AS waiting,
-                    EXTRACT(EPOCH FROM now() - min(last.created_at) FILTER (
-                        WHERE last.direction = 'inbound' AND t.status IN ('claimed', 'in_progress')
-                    ))::float8 AS oldest_unattended_secs,
-                    NOT (a.available OR COALESCE(a.away_until <= now(), FALSE)) AS away
-             FROM agents a
-             LEFT JOIN tickets t ON t.assignee_id = a.id AND t.status IN ('claimed', 'in_progress', 'waiting')
-             LEFT JOIN LATERAL (
-                 SELECT m.created_at, m.direction FROM messages m WHERE m.ticket_id = t.id ORDER BY m.id DESC LIMIT 1
-             ) last ON TRUE
-             WHERE a.active
-             GROUP BY a.id ORDER BY a.handle",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let (unassigned, oldest): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8 FROM tickets
-             WHERE assignee_id IS NULL AND status IN ('open', 'pending_assignment')",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        let agents = store::workload::agent_loads(&mut conn).await?;
+        let (unassigned, oldest) = store::workload::unassigned_summary(&mut conn).await?;
         Ok(Workload {
             agents,
             unassigned,

@@ -150,22 +150,17 @@ async fn check_database(
             return Ok(None);
         }
     };
-    let version: Result<(String,), _> =
-        sqlx::query_as("SHOW server_version").fetch_one(&pool).await;
-    match version {
-        Ok((v,)) => writeln!(out, "database: ok — {shown}: PostgreSQL {v}")?,
+    match store::doctor::server_version(&pool).await {
+        Ok(v) => writeln!(out, "database: ok — {shown}: PostgreSQL {v}")?,
         Err(e) => {
             writeln!(out, "database: FAILED — {shown}: {e}")?;
             report.failed.push("database".into());
             return Ok(None);
         }
     }
-    let applied: Result<Vec<(i64,)>, _> =
-        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&pool)
-            .await;
-    let applied: HashSet<i64> = applied
-        .map(|rows| rows.into_iter().map(|(v,)| v).collect())
+    let applied: HashSet<i64> = store::doctor::applied_migrations(&pool)
+        .await
+        .map(|versions| versions.into_iter().collect())
         .unwrap_or_default();
     let pending: Vec<String> = store::MIGRATOR
         .iter()

@@ -1,13 +1,13 @@
-//! IMAP intake (RFC 3501): LOGIN, SELECT, then `UID FETCH` of every UID after the stored
-//! cursor with `BODY.PEEK[]`, so fetching marks nothing \Seen and deletes nothing (a mailbox
-//! may ask for \Seen or a move to another folder after the commit: `after_ingest`). Each
-//! fetched batch is stored and the cursor advanced to its last UID in one transaction
-//! (`Desk::ingest_batch`), while the next batch is being fetched.
+//! The IMAP session (RFC 3501) and nothing else: connect, TLS (implicit or STARTTLS),
+//! authenticate, SELECT (with its UIDVALIDITY), then — as often as the caller asks — `UID
+//! SEARCH` for what is after a UID, `UID FETCH (UID RFC822.SIZE)` for the sizes, the bodies
+//! with `BODY.PEEK[]` in planned batches (so fetching marks nothing \Seen and deletes
+//! nothing), the post-commit \Seen flag or move (`after_ingest`), and IDLE (RFC 2177) in
+//! between.
 //!
-//! [`MailboxSession`] is one logged-in connection with the folder selected; it can fetch
-//! many times ([`MailboxSession::fetch_new`]) and wait for changes in IDLE (RFC 2177,
-//! [`MailboxSession::idle_wait`]) in between, which is how the supervisor
-//! (`intake::supervisor`) gets mail pushed. [`fetch_mailbox`] is the one-shot form.
+//! [`MailboxSession`] is one logged-in connection with the folder selected. It knows nothing
+//! of the desk or the database: `intake::pipeline` runs fetch → parse → store over it, and the
+//! supervisor (`intake::supervisor`) keeps sessions running.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -25,50 +25,32 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{AfterIngest, ImapAuth, ImapTls, MailboxSettings};
-use crate::desk::{Desk, Fetched, Ingested};
-use crate::store;
 
 /// Longest wait for the TCP connection, the TLS handshake, the greeting, and any single
 /// command's response (LOGIN, CAPABILITY, SELECT, UID SEARCH, DONE, one FETCH item).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Counts from one fetch run of one mailbox.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct FetchReport {
-    /// Messages fetched.
-    pub fetched: usize,
-    /// New tickets.
-    pub created: usize,
-    /// Messages that joined an existing ticket.
-    pub joined: usize,
-    /// Messages already stored.
-    pub duplicates: usize,
-    /// Messages quarantined.
-    pub quarantined: usize,
-    /// Automatic messages (bounces, feedback reports, auto-replies) attached as notes.
-    pub noted: usize,
+/// One message as `UID FETCH` returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    /// Its UID in the selected folder.
+    pub uid: u32,
+    /// Its first bytes: all of it, or as many as the fetch's limit allowed.
+    pub bytes: Vec<u8>,
+    /// Its full size in bytes (RFC822.SIZE; `bytes.len()` when the server sent none).
+    pub size: usize,
 }
 
-impl FetchReport {
-    fn count(&mut self, o: &Ingested) {
-        self.fetched += 1;
-        match o {
-            Ingested::Created(_) => self.created += 1,
-            Ingested::Joined(_) => self.joined += 1,
-            Ingested::Duplicate => self.duplicates += 1,
-            Ingested::Quarantined(_) => self.quarantined += 1,
-            Ingested::Noted(_) => self.noted += 1,
-        }
-    }
-
-    fn add(&mut self, o: FetchReport) {
-        self.fetched += o.fetched;
-        self.created += o.created;
-        self.joined += o.joined;
-        self.duplicates += o.duplicates;
-        self.quarantined += o.quarantined;
-        self.noted += o.noted;
-    }
+/// How [`MailboxSession::plan_after`] groups UIDs into `UID FETCH` batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// At most this many messages per batch (0 counts as 1).
+    pub max_count: u32,
+    /// At most this many bytes per batch, each message counted up to `per_message`; a
+    /// message alone over it is a batch of its own.
+    pub max_bytes: u64,
+    /// How many bytes of one message are read (`intake.max_message_bytes`).
+    pub per_message: u64,
 }
 
 /// A byte stream an IMAP session runs over: plain TCP or TLS.
@@ -388,46 +370,26 @@ impl MailboxSession {
         self.idle
     }
 
-    /// Fetches and ingests every message after the stored cursor, until nothing after it is
-    /// left: `UID SEARCH` for the UIDs, `UID FETCH (UID RFC822.SIZE)` for their sizes (a few
-    /// bytes each), then the bodies in batches of at most `batch` UIDs and at most
-    /// `intake.batch_max_bytes` bytes ([`plan_batches`]; a message over the budget is a batch
-    /// of its own). Each batch is stored in one transaction that also moves the cursor to its
-    /// last UID ([`Desk::ingest_isolated`]: a message that fails alone is quarantined, the rest
-    /// is stored), while the next batch is being fetched. The cursor is read from the database on every
-    /// call, so several runs (or processes) share it safely.
+    /// The mailbox's name (as in the settings).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Every UID after `after`, planned into `UID FETCH` batches: `UID SEARCH` for the UIDs,
+    /// `UID FETCH (UID RFC822.SIZE)` for their sizes (a few bytes each), then
+    /// [`plan_batches`] with `limits`. A UID the size FETCH did not answer for counts as
+    /// `limits.per_message` bytes (the most that is read of a message), so it is planned like
+    /// any other and never skipped. Batches and UIDs are ascending; empty when nothing is
+    /// after `after`.
     ///
-    /// A changed UIDVALIDITY re-reads the whole folder: stored Message-IDs come out as
-    /// duplicates, nothing is stored twice.
-    ///
-    /// Errors: the IMAP connection or a command fails or times out, or the database fails.
-    /// Batches stored before the error stay stored (and the cursor covers them); the rest,
-    /// including the whole batch being stored when it happened, are fetched by the next run. The session should be dropped after an error.
-    pub async fn fetch_new(&mut self, desk: &Desk, batch: u32) -> anyhow::Result<FetchReport> {
-        // Whatever the server announced so far is covered by the UID SEARCH below.
-        self.take_changes();
+    /// Errors: a command fails or times out, or the connection drops. The session should be
+    /// dropped after an error.
+    pub async fn plan_after(
+        &mut self,
+        after: u32,
+        limits: BatchLimits,
+    ) -> anyhow::Result<Vec<Vec<u32>>> {
         let name = self.name.clone();
-        let uidvalidity = self.uidvalidity;
-        let cursor = {
-            let mut conn = desk
-                .pool()
-                .acquire()
-                .await
-                .with_context(|| format!("mailbox {name}: database"))?;
-            store::cursors::get(&mut conn, &name)
-                .await
-                .with_context(|| format!("mailbox {name}: reading the cursor"))?
-        };
-        let after = match cursor {
-            Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
-            Some(c) => {
-                tracing::warn!(mailbox = %name, old = c.uidvalidity, new = uidvalidity,
-                    "UIDVALIDITY changed; re-reading the folder (stored Message-IDs are skipped)");
-                0
-            }
-            None => 0,
-        };
-        let mut report = FetchReport::default();
         // `n:*` always includes the highest UID, even when it is below n (RFC 3501 §6.4.8),
         // hence the filter.
         let mut uids: Vec<u32> = within(
@@ -441,7 +403,6 @@ impl MailboxSession {
         .filter(|u| *u > after)
         .collect();
         uids.sort_unstable();
-        let limit = desk.max_message_bytes();
         let known: std::collections::HashMap<u32, u64> = match (uids.first(), uids.last()) {
             (Some(first), Some(last)) => fetch_sizes(&mut self.session, &name, *first, *last)
                 .await?
@@ -453,35 +414,42 @@ impl MailboxSession {
         // counts as the largest message we read, so the cursor can never pass it unread.
         let sizes: Vec<(u32, u64)> = uids
             .iter()
-            .map(|u| (*u, known.get(u).copied().unwrap_or(limit)))
+            .map(|u| (*u, known.get(u).copied().unwrap_or(limits.per_message)))
             .collect();
-        let batches = plan_batches(&sizes, batch, desk.batch_max_bytes(), limit);
-        // Pipelined: while one batch is being parsed and stored (one transaction, cursor at
-        // its last UID) on a task of its own, the next one is being fetched over IMAP, so
-        // the two use both cores.
-        let mut pending: Option<Vec<Fetched>> = None;
-        for chunk in batches {
-            let set = chunk
-                .iter()
-                .map(|(u, _)| u.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            let stored_uids = batch_uids(pending.as_deref());
-            let store = spawn_store(desk, &name, uidvalidity, pending.take());
-            let fetched = match fetch_set(&mut self.session, &name, &set, limit).await {
-                Ok(batch) => prepare(batch).await,
-                Err(e) => Err(e),
-            };
-            // Wait for the store even when the fetch failed: its outcome is what counts.
-            report.add(store.await?);
-            // The flag/move needs the session the fetch was using; it runs once both ended.
-            self.after_commit(&stored_uids).await;
-            pending = Some(fetched?);
-        }
-        let stored_uids = batch_uids(pending.as_deref());
-        report.add(spawn_store(desk, &name, uidvalidity, pending).await?);
-        self.after_commit(&stored_uids).await;
-        Ok(report)
+        Ok(plan_batches(
+            &sizes,
+            limits.max_count,
+            limits.max_bytes,
+            limits.per_message,
+        )
+        .into_iter()
+        .map(|batch| batch.iter().map(|(u, _)| *u).collect())
+        .collect())
+    }
+
+    /// `UID FETCH uids (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8) of
+    /// the messages `uids` (a batch of [`MailboxSession::plan_after`]): at most `limit` bytes
+    /// of each, with its full size, ascending by UID. A UID the server no longer
+    /// has (expunged since the UID SEARCH) is left out and logged.
+    ///
+    /// Errors: the command fails, times out or the connection drops, or the server answers
+    /// for a UID without its body. The session should be dropped after an error.
+    pub async fn fetch_bodies(
+        &mut self,
+        uids: &[u32],
+        limit: u64,
+    ) -> anyhow::Result<Vec<RawMessage>> {
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let name = self.name.clone();
+        Ok(fetch_set(&mut self.session, &name, &set, limit)
+            .await?
+            .into_iter()
+            .map(|(uid, bytes, size)| RawMessage { uid, bytes, size })
+            .collect())
     }
 
     /// The post-commit hook: marks the UIDs in `uids` — all stored, their cursor committed —
@@ -490,7 +458,7 @@ impl MailboxSession {
     /// this fails or the process dies before it: the message is stored and the cursor is
     /// past it; it merely stays unflagged or unmoved (logged). UIDs are never reused in a
     /// folder (RFC 3501 §2.3.1.1), so moving messages out cannot confuse the cursor.
-    async fn after_commit(&mut self, uids: &[u32]) {
+    pub async fn after_commit(&mut self, uids: &[u32]) {
         let (what, folder) = (self.after.0, self.after.1.clone());
         if uids.is_empty() || what == AfterIngest::None {
             return;
@@ -533,15 +501,16 @@ impl MailboxSession {
     }
 
     /// Empties the queue of unsolicited server responses; true when one of them announced a
-    /// change of the folder (EXISTS, RECENT or EXPUNGE, RFC 3501 §7.3–7.4).
-    fn take_changes(&mut self) -> bool {
+    /// change of the folder (EXISTS, RECENT or EXPUNGE, RFC 3501 §7.3–7.4). Called before a
+    /// `UID SEARCH`, which covers whatever was announced so far.
+    pub fn take_changes(&mut self) -> bool {
         let queue = &self.session.unsolicited_responses;
         drain_changes(|| queue.try_recv().ok())
     }
 
     /// Waits in IDLE (RFC 2177) until the server reports anything about the folder, or
-    /// `renew` passes; then ends IDLE with DONE and gives the session back, ready for
-    /// [`MailboxSession::fetch_new`].
+    /// `renew` passes; then ends IDLE with DONE and gives the session back, ready to fetch
+    /// again.
     ///
     /// A change the server announced before IDLE began (during an earlier fetch, or between
     /// it and the IDLE command) is noticed too: this returns [`Wake::Changed`] at once, so
@@ -746,75 +715,6 @@ async fn fetch_set(
     Ok(fetched)
 }
 
-/// The UIDs of a fetched batch (empty for none).
-fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
-    batch.unwrap_or_default().iter().map(|m| m.uid).collect()
-}
-
-/// Parses a fetched batch ([`Fetched::new`], which catches a panic per message) on a thread
-/// of its own with a [`super::parse::PARSE_STACK_BYTES`] stack, so parsing neither holds up the runtime
-/// nor waits for the batch before it to be stored.
-///
-/// Errors: the thread could not be started.
-async fn prepare(batch: Vec<(u32, Vec<u8>, usize)>) -> anyhow::Result<Vec<Fetched>> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("claimdesk-parse".into())
-        .stack_size(super::parse::PARSE_STACK_BYTES)
-        .spawn(move || {
-            let parsed: Vec<Fetched> = batch
-                .into_iter()
-                .map(|(uid, raw, full)| Fetched::new(uid, raw, full))
-                .collect();
-            let _ = tx.send(parsed);
-        })
-        .context("starting the parsing thread")?;
-    rx.await
-        .map_err(|_| anyhow!("the parsing thread ended without a result"))
-}
-
-/// Stores one fetched batch with [`Desk::ingest_isolated`] (one transaction, cursor at its
-/// last UID; a batch that fails on its messages is split until the bad one is alone and
-/// quarantined) on a task of its own, and counts the outcomes. `None` or an empty batch does
-/// nothing. The returned future resolves when the batch is committed (or failed).
-fn spawn_store(
-    desk: &Desk,
-    name: &str,
-    uidvalidity: u32,
-    batch: Option<Vec<Fetched>>,
-) -> impl Future<Output = anyhow::Result<FetchReport>> {
-    let task = batch.filter(|b| !b.is_empty()).map(|batch| {
-        let desk = desk.clone();
-        let name = name.to_string();
-        tokio::spawn(async move {
-            let mut report = FetchReport::default();
-            let outcomes = desk
-                .ingest_isolated(&name, uidvalidity, &batch)
-                .await
-                .with_context(|| {
-                    format!(
-                        "mailbox {name}: storing UIDs {}..={}",
-                        batch.first().map_or(0, |b| b.uid),
-                        batch.last().map_or(0, |b| b.uid)
-                    )
-                })?;
-            for (m, outcome) in batch.iter().zip(&outcomes) {
-                tracing::info!(mailbox = %name, uid = m.uid, outcome = ?outcome, "ingested");
-                report.count(outcome);
-            }
-            Ok::<_, anyhow::Error>(report)
-        })
-    });
-    async move {
-        match task {
-            None => Ok(FetchReport::default()),
-            Some(t) => t
-                .await
-                .map_err(|e| anyhow::anyhow!("storing task failed: {e}"))?,
-        }
-    }
-}
-
 /// Takes every queued unsolicited response from `next` (a non-blocking receive); true when
 /// one of them announced a change of the folder (EXISTS, RECENT or EXPUNGE,
 /// RFC 3501 §7.3–7.4).
@@ -831,25 +731,6 @@ fn drain_changes(mut next: impl FnMut() -> Option<UnsolicitedResponse>) -> bool 
         }
     }
     changed
-}
-
-/// Fetches and ingests everything new in mailbox `mb` once: [`open`], then
-/// [`MailboxSession::fetch_new`] in batches of `batch` UIDs until nothing after the cursor is
-/// left, then LOGOUT.
-///
-/// Errors: those of [`open`] and [`MailboxSession::fetch_new`]. Messages ingested before the
-/// error stay ingested; the rest are fetched next run.
-pub async fn fetch_mailbox(
-    desk: &Desk,
-    mb: &MailboxSettings,
-    password: Option<&SecretString>,
-    batch: u32,
-) -> anyhow::Result<FetchReport> {
-    let secret = super::oauth::credential(mb, password, Some(desk.pool())).await?;
-    let mut session = open(mb, Some(&secret)).await?;
-    let report = session.fetch_new(desk, batch).await?;
-    session.logout().await;
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -102,9 +102,7 @@ pub async fn access_token(pool: &PgPool, mb: &MailboxSettings) -> anyhow::Result
         .begin()
         .await
         .with_context(|| format!("mailbox {}: database", mb.name))?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('oauth2:' || $1, 0))")
-        .bind(&mb.name)
-        .execute(&mut *tx)
+    store::locks::hold_named_for_transaction(&mut tx, &store::locks::oauth_refresh(&mb.name))
         .await
         .with_context(|| format!("mailbox {}: database", mb.name))?;
     let refresh = match store::secrets::refresh_token(&mut tx, &mb.name)

@@ -1,5 +1,6 @@
-//! One long-lived task per mailbox that keeps its intake running: connect, LOGIN, SELECT,
-//! fetch everything after the cursor, then wait for news — in IMAP IDLE (RFC 2177) where the
+//! One long-lived task per mailbox that keeps its intake running: connect, LOGIN, SELECT
+//! (`intake::imap`), run fetch → parse → store over everything after the cursor
+//! (`intake::pipeline`), then wait for news — in IMAP IDLE (RFC 2177) where the
 //! server offers it, else by polling — and fetch again; reconnect after any error with capped
 //! exponential backoff and jitter. What it sees goes to the `mailbox_status` table.
 //!
@@ -15,7 +16,7 @@ use crate::config::{IntakeSettings, MailboxSettings};
 use crate::desk::Desk;
 use crate::store::mailbox_status::{self, Mode};
 
-use super::imap;
+use super::{imap, pipeline};
 
 /// RFC 2177 §3: clients should re-issue IDLE at least every 29 minutes.
 const MAX_IDLE_RENEW: Duration = Duration::from_secs(29 * 60);
@@ -41,7 +42,7 @@ pub fn backoff(failures: u32, max: Duration) -> Duration {
 
 /// Keeps the intake of mailbox `mb` running until the task is aborted; never returns.
 ///
-/// Per session: [`imap::open`], then [`imap::MailboxSession::fetch_new`]; then, where the
+/// Per session: [`imap::open`], then [`pipeline::fetch_new`]; then, where the
 /// server lists IDLE and `intake.use_idle` is on, [`imap::MailboxSession::idle_wait`] (renewed
 /// every `intake.idle_renew_secs`, at most 29 minutes) and fetch again after every wake-up;
 /// otherwise fetch every `intake.poll_interval_secs`. Each completed fetch records a success
@@ -96,7 +97,7 @@ async fn run_session(
     tracing::info!(mailbox = %mb.name, mode = mode.as_str(), uidvalidity = session.uidvalidity(),
         messages = session.exists_at_select(), "mailbox session open");
     loop {
-        let report = session.fetch_new(desk, intake.fetch_batch).await?;
+        let report = pipeline::fetch_new(&mut session, desk, intake.fetch_batch).await?;
         if report.fetched > 0 {
             tracing::info!(mailbox = %mb.name, ?report, "fetch run");
         }

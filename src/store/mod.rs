@@ -9,7 +9,9 @@ pub mod audit;
 pub mod batch;
 pub mod chat_posts;
 pub mod cursors;
+pub mod doctor;
 pub mod duplicates;
+pub mod health;
 pub mod interactions;
 pub mod locks;
 pub mod mailbox_status;
@@ -22,6 +24,7 @@ pub mod secrets;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;
+pub mod workload;
 
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -121,9 +124,7 @@ pub async fn grant_app(conn: &mut sqlx::PgConnection, app: &str) -> Result<(), s
     }
     let role = quote_ident(app);
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('claimdesk:grants', 0))")
-        .execute(&mut *tx)
-        .await?;
+    locks::hold_named_for_transaction(&mut tx, locks::GRANTS).await?;
     for sql in [
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),

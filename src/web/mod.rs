@@ -119,7 +119,7 @@ async fn state_of(
     bool,
     Option<Vec<crate::store::mailbox_status::MailboxStatus>>,
 ) {
-    let db = sqlx::query("SELECT 1").execute(s.desk.pool()).await.is_ok();
+    let db = crate::store::health::database_answers(s.desk.pool()).await;
     let mailboxes = match s.desk.pool().acquire().await {
         Ok(mut c) => crate::store::mailbox_status::list(&mut c).await.ok(),
         Err(_) => None,
@@ -195,10 +195,10 @@ async fn metrics(State(s): State<WebState>, headers: HeaderMap) -> Response {
     if let Some(r) = refused(&s, &headers) {
         return r;
     }
-    let rows: Result<Vec<(String, i64)>, _> =
-        sqlx::query_as("SELECT status, count(*) FROM tickets GROUP BY status ORDER BY status")
-            .fetch_all(s.desk.pool())
-            .await;
+    let rows = match s.desk.pool().acquire().await {
+        Ok(mut c) => crate::store::health::tickets_by_status(&mut c).await,
+        Err(e) => Err(e),
+    };
     let backlog = match s.desk.pool().acquire().await {
         Ok(mut c) => crate::store::outbox::backlog(&mut c).await.ok(),
         Err(_) => None,
