@@ -42,6 +42,42 @@ pub struct Secrets {
 }
 
 impl Secrets {
+    /// Refuses a platform that is half-configured: a Slack bot token in HTTP mode without the
+    /// signing secret, Slack Socket Mode without the app-level token, a Discord bot token in
+    /// HTTP mode without the public key. A platform whose bot token is unset is off, not half
+    /// configured. Used by `App::build` and `claimdesk config check`; the error names the
+    /// environment variables, never a value.
+    pub fn check(&self, settings: &Settings) -> anyhow::Result<()> {
+        if let (Some(s), Some(_)) = (&settings.slack, &self.slack_bot_token) {
+            match s.mode {
+                SlackMode::Socket if self.slack_app_token.is_none() => {
+                    return Err(anyhow!(
+                        "slack.mode = \"socket\" but {} is not set",
+                        s.app_token_env
+                    ));
+                }
+                SlackMode::Http if self.slack_signing_secret.is_none() => {
+                    return Err(anyhow!(
+                        "{} is set but {} is not",
+                        s.bot_token_env,
+                        s.signing_secret_env
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let (Some(d), Some(_)) = (&settings.discord, &self.discord_bot_token) {
+            if d.mode == DiscordMode::Http && self.discord_public_key.is_none() {
+                return Err(anyhow!(
+                    "{} is set but {} is not (or set discord.mode = \"gateway\")",
+                    d.bot_token_env,
+                    d.public_key_env
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every secret `settings` names from the environment.
     pub fn from_env(settings: &Settings) -> Secrets {
         Secrets {
@@ -102,8 +138,10 @@ impl App {
     /// credentials that would go in clear text to a host that is not loopback.
     pub async fn build(settings: Settings, secrets: Secrets) -> anyhow::Result<App> {
         use secrecy::ExposeSecret;
-        // Refuse a short Message-ID signing key before touching anything.
+        // Refuse a short Message-ID signing key or a half-configured platform before
+        // touching anything.
         settings.message_id_key()?;
+        secrets.check(&settings)?;
         let pool = store::open(&settings.database).await?;
         {
             let mut conn = pool.acquire().await?;
@@ -119,28 +157,12 @@ impl App {
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
             let chat = SlackChat::new(&s.api_url, token, &s.channel);
-            let inbound = match (s.mode, &secrets.slack_signing_secret) {
-                (SlackMode::Socket, secret) => {
-                    if secrets.slack_app_token.is_none() {
-                        return Err(anyhow!(
-                            "slack.mode = \"socket\" but {} is not set",
-                            s.app_token_env
-                        ));
-                    }
-                    secret
-                        .as_ref()
-                        .map(SlackInbound::new)
-                        .unwrap_or_else(SlackInbound::socket_only)
-                }
-                (SlackMode::Http, Some(secret)) => SlackInbound::new(secret),
-                (SlackMode::Http, None) => {
-                    return Err(anyhow!(
-                        "{} is set but {} is not",
-                        s.bot_token_env,
-                        s.signing_secret_env
-                    ))
-                }
-            };
+            // Secrets::check made sure HTTP mode has its signing secret.
+            let inbound = secrets
+                .slack_signing_secret
+                .as_ref()
+                .map(SlackInbound::new)
+                .unwrap_or_else(SlackInbound::socket_only);
             let origin = crate::chat::slack::routes::Origin {
                 team_id: s.team_id.clone(),
                 api_app_id: s.api_app_id.clone(),
@@ -157,21 +179,11 @@ impl App {
                 d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
             )?;
-            // The HTTP endpoint needs the public key; the gateway does not.
-            match (&secrets.discord_public_key, d.mode) {
-                (Some(key), _) => {
-                    discord_in = Some(Arc::new(
-                        DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
-                    ));
-                }
-                (None, DiscordMode::Gateway) => {}
-                (None, DiscordMode::Http) => {
-                    return Err(anyhow!(
-                        "{} is set but {} is not (or set discord.mode = \"gateway\")",
-                        d.bot_token_env,
-                        d.public_key_env
-                    ))
-                }
+            // The HTTP endpoint needs the public key (Secrets::check); the gateway does not.
+            if let Some(key) = &secrets.discord_public_key {
+                discord_in = Some(Arc::new(
+                    DiscordInbound::new(key.expose_secret())?.with_client(chat.clone()),
+                ));
             }
             platforms.push(Platform::Discord(chat));
         }

@@ -234,6 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } = cli.command
     {
         settings.message_id_key()?;
+        Secrets::from_env(&settings).check(&settings)?;
         print!(
             "# {}: valid. Effective settings (file, then CLAIMDESK__ overrides):\n\n{}",
             cli.config.display(),

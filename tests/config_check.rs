@@ -120,3 +120,43 @@ fn config_check_of_an_invalid_file_exits_non_zero_naming_the_problem() {
     assert!(stderr.contains("CLAIMDESK_MESSAGE_ID_KEY"), "{stderr}");
     assert!(!stderr.contains("short-key-77ae"), "{stderr}");
 }
+
+#[test]
+fn config_check_refuses_a_half_configured_platform_as_serve_does() {
+    // A Slack bot token without the signing secret (HTTP mode), and a Discord bot token
+    // without the public key (HTTP mode): each names the missing variable, never a value.
+    let cases: [(&str, &[(&str, &str)], &str); 2] = [
+        (
+            "slack without signing secret",
+            &[("SLACK_BOT_TOKEN", "xoxb-bot-token-91aa")],
+            "SLACK_SIGNING_SECRET",
+        ),
+        (
+            "discord without public key",
+            &[("DISCORD_BOT_TOKEN", "discord-bot-token-2f7a")],
+            "DISCORD_PUBLIC_KEY",
+        ),
+    ];
+    for (what, env, named) in cases {
+        let out = check(&shipped(), env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}: exit 0");
+        assert!(stderr.contains(named), "{what}: {stderr}");
+        for (_, secret) in env {
+            assert!(!stderr.contains(secret), "{what}: a secret on stderr");
+        }
+    }
+    // Both secrets present: valid.
+    let out = check(
+        &shipped(),
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-bot-token-91aa"),
+            ("SLACK_SIGNING_SECRET", "slack-signing-5c3e"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
