@@ -118,7 +118,9 @@ impl App {
         let mut slack_in = None;
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
-            let chat = SlackChat::new(&s.api_url, token, &s.channel);
+            let chat = SlackChat::new(&s.api_url, token, &s.channel).with_channels(
+                crate::desk::channels::Channels::slack(&s.channel, &settings.departments),
+            );
             let inbound = match (s.mode, &secrets.slack_signing_secret) {
                 (SlackMode::Socket, secret) => {
                     if secrets.slack_app_token.is_none() {
@@ -156,7 +158,11 @@ impl App {
                 &d.channel_id,
                 d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
-            )?;
+            )?
+            .with_channels(&crate::desk::channels::Channels::discord(
+                &d.channel_id,
+                &settings.departments,
+            ))?;
             // The HTTP endpoint needs the public key; the gateway does not.
             match (&secrets.discord_public_key, d.mode) {
                 (Some(key), _) => {

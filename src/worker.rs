@@ -299,7 +299,15 @@ impl Deliverer {
                 let p = self.platform(platform)?;
                 let agents = self.desk.all_agents().await?;
                 let n = crate::desk::messages::notice(text, &agents, p.mention_style());
-                p.post_in_channel(&n.text, &n.mentions).await?;
+                // The notice goes where the ticket's department posts its cards.
+                let department = match ticket_id {
+                    Some(tid) => store::tickets::by_id(conn, tid)
+                        .await?
+                        .map(|t| t.department),
+                    None => None,
+                };
+                p.post_in_channel(&n.text, &n.mentions, department.as_deref())
+                    .await?;
                 Ok(())
             }
             Effect::Ephemeral {

@@ -103,12 +103,18 @@ impl Platform {
         }
     }
 
-    /// Posts `text` (already in this platform's markup) into the desk's channel (not a
-    /// thread); `mentions` as for [`Platform::post_text_in_thread`].
-    pub async fn post_in_channel(&self, text: &str, mentions: &[String]) -> Result<(), ChatError> {
+    /// Posts `text` (already in this platform's markup) into `department`'s channel (not a
+    /// thread; the platform's channel for `None` or a department without its own);
+    /// `mentions` as for [`Platform::post_text_in_thread`].
+    pub async fn post_in_channel(
+        &self,
+        text: &str,
+        mentions: &[String],
+        department: Option<&str>,
+    ) -> Result<(), ChatError> {
         match self {
-            Platform::Slack(s) => s.post_in_channel(text).await,
-            Platform::Discord(d) => d.post_in_channel(text, mentions).await,
+            Platform::Slack(s) => s.post_in_channel(text, department).await,
+            Platform::Discord(d) => d.post_in_channel(text, mentions, department).await,
             Platform::Console(c) => {
                 c.print(text);
                 Ok(())

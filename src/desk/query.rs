@@ -91,6 +91,8 @@ pub struct CardView {
     pub attachment_count: usize,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
+    /// The ticket's department (`tickets.department`): where its card is posted.
+    pub department: String,
     /// Number of the ticket this one is linked to (see [`TicketSummary::linked_to`]).
     pub linked_to: Option<String>,
     /// Priority.
@@ -233,6 +235,7 @@ impl Desk {
                 .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
                 .sum(),
             merged_into,
+            department: t.department,
             linked_to: store::tickets::linked_number(&mut conn, t.id).await?,
             priority: t.priority,
             claimed_at: t.assignee_id.and(t.claimed_at),

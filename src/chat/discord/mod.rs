@@ -15,6 +15,7 @@ use serenity::all::{
 };
 use serenity::http::{LightMethod, Request, Route};
 
+use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
 use crate::domain::{Event, Status};
@@ -67,6 +68,8 @@ pub struct DiscordChat {
     auth: SecretString,
     proxy: Option<String>,
     channel: ChannelId,
+    /// Departments that post into their own channel instead of `channel`.
+    department_channels: std::collections::HashMap<String, ChannelId>,
     application_id: Option<ApplicationId>,
 }
 
@@ -110,8 +113,35 @@ impl DiscordChat {
             auth: SecretString::from(auth),
             proxy: proxy.map(str::to_string),
             channel: ChannelId::new(id),
+            department_channels: Default::default(),
             application_id,
         })
+    }
+
+    /// The same client posting each department's cards and channel notices into its channel
+    /// in `channels`, whose default replaces the `channel_id` given to [`DiscordChat::new`].
+    ///
+    /// Errors: a channel that is not a snowflake (named `channel_id` for the default,
+    /// `departments.discord_channel` for a department's).
+    pub fn with_channels(mut self, channels: &Channels) -> Result<DiscordChat, BadChannel> {
+        self.channel = ChannelId::new(snowflake("channel_id", channels.default_channel())?);
+        self.department_channels = channels
+            .overrides()
+            .map(|(d, c)| {
+                snowflake("departments.discord_channel", c)
+                    .map(|c| (d.to_string(), ChannelId::new(c)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// The channel of `department`'s cards and notices; the default for `None` or a
+    /// department without its own.
+    fn channel_for(&self, department: Option<&str>) -> ChannelId {
+        department
+            .and_then(|d| self.department_channels.get(d))
+            .copied()
+            .unwrap_or(self.channel)
     }
 
     /// The application ID, when configured.
@@ -198,16 +228,12 @@ impl DiscordChat {
             .nonce(Nonce::String(nonce))
             .enforce_nonce(true)
             .allowed_mentions(allowed_mentions(&[]));
-        let req = Request::new(
-            Route::ChannelMessages {
-                channel_id: self.channel,
-            },
-            LightMethod::Post,
-        );
+        let channel_id = self.channel_for(Some(&card.department));
+        let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post);
         let id = Self::id_of(self.call(req, Some(&msg)).await?)?;
         Ok(ChatPost {
             platform: "discord".into(),
-            channel: self.channel.get().to_string(),
+            channel: channel_id.get().to_string(),
             message_ref: id.to_string(),
             thread_ref: None,
         })
@@ -285,8 +311,10 @@ impl DiscordChat {
         &self,
         text: &str,
         mentions: &[String],
+        department: Option<&str>,
     ) -> Result<(), ChatError> {
-        self.send_text(self.channel, text, mentions).await
+        self.send_text(self.channel_for(department), text, mentions)
+            .await
     }
 }
 
@@ -686,6 +714,7 @@ mod tests {
             preview: "é".repeat(50_000),
             message_count: 3,
             merged_into: None,
+            department: "support".into(),
             priority: Priority::Urgent,
             claimed_at: Some(now - chrono::Duration::seconds(185)),
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
+use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
 use crate::domain::Status;
@@ -144,12 +145,12 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
     )
 }
 
-/// A Slack workspace connection posting into one channel.
+/// A Slack workspace connection posting into the channels of [`Channels`].
 #[derive(Clone)]
 pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
-    channel: String,
+    channels: Channels,
 }
 
 impl SlackChat {
@@ -166,8 +167,16 @@ impl SlackChat {
         SlackChat {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
-            channel: channel.to_string(),
+            channels: Channels::from_pairs(channel, []),
         }
+    }
+
+    /// The same client posting each department's cards and channel notices into its channel
+    /// in `channels` (which also names the default channel, replacing the one given to
+    /// [`SlackChat::new`]).
+    pub fn with_channels(mut self, channels: Channels) -> SlackChat {
+        self.channels = channels;
+        self
     }
 
     /// The Web API client (shared with Socket Mode, which opens its connection through
@@ -188,8 +197,9 @@ impl SlackChat {
 
     pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
         let session = self.client.open_session(&self.token);
+        let channel = self.channels.for_department(Some(&card.department));
         let req =
-            SlackApiChatPostMessageRequest::new(self.channel.clone().into(), card_content(card));
+            SlackApiChatPostMessageRequest::new(channel.to_string().into(), card_content(card));
         let resp = session.chat_post_message(&req).await.map_err(classify)?;
         Ok(ChatPost {
             platform: "slack".into(),
@@ -233,12 +243,17 @@ impl SlackChat {
         Ok(())
     }
 
-    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+    pub(super) async fn post_in_channel(
+        &self,
+        text: &str,
+        department: Option<&str>,
+    ) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
         let content = SlackMessageContent::new()
             .with_text(truncate(text, SECTION_TEXT_MAX))
             .with_blocks(vec![section(text)]);
-        let req = SlackApiChatPostMessageRequest::new(self.channel.clone().into(), content);
+        let channel = self.channels.for_department(department);
+        let req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         session.chat_post_message(&req).await.map_err(classify)?;
         Ok(())
     }
@@ -368,6 +383,7 @@ mod tests {
             preview: "p".repeat(100_000),
             message_count: 2,
             merged_into: None,
+            department: "support".into(),
             priority: Priority::High,
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
