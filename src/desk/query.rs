@@ -89,6 +89,9 @@ pub struct CardView {
     pub message_count: usize,
     /// Attachments across all messages.
     pub attachment_count: usize,
+    /// Those attachments, by message then MIME order: name (from the email, unescaped) and
+    /// size in bytes.
+    pub attachments: Vec<CardAttachment>,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
     /// The ticket's department (`tickets.department`): where its card is posted.
@@ -106,6 +109,15 @@ pub struct CardView {
     pub as_of: chrono::DateTime<chrono::Utc>,
     /// A delivery report says one of our messages on this ticket bounced.
     pub bounced: bool,
+}
+
+/// One attachment as a card lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardAttachment {
+    /// File name as the email gave it (hostile: escape before showing); `None` if unnamed.
+    pub name: Option<String>,
+    /// Decoded size, bytes.
+    pub size: i64,
 }
 
 impl Desk {
@@ -234,6 +246,14 @@ impl Desk {
                 .iter()
                 .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
                 .sum(),
+            attachments: store::attachments::for_ticket(&mut conn, t.id)
+                .await?
+                .into_iter()
+                .map(|a| CardAttachment {
+                    name: a.name,
+                    size: a.size,
+                })
+                .collect(),
             merged_into,
             department: t.department,
             linked_to: store::tickets::linked_number(&mut conn, t.id).await?,

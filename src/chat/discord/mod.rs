@@ -599,6 +599,14 @@ pub fn embed_parts(card: &CardView) -> EmbedParts {
             )
         })
         .collect();
+    let files = messages::attachment_lines(card, Mention::Discord);
+    let mut fields = fields;
+    if !files.is_empty() && fields.len() < EMBED_FIELDS_MAX {
+        fields.push((
+            "Attachments".to_string(),
+            truncate(&files.join("\n"), EMBED_FIELD_VALUE_MAX),
+        ));
+    }
     let mut parts = EmbedParts {
         title: truncate(&messages::headline(card, Mention::Discord), EMBED_TITLE_MAX),
         description: String::new(),
@@ -720,6 +728,7 @@ mod tests {
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),
             as_of: now,
             attachment_count: 3,
+            attachments: vec![],
             bounced: true,
             linked_to: None,
         }
@@ -743,6 +752,33 @@ mod tests {
         assert_eq!(
             json["fields"].as_array().map(Vec::len),
             Some(p.fields.len())
+        );
+    }
+
+    #[test]
+    fn embed_lists_attachments_escaped_with_sizes() {
+        let mut c = huge_card();
+        c.attachments = vec![
+            crate::desk::query::CardAttachment {
+                name: Some("@everyone **x**.png".into()),
+                size: 3 * 1024 * 1024,
+            },
+            crate::desk::query::CardAttachment {
+                name: None,
+                size: 10,
+            },
+        ];
+        let p = embed_parts(&c);
+        assert!(p.total_chars() <= EMBED_TOTAL_MAX);
+        let f: std::collections::HashMap<_, _> = p.fields.into_iter().collect();
+        let files = &f["Attachments"];
+        assert!(
+            !files.contains("**x**") && !files.contains("@everyone **"),
+            "{files}"
+        );
+        assert!(
+            files.contains("· 3.0 MiB") && files.contains("📎 (no name) · 10 B"),
+            "{files}"
         );
     }
 

@@ -329,6 +329,10 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
             messages::preview(card, Mention::Slack)
         )),
     ];
+    let files = messages::attachment_lines(card, Mention::Slack);
+    if !files.is_empty() {
+        blocks.push(section(&format!("*Attachments*\n{}", files.join("\n"))));
+    }
     let mut buttons = Vec::new();
     if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
         buttons.push(button("Claim", action::CLAIM, &card.number, true));
@@ -388,7 +392,13 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
             as_of: now,
-            attachment_count: 3,
+            attachment_count: 12,
+            attachments: (0..12)
+                .map(|i| crate::desk::query::CardAttachment {
+                    name: Some(format!("<!channel> x{}.pdf", if i == 0 { "" } else { "y" })),
+                    size: 12 * 1024,
+                })
+                .collect(),
             bounced: true,
             linked_to: None,
         };
@@ -410,6 +420,16 @@ mod tests {
             }
         }
         assert!(saw_fields, "{v}");
+        let files = blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .find(|t| t.starts_with("*Attachments*"))
+            .expect("an attachment block");
+        assert!(
+            files.contains("📎 &lt;!channel&gt; x.pdf · 12.0 KiB"),
+            "{files}"
+        );
+        assert!(files.contains("… and 2 more"), "{files}");
         assert!(
             v.to_string().contains('…'),
             "long text is cut with an ellipsis"
