@@ -118,9 +118,12 @@ impl App {
         let mut slack_in = None;
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
-            let chat = SlackChat::new(&s.api_url, token, &s.channel).with_channels(
-                crate::desk::channels::Channels::slack(&s.channel, &settings.departments),
-            );
+            let chat = SlackChat::new(&s.api_url, token, &s.channel)
+                .with_channels(crate::desk::channels::Channels::slack(
+                    &s.channel,
+                    &settings.departments,
+                ))
+                .with_upload_max_bytes(s.upload_max_bytes);
             let inbound = match (s.mode, &secrets.slack_signing_secret) {
                 (SlackMode::Socket, secret) => {
                     if secrets.slack_app_token.is_none() {
@@ -162,7 +165,8 @@ impl App {
             .with_channels(&crate::desk::channels::Channels::discord(
                 &d.channel_id,
                 &settings.departments,
-            ))?;
+            ))?
+            .with_upload_max_bytes(d.upload_max_bytes);
             // The HTTP endpoint needs the public key; the gateway does not.
             match (&secrets.discord_public_key, d.mode) {
                 (Some(key), _) => {

@@ -613,6 +613,10 @@ pub struct SlackSettings {
     /// Read from `api_app_id` of commands, events and interactions.
     #[serde(default)]
     pub api_app_id: Option<String>,
+    /// Largest email attachment uploaded into a card's thread, bytes (larger ones are only
+    /// listed on the card); 0 turns uploads off. Default 8 MiB.
+    #[serde(default = "default_upload_max_bytes")]
+    pub upload_max_bytes: u64,
 }
 
 /// How Slack delivers slash commands, interactions and events to claimdesk.
@@ -655,6 +659,10 @@ pub struct DiscordSettings {
     /// public URL and the public key) or `gateway` (claimdesk holds a gateway WebSocket).
     #[serde(default)]
     pub mode: DiscordMode,
+    /// Largest email attachment uploaded into a card's thread, bytes (larger ones are only
+    /// listed on the card); 0 turns uploads off. Default 8 MiB.
+    #[serde(default = "default_upload_max_bytes")]
+    pub upload_max_bytes: u64,
 }
 
 /// How Discord interactions reach claimdesk.
@@ -911,6 +919,9 @@ impl Settings {
     }
 }
 
+fn default_upload_max_bytes() -> u64 {
+    crate::chat::DEFAULT_UPLOAD_MAX_BYTES
+}
 fn default_departments() -> Vec<DepartmentSettings> {
     vec![DepartmentSettings {
         name: "support".into(),

@@ -269,6 +269,34 @@ impl Desk {
         }))
     }
 
+    /// Attachment `id` with its content read from the row or the blob directory, for
+    /// uploading into a card thread; `None` when there is no such attachment or its content
+    /// was not kept (`skipped`, or a blob file that is gone).
+    ///
+    /// Errors: the database, or reading the blob file (as `sqlx::Error::Io`).
+    pub async fn attachment_file(
+        &self,
+        id: i64,
+    ) -> Result<Option<(store::attachments::StoredFile, Vec<u8>)>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(mut f) = store::attachments::file(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let data = match f.store.as_str() {
+            "database" => f.content.take(),
+            "directory" => {
+                let path = store::attachments::blob_path(&self.attachments.dir, &f.sha256);
+                match tokio::fs::read(&path).await {
+                    Ok(d) => Some(d),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(sqlx::Error::Io(e)),
+                }
+            }
+            _ => None,
+        };
+        Ok(data.map(|d| (f, d)))
+    }
+
     /// A stored message, for posting into a card thread.
     pub async fn message(&self, id: i64) -> Result<Option<store::messages::Message>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;

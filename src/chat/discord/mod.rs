@@ -4,6 +4,7 @@
 //! <https://discord.com/developers/docs/resources/channel#start-thread-from-message>,
 //! <https://discord.com/developers/docs/interactions/message-components>.
 
+pub mod files;
 pub mod gateway;
 pub mod routes;
 
@@ -70,6 +71,8 @@ pub struct DiscordChat {
     channel: ChannelId,
     /// Departments that post into their own channel instead of `channel`.
     department_channels: std::collections::HashMap<String, ChannelId>,
+    /// Largest attachment uploaded into a thread, bytes; 0: none (see `files`).
+    upload_max_bytes: u64,
     application_id: Option<ApplicationId>,
 }
 
@@ -114,6 +117,7 @@ impl DiscordChat {
             proxy: proxy.map(str::to_string),
             channel: ChannelId::new(id),
             department_channels: Default::default(),
+            upload_max_bytes: crate::chat::DEFAULT_UPLOAD_MAX_BYTES,
             application_id,
         })
     }
@@ -164,8 +168,16 @@ impl DiscordChat {
             Some(b) => Some(serde_json::to_vec(b).map_err(|e| fail(&e))?),
             None => None,
         };
+        self.send(req.body(bytes)).await
+    }
+
+    /// Sends `req` as built (JSON body or multipart); answers and errors as [`Self::call`].
+    pub(crate) async fn send(
+        &self,
+        req: Request<'_>,
+    ) -> Result<Option<serde_json::Value>, ChatError> {
+        let fail = |e: &dyn std::fmt::Display| ChatError::Failed(format!("discord: {e}"));
         let resp = req
-            .body(bytes)
             .build(
                 &self.client,
                 self.auth.expose_secret(),
@@ -283,6 +295,18 @@ impl DiscordChat {
         text: &str,
         mentions: &[String],
     ) -> Result<Option<String>, ChatError> {
+        let (thread, created) = self.thread_of(post, number).await?;
+        self.send_text(thread, text, mentions).await?;
+        Ok(created)
+    }
+
+    /// The card's thread, started from the card (named `number`) when there is none yet;
+    /// with the new thread's ID when this call started it.
+    pub(super) async fn thread_of(
+        &self,
+        post: &ChatPost,
+        number: &str,
+    ) -> Result<(ChannelId, Option<String>), ChatError> {
         let (channel_id, message_id) = ids(post)?;
         let (thread, created) = match post
             .thread_ref
@@ -303,8 +327,7 @@ impl DiscordChat {
                 (ChannelId::new(id), Some(id.to_string()))
             }
         };
-        self.send_text(thread, text, mentions).await?;
-        Ok(created)
+        Ok((thread, created))
     }
 
     pub(super) async fn post_in_channel(

@@ -4,6 +4,7 @@
 //! <https://api.slack.com/methods/chat.update>, <https://api.slack.com/methods/chat.postEphemeral>,
 //! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
 
+pub mod files;
 pub mod routes;
 pub mod socket;
 
@@ -151,6 +152,8 @@ pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     channels: Channels,
+    /// Largest attachment uploaded into a thread, bytes; 0: none (see `files`).
+    upload_max_bytes: u64,
 }
 
 impl SlackChat {
@@ -168,6 +171,7 @@ impl SlackChat {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
             channels: Channels::from_pairs(channel, []),
+            upload_max_bytes: crate::chat::DEFAULT_UPLOAD_MAX_BYTES,
         }
     }
 
