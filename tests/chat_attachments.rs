@@ -229,3 +229,83 @@ async fn an_upload_limit_of_zero_lists_files_and_uploads_none() {
         .expect("count");
     assert_eq!(n, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slack_stand_in_catches_uploads_that_break_the_documented_flow() {
+    let slack = support::standin::SlackStandin::start()
+        .await
+        .expect("stand-in");
+    let http = reqwest::Client::new();
+    let auth = ("authorization", "Bearer xoxb-test-token");
+    let api = &slack.api_url;
+    // A file id for 10 bytes, then 5 bytes uploaded
+    let v: serde_json::Value = http
+        .get(format!(
+            "{api}/files.getUploadURLExternal?filename=a.txt&length=10"
+        ))
+        .header(auth.0, auth.1)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["ok"], true, "{v}");
+    let url = v["upload_url"].as_str().expect("upload_url");
+    let r = http
+        .post(url)
+        .body(vec![7u8; 5])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    // No length
+    let v: serde_json::Value = http
+        .get(format!("{api}/files.getUploadURLExternal?filename=a.txt"))
+        .header(auth.0, auth.1)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["ok"], false, "{v}");
+    // Completing a file that was never handed out, into a thread that does not exist
+    let v: serde_json::Value = http
+        .post(format!("{api}/files.completeUploadExternal"))
+        .header(auth.0, auth.1)
+        .json(&serde_json::json!({"files": [{"id": "F0NOPE"}], "channel_id": SLACK_CHANNEL}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["ok"], false, "{v}");
+    let v: serde_json::Value = http
+        .post(format!("{api}/files.completeUploadExternal"))
+        .header(auth.0, auth.1)
+        .json(&serde_json::json!({"files": [{"id": "F0STANDIN0001"}],
+                                  "channel_id": SLACK_CHANNEL, "thread_ts": "1.000001"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["error"], "invalid_thread_ts", "{v}");
+    let violations = slack.violations();
+    assert_eq!(violations.len(), 4, "{violations:?}");
+    for want in [
+        "whose length was declared as 10",
+        "\"length\" is missing",
+        "never handed out",
+        "not a top-level message",
+    ] {
+        assert!(
+            violations.iter().any(|v| v.contains(want)),
+            "{want}: {violations:?}"
+        );
+    }
+    assert!(slack.shared_files().is_empty());
+}
