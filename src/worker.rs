@@ -218,13 +218,8 @@ impl Deliverer {
                         store::chat_posts::insert(conn, tid, &post).await?;
                         // The files of the message the card shows go into its thread; later
                         // messages bring theirs with their thread post.
-                        let first = store::messages::for_ticket(conn, tid)
-                            .await?
-                            .into_iter()
-                            .find(|m| !m.outbound);
-                        if let Some(m) = first {
-                            queue_uploads(conn, tid, p, m.id).await?;
-                        }
+                        let files = store::attachments::kept_for_first_inbound(conn, tid).await?;
+                        queue_uploads(conn, tid, p, files).await?;
                     }
                 }
                 store::outbox::mark_cards_coalesced(conn, tid, platform, item_id, upto).await?;
@@ -255,7 +250,8 @@ impl Deliverer {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 if !msg.outbound {
-                    queue_uploads(conn, tid, p, msg.id).await?;
+                    let files = store::attachments::kept_for_message(conn, msg.id).await?;
+                    queue_uploads(conn, tid, p, files).await?;
                 }
                 Ok(())
             }
@@ -362,21 +358,22 @@ impl Deliverer {
     }
 }
 
-/// Queues an upload into the card's thread on `platform` for every kept attachment of
-/// message `message_id` within the platform's upload limit (larger ones are only listed on
-/// the card), in the caller's transaction: they are queued exactly when the post that shows
-/// the message is recorded as delivered.
+/// Queues an upload into the card's thread on `platform` for each of `files`
+/// (`(attachments.id, size in bytes)`, kept attachments of one message) within the
+/// platform's upload limit (larger ones are only listed on the card), in the caller's
+/// transaction: they are queued exactly when the post that shows the message is recorded as
+/// delivered.
 async fn queue_uploads(
     conn: &mut PgConnection,
     ticket_id: i64,
     platform: &Platform,
-    message_id: i64,
+    files: Vec<(i64, i64)>,
 ) -> Result<(), sqlx::Error> {
     let max = platform.upload_max_bytes();
     if max == 0 {
         return Ok(());
     }
-    for (id, size) in store::attachments::kept_for_message(conn, message_id).await? {
+    for (id, size) in files {
         if u64::try_from(size).is_ok_and(|s| s <= max) {
             let effect = Effect::ThreadFile {
                 platform: platform.name().to_string(),

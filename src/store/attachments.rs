@@ -108,6 +108,22 @@ pub async fn kept_for_message(
     .await
 }
 
+/// The kept attachments of the first inbound message of ticket `ticket_id` (the one its card
+/// shows), as [`kept_for_message`].
+pub async fn kept_for_first_inbound(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, size FROM attachments WHERE store <> 'skipped' AND message_id =
+           (SELECT min(id) FROM messages WHERE ticket_id = $1 AND direction = 'inbound')
+         ORDER BY position",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
 /// One attachment row with its content when stored in the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFile {
