@@ -156,7 +156,12 @@ impl App {
         let mut slack_in = None;
         let mut discord_in = None;
         if let (Some(s), Some(token)) = (&settings.slack, &secrets.slack_bot_token) {
-            let chat = SlackChat::new(&s.api_url, token, &s.channel);
+            let chat = SlackChat::new(&s.api_url, token, &s.channel)
+                .with_channels(crate::desk::channels::Channels::slack(
+                    &s.channel,
+                    &settings.departments,
+                ))
+                .with_upload_max_bytes(s.upload_max_bytes);
             // Secrets::check made sure HTTP mode has its signing secret.
             let inbound = secrets
                 .slack_signing_secret
@@ -178,7 +183,12 @@ impl App {
                 &d.channel_id,
                 d.application_id.as_deref(),
                 d.api_proxy.as_deref(),
-            )?;
+            )?
+            .with_channels(&crate::desk::channels::Channels::discord(
+                &d.channel_id,
+                &settings.departments,
+            ))?
+            .with_upload_max_bytes(d.upload_max_bytes);
             // The HTTP endpoint needs the public key (Secrets::check); the gateway does not.
             if let Some(key) = &secrets.discord_public_key {
                 discord_in = Some(Arc::new(

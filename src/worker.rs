@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use sqlx::PgConnection;
 
-use crate::chat::{ChatError, Platform};
+use crate::chat::{ChatError, Platform, UploadFile};
 use crate::config::OutboxSettings;
 use crate::desk::Desk;
 use crate::outbound::smtp::{Mailer, SendError};
@@ -216,6 +216,10 @@ impl Deliverer {
                     None => {
                         let post = p.post_card(&card, &format!("cd{item_id}")).await?;
                         store::chat_posts::insert(conn, tid, &post).await?;
+                        // The files of the message the card shows go into its thread; later
+                        // messages bring theirs with their thread post.
+                        let files = store::attachments::kept_for_first_inbound(conn, tid).await?;
+                        queue_uploads(conn, tid, p, files).await?;
                     }
                 }
                 store::outbox::mark_cards_coalesced(conn, tid, platform, item_id, upto).await?;
@@ -244,6 +248,10 @@ impl Deliverer {
                     .unwrap_or_default();
                 if let Some(thread) = p.post_in_thread(&post, &number, &msg).await? {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
+                }
+                if !msg.outbound {
+                    let files = store::attachments::kept_for_message(conn, msg.id).await?;
+                    queue_uploads(conn, tid, p, files).await?;
                 }
                 Ok(())
             }
@@ -295,11 +303,44 @@ impl Deliverer {
                 }
                 Ok(())
             }
+            Effect::ThreadFile {
+                platform,
+                attachment_id,
+            } => {
+                let p = self.platform(platform)?;
+                let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
+                let Some((file, data)) = self.desk.attachment_file(*attachment_id).await? else {
+                    return Ok(());
+                };
+                // The limit may have been lowered since the upload was queued.
+                if u64::try_from(data.len()).map_or(true, |n| n > p.upload_max_bytes()) {
+                    return Ok(());
+                }
+                let name = crate::chat::upload_file_name(file.name.as_deref(), file.position);
+                let upload = UploadFile {
+                    name: &name,
+                    content_type: &file.content_type,
+                    data: &data,
+                };
+                let key = format!("cf{item_id}");
+                if let Some(thread) = p.upload_in_thread(&post, &number, &upload, &key).await? {
+                    store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
+                }
+                Ok(())
+            }
             Effect::ChannelNotice { platform, text } => {
                 let p = self.platform(platform)?;
                 let agents = self.desk.all_agents().await?;
                 let n = crate::desk::messages::notice(text, &agents, p.mention_style());
-                p.post_in_channel(&n.text, &n.mentions).await?;
+                // The notice goes where the ticket's department posts its cards.
+                let department = match ticket_id {
+                    Some(tid) => store::tickets::by_id(conn, tid)
+                        .await?
+                        .map(|t| t.department),
+                    None => None,
+                };
+                p.post_in_channel(&n.text, &n.mentions, department.as_deref())
+                    .await?;
                 Ok(())
             }
             Effect::Ephemeral {
@@ -315,4 +356,31 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// Queues an upload into the card's thread on `platform` for each of `files`
+/// (`(attachments.id, size in bytes)`, kept attachments of one message) within the
+/// platform's upload limit (larger ones are only listed on the card), in the caller's
+/// transaction: they are queued exactly when the post that shows the message is recorded as
+/// delivered.
+async fn queue_uploads(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    platform: &Platform,
+    files: Vec<(i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    let max = platform.upload_max_bytes();
+    if max == 0 {
+        return Ok(());
+    }
+    for (id, size) in files {
+        if u64::try_from(size).is_ok_and(|s| s <= max) {
+            let effect = Effect::ThreadFile {
+                platform: platform.name().to_string(),
+                attachment_id: id,
+            };
+            store::outbox::enqueue(conn, Some(ticket_id), &effect).await?;
+        }
+    }
+    Ok(())
 }

@@ -434,6 +434,8 @@ async fn the_admin_ping_for_a_waiting_ticket_is_the_only_mention_allowed() {
     env.settings.departments = vec![claimdesk::config::DepartmentSettings {
         name: "support".into(),
         assignment: claimdesk::domain::assignment::Mode::Auto,
+        slack_channel: None,
+        discord_channel: None,
     }];
     let mut ana = env.settings.agents[0].clone();
     ana.capacity = Some(0); // nobody can take the ticket

@@ -251,10 +251,14 @@ async fn one_email_in_two_mailboxes_is_one_ticket() {
         DepartmentSettings {
             name: "support".into(),
             assignment: Default::default(),
+            slack_channel: None,
+            discord_channel: None,
         },
         DepartmentSettings {
             name: "billing".into(),
             assignment: Default::default(),
+            slack_channel: None,
+            discord_channel: None,
         },
     ];
     let mut billing = env.settings.mailboxes[0].clone();

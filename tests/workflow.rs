@@ -42,6 +42,8 @@ async fn auto_env(agents: Vec<AgentSettings>) -> (TestEnv, App) {
     env.settings.departments = vec![DepartmentSettings {
         name: "support".into(),
         assignment: Mode::Auto,
+        slack_channel: None,
+        discord_channel: None,
     }];
     let mut ana = env.settings.agents[0].clone();
     ana.capacity = Some(0); // the admin takes nothing automatically

@@ -11,6 +11,61 @@ use crate::desk::CardView;
 use crate::store::chat_posts::ChatPost;
 use crate::store::messages::Message;
 
+/// Default largest attachment uploaded into a card's thread, bytes (8 MiB; Discord's
+/// smallest per-file limit is 10 MiB, Slack's 1 GB).
+pub const DEFAULT_UPLOAD_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Longest file name claimdesk gives an uploaded file, characters.
+pub const UPLOAD_NAME_MAX: usize = 100;
+
+/// One email attachment to upload into a card's thread.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadFile<'a> {
+    /// File name, already made safe by [`upload_file_name`].
+    pub name: &'a str,
+    /// `type/subtype` as the email declared it.
+    pub content_type: &'a str,
+    /// The decoded content.
+    pub data: &'a [u8],
+}
+
+/// A file name from an email (hostile) made safe to upload: only the part after the last
+/// `/` or `\`; control characters, escape sequences, bidi controls and zero-width characters
+/// dropped; `: * ? " < > |` replaced by `_`; leading dots and surrounding blanks trimmed; at
+/// most [`UPLOAD_NAME_MAX`] characters, keeping an extension of up to 16 characters. A name
+/// that ends up empty (or none) becomes `attachment-N`, N = `position` + 1.
+pub fn upload_file_name(name: Option<&str>, position: i32) -> String {
+    let fallback = || format!("attachment-{}", i64::from(position) + 1);
+    let base = name.unwrap_or("").rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = crate::desk::escape::terminal(base)
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{FEFF}'))
+        .map(|c| match c {
+            ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim().trim_start_matches('.').trim();
+    if trimmed.is_empty() {
+        return fallback();
+    }
+    if trimmed.chars().count() <= UPLOAD_NAME_MAX {
+        return trimmed.to_string();
+    }
+    let ext = trimmed
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| (1..=16).contains(&e.chars().count()));
+    match ext {
+        Some(e) => {
+            let keep = UPLOAD_NAME_MAX - e.chars().count() - 1;
+            let stem: String = trimmed.chars().take(keep).collect();
+            format!("{}.{e}", stem.trim_end())
+        }
+        None => trimmed.chars().take(UPLOAD_NAME_MAX).collect(),
+    }
+}
+
 /// A chat platform cards are delivered to.
 #[derive(Clone)]
 pub enum Platform {
@@ -103,16 +158,48 @@ impl Platform {
         }
     }
 
-    /// Posts `text` (already in this platform's markup) into the desk's channel (not a
-    /// thread); `mentions` as for [`Platform::post_text_in_thread`].
-    pub async fn post_in_channel(&self, text: &str, mentions: &[String]) -> Result<(), ChatError> {
+    /// Posts `text` (already in this platform's markup) into `department`'s channel (not a
+    /// thread; the platform's channel for `None` or a department without its own);
+    /// `mentions` as for [`Platform::post_text_in_thread`].
+    pub async fn post_in_channel(
+        &self,
+        text: &str,
+        mentions: &[String],
+        department: Option<&str>,
+    ) -> Result<(), ChatError> {
         match self {
-            Platform::Slack(s) => s.post_in_channel(text).await,
-            Platform::Discord(d) => d.post_in_channel(text, mentions).await,
+            Platform::Slack(s) => s.post_in_channel(text, department).await,
+            Platform::Discord(d) => d.post_in_channel(text, mentions, department).await,
             Platform::Console(c) => {
                 c.print(text);
                 Ok(())
             }
+        }
+    }
+
+    /// Largest attachment this platform uploads into a card's thread, bytes; 0: none.
+    pub fn upload_max_bytes(&self) -> u64 {
+        match self {
+            Platform::Slack(s) => s.upload_max_bytes(),
+            Platform::Discord(d) => d.upload_max_bytes(),
+            Platform::Console(_) => 0,
+        }
+    }
+
+    /// Uploads `file` into the card's thread of ticket `number`. `dedupe_key` identifies this
+    /// upload across retries (Discord `nonce` with `enforce_nonce`; Slack has no such key).
+    /// Returns the thread's reference when this call created the thread (Discord).
+    pub async fn upload_in_thread(
+        &self,
+        post: &ChatPost,
+        number: &str,
+        file: &UploadFile<'_>,
+        dedupe_key: &str,
+    ) -> Result<Option<String>, ChatError> {
+        match self {
+            Platform::Slack(s) => s.upload_in_thread(post, file).await.map(|_| None),
+            Platform::Discord(d) => d.upload_in_thread(post, number, file, dedupe_key).await,
+            Platform::Console(_) => Ok(None),
         }
     }
 
@@ -136,5 +223,33 @@ impl Platform {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_file_names_are_made_safe() {
+        let long = format!("{}.pdf", "a".repeat(300));
+        let cases: &[(Option<&str>, &str)] = &[
+            (Some("report.pdf"), "report.pdf"),
+            (Some("../../etc/passwd"), "passwd"),
+            (Some("C:\\Users\\x\\evil.exe"), "evil.exe"),
+            (Some("a\u{0}b\r\nc\u{1b}[31m.txt"), "abc.txt"),
+            (Some("invoice\u{202E}fdp.exe"), "invoicefdp.exe"),
+            (Some("..."), "attachment-3"),
+            (Some("  .hidden  "), "hidden"),
+            (Some("a:b*c?.txt"), "a_b_c_.txt"),
+            (Some("dir/"), "attachment-3"),
+            (None, "attachment-3"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(upload_file_name(*input, 2), *want, "{input:?}");
+        }
+        let cut = upload_file_name(Some(&long), 0);
+        assert_eq!(cut.chars().count(), UPLOAD_NAME_MAX);
+        assert!(cut.ends_with(".pdf"), "{cut}");
     }
 }

@@ -79,6 +79,14 @@ pub struct DepartmentSettings {
     /// `claim` (people pick, default) or `auto`.
     #[serde(default, serialize_with = "assignment_word")]
     pub assignment: AssignmentMode,
+    /// Slack channel ID (`C0123ABCD`) this department's cards, admin pings and loop notices
+    /// go to; `slack.channel` when absent. Thread posts and card edits follow the card.
+    #[serde(default)]
+    pub slack_channel: Option<String>,
+    /// Discord channel ID (a snowflake, checked on start) this department's cards, admin
+    /// pings and loop notices go to; `discord.channel_id` when absent.
+    #[serde(default)]
+    pub discord_channel: Option<String>,
 }
 
 /// One team member.
@@ -147,6 +155,8 @@ pub(super) fn default_departments() -> Vec<DepartmentSettings> {
     vec![DepartmentSettings {
         name: "support".into(),
         assignment: AssignmentMode::Claim,
+        slack_channel: None,
+        discord_channel: None,
     }]
 }
 fn default_warn_hours() -> f64 {

@@ -33,6 +33,10 @@ pub struct DiscordSettings {
     /// public URL and the public key) or `gateway` (claimdesk holds a gateway WebSocket).
     #[serde(default)]
     pub mode: DiscordMode,
+    /// Largest email attachment uploaded into a card's thread, bytes (larger ones are only
+    /// listed on the card); 0 turns uploads off. Default 8 MiB.
+    #[serde(default = "super::default_upload_max_bytes")]
+    pub upload_max_bytes: u64,
 }
 
 /// How Discord interactions reach claimdesk.

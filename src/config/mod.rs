@@ -255,6 +255,11 @@ impl Settings {
     }
 }
 
+/// Default of `slack.upload_max_bytes` and `discord.upload_max_bytes`.
+fn default_upload_max_bytes() -> u64 {
+    crate::chat::DEFAULT_UPLOAD_MAX_BYTES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,10 @@ pub struct SlackSettings {
     /// Read from `api_app_id` of commands, events and interactions.
     #[serde(default)]
     pub api_app_id: Option<String>,
+    /// Largest email attachment uploaded into a card's thread, bytes (larger ones are only
+    /// listed on the card); 0 turns uploads off. Default 8 MiB.
+    #[serde(default = "super::default_upload_max_bytes")]
+    pub upload_max_bytes: u64,
 }
 
 /// How Slack delivers slash commands, interactions and events to claimdesk.

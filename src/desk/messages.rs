@@ -160,6 +160,47 @@ pub fn attachments_mention(n: usize) -> String {
     }
 }
 
+/// Most attachments a card lists by name; the rest are counted.
+pub const CARD_ATTACHMENTS_LISTED: usize = 10;
+
+/// The card's attachment list, one line per file: `📎 report.pdf · 12.3 KiB`, the name
+/// (from the email, so hostile) escaped for `style`; at most [`CARD_ATTACHMENTS_LISTED`]
+/// lines then `… and N more`. Empty when the ticket has none.
+pub fn attachment_lines(card: &CardView, style: Mention) -> Vec<String> {
+    let mut lines: Vec<String> = card
+        .attachments
+        .iter()
+        .take(CARD_ATTACHMENTS_LISTED)
+        .map(|a| {
+            let name = a
+                .name
+                .as_deref()
+                .map(|n| style.escape(n))
+                .unwrap_or_else(|| "(no name)".into());
+            format!("📎 {name} · {}", size(a.size))
+        })
+        .collect();
+    let rest = card
+        .attachments
+        .len()
+        .saturating_sub(CARD_ATTACHMENTS_LISTED);
+    if rest > 0 {
+        lines.push(format!("… and {rest} more"));
+    }
+    lines
+}
+
+/// A size in bytes for people: `512 B`, `12.3 KiB`, `8.0 MiB`, `1.2 GiB`.
+pub fn size(bytes: i64) -> String {
+    let b = bytes.max(0) as f64;
+    match bytes.max(0) {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{:.1} KiB", b / 1024.0),
+        n if n < 1024 * 1024 * 1024 => format!("{:.1} MiB", b / (1024.0 * 1024.0)),
+        _ => format!("{:.1} GiB", b / (1024.0 * 1024.0 * 1024.0)),
+    }
+}
+
 /// One entry in a card's thread: a customer follow-up, an agent's reply, or claimdesk's own
 /// acknowledgement (an outbound message with no authoring agent); addresses and body escaped
 /// for `style`.

@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod assign;
+pub mod channels;
 pub mod claim;
 pub mod content;
 pub mod escape;

@@ -89,8 +89,13 @@ pub struct CardView {
     pub message_count: usize,
     /// Attachments across all messages.
     pub attachment_count: usize,
+    /// Those attachments, by message then MIME order: name (from the email, unescaped) and
+    /// size in bytes.
+    pub attachments: Vec<CardAttachment>,
     /// Number of the ticket this one was merged into.
     pub merged_into: Option<String>,
+    /// The ticket's department (`tickets.department`): where its card is posted.
+    pub department: String,
     /// Number of the ticket this one is linked to (see [`TicketSummary::linked_to`]).
     pub linked_to: Option<String>,
     /// Priority.
@@ -104,6 +109,15 @@ pub struct CardView {
     pub as_of: chrono::DateTime<chrono::Utc>,
     /// A delivery report says one of our messages on this ticket bounced.
     pub bounced: bool,
+}
+
+/// One attachment as a card lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardAttachment {
+    /// File name as the email gave it (hostile: escape before showing); `None` if unnamed.
+    pub name: Option<String>,
+    /// Decoded size, bytes.
+    pub size: i64,
 }
 
 impl Desk {
@@ -232,7 +246,16 @@ impl Desk {
                 .iter()
                 .map(|m| usize::try_from(m.attachment_count).unwrap_or(0))
                 .sum(),
+            attachments: store::attachments::for_ticket(&mut conn, t.id)
+                .await?
+                .into_iter()
+                .map(|a| CardAttachment {
+                    name: a.name,
+                    size: a.size,
+                })
+                .collect(),
             merged_into,
+            department: t.department,
             linked_to: store::tickets::linked_number(&mut conn, t.id).await?,
             priority: t.priority,
             claimed_at: t.assignee_id.and(t.claimed_at),
@@ -244,6 +267,34 @@ impl Desk {
             as_of: chrono::Utc::now(),
             bounced,
         }))
+    }
+
+    /// Attachment `id` with its content read from the row or the blob directory, for
+    /// uploading into a card thread; `None` when there is no such attachment or its content
+    /// was not kept (`skipped`, or a blob file that is gone).
+    ///
+    /// Errors: the database, or reading the blob file (as `sqlx::Error::Io`).
+    pub async fn attachment_file(
+        &self,
+        id: i64,
+    ) -> Result<Option<(store::attachments::StoredFile, Vec<u8>)>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(mut f) = store::attachments::file(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let data = match f.store.as_str() {
+            "database" => f.content.take(),
+            "directory" => {
+                let path = store::attachments::blob_path(&self.attachments.dir, &f.sha256);
+                match tokio::fs::read(&path).await {
+                    Ok(d) => Some(d),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(sqlx::Error::Io(e)),
+                }
+            }
+            _ => None,
+        };
+        Ok(data.map(|d| (f, d)))
     }
 
     /// A stored message, for posting into a card thread.

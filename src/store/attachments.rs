@@ -93,6 +93,85 @@ pub async fn for_ticket(
         .collect())
 }
 
+/// The kept attachments (not `skipped`) of message `message_id` in MIME order:
+/// `(attachments.id, size in bytes)`.
+pub async fn kept_for_message(
+    conn: &mut PgConnection,
+    message_id: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, size FROM attachments WHERE message_id = $1 AND store <> 'skipped'
+         ORDER BY position",
+    )
+    .bind(message_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The kept attachments of the first inbound message of ticket `ticket_id` (the one its card
+/// shows), as [`kept_for_message`].
+pub async fn kept_for_first_inbound(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, size FROM attachments WHERE store <> 'skipped' AND message_id =
+           (SELECT min(id) FROM messages WHERE ticket_id = $1 AND direction = 'inbound')
+         ORDER BY position",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// One attachment row with its content when stored in the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// 0-based position among its message's attachments.
+    pub position: i32,
+    /// File name as the email gave it (hostile), if any.
+    pub name: Option<String>,
+    /// `type/subtype`.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 hex (the blob's file name for `directory`).
+    pub sha256: String,
+    /// `database`, `directory` or `skipped`.
+    pub store: String,
+    /// The content, for `database` only.
+    pub content: Option<Vec<u8>>,
+}
+
+/// Attachment `id` with its row content; `None` when there is no such row.
+pub async fn file(conn: &mut PgConnection, id: i64) -> Result<Option<StoredFile>, sqlx::Error> {
+    type Row = (
+        i32,
+        Option<String>,
+        String,
+        i64,
+        String,
+        String,
+        Option<Vec<u8>>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT position, name, content_type, size, sha256, store, content
+         FROM attachments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| StoredFile {
+        position: r.0,
+        name: r.1,
+        content_type: r.2,
+        size: r.3,
+        sha256: r.4,
+        store: r.5,
+        content: r.6,
+    }))
+}
+
 /// The path of the blob for `sha256` under `dir`.
 pub fn blob_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(sha256)

@@ -50,6 +50,16 @@ pub enum Effect {
         /// Text; `{mention:HANDLE}` is replaced by the platform's mention of that agent.
         text: String,
     },
+    /// Upload one attachment of a customer's email into the card's thread (Slack
+    /// `files.getUploadURLExternal` + upload + `files.completeUploadExternal`, Discord a
+    /// multipart message). Queued by the worker when the card or the message is posted, for
+    /// files within the platform's upload limit.
+    ThreadFile {
+        /// Platform name.
+        platform: String,
+        /// `attachments.id`.
+        attachment_id: i64,
+    },
     /// A private answer to one chat user (Slack `chat.postEphemeral`).
     Ephemeral {
         /// Platform name.
@@ -73,6 +83,7 @@ impl Effect {
             Effect::ThreadNote { .. } => "thread_note",
             Effect::ThreadNotice { .. } => "thread_notice",
             Effect::ChannelNotice { .. } => "channel_notice",
+            Effect::ThreadFile { .. } => "thread_file",
             Effect::Ephemeral { .. } => "ephemeral",
         }
     }

@@ -34,6 +34,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+mod slack_files;
+
 // ====================================================================================
 // Public API
 // ====================================================================================
@@ -126,6 +128,8 @@ impl SlackStandin {
             state.core.shutdown_tx.clone(),
         )
         .await?;
+        state.data.lock().unwrap().files.base =
+            format!("http://127.0.0.1:{}/upload/", server.addr.port());
         Ok(SlackStandin {
             port: server.addr.port(),
             socket_port,
@@ -1300,6 +1304,8 @@ struct SlackData {
     messages: Vec<SlackMsg>,
     /// Channel names ("#support", "support") and user ids (DMs) mapped to conversation ids.
     channel_ids: HashMap<String, String>,
+    /// External file uploads (`files.getUploadURLExternal` …).
+    files: slack_files::Files,
 }
 
 impl SlackData {
@@ -1346,6 +1352,8 @@ const SLACK_IMPLEMENTED: &[&str] = &[
     "auth.test",
     "views.open",
     "apps.connections.open",
+    "files.getUploadURLExternal",
+    "files.completeUploadExternal",
 ];
 
 /// LENIENT: methods the frozen 2021 spec declares only for GET though Slack's method reference
@@ -1360,6 +1368,8 @@ fn slack_post_2021_methods() -> &'static Value {
     static S: OnceLock<Value> = OnceLock::new();
     S.get_or_init(|| {
         json!({
+            "/files.getUploadURLExternal": slack_files::get_upload_url_declaration(),
+            "/files.completeUploadExternal": slack_files::complete_declaration(),
             "/apps.connections.open": {"post": {
                 "consumes": ["application/x-www-form-urlencoded", "application/json"],
                 "parameters": [{"name": "token", "in": "header", "required": true, "type": "string"}],
@@ -1456,6 +1466,9 @@ async fn slack_entry(
 
     if uri.path().starts_with("/hooks/") {
         return slack_response_url(&st, &method, &ct, &rec).await;
+    }
+    if uri.path().starts_with("/upload/") {
+        return slack_files::upload(&st, &method, &rec, &body);
     }
     let verdict = slack_validate(&method, &uri, &headers, &ct, &body);
     let problems: Vec<SlackProblem> = match &verdict {
@@ -2479,6 +2492,9 @@ fn slack_execute(
     let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
     let channel = d.channel_id(&s("channel").unwrap_or_default());
     match name {
+        "files.getUploadURLExternal" | "files.completeUploadExternal" => {
+            slack_files::execute(d, name, p)
+        }
         "auth.test" => Ok(json!({
             "ok": true, "url": "https://claimdesk-standin.slack.com/", "team": "Claimdesk Stand-in",
             "user": "claimdesk", "team_id": SLACK_TEAM_ID, "user_id": SLACK_BOT_USER_ID,
@@ -3571,6 +3587,12 @@ fn discord_execute(
     };
     match (r.method.as_str(), r.template.as_str()) {
         ("POST", "/channels/{channel_id}/messages") => {
+            // enforce_nonce: a nonce the bot already used returns that message, creates none.
+            if b["enforce_nonce"] == true && !b["nonce"].is_null() {
+                if let Some(m) = d.messages.values().find(|m| m["nonce"] == b["nonce"]) {
+                    return Ok((StatusCode::OK, Some(m.clone())));
+                }
+            }
             let id = next_snowflake();
             let mut next_cid = 1;
             let mut msg = json!({

@@ -4,6 +4,7 @@
 //! <https://discord.com/developers/docs/resources/channel#start-thread-from-message>,
 //! <https://discord.com/developers/docs/interactions/message-components>.
 
+pub mod files;
 pub mod gateway;
 pub mod routes;
 
@@ -15,6 +16,7 @@ use serenity::all::{
 };
 use serenity::http::{LightMethod, Request, Route};
 
+use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
 use crate::domain::{Event, Status};
@@ -67,6 +69,10 @@ pub struct DiscordChat {
     auth: SecretString,
     proxy: Option<String>,
     channel: ChannelId,
+    /// Departments that post into their own channel instead of `channel`.
+    department_channels: std::collections::HashMap<String, ChannelId>,
+    /// Largest attachment uploaded into a thread, bytes; 0: none (see `files`).
+    upload_max_bytes: u64,
     application_id: Option<ApplicationId>,
 }
 
@@ -110,8 +116,36 @@ impl DiscordChat {
             auth: SecretString::from(auth),
             proxy: proxy.map(str::to_string),
             channel: ChannelId::new(id),
+            department_channels: Default::default(),
+            upload_max_bytes: crate::chat::DEFAULT_UPLOAD_MAX_BYTES,
             application_id,
         })
+    }
+
+    /// The same client posting each department's cards and channel notices into its channel
+    /// in `channels`, whose default replaces the `channel_id` given to [`DiscordChat::new`].
+    ///
+    /// Errors: a channel that is not a snowflake (named `channel_id` for the default,
+    /// `departments.discord_channel` for a department's).
+    pub fn with_channels(mut self, channels: &Channels) -> Result<DiscordChat, BadChannel> {
+        self.channel = ChannelId::new(snowflake("channel_id", channels.default_channel())?);
+        self.department_channels = channels
+            .overrides()
+            .map(|(d, c)| {
+                snowflake("departments.discord_channel", c)
+                    .map(|c| (d.to_string(), ChannelId::new(c)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// The channel of `department`'s cards and notices; the default for `None` or a
+    /// department without its own.
+    fn channel_for(&self, department: Option<&str>) -> ChannelId {
+        department
+            .and_then(|d| self.department_channels.get(d))
+            .copied()
+            .unwrap_or(self.channel)
     }
 
     /// The application ID, when configured.
@@ -134,8 +168,16 @@ impl DiscordChat {
             Some(b) => Some(serde_json::to_vec(b).map_err(|e| fail(&e))?),
             None => None,
         };
+        self.send(req.body(bytes)).await
+    }
+
+    /// Sends `req` as built (JSON body or multipart); answers and errors as [`Self::call`].
+    pub(crate) async fn send(
+        &self,
+        req: Request<'_>,
+    ) -> Result<Option<serde_json::Value>, ChatError> {
+        let fail = |e: &dyn std::fmt::Display| ChatError::Failed(format!("discord: {e}"));
         let resp = req
-            .body(bytes)
             .build(
                 &self.client,
                 self.auth.expose_secret(),
@@ -198,16 +240,12 @@ impl DiscordChat {
             .nonce(Nonce::String(nonce))
             .enforce_nonce(true)
             .allowed_mentions(allowed_mentions(&[]));
-        let req = Request::new(
-            Route::ChannelMessages {
-                channel_id: self.channel,
-            },
-            LightMethod::Post,
-        );
+        let channel_id = self.channel_for(Some(&card.department));
+        let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post);
         let id = Self::id_of(self.call(req, Some(&msg)).await?)?;
         Ok(ChatPost {
             platform: "discord".into(),
-            channel: self.channel.get().to_string(),
+            channel: channel_id.get().to_string(),
             message_ref: id.to_string(),
             thread_ref: None,
         })
@@ -257,6 +295,18 @@ impl DiscordChat {
         text: &str,
         mentions: &[String],
     ) -> Result<Option<String>, ChatError> {
+        let (thread, created) = self.thread_of(post, number).await?;
+        self.send_text(thread, text, mentions).await?;
+        Ok(created)
+    }
+
+    /// The card's thread, started from the card (named `number`) when there is none yet;
+    /// with the new thread's ID when this call started it.
+    pub(super) async fn thread_of(
+        &self,
+        post: &ChatPost,
+        number: &str,
+    ) -> Result<(ChannelId, Option<String>), ChatError> {
         let (channel_id, message_id) = ids(post)?;
         let (thread, created) = match post
             .thread_ref
@@ -277,16 +327,17 @@ impl DiscordChat {
                 (ChannelId::new(id), Some(id.to_string()))
             }
         };
-        self.send_text(thread, text, mentions).await?;
-        Ok(created)
+        Ok((thread, created))
     }
 
     pub(super) async fn post_in_channel(
         &self,
         text: &str,
         mentions: &[String],
+        department: Option<&str>,
     ) -> Result<(), ChatError> {
-        self.send_text(self.channel, text, mentions).await
+        self.send_text(self.channel_for(department), text, mentions)
+            .await
     }
 }
 
@@ -571,6 +622,14 @@ pub fn embed_parts(card: &CardView) -> EmbedParts {
             )
         })
         .collect();
+    let files = messages::attachment_lines(card, Mention::Discord);
+    let mut fields = fields;
+    if !files.is_empty() && fields.len() < EMBED_FIELDS_MAX {
+        fields.push((
+            "Attachments".to_string(),
+            truncate(&files.join("\n"), EMBED_FIELD_VALUE_MAX),
+        ));
+    }
     let mut parts = EmbedParts {
         title: truncate(&messages::headline(card, Mention::Discord), EMBED_TITLE_MAX),
         description: String::new(),
@@ -686,11 +745,13 @@ mod tests {
             preview: "é".repeat(50_000),
             message_count: 3,
             merged_into: None,
+            department: "support".into(),
             priority: Priority::Urgent,
             claimed_at: Some(now - chrono::Duration::seconds(185)),
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),
             as_of: now,
             attachment_count: 3,
+            attachments: vec![],
             bounced: true,
             linked_to: None,
         }
@@ -714,6 +775,33 @@ mod tests {
         assert_eq!(
             json["fields"].as_array().map(Vec::len),
             Some(p.fields.len())
+        );
+    }
+
+    #[test]
+    fn embed_lists_attachments_escaped_with_sizes() {
+        let mut c = huge_card();
+        c.attachments = vec![
+            crate::desk::query::CardAttachment {
+                name: Some("@everyone **x**.png".into()),
+                size: 3 * 1024 * 1024,
+            },
+            crate::desk::query::CardAttachment {
+                name: None,
+                size: 10,
+            },
+        ];
+        let p = embed_parts(&c);
+        assert!(p.total_chars() <= EMBED_TOTAL_MAX);
+        let f: std::collections::HashMap<_, _> = p.fields.into_iter().collect();
+        let files = &f["Attachments"];
+        assert!(
+            !files.contains("**x**") && !files.contains("@everyone **"),
+            "{files}"
+        );
+        assert!(
+            files.contains("· 3.0 MiB") && files.contains("📎 (no name) · 10 B"),
+            "{files}"
         );
     }
 

@@ -4,6 +4,7 @@
 //! <https://api.slack.com/methods/chat.update>, <https://api.slack.com/methods/chat.postEphemeral>,
 //! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
 
+pub mod files;
 pub mod routes;
 pub mod socket;
 
@@ -13,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
+use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
 use crate::domain::Status;
@@ -144,12 +146,14 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
     )
 }
 
-/// A Slack workspace connection posting into one channel.
+/// A Slack workspace connection posting into the channels of [`Channels`].
 #[derive(Clone)]
 pub struct SlackChat {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
-    channel: String,
+    channels: Channels,
+    /// Largest attachment uploaded into a thread, bytes; 0: none (see `files`).
+    upload_max_bytes: u64,
 }
 
 impl SlackChat {
@@ -166,8 +170,17 @@ impl SlackChat {
         SlackChat {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_string())),
-            channel: channel.to_string(),
+            channels: Channels::from_pairs(channel, []),
+            upload_max_bytes: crate::chat::DEFAULT_UPLOAD_MAX_BYTES,
         }
+    }
+
+    /// The same client posting each department's cards and channel notices into its channel
+    /// in `channels` (which also names the default channel, replacing the one given to
+    /// [`SlackChat::new`]).
+    pub fn with_channels(mut self, channels: Channels) -> SlackChat {
+        self.channels = channels;
+        self
     }
 
     /// The Web API client (shared with Socket Mode, which opens its connection through
@@ -188,8 +201,9 @@ impl SlackChat {
 
     pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
         let session = self.client.open_session(&self.token);
+        let channel = self.channels.for_department(Some(&card.department));
         let req =
-            SlackApiChatPostMessageRequest::new(self.channel.clone().into(), card_content(card));
+            SlackApiChatPostMessageRequest::new(channel.to_string().into(), card_content(card));
         let resp = session.chat_post_message(&req).await.map_err(classify)?;
         Ok(ChatPost {
             platform: "slack".into(),
@@ -233,12 +247,17 @@ impl SlackChat {
         Ok(())
     }
 
-    pub(super) async fn post_in_channel(&self, text: &str) -> Result<(), ChatError> {
+    pub(super) async fn post_in_channel(
+        &self,
+        text: &str,
+        department: Option<&str>,
+    ) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
         let content = SlackMessageContent::new()
             .with_text(truncate(text, SECTION_TEXT_MAX))
             .with_blocks(vec![section(text)]);
-        let req = SlackApiChatPostMessageRequest::new(self.channel.clone().into(), content);
+        let channel = self.channels.for_department(department);
+        let req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         session.chat_post_message(&req).await.map_err(classify)?;
         Ok(())
     }
@@ -314,6 +333,10 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
             messages::preview(card, Mention::Slack)
         )),
     ];
+    let files = messages::attachment_lines(card, Mention::Slack);
+    if !files.is_empty() {
+        blocks.push(section(&format!("*Attachments*\n{}", files.join("\n"))));
+    }
     let mut buttons = Vec::new();
     if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
         buttons.push(button("Claim", action::CLAIM, &card.number, true));
@@ -368,11 +391,18 @@ mod tests {
             preview: "p".repeat(100_000),
             message_count: 2,
             merged_into: None,
+            department: "support".into(),
             priority: Priority::High,
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
             as_of: now,
-            attachment_count: 3,
+            attachment_count: 12,
+            attachments: (0..12)
+                .map(|i| crate::desk::query::CardAttachment {
+                    name: Some(format!("<!channel> x{}.pdf", if i == 0 { "" } else { "y" })),
+                    size: 12 * 1024,
+                })
+                .collect(),
             bounced: true,
             linked_to: None,
         };
@@ -394,6 +424,16 @@ mod tests {
             }
         }
         assert!(saw_fields, "{v}");
+        let files = blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .find(|t| t.starts_with("*Attachments*"))
+            .expect("an attachment block");
+        assert!(
+            files.contains("📎 &lt;!channel&gt; x.pdf · 12.0 KiB"),
+            "{files}"
+        );
+        assert!(files.contains("… and 2 more"), "{files}");
         assert!(
             v.to_string().contains('…'),
             "long text is cut with an ellipsis"

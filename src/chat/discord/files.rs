@@ -1,0 +1,63 @@
+//! Email attachments uploaded into a card's Discord thread: one multipart
+//! `POST /channels/{thread}/messages` with `payload_json` (naming the file as
+//! `attachments[0]`) and the bytes as `files[0]`, carrying a `nonce` with `enforce_nonce` so
+//! that a retry after a crash between Discord's answer and our commit is dropped by Discord.
+//! API pages: <https://discord.com/developers/docs/reference#uploading-files>,
+//! <https://discord.com/developers/docs/resources/message#create-message>.
+
+use serenity::all::CreateAttachment;
+use serenity::http::{LightMethod, Multipart, MultipartUpload, Request, Route};
+
+use super::{allowed_mentions_json, DiscordChat, NONCE_MAX};
+use crate::chat::{ChatError, UploadFile};
+use crate::store::chat_posts::ChatPost;
+
+impl DiscordChat {
+    /// The same client uploading attachments up to `bytes` into threads; 0 turns uploads off.
+    pub fn with_upload_max_bytes(mut self, bytes: u64) -> DiscordChat {
+        self.upload_max_bytes = bytes;
+        self
+    }
+
+    /// Largest attachment uploaded into a thread, bytes; 0: none.
+    pub fn upload_max_bytes(&self) -> u64 {
+        self.upload_max_bytes
+    }
+
+    /// Uploads `file` into the card's thread (starting the thread when there is none);
+    /// `dedupe_key` becomes the message's `nonce` (cut to [`NONCE_MAX`]). Returns the new
+    /// thread's ID when it started one.
+    ///
+    /// Errors: starting the thread or the upload fails.
+    pub(in crate::chat) async fn upload_in_thread(
+        &self,
+        post: &ChatPost,
+        number: &str,
+        file: &UploadFile<'_>,
+        dedupe_key: &str,
+    ) -> Result<Option<String>, ChatError> {
+        let (thread, created) = self.thread_of(post, number).await?;
+        let nonce: String = dedupe_key.chars().take(NONCE_MAX).collect();
+        let payload = serde_json::json!({
+            "attachments": [{"id": 0, "filename": file.name}],
+            "nonce": nonce,
+            "enforce_nonce": true,
+            "allowed_mentions": allowed_mentions_json(&[]),
+        });
+        let multipart = Multipart {
+            upload: MultipartUpload::Attachments(vec![CreateAttachment::bytes(
+                file.data.to_vec(),
+                file.name,
+            )]),
+            fields: Vec::new(),
+            payload_json: Some(payload.to_string()),
+        };
+        let req = Request::new(
+            Route::ChannelMessages { channel_id: thread },
+            LightMethod::Post,
+        )
+        .multipart(Some(multipart));
+        self.send(req).await?;
+        Ok(created)
+    }
+}
