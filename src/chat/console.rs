@@ -1,5 +1,5 @@
-//! The console surface: cards and thread entries print to the terminal, and commands
-//! (`claim`, `unclaim`, `reply`, `list`, `help`) are read from stdin, acting as one agent.
+//! The console surface: cards and thread entries print to the terminal, and commands (every
+//! command of `super::catalogue`) are read from stdin, acting as one agent.
 //! This is how claimdesk runs on a machine with neither Slack nor Discord.
 
 use std::sync::atomic::{AtomicU64, Ordering};

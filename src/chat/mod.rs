@@ -2,6 +2,7 @@
 //! answer out. Outgoing calls (cards, thread messages, ephemeral answers) are made only by
 //! the outbox worker through [`Platform`].
 
+pub mod catalogue;
 pub mod commands;
 pub mod console;
 pub mod discord;

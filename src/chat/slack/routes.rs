@@ -28,10 +28,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::chat::commands;
 use crate::chat::slack::{
     action, modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK,
 };
+use crate::chat::{catalogue, commands};
 use crate::desk::messages;
 use crate::desk::{Actor, Desk, DeskError, Surface};
 use crate::store::agents::Identity;
@@ -272,23 +272,16 @@ impl std::fmt::Debug for SlashCommand {
     }
 }
 
-/// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form.
+/// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form
+/// (the catalogue says which commands have one).
 fn modal_request(command: &str, text: &str) -> Option<(ModalKind, String)> {
-    let name = command.trim().trim_start_matches('/').to_ascii_lowercase();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let (name, args) = match (name.as_str(), words.as_slice()) {
-        ("desk", [sub, rest @ ..]) => (sub.to_ascii_lowercase(), rest.to_vec()),
-        _ => (name, words),
-    };
-    let kind = match name.as_str() {
-        "reply" => ModalKind::Reply,
-        "note" => ModalKind::Note,
-        _ => return None,
-    };
-    match args.as_slice() {
-        [ticket] => Some((kind, ticket.to_string())),
-        _ => None,
-    }
+    catalogue::form_request(command, text).map(|(form, ticket)| {
+        let kind = match form {
+            catalogue::Form::Reply => ModalKind::Reply,
+            catalogue::Form::Note => ModalKind::Note,
+        };
+        (kind, ticket)
+    })
 }
 
 /// Runs a slash command as the agent behind `c.user_id` and returns the private answer;
