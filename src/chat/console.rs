@@ -12,6 +12,7 @@ use crate::store::chat_posts::ChatPost;
 
 use super::commands;
 use crate::desk::messages::{self, Mention};
+use crate::domain::actions::offered;
 
 /// Prints cards to stdout.
 #[derive(Clone, Default)]
@@ -41,7 +42,9 @@ impl ConsoleChat {
     }
 }
 
-fn render(card: &CardView, what: &str) -> String {
+/// The card as text: headline, status, sender, facts, preview, and one line per action the
+/// domain offers ([`offered`]) saying what to type.
+pub(crate) fn render(card: &CardView, what: &str) -> String {
     let rule = "─".repeat(60);
     let mut out = format!(
         "{rule}\n[{what}] {}\n{}\n{}\n",
@@ -57,8 +60,14 @@ fn render(card: &CardView, what: &str) -> String {
     for line in messages::preview(card, Mention::Plain).lines() {
         out.push_str(&format!("  │ {line}\n"));
     }
-    if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
-        out.push_str(&format!("  [Claim]  → type: claim {}\n", card.number));
+    for a in offered(card.status, card.assignee.is_some()) {
+        let text = if a.opens_form() { " <text>" } else { "" };
+        out.push_str(&format!(
+            "  [{}]  → type: {} {}{text}\n",
+            a.label(),
+            a.name(),
+            card.number
+        ));
     }
     out.push_str(&rule);
     out

@@ -17,7 +17,8 @@ use serenity::http::{LightMethod, Request, Route};
 
 use crate::desk::query::truncate;
 use crate::desk::CardView;
-use crate::domain::{Event, Status};
+use crate::domain::actions::{offered, CardAction};
+use crate::domain::Status;
 use crate::store::chat_posts::ChatPost;
 
 use crate::chat::ChatError;
@@ -46,6 +47,8 @@ pub mod custom_id {
     pub const NOTE: &str = "note";
     /// Resolve button.
     pub const RESOLVE: &str = "resolve";
+    /// Reopen button.
+    pub const REOPEN: &str = "reopen";
     /// The reply modal's submit.
     pub const REPLY_MODAL: &str = "reply-modal";
     /// The note modal's submit.
@@ -611,42 +614,22 @@ pub fn embed(card: &CardView) -> CreateEmbed {
         .colour(colour)
 }
 
-/// The buttons that fit the card's state.
+/// The card's buttons: the actions the domain offers ([`offered`]), each with custom id
+/// `{action}:{ticket}` ([`CardAction::name`], which is also the command it runs).
 pub fn components(card: &CardView) -> Vec<CreateActionRow> {
-    let mut buttons = Vec::new();
-    if card.assignee.is_none() && card.status.apply(Event::Claim).is_ok() {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::CLAIM, card.number))
-                .label("Claim")
-                .style(ButtonStyle::Primary),
-        );
-    }
-    if card.assignee.is_some() && card.status != Status::Merged {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::UNCLAIM, card.number))
-                .label("Unclaim")
-                .style(ButtonStyle::Secondary),
-        );
-    }
-    if card.status != Status::Merged && card.status != Status::Closed {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::REPLY, card.number))
-                .label("Reply")
-                .style(ButtonStyle::Success),
-        );
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::NOTE, card.number))
-                .label("Note")
-                .style(ButtonStyle::Secondary),
-        );
-    }
-    if card.status.apply(Event::Resolve).is_ok() {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::RESOLVE, card.number))
-                .label("Resolve")
-                .style(ButtonStyle::Secondary),
-        );
-    }
+    let buttons: Vec<CreateButton> = offered(card.status, card.assignee.is_some())
+        .into_iter()
+        .map(|a| {
+            let style = match a {
+                CardAction::Claim => ButtonStyle::Primary,
+                CardAction::Reply => ButtonStyle::Success,
+                _ => ButtonStyle::Secondary,
+            };
+            CreateButton::new(format!("{}:{}", a.name(), card.number))
+                .label(a.label())
+                .style(style)
+        })
+        .collect();
     if buttons.is_empty() {
         Vec::new()
     } else {
