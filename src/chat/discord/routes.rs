@@ -27,6 +27,7 @@ use crate::chat::commands::{self, Command};
 use crate::chat::discord::{custom_id, DiscordChat};
 use crate::desk::messages;
 use crate::desk::{Actor, Desk, Surface};
+use crate::domain::actions::CardAction;
 use crate::domain::Status;
 use crate::store::agents::Identity;
 
@@ -454,20 +455,25 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
         }
         kind::MESSAGE_COMPONENT => {
             let id = data.custom_id.as_deref().unwrap_or("");
-            match id.split_once(':') {
-                Some((custom_id::CLAIM, n)) => Command::Claim(n.to_string()),
-                Some((custom_id::UNCLAIM, n)) => Command::Unclaim(n.to_string()),
-                Some((custom_id::RESOLVE, n)) => Command::Status(n.to_string(), Status::Resolved),
-                // Name the recipient before anything can be sent.
-                Some((custom_id::REPLY, n)) => {
-                    return Ok(Outcome::Respond(reply_modal(desk, n).await))
+            // A card button's custom id is `{action}:{ticket}`; the action is its command.
+            let Some((action, n)) = id
+                .split_once(':')
+                .and_then(|(a, n)| Some((CardAction::from_name(a)?, n)))
+            else {
+                return Ok(Outcome::Respond(private(&format!(
+                    "Unknown button `{id}`."
+                ))));
+            };
+            // Name the recipient before anything can be sent.
+            match catalogue::form_request(action.name(), n) {
+                Some((catalogue::Form::Reply, n)) => {
+                    return Ok(Outcome::Respond(reply_modal(desk, &n).await))
                 }
-                Some((custom_id::NOTE, n)) => return Ok(Outcome::Respond(note_modal(n))),
-                _ => {
-                    return Ok(Outcome::Respond(private(&format!(
-                        "Unknown button `{id}`."
-                    ))))
-                }
+                Some((catalogue::Form::Note, n)) => return Ok(Outcome::Respond(note_modal(&n))),
+                None => match catalogue::parse(action.name(), n) {
+                    Ok(cmd) => cmd,
+                    Err(usage) => return Ok(Outcome::Respond(private(&usage.0))),
+                },
             }
         }
         kind::MODAL_SUBMIT => {
