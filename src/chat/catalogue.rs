@@ -22,8 +22,12 @@ pub enum ArgKind {
     /// A ticket number, one word (`TICK-2026-0001`); checked by the use case. Discord
     /// autocompletes it.
     Ticket,
-    /// An agent's handle, one word, `@` optional (`@ben`). Discord sends a user.
+    /// An agent of the desk, one word, `@` optional (`@ben`). Discord sends a user, turned
+    /// into that agent's handle.
     Agent,
+    /// An agent's handle typed as text, one word, `@` optional (`@dee`), for managing agents:
+    /// the agent may not exist yet or have no chat account, so Discord sends a string.
+    Handle,
     /// Free text: the rest of the line, newlines kept. Always the last argument.
     Text,
     /// A ticket status (`in progress`, `in_progress`, `waiting` …): the rest of the line.
@@ -59,7 +63,7 @@ impl ArgKind {
     pub fn example(self, ticket: &str, agent: &str) -> String {
         match self {
             ArgKind::Ticket => ticket.to_string(),
-            ArgKind::Agent => format!("@{agent}"),
+            ArgKind::Agent | ArgKind::Handle => format!("@{agent}"),
             ArgKind::Text => "Thanks, this is fixed now.".into(),
             ArgKind::Status => "waiting".into(),
             ArgKind::Priority => "high".into(),
@@ -222,7 +226,7 @@ impl Spec {
         for a in self.args {
             let kw = a.keyword.map(|k| format!("[{k}] ")).unwrap_or_default();
             let shown = match a.kind {
-                ArgKind::Agent => format!("@{}", a.name),
+                ArgKind::Agent | ArgKind::Handle => format!("@{}", a.name),
                 ArgKind::Status | ArgKind::Priority | ArgKind::Role => a.kind.choices().join("|"),
                 ArgKind::Date => "YYYY-MM-DD".into(),
                 ArgKind::Departments => "dept,dept".into(),
@@ -285,8 +289,10 @@ impl Spec {
                 }
                 match a.kind {
                     // Among several optional arguments, a handle is told apart by its `@`.
-                    ArgKind::Agent if !(sole || w.starts_with('@')) => None,
-                    ArgKind::Agent => parse_value(a.kind, w).map(|v| (k, v, false)),
+                    ArgKind::Agent | ArgKind::Handle if !(sole || w.starts_with('@')) => None,
+                    ArgKind::Agent | ArgKind::Handle => {
+                        parse_value(a.kind, w).map(|v| (k, v, false))
+                    }
                     _ if w.starts_with('@') => None,
                     kind if kind.is_rest() => parse_value(kind, rest).map(|v| (k, v, true)),
                     kind => parse_value(kind, w).map(|v| (k, v, false)),
@@ -323,7 +329,7 @@ fn parse_value(kind: ArgKind, text: &str) -> Option<Value> {
     }
     match kind {
         ArgKind::Ticket => Some(Value::Word(text.to_string())),
-        ArgKind::Agent => Some(text.trim_start_matches('@').to_string())
+        ArgKind::Agent | ArgKind::Handle => Some(text.trim_start_matches('@').to_string())
             .filter(|h| !h.is_empty())
             .map(Value::Word),
         ArgKind::Text => Some(Value::Word(text.to_string())),
@@ -383,7 +389,7 @@ pub static CATALOGUE: &[Spec] = &[
             req("text", ArgKind::Text, "The reply (a form opens without it)"),
         ],
         role: Role::Member,
-        help: "Email the customer (without text, a form opens naming the recipient)",
+        help: "Email the customer (without text, a form opens)",
         example: "reply TICK-2026-0001 Thanks, fixed now.",
         slow: false,
         form: Some(Form::Reply),
@@ -398,7 +404,7 @@ pub static CATALOGUE: &[Spec] = &[
             req("text", ArgKind::Text, "The note (a form opens without it)"),
         ],
         role: Role::Member,
-        help: "Add an internal note, never sent to the customer",
+        help: "Internal note, never emailed",
         example: "note TICK-2026-0001 Called them, waiting on logs.",
         slow: false,
         form: Some(Form::Note),
@@ -422,7 +428,7 @@ pub static CATALOGUE: &[Spec] = &[
         aliases: &[],
         args: &[TICKET],
         role: Role::Member,
-        help: "Mark a ticket solved (a customer answer reopens it)",
+        help: "Mark a ticket solved",
         example: "resolve TICK-2026-0001",
         slow: false,
         form: None,
@@ -446,7 +452,7 @@ pub static CATALOGUE: &[Spec] = &[
         aliases: &[],
         args: &[TICKET],
         role: Role::Member,
-        help: "Open a resolved (or, by policy, closed) ticket again",
+        help: "Open a resolved or closed ticket again",
         example: "reopen TICK-2026-0001",
         slow: false,
         form: None,
@@ -479,7 +485,7 @@ pub static CATALOGUE: &[Spec] = &[
             },
         ],
         role: Role::Member,
-        help: "Move a ticket's messages into another (admins, or holding both); replies go to the second's requester",
+        help: "Move a ticket's messages into another (admins, or holding both)",
         example: "merge TICK-2026-0009 into TICK-2026-0001",
         slow: false,
         form: None,
@@ -562,11 +568,15 @@ pub static CATALOGUE: &[Spec] = &[
         sub: None,
         aliases: &[],
         args: &[
-            opt("agent", ArgKind::Agent, "Who is away (admins; you without it)"),
+            opt(
+                "agent",
+                ArgKind::Agent,
+                "Who is away (admins; you without it)",
+            ),
             opt("until", ArgKind::Date, "Back on this day, YYYY-MM-DD"),
         ],
         role: Role::Member,
-        help: "Out of auto-assignment, optionally until a day (others: admins)",
+        help: "Out of auto-assignment, optionally until a day",
         example: "away 2026-12-24",
         slow: false,
         form: None,
@@ -582,7 +592,7 @@ pub static CATALOGUE: &[Spec] = &[
             "Who is back (admins; you without it)",
         )],
         role: Role::Member,
-        help: "Back in auto-assignment (others: admins)",
+        help: "Back in auto-assignment",
         example: "back",
         slow: false,
         form: None,
@@ -606,7 +616,7 @@ pub static CATALOGUE: &[Spec] = &[
         aliases: &[],
         args: &[TICKET, req("user", ArgKind::Agent, "The agent")],
         role: Role::Admin,
-        help: "Give a ticket to an agent, or move it from its holder",
+        help: "Give a ticket to an agent",
         example: "assign TICK-2026-0001 @ben",
         slow: false,
         form: None,
@@ -644,7 +654,7 @@ pub static CATALOGUE: &[Spec] = &[
         sub: Some("add"),
         aliases: &[],
         args: &[
-            req("agent", ArgKind::Agent, "The new agent's handle"),
+            req("agent", ArgKind::Handle, "The new agent's handle"),
             opt("role", ArgKind::Role, "Their role (member without it)"),
             opt(
                 "departments",
@@ -663,7 +673,7 @@ pub static CATALOGUE: &[Spec] = &[
         name: "agent",
         sub: Some("remove"),
         aliases: &[],
-        args: &[req("agent", ArgKind::Agent, "The agent to remove")],
+        args: &[req("agent", ArgKind::Handle, "The agent to remove")],
         role: Role::Owner,
         help: "Remove an agent (kept for history)",
         example: "agent remove @dee",
@@ -676,7 +686,7 @@ pub static CATALOGUE: &[Spec] = &[
         sub: Some("departments"),
         aliases: &[],
         args: &[
-            req("agent", ArgKind::Agent, "The agent"),
+            req("agent", ArgKind::Handle, "The agent"),
             req(
                 "departments",
                 ArgKind::Departments,
@@ -776,7 +786,7 @@ pub fn line_from_options(spec: &Spec, value: impl Fn(&Arg) -> Option<String>) ->
             continue;
         };
         words.push(match a.kind {
-            ArgKind::Agent => format!("@{}", v.trim_start_matches('@')),
+            ArgKind::Agent | ArgKind::Handle => format!("@{}", v.trim_start_matches('@')),
             _ => v,
         });
     }
@@ -917,6 +927,13 @@ mod tests {
         assert!(h.find("agent add").expect("agent add") > owners);
         assert!(h.find("claim <ticket>").expect("claim") < admins);
         assert!(help("/desk ").contains("/desk claim <ticket>"));
+        // Discord shows at most 2,000 characters of an answer: help fits whole.
+        let discord = help("/");
+        assert!(
+            discord.chars().count() <= crate::chat::discord::CONTENT_MAX,
+            "{} characters",
+            discord.chars().count()
+        );
     }
 
     #[test]

@@ -413,6 +413,10 @@ pub fn command_definitions() -> serde_json::Value {
                         o["type"] = STRING.into();
                         o["max_length"] = 10.into();
                     }
+                    ArgKind::Handle => {
+                        o["type"] = STRING.into();
+                        o["max_length"] = 64.into();
+                    }
                     ArgKind::Departments => {
                         o["type"] = STRING.into();
                         o["max_length"] = 200.into();
