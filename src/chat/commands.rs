@@ -61,173 +61,40 @@ pub enum Command {
 pub struct Usage(pub String);
 
 /// Parses `name` (with or without a leading `/`; `desk` takes the subcommand from `args`)
-/// and its argument text.
+/// and its argument text, as the catalogue ([`super::catalogue`]) describes every command.
+///
+/// Errors: [`Usage`] saying how to type the command (or that it is unknown).
 pub fn parse(name: &str, args: &str) -> Result<Command, Usage> {
-    let name = name.trim().trim_start_matches('/').to_ascii_lowercase();
-    let args = args.trim();
-    if name == "desk" {
-        let (sub, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
-        return parse(sub, rest);
-    }
-    let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
-    let need_ticket = |cmd: &str| {
-        if first.is_empty() {
-            Err(Usage(format!(
-                "Usage: {cmd} <ticket>, e.g. {cmd} TICK-2026-0001"
-            )))
-        } else {
-            Ok(first.to_string())
-        }
-    };
-    match name.as_str() {
-        "claim" => Ok(Command::Claim(need_ticket("claim")?)),
-        "unclaim" => Ok(Command::Unclaim(need_ticket("unclaim")?)),
-        "reply" => {
-            let t = need_ticket("reply")?;
-            if rest.trim().is_empty() {
-                return Err(Usage(
-                    "Usage: reply <ticket> <text>, e.g. reply TICK-2026-0001 Thanks, fixed now."
-                        .into(),
-                ));
-            }
-            Ok(Command::Reply(t, rest.trim().to_string()))
-        }
-        "note" => {
-            let t = need_ticket("note")?;
-            if rest.trim().is_empty() {
-                return Err(Usage(
-                    "Usage: note <ticket> <text> — internal, never sent to the customer.".into(),
-                ));
-            }
-            Ok(Command::Note(t, rest.trim().to_string()))
-        }
-        "assign" => {
-            let t = need_ticket("assign")?;
-            match rest.split_whitespace().next() {
-                Some(who) => Ok(Command::Assign(t, who.trim_start_matches('@').to_string())),
-                None => Err(Usage("Usage: assign <ticket> @user".into())),
-            }
-        }
-        "status" => {
-            let t = need_ticket("status")?;
-            let st = rest.trim().replace([' ', '-'], "_").to_ascii_lowercase();
-            match st.parse::<Status>() {
-                Ok(s) => Ok(Command::Status(t, s)),
-                Err(_) => Err(Usage(
-                    "Usage: status <ticket> <open|in_progress|waiting|resolved|closed>".into(),
-                )),
-            }
-        }
-        "resolve" => Ok(Command::Status(need_ticket("resolve")?, Status::Resolved)),
-        "close" => Ok(Command::Status(need_ticket("close")?, Status::Closed)),
-        "reopen" => Ok(Command::Status(need_ticket("reopen")?, Status::Open)),
-        "priority" => {
-            let t = need_ticket("priority")?;
-            match rest.trim().parse::<Priority>() {
-                Ok(p) => Ok(Command::Priority(t, p)),
-                Err(_) => Err(Usage(
-                    "Usage: priority <ticket> <low|medium|high|urgent>".into(),
-                )),
-            }
-        }
-        "away" => {
-            let mut who = None;
-            let mut until = None;
-            for word in args.split_whitespace() {
-                if let Some(h) = word.strip_prefix('@') {
-                    who = Some(h.to_string());
-                } else if let Ok(d) = chrono::NaiveDate::parse_from_str(word, "%Y-%m-%d") {
-                    until = d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-                } else {
-                    return Err(Usage("Usage: away [@user] [YYYY-MM-DD] — out of auto-assignment, optionally until that date.".into()));
-                }
-            }
-            Ok(Command::Away(who, until))
-        }
-        "back" => Ok(Command::Back(
-            args.split_whitespace()
-                .next()
-                .map(|w| w.trim_start_matches('@').to_string()),
-        )),
-        "release-all" | "unclaim-all" => match args.split_whitespace().next() {
-            Some(who) => Ok(Command::ReleaseAll(who.trim_start_matches('@').to_string())),
-            None => Err(Usage("Usage: release-all @user".into())),
-        },
-        "reassign-all" => {
-            let w: Vec<&str> = args.split_whitespace().collect();
-            match w.as_slice() {
-                [from, to] => Ok(Command::ReassignAll(
-                    from.trim_start_matches('@').to_string(),
-                    to.trim_start_matches('@').to_string(),
-                )),
-                _ => Err(Usage("Usage: reassign-all @from @to".into())),
-            }
-        }
-        "history" => Ok(Command::History(need_ticket("history")?)),
-        "merge" => {
-            let w: Vec<&str> = args.split_whitespace().collect();
-            match w.as_slice() {
-                [from, into] | [from, "into", into] => {
-                    Ok(Command::Merge(from.to_string(), into.to_string()))
-                }
-                _ => Err(Usage(
-                    "Usage: merge <ticket> <into-ticket>, e.g. merge TICK-2026-0009 TICK-2026-0001 — the first ticket's messages move into the second; replies go to the second's requester.".into(),
-                )),
-            }
-        }
-        "agent" => {
-            let usage = || {
-                Usage("Usage: agent add @handle [member|admin|owner] [dept,dept] · agent remove @handle · agent departments @handle dept,dept".into())
-            };
-            let w: Vec<&str> = args.split_whitespace().collect();
-            let depts = |s: &str| {
-                s.split(',')
-                    .map(|d| d.trim().to_string())
-                    .filter(|d| !d.is_empty())
-                    .collect::<Vec<_>>()
-            };
-            match w.as_slice() {
-                ["add", h, rest @ ..] => {
-                    let mut role = Role::Member;
-                    let mut ds = Vec::new();
-                    for x in rest {
-                        match x.parse::<Role>() {
-                            Ok(r) => role = r,
-                            Err(_) => ds = depts(x),
-                        }
-                    }
-                    Ok(Command::AgentAdd(
-                        h.trim_start_matches('@').to_string(),
-                        role,
-                        ds,
-                    ))
-                }
-                ["remove", h] => Ok(Command::AgentRemove(h.trim_start_matches('@').to_string())),
-                ["departments", h, d] => Ok(Command::AgentDepartments(
-                    h.trim_start_matches('@').to_string(),
-                    depts(d),
-                )),
-                _ => Err(usage()),
-            }
-        }
-        "mine" => Ok(Command::Mine),
-        "unassigned" | "queue" => Ok(Command::Unassigned),
-        "workload" => Ok(Command::Workload),
-        "ticket" | "show" => Ok(Command::Ticket(need_ticket("ticket")?)),
-        "list" | "tickets" => Ok(Command::List),
-        "help" | "" => Ok(Command::Help),
-        other => Err(Usage(format!(
-            "Unknown command `{other}`. {}",
-            messages::USAGE
-        ))),
+    super::catalogue::parse(name, args)
+}
+
+/// The `help` prefix of a surface: how a command is typed there (`/desk claim …` on Slack,
+/// `/claim …` on Discord, `claim …` elsewhere).
+fn typed_prefix(surface: crate::desk::Surface) -> &'static str {
+    match surface {
+        crate::desk::Surface::Slack => "/desk ",
+        crate::desk::Surface::Discord => "/",
+        crate::desk::Surface::Console | crate::desk::Surface::Cli => "",
     }
 }
 
-/// Runs `cmd` as `actor` and returns the answer to show them (privately on chat platforms).
+/// Runs `cmd` as `actor` and returns the answer to show them (privately on chat platforms),
+/// a refusal worded like a success.
 ///
 /// Text from tickets (subjects, requesters) is escaped for the actor's surface
 /// ([`messages::Mention::of_surface`]).
 pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
+    run(desk, actor, cmd)
+        .await
+        .unwrap_or_else(|refusal| refusal)
+}
+
+/// Runs `cmd` as `actor`: the one executor every surface, button and form goes through.
+///
+/// Errors: the refusal's wording (`messages::error`), for surfaces that show refusals apart
+/// from confirmations (a Slack button click answers only refusals; a form shows them on its
+/// field). A storage failure is logged here.
+pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, String> {
     let style = messages::Mention::of_surface(actor.surface);
     let r = match cmd {
         Command::Claim(n) => desk.claim(actor, &n).await.map(|o| messages::claimed(&o)),
@@ -368,17 +235,14 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
             }
             Err(e) => Err(e),
         },
-        Command::Help => Ok(messages::USAGE.to_string()),
+        Command::Help => Ok(super::catalogue::help(typed_prefix(actor.surface))),
     };
-    match r {
-        Ok(text) => text,
-        Err(e) => {
-            if let crate::desk::DeskError::Store(err) = &e {
-                tracing::error!(error = %err, "command failed on storage");
-            }
-            messages::error(&e)
+    r.map_err(|e| {
+        if let crate::desk::DeskError::Store(err) = &e {
+            tracing::error!(error = %err, "command failed on storage");
         }
-    }
+        messages::error(&e)
+    })
 }
 
 #[cfg(test)]

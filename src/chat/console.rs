@@ -1,5 +1,5 @@
-//! The console surface: cards and thread entries print to the terminal, and commands
-//! (`claim`, `unclaim`, `reply`, `list`, `help`) are read from stdin, acting as one agent.
+//! The console surface: cards and thread entries print to the terminal, and commands (every
+//! command of `super::catalogue`) are read from stdin, acting as one agent.
 //! This is how claimdesk runs on a machine with neither Slack nor Discord.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +10,7 @@ use crate::store::chat_posts::ChatPost;
 
 use super::commands;
 use crate::desk::messages::{self, Mention};
+use crate::domain::actions::offered;
 
 /// Prints cards to stdout.
 #[derive(Clone, Default)]
@@ -39,7 +40,9 @@ impl ConsoleChat {
     }
 }
 
-fn render(card: &CardView, what: &str) -> String {
+/// The card as text: headline, status, sender, facts, preview, and one line per action the
+/// domain offers ([`offered`]) saying what to type.
+pub(crate) fn render(card: &CardView, what: &str) -> String {
     let rule = "─".repeat(60);
     let mut out = format!(
         "{rule}\n[{what}] {}\n{}\n{}\n",
@@ -55,8 +58,14 @@ fn render(card: &CardView, what: &str) -> String {
     for line in messages::preview(card, Mention::Plain).lines() {
         out.push_str(&format!("  │ {line}\n"));
     }
-    if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
-        out.push_str(&format!("  [Claim]  → type: claim {}\n", card.number));
+    for a in offered(card.status, card.assignee.is_some()) {
+        let text = if a.opens_form() { " <text>" } else { "" };
+        out.push_str(&format!(
+            "  [{}]  → type: {} {}{text}\n",
+            a.label(),
+            a.name(),
+            card.number
+        ));
     }
     out.push_str(&rule);
     out

@@ -2,6 +2,7 @@
 //! answer out. Outgoing calls (cards, thread messages, ephemeral answers) are made only by
 //! the outbox worker through [`Platform`].
 
+pub mod catalogue;
 pub mod commands;
 pub mod console;
 pub mod discord;
@@ -229,6 +230,114 @@ impl Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::desk::CardView;
+    use crate::domain::actions::{offered, CardAction};
+    use crate::domain::{Priority, Status};
+
+    fn card(status: Status, held: bool) -> CardView {
+        let now = chrono::Utc::now();
+        CardView {
+            number: "TICK-2026-0001".into(),
+            status,
+            assignee: held.then(|| ("ana".into(), Some("U000000ANA".into()), None)),
+            requester: "dana@customer.example".into(),
+            subject: "Export".into(),
+            preview: "Export fails".into(),
+            message_count: 1,
+            merged_into: (status == Status::Merged).then(|| "TICK-2026-0002".into()),
+            priority: Priority::Medium,
+            claimed_at: held.then_some(now),
+            last_customer_at: Some(now),
+            as_of: now,
+            attachment_count: 0,
+            bounced: false,
+            linked_to: None,
+            department: "support".into(),
+            attachments: Vec::new(),
+        }
+    }
+
+    fn slack_buttons(c: &CardView) -> Vec<String> {
+        let v = serde_json::to_value(super::slack::card_content(c)).expect("serialises");
+        v["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+            .map(|e| {
+                assert_eq!(e["value"], c.number.as_str());
+                e["action_id"].as_str().unwrap_or("").to_string()
+            })
+            .collect()
+    }
+
+    fn discord_buttons(c: &CardView) -> Vec<String> {
+        let v = serde_json::to_value(super::discord::components(c)).expect("serialises");
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+            .map(|b| {
+                let id = b["custom_id"].as_str().unwrap_or("");
+                let (name, number) = id.split_once(':').unwrap_or((id, ""));
+                assert_eq!(number, c.number);
+                name.to_string()
+            })
+            .collect()
+    }
+
+    fn console_buttons(c: &CardView) -> Vec<String> {
+        super::console::render(c, "Updated")
+            .lines()
+            .filter(|l| l.contains("→ type:"))
+            .filter_map(|l| l.trim().strip_prefix('[')?.split_once(']'))
+            .map(|(label, hint)| {
+                let action = CardAction::ALL
+                    .into_iter()
+                    .find(|a| a.label() == label)
+                    .expect("a known action");
+                assert!(
+                    hint.contains(&format!("type: {} {}", action.name(), c.number)),
+                    "{hint}"
+                );
+                action.name().to_string()
+            })
+            .collect()
+    }
+
+    /// Every status × held or not × surface: the buttons drawn are the domain's `offered`.
+    #[test]
+    fn every_surface_draws_the_actions_the_domain_offers() {
+        for status in Status::ALL {
+            for held in [false, true] {
+                let c = card(status, held);
+                let want: Vec<String> = offered(status, held)
+                    .into_iter()
+                    .map(|a| a.name().to_string())
+                    .collect();
+                assert_eq!(slack_buttons(&c), want, "slack {status} held={held}");
+                assert_eq!(discord_buttons(&c), want, "discord {status} held={held}");
+                assert_eq!(console_buttons(&c), want, "console {status} held={held}");
+            }
+        }
+    }
+
+    /// Each card action is a catalogue command taking the ticket alone (or opening its form).
+    #[test]
+    fn every_card_action_is_a_catalogue_command() {
+        for a in CardAction::ALL {
+            let line = "TICK-2026-0001";
+            if a.opens_form() {
+                assert!(
+                    super::catalogue::form_request(a.name(), line).is_some(),
+                    "{a:?}"
+                );
+            } else {
+                assert!(super::catalogue::parse(a.name(), line).is_ok(), "{a:?}");
+            }
+        }
+    }
 
     #[test]
     fn hostile_file_names_are_made_safe() {

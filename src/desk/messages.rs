@@ -6,7 +6,7 @@
 //! own words, so it can neither address people nor disguise a link.
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
-use crate::domain::Status;
+use crate::domain::{Role, Status};
 use crate::store::messages::Message;
 
 /// How a platform writes a mention of an agent, and so how text we did not write is escaped.
@@ -419,8 +419,45 @@ pub fn workload(w: &crate::desk::workload::Workload) -> String {
 }
 
 /// Usage of the commands, for `help` and malformed input.
-pub const USAGE: &str =
-    "Commands: claim <ticket> · unclaim <ticket> · reply <ticket> <text> · list · help";
+pub const USAGE: &str = "Type `help` for every command.";
+
+/// How to type one command: `Usage: claim <ticket>, e.g. claim TICK-2026-0001 — Take a
+/// ticket`. `usage` is the command's syntax, `example` one typical use, `help` one line.
+pub fn usage(usage: &str, example: &str, help: &str) -> String {
+    format!("Usage: {usage}, e.g. {example} — {help}.")
+}
+
+/// How to type a command with several forms (`agent add …`, `agent remove …`).
+pub fn usage_of_forms(forms: &[String]) -> String {
+    format!("Usage: {}", forms.join(" · "))
+}
+
+/// The answer to a command claimdesk does not know.
+pub fn unknown_command(name: &str) -> String {
+    format!("Unknown command `{name}`. {USAGE}")
+}
+
+/// The heading of the `help` group of commands meant for `role` and above.
+pub fn help_heading(role: Role) -> &'static str {
+    match role {
+        Role::Member => "Everyone on the desk",
+        Role::Admin => "Admins (and owners)",
+        Role::Owner => "Owners",
+    }
+}
+
+/// The `help` text: for each role, its heading and one line per command (`usage — help`).
+/// Groups without commands are left out.
+pub fn help(groups: &[(Role, Vec<(String, &str)>)]) -> String {
+    let mut out = String::from("claimdesk commands (who may run them):");
+    for (role, lines) in groups.iter().filter(|(_, l)| !l.is_empty()) {
+        out.push_str(&format!("\n\n{}:", help_heading(*role)));
+        for (usage, help) in lines {
+            out.push_str(&format!("\n  {usage} — {help}"));
+        }
+    }
+    out
+}
 
 /// An error answer: what went wrong and what to do next.
 pub fn error(e: &DeskError) -> String {

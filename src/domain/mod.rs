@@ -1,6 +1,7 @@
 //! Types and rules of the desk, with no I/O: tickets, the status machine, permissions and
 //! threading keys. `src/desk` applies these; no surface re-implements them.
 
+pub mod actions;
 pub mod assignment;
 pub mod auth_results;
 pub mod classify;

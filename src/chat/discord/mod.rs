@@ -4,9 +4,12 @@
 //! <https://discord.com/developers/docs/resources/channel#start-thread-from-message>,
 //! <https://discord.com/developers/docs/interactions/message-components>.
 
+pub mod commands;
 pub mod files;
 pub mod gateway;
 pub mod routes;
+
+pub use commands::command_definitions;
 
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
@@ -19,7 +22,8 @@ use serenity::http::{LightMethod, Request, Route};
 use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
-use crate::domain::{Event, Status};
+use crate::domain::actions::{offered, CardAction};
+use crate::domain::Status;
 use crate::store::chat_posts::ChatPost;
 
 use crate::chat::ChatError;
@@ -48,6 +52,8 @@ pub mod custom_id {
     pub const NOTE: &str = "note";
     /// Resolve button.
     pub const RESOLVE: &str = "resolve";
+    /// Reopen button.
+    pub const REOPEN: &str = "reopen";
     /// The reply modal's submit.
     pub const REPLY_MODAL: &str = "reply-modal";
     /// The note modal's submit.
@@ -422,99 +428,6 @@ impl DiscordChat {
     }
 }
 
-/// The slash commands, as the body of a bulk overwrite: `/claim`, `/unclaim`, `/assign`,
-/// `/reply` (opens a modal), `/note`, `/status`, `/priority`, `/mine`, `/unassigned`,
-/// `/ticket`, `/merge`, `/workload`, `/help`. Every `ticket` option autocompletes open ticket numbers.
-/// <https://discord.com/developers/docs/interactions/application-commands#application-command-object>
-pub fn command_definitions() -> serde_json::Value {
-    use serde_json::json;
-    const STRING: u8 = 3;
-    const USER: u8 = 6;
-    let ticket = json!({"type": STRING, "name": "ticket", "description": "Ticket number, e.g. TICK-2026-0001",
-                        "required": true, "autocomplete": true, "max_length": 40});
-    let choices = |names: &[&str]| -> Vec<serde_json::Value> {
-        names
-            .iter()
-            .map(|n| json!({"name": n.replace('_', " "), "value": n}))
-            .collect()
-    };
-    let cmd = |name: &str, description: &str, options: Vec<serde_json::Value>| json!({"name": name, "type": 1, "description": description, "options": options});
-    json!([
-        cmd(
-            "claim",
-            "Take a ticket: you become its owner",
-            vec![ticket.clone()]
-        ),
-        cmd(
-            "unclaim",
-            "Give a ticket back to the queue",
-            vec![ticket.clone()]
-        ),
-        cmd(
-            "assign",
-            "Give a ticket to an agent (admins)",
-            vec![
-                ticket.clone(),
-                json!({"type": USER, "name": "user", "description": "The agent", "required": true}),
-            ]
-        ),
-        cmd(
-            "reply",
-            "Email the customer (opens a form naming the recipient)",
-            vec![ticket.clone()]
-        ),
-        cmd(
-            "note",
-            "Add an internal note, never emailed",
-            vec![
-                ticket.clone(),
-                json!({"type": STRING, "name": "text", "description": "The note (a form opens without it)",
-                   "required": false, "max_length": 4000}),
-            ]
-        ),
-        cmd(
-            "status",
-            "Move a ticket through its workflow",
-            vec![
-                ticket.clone(),
-                json!({"type": STRING, "name": "status", "description": "New status", "required": true,
-                   "choices": choices(&["open", "in_progress", "waiting", "resolved", "closed"])}),
-            ]
-        ),
-        cmd(
-            "priority",
-            "Set a ticket's priority",
-            vec![
-                ticket.clone(),
-                json!({"type": STRING, "name": "priority", "description": "New priority", "required": true,
-                   "choices": choices(&["low", "medium", "high", "urgent"])}),
-            ]
-        ),
-        cmd("mine", "Tickets you hold", vec![]),
-        cmd("unassigned", "Tickets nobody holds, oldest first", vec![]),
-        cmd(
-            "ticket",
-            "A ticket's summary and recent history",
-            vec![ticket.clone()]
-        ),
-        cmd(
-            "merge",
-            "Merge a ticket into another (admins, or holding both)",
-            vec![
-                ticket,
-                json!({"type": STRING, "name": "into", "description": "The ticket it goes into",
-                   "required": true, "autocomplete": true, "max_length": 40}),
-            ]
-        ),
-        cmd(
-            "workload",
-            "Load per agent and the unassigned queue",
-            vec![]
-        ),
-        cmd("help", "What claimdesk can do", vec![]),
-    ])
-}
-
 /// How long Discord asked us to wait after a 429: the JSON body's `retry_after` (seconds,
 /// a float, the precise figure), else the `Retry-After` header (seconds), else 1 s; kept
 /// between 10 ms and one hour.
@@ -673,42 +586,22 @@ pub fn embed(card: &CardView) -> CreateEmbed {
         .colour(colour)
 }
 
-/// The buttons that fit the card's state.
+/// The card's buttons: the actions the domain offers ([`offered`]), each with custom id
+/// `{action}:{ticket}` ([`CardAction::name`], which is also the command it runs).
 pub fn components(card: &CardView) -> Vec<CreateActionRow> {
-    let mut buttons = Vec::new();
-    if card.assignee.is_none() && card.status.apply(Event::Claim).is_ok() {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::CLAIM, card.number))
-                .label("Claim")
-                .style(ButtonStyle::Primary),
-        );
-    }
-    if card.assignee.is_some() && card.status != Status::Merged {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::UNCLAIM, card.number))
-                .label("Unclaim")
-                .style(ButtonStyle::Secondary),
-        );
-    }
-    if card.status != Status::Merged && card.status != Status::Closed {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::REPLY, card.number))
-                .label("Reply")
-                .style(ButtonStyle::Success),
-        );
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::NOTE, card.number))
-                .label("Note")
-                .style(ButtonStyle::Secondary),
-        );
-    }
-    if card.status.apply(Event::Resolve).is_ok() {
-        buttons.push(
-            CreateButton::new(format!("{}:{}", custom_id::RESOLVE, card.number))
-                .label("Resolve")
-                .style(ButtonStyle::Secondary),
-        );
-    }
+    let buttons: Vec<CreateButton> = offered(card.status, card.assignee.is_some())
+        .into_iter()
+        .map(|a| {
+            let style = match a {
+                CardAction::Claim => ButtonStyle::Primary,
+                CardAction::Reply => ButtonStyle::Success,
+                _ => ButtonStyle::Secondary,
+            };
+            CreateButton::new(format!("{}:{}", a.name(), card.number))
+                .label(a.label())
+                .style(style)
+        })
+        .collect();
     if buttons.is_empty() {
         Vec::new()
     } else {

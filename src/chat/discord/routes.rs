@@ -22,10 +22,12 @@ use axum::Json;
 use serde::Deserialize;
 use serenity::interactions_endpoint::Verifier;
 
+use crate::chat::catalogue;
 use crate::chat::commands::{self, Command};
 use crate::chat::discord::{custom_id, DiscordChat};
 use crate::desk::messages;
 use crate::desk::{Actor, Desk, Surface};
+use crate::domain::actions::CardAction;
 use crate::domain::Status;
 use crate::store::agents::Identity;
 
@@ -242,19 +244,6 @@ pub fn deferred() -> serde_json::Value {
     }})
 }
 
-/// Commands whose work grows with the desk, answered deferred.
-fn is_slow(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::Workload
-            | Command::Ticket(_)
-            | Command::Mine
-            | Command::Unassigned
-            | Command::List
-            | Command::History(_)
-    )
-}
-
 fn text_of(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
@@ -325,41 +314,67 @@ fn note_modal(n: &str) -> serde_json::Value {
 }
 
 /// The command a slash command asks for, or a response to give at once (a modal for
-/// `/reply` and `/note` without text). `/desk <sub>` carries its subcommand as a nested
-/// option; `/assign`'s `user` option (a Discord user) is turned into that agent's handle.
+/// `/reply` and `/note` without text, a usage answer). The catalogue names the command's
+/// arguments: `/agent` carries its subcommand (and `/desk`, if registered by hand, its
+/// command) as a nested option; each typed option is read back as the catalogue's argument,
+/// an agent (a Discord user) turned into that agent's handle.
 async fn command_of(desk: &Desk, data: &Data) -> Result<Command, serde_json::Value> {
-    let name = data.name.as_deref().unwrap_or("");
-    let (name, opts) = match (name, data.options.first()) {
-        ("desk", Some(sub)) => (sub.name.as_str(), sub.options.as_slice()),
-        _ => (name, data.options.as_slice()),
-    };
-    let ticket = option_text(opts, "ticket");
-    let text = option_text(opts, "text");
-    match name {
-        "reply" if text.trim().is_empty() && !ticket.is_empty() => {
-            return Err(reply_modal(desk, ticket.trim()).await)
-        }
-        "note" if text.trim().is_empty() && !ticket.is_empty() => {
-            return Err(note_modal(ticket.trim()))
-        }
-        _ => {}
+    let mut name = data.name.as_deref().unwrap_or("");
+    let mut opts = data.options.as_slice();
+    if let ("desk", Some(sub)) = (name, opts.first()) {
+        (name, opts) = (sub.name.as_str(), sub.options.as_slice());
     }
-    let rest = match name {
-        "assign" => {
-            let who = option_text(opts, "user");
-            match desk.agent(Identity::Discord(&who)).await {
-                Ok(a) => a.handle,
-                // A handle typed as text still works.
-                Err(crate::desk::DeskError::NotAMember) => who,
-                Err(e) => return Err(private(&messages::error(&e))),
+    let specs = catalogue::named(name);
+    let spec = match specs.as_slice() {
+        [] => return Err(private(&messages::unknown_command(name))),
+        [one] if one.sub.is_none() => *one,
+        several => {
+            let Some(sub) = opts.first() else {
+                return Err(private(
+                    &catalogue::find(name, "")
+                        .err()
+                        .map(|u| u.0)
+                        .unwrap_or_default(),
+                ));
+            };
+            match several.iter().find(|s| s.sub == Some(sub.name.as_str())) {
+                Some(s) => {
+                    opts = sub.options.as_slice();
+                    *s
+                }
+                None => return Err(private(&messages::unknown_command(name))),
             }
         }
-        "status" => option_text(opts, "status"),
-        "priority" => option_text(opts, "priority"),
-        "merge" => option_text(opts, "into"),
-        _ => text,
     };
-    commands::parse(name, &format!("{ticket} {rest}")).map_err(|u| private(&u.0))
+    let ticket = option_text(opts, "ticket");
+    if let Some(form) = spec.form {
+        if option_text(opts, "text").trim().is_empty() && !ticket.trim().is_empty() {
+            return Err(match form {
+                catalogue::Form::Reply => reply_modal(desk, ticket.trim()).await,
+                catalogue::Form::Note => note_modal(ticket.trim()),
+            });
+        }
+    }
+    let mut values = std::collections::HashMap::new();
+    for a in spec.args {
+        let v = option_text(opts, a.name);
+        if v.is_empty() {
+            continue;
+        }
+        let v = if a.kind == catalogue::ArgKind::Agent {
+            match desk.agent(Identity::Discord(&v)).await {
+                Ok(agent) => agent.handle,
+                // A handle typed as text still works.
+                Err(crate::desk::DeskError::NotAMember) => v,
+                Err(e) => return Err(private(&messages::error(&e))),
+            }
+        } else {
+            v
+        };
+        values.insert(a.name, v);
+    }
+    let line = catalogue::line_from_options(spec, |a| values.get(a.name).cloned());
+    spec.parse_args(&line).map_err(|u| private(&u.0))
 }
 
 /// Up to [`AUTOCOMPLETE_MAX`] open tickets whose number (or its serial part, `0012`) starts
@@ -440,20 +455,25 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
         }
         kind::MESSAGE_COMPONENT => {
             let id = data.custom_id.as_deref().unwrap_or("");
-            match id.split_once(':') {
-                Some((custom_id::CLAIM, n)) => Command::Claim(n.to_string()),
-                Some((custom_id::UNCLAIM, n)) => Command::Unclaim(n.to_string()),
-                Some((custom_id::RESOLVE, n)) => Command::Status(n.to_string(), Status::Resolved),
-                // Name the recipient before anything can be sent.
-                Some((custom_id::REPLY, n)) => {
-                    return Ok(Outcome::Respond(reply_modal(desk, n).await))
+            // A card button's custom id is `{action}:{ticket}`; the action is its command.
+            let Some((action, n)) = id
+                .split_once(':')
+                .and_then(|(a, n)| Some((CardAction::from_name(a)?, n)))
+            else {
+                return Ok(Outcome::Respond(private(&format!(
+                    "Unknown button `{id}`."
+                ))));
+            };
+            // Name the recipient before anything can be sent.
+            match catalogue::form_request(action.name(), n) {
+                Some((catalogue::Form::Reply, n)) => {
+                    return Ok(Outcome::Respond(reply_modal(desk, &n).await))
                 }
-                Some((custom_id::NOTE, n)) => return Ok(Outcome::Respond(note_modal(n))),
-                _ => {
-                    return Ok(Outcome::Respond(private(&format!(
-                        "Unknown button `{id}`."
-                    ))))
-                }
+                Some((catalogue::Form::Note, n)) => return Ok(Outcome::Respond(note_modal(&n))),
+                None => match catalogue::parse(action.name(), n) {
+                    Ok(cmd) => cmd,
+                    Err(usage) => return Ok(Outcome::Respond(private(&usage.0))),
+                },
             }
         }
         kind::MODAL_SUBMIT => {
@@ -471,7 +491,7 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
         agent,
         surface: Surface::Discord,
     };
-    if is_slow(&cmd) {
+    if catalogue::is_slow(&cmd) {
         return Ok(Outcome::Defer {
             actor,
             command: cmd,

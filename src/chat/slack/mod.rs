@@ -17,7 +17,7 @@ use slack_morphism::prelude::*;
 use crate::desk::channels::Channels;
 use crate::desk::query::truncate;
 use crate::desk::CardView;
-use crate::domain::Status;
+use crate::domain::actions::{offered, CardAction};
 use crate::store::chat_posts::ChatPost;
 
 use crate::chat::ChatError;
@@ -32,7 +32,8 @@ pub const SECTION_FIELDS_MAX: usize = 10;
 /// Slack's limit on the blocks of one message.
 pub const MESSAGE_BLOCKS_MAX: usize = 50;
 
-/// Action IDs of the card's buttons; the button value is the ticket number.
+/// Action IDs of the card's buttons (each [`CardAction::name`], which is also the command it
+/// runs); the button value is the ticket number.
 pub mod action {
     /// Claim button.
     pub const CLAIM: &str = "claim";
@@ -44,6 +45,8 @@ pub mod action {
     pub const REPLY: &str = "reply";
     /// Note button: opens the internal-note modal (`views.open`).
     pub const NOTE: &str = "note";
+    /// Reopen button.
+    pub const REOPEN: &str = "reopen";
 }
 
 /// What a modal writes, and where its submission goes (`view.callback_id`).
@@ -317,7 +320,7 @@ fn facts(card: &CardView) -> SlackBlock {
 }
 
 /// The card as Block Kit: headline and status, the facts as fields, sender and preview, and
-/// the buttons that fit the status; at most [`MESSAGE_BLOCKS_MAX`] blocks, every text within
+/// the buttons the domain offers ([`offered`]); at most [`MESSAGE_BLOCKS_MAX`] blocks, every text within
 /// its limit (long previews end in `…`; the full text stays stored).
 pub fn card_content(card: &CardView) -> SlackMessageContent {
     let status = messages::status_line(card, Mention::Slack);
@@ -337,22 +340,10 @@ pub fn card_content(card: &CardView) -> SlackMessageContent {
     if !files.is_empty() {
         blocks.push(section(&format!("*Attachments*\n{}", files.join("\n"))));
     }
-    let mut buttons = Vec::new();
-    if card.assignee.is_none() && card.status.apply(crate::domain::Event::Claim).is_ok() {
-        buttons.push(button("Claim", action::CLAIM, &card.number, true));
-    }
-    if card.assignee.is_some() && card.status != Status::Merged {
-        buttons.push(button("Unclaim", action::UNCLAIM, &card.number, false));
-    }
-    if card.status.apply(crate::domain::Event::AgentReply).is_ok() {
-        buttons.push(button("Reply", action::REPLY, &card.number, false));
-    }
-    if card.status != Status::Merged {
-        buttons.push(button("Note", action::NOTE, &card.number, false));
-    }
-    if card.status.apply(crate::domain::Event::Resolve).is_ok() {
-        buttons.push(button("Resolve", action::RESOLVE, &card.number, false));
-    }
+    let buttons: Vec<SlackActionBlockElement> = offered(card.status, card.assignee.is_some())
+        .into_iter()
+        .map(|a| button(a.label(), a.name(), &card.number, a == CardAction::Claim))
+        .collect();
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
     }
@@ -377,7 +368,7 @@ fn classify(e: SlackClientError) -> ChatError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Priority;
+    use crate::domain::{Priority, Status};
 
     #[test]
     fn card_blocks_fit_slack_limits_with_huge_input() {

@@ -28,12 +28,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::chat::commands;
-use crate::chat::slack::{
-    action, modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK,
-};
+use crate::chat::catalogue;
+use crate::chat::commands::{self, Command};
+use crate::chat::slack::{modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK};
 use crate::desk::messages;
 use crate::desk::{Actor, Desk, DeskError, Surface};
+use crate::domain::actions::CardAction;
 use crate::store::agents::Identity;
 
 use crate::web::WebState;
@@ -272,22 +272,17 @@ impl std::fmt::Debug for SlashCommand {
     }
 }
 
-/// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form.
+/// `reply <ticket>` / `note <ticket>` (also after `/desk`) with no text: the modal form
+/// (the catalogue says which commands have one).
 fn modal_request(command: &str, text: &str) -> Option<(ModalKind, String)> {
-    let name = command.trim().trim_start_matches('/').to_ascii_lowercase();
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let (name, args) = match (name.as_str(), words.as_slice()) {
-        ("desk", [sub, rest @ ..]) => (sub.to_ascii_lowercase(), rest.to_vec()),
-        _ => (name, words),
-    };
-    let kind = match name.as_str() {
-        "reply" => ModalKind::Reply,
-        "note" => ModalKind::Note,
-        _ => return None,
-    };
-    match args.as_slice() {
-        [ticket] => Some((kind, ticket.to_string())),
-        _ => None,
+    catalogue::form_request(command, text).map(|(form, ticket)| (modal_kind(form), ticket))
+}
+
+/// The Slack modal of a catalogue form.
+fn modal_kind(form: catalogue::Form) -> ModalKind {
+    match form {
+        catalogue::Form::Reply => ModalKind::Reply,
+        catalogue::Form::Note => ModalKind::Note,
     }
 }
 
@@ -415,10 +410,11 @@ struct ModalMeta {
 /// and returns the body to acknowledge with: `None` for an empty 200, or a
 /// `view_submission` answer (`{"response_action":"errors","errors":{"body":"…"}}`).
 ///
-/// - `block_actions` from the card: Claim, Unclaim, Resolve run at once (refusals reach the
-///   clicker by `chat.postEphemeral`, changes show as card edits); Reply and Note open a modal.
-/// - `view_submission` of a claimdesk modal: sends the reply or adds the note; a refusal is
-///   shown on the text field, success closes the modal and confirms privately.
+/// - `block_actions` from the card: each button (`domain::actions::CardAction`) is its
+///   catalogue command, run by `commands::run` at once (refusals reach the clicker by
+///   `chat.postEphemeral`, changes show as card edits); Reply and Note open a modal.
+/// - `view_submission` of a claimdesk modal: the reply or note command, run the same way; a
+///   refusal is shown on the text field, success closes the modal and confirms privately.
 /// - Every other type, and views claimdesk did not open: acknowledged, nothing done.
 pub async fn on_interaction(s: &WebState, payload: Value) -> Option<Value> {
     match payload.get("type").and_then(Value::as_str) {
@@ -463,14 +459,9 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
         .and_then(|a| serde_json::from_value(a).ok())
         .unwrap_or_default();
     for a in actions {
-        let ours = [
-            action::CLAIM,
-            action::UNCLAIM,
-            action::RESOLVE,
-            action::REPLY,
-            action::NOTE,
-        ];
-        let (true, Some(number)) = (ours.contains(&a.action_id.as_str()), a.value.as_deref())
+        // A claimdesk button's action ID is the card action's name, its value the ticket.
+        let (Some(card_action), Some(number)) =
+            (CardAction::from_name(&a.action_id), a.value.as_deref())
         else {
             tracing::debug!(action_id = %a.action_id, "Slack action not from a claimdesk card; ignored");
             continue;
@@ -482,30 +473,30 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
                     agent,
                     surface: Surface::Slack,
                 };
-                let modal_kind = match a.action_id.as_str() {
-                    action::REPLY => Some(ModalKind::Reply),
-                    action::NOTE => Some(ModalKind::Note),
-                    _ => None,
-                };
-                let r = match (modal_kind, &trigger, &chat) {
-                    (Some(kind), Some(trigger), Some(chat)) => {
-                        open_modal(&desk, chat.clone(), kind, number, trigger, &channel.id, &user.id)
-                            .await
-                    }
-                    (Some(_), _, _) => Err(DeskError::BadInput(
+                let form = catalogue::form_request(card_action.name(), number);
+                match (form, &trigger, &chat) {
+                    (Some((form, _)), Some(trigger), Some(chat)) => open_modal(
+                        &desk,
+                        chat.clone(),
+                        modal_kind(form),
+                        number,
+                        trigger,
+                        &channel.id,
+                        &user.id,
+                    )
+                    .await
+                    .err()
+                    .map(|e| messages::error(&e)),
+                    (Some(_), _, _) => Some(messages::error(&DeskError::BadInput(
                         "This button needs a Slack trigger to open its form; use /desk reply or /desk note.".into(),
-                    )),
-                    (None, _, _) => match a.action_id.as_str() {
-                        action::CLAIM => desk.claim(&actor, number).await.map(|_| ()),
-                        action::UNCLAIM => desk.unclaim(&actor, number).await.map(|_| ()),
-                        action::RESOLVE => desk
-                            .set_status(&actor, number, crate::domain::Status::Resolved)
-                            .await
-                            .map(|_| ()),
-                        _ => Ok(()),
+                    ))),
+                    // Every other button is its command, run by the one executor; only a
+                    // refusal is told (a change shows as the card's edit).
+                    (None, _, _) => match catalogue::parse(card_action.name(), number) {
+                        Ok(cmd) => commands::run(&desk, &actor, cmd).await.err(),
+                        Err(usage) => Some(usage.0),
                     },
-                };
-                r.err().map(|e: DeskError| messages::error(&e))
+                }
             }
         };
         if let Some(text) = answer {
@@ -554,26 +545,25 @@ async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
     let desk = s.desk.clone();
     let (ticket, who) = (meta.ticket.clone(), user.clone());
     let work = async move {
-        let agent = desk.agent(Identity::Slack(&who)).await?;
+        let agent = desk
+            .agent(Identity::Slack(&who))
+            .await
+            .map_err(|e| messages::error(&e))?;
         let actor = Actor {
             agent,
             surface: Surface::Slack,
         };
-        match kind {
-            ModalKind::Reply => desk
-                .reply(&actor, &ticket, &text)
-                .await
-                .map(|o| messages::replied(&o, messages::Mention::Slack)),
-            ModalKind::Note => desk
-                .note(&actor, &ticket, &text)
-                .await
-                .map(|n| format!("Internal note added to {n}.")),
-        }
+        // The submitted form is its command, run by the one executor.
+        let cmd = match kind {
+            ModalKind::Reply => Command::Reply(ticket, text),
+            ModalKind::Note => Command::Note(ticket, text),
+        };
+        commands::run(&desk, &actor, cmd).await
     };
     let late_desk = s.desk.clone();
     let (channel, late_user) = (meta.channel.clone(), user.clone());
-    let late = move |r: Result<String, DeskError>| async move {
-        let text = r.unwrap_or_else(|e| messages::error(&e));
+    let late = move |r: Result<String, String>| async move {
+        let text = r.unwrap_or_else(|refusal| refusal);
         if !channel.is_empty() {
             tell_later(&late_desk, &channel, &late_user, &text).await;
         }
@@ -585,12 +575,7 @@ async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
             }
             None
         }
-        Some(Err(e)) => {
-            if let DeskError::Store(err) = &e {
-                tracing::error!(error = %err, "modal submission failed on storage");
-            }
-            Some(field_error(&messages::error(&e)))
-        }
+        Some(Err(refusal)) => Some(field_error(&refusal)),
         None => None,
     }
 }
