@@ -567,7 +567,8 @@ fn now_rfc3339() -> String {
 }
 
 fn load_spec(rel: &str) -> Value {
-    let path = format!("{}/../shared/specs/{}", env!("CARGO_MANIFEST_DIR"), rel);
+    // This crate sits in `testkit/` of the checkout; the specs sit beside the checkout.
+    let path = format!("{}/../../shared/specs/{}", env!("CARGO_MANIFEST_DIR"), rel);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read spec {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("cannot parse spec {path}: {e}"))
