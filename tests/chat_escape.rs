@@ -91,7 +91,7 @@ fn unescaped(s: &str, pat: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_receives_customer_text_escaped_in_cards_threads_notices_and_answers() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: true,
         discord: false,
     })
@@ -206,7 +206,7 @@ fn allowed(r: &support::standin::Recorded) -> Option<(Vec<String>, Vec<String>, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_gets_escaped_markdown_and_allowed_mentions_on_every_message_it_is_sent() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })
@@ -426,7 +426,7 @@ async fn terminal_output_carries_no_control_characters_or_bidi_overrides() {
 /// the channel, and Discord's `allowed_mentions` names exactly them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_ping_for_a_waiting_ticket_is_the_only_mention_allowed() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })

@@ -309,7 +309,7 @@ async fn slack_modal_story_from_email_to_resolved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desk_reply_without_text_opens_the_modal_and_refusals_show_on_the_field() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })

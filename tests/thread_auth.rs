@@ -59,7 +59,7 @@ async fn count(app: &App, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn only_signed_ids_of_ours_thread_a_reply() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     let domain = app.settings.desk.message_id_domain.clone();
     let number = open_ticket(&app, 1, "first@customer.example", "Printer", "It jams.").await;
@@ -152,7 +152,7 @@ async fn only_signed_ids_of_ours_thread_a_reply() {
 
 #[tokio::test]
 async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     // Dana opens a ticket, copying Carol.
     let raw = email(

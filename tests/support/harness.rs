@@ -96,6 +96,18 @@ impl<T> std::ops::Deref for Service<T> {
     }
 }
 
+impl<T> std::ops::DerefMut for Service<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            Service::Started(t) => t,
+            Service::NotStarted(n) => panic!(
+                "this test was set up with harness::db_only(), which starts no {}: use harness::env()",
+                n.what
+            ),
+        }
+    }
+}
+
 impl NotStarted {
     fn new(what: &'static str, greeting: &'static str) -> NotStarted {
         NotStarted {
