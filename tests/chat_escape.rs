@@ -7,7 +7,7 @@
 
 mod support;
 
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use support::harness::*;
 
 /// Every mention and link form, Slack's and Discord's, plus code fences and terminal controls.
@@ -51,14 +51,6 @@ fn evil_email(message_id: &str, in_reply_to: Option<&str>) -> Vec<u8> {
          \x1b]0;pwned\x07\x1b[2Jcleared\r\n"
     )
     .into_bytes()
-}
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
 }
 
 /// Every string inside `v`, with the JSON path it sits at.

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use claimdesk::app::App;
 use claimdesk::config::{AfterIngest, DepartmentSettings, ImapAuth, OAuth2Settings};
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use claimdesk::intake::imap;
 use secrecy::SecretString;
 use support::harness::*;
@@ -24,14 +24,6 @@ fn no_platforms() -> Platforms {
     Platforms {
         slack: false,
         discord: false,
-    }
-}
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
     }
 }
 
@@ -47,14 +39,6 @@ fn email(from: &str, message_id: &str, subject: &str, extra: &str) -> Vec<u8> {
 
 async fn ingest(app: &App, uid: u32, raw: &[u8]) -> Ingested {
     app.desk.ingest(src(uid), raw).await.expect("ingest")
-}
-
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count query");
-    n
 }
 
 #[tokio::test]

@@ -9,18 +9,10 @@ mod support;
 
 use claimdesk::app::App;
 use claimdesk::chat::commands;
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use support::harness::*;
 
 const STRANGER: &str = claimdesk::desk::messages::STRANGER_AUTOMATIC;
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
-}
 
 /// An email from `from` to `to` with extra header lines `extra` (each ending in CRLF) at the
 /// top of the header section, where a receiving server puts its trace fields.
@@ -35,14 +27,6 @@ fn email(from: &str, to: &str, message_id: &str, subject: &str, extra: &str) -> 
 
 async fn ingest(app: &App, uid: u32, raw: &[u8]) -> Ingested {
     app.desk.ingest(src(uid), raw).await.expect("ingest")
-}
-
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    n
 }
 
 async fn id_of(app: &App, number: &str) -> i64 {

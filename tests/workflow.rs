@@ -105,14 +105,6 @@ async fn holder(app: &App, number: &str) -> Option<String> {
         .and_then(|t| t.assignee)
 }
 
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count");
-    n
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_claims_have_one_winner_and_499_clear_refusals() {
     let env = db_only(Platforms {

@@ -651,3 +651,54 @@ pub fn view_submission_payload(
     v["view"]["state"] = serde_json::json!({"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}});
     v
 }
+
+/// What [`count`] can run a query on: an app's pool, or a pool.
+pub trait HasPool {
+    /// The connection pool to query.
+    fn pg_pool(&self) -> &sqlx::PgPool;
+}
+
+impl HasPool for App {
+    fn pg_pool(&self) -> &sqlx::PgPool {
+        self.desk.pool()
+    }
+}
+
+impl HasPool for sqlx::PgPool {
+    fn pg_pool(&self) -> &sqlx::PgPool {
+        self
+    }
+}
+
+/// The one number a `SELECT count(*) …` (or any one-`bigint` query) returns; panics with the
+/// query and the error when it fails.
+pub async fn count(db: &impl HasPool, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(db.pg_pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    n
+}
+
+/// Where a test's email came from: `uid` of mailbox `support` (UIDVALIDITY 1).
+pub fn src(uid: u32) -> claimdesk::desk::Source<'static> {
+    claimdesk::desk::Source {
+        mailbox: "support",
+        uidvalidity: 1,
+        uid,
+    }
+}
+
+/// The value of header `name` (case-insensitive) in the head of the raw message `raw`,
+/// unfolded and trimmed.
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim().to_string())
+}
