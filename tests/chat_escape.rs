@@ -7,7 +7,7 @@
 
 mod support;
 
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use support::harness::*;
 
 /// Every mention and link form, Slack's and Discord's, plus code fences and terminal controls.
@@ -53,14 +53,6 @@ fn evil_email(message_id: &str, in_reply_to: Option<&str>) -> Vec<u8> {
     .into_bytes()
 }
 
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
-}
-
 /// Every string inside `v`, with the JSON path it sits at.
 fn strings(v: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
     match v {
@@ -91,7 +83,7 @@ fn unescaped(s: &str, pat: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_receives_customer_text_escaped_in_cards_threads_notices_and_answers() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: true,
         discord: false,
     })
@@ -206,7 +198,7 @@ fn allowed(r: &support::standin::Recorded) -> Option<(Vec<String>, Vec<String>, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_gets_escaped_markdown_and_allowed_mentions_on_every_message_it_is_sent() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })
@@ -426,7 +418,7 @@ async fn terminal_output_carries_no_control_characters_or_bidi_overrides() {
 /// the channel, and Discord's `allowed_mentions` names exactly them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_ping_for_a_waiting_ticket_is_the_only_mention_allowed() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })

@@ -35,7 +35,7 @@ async fn deliver_everything(app: &claimdesk::app::App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn card_survives_429_500_and_a_hanging_server_and_ends_in_its_latest_state_once() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: true,
         discord: false,
     })

@@ -47,7 +47,7 @@ async fn gateway_mode_answers_interactions_through_the_callback() {
         .with_env_filter("warn,claimdesk=info")
         .with_test_writer()
         .try_init();
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })

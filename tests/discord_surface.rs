@@ -44,7 +44,7 @@ fn shapes() -> Vec<(String, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_payload_gets_a_valid_or_clear_answer() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: true,
     })
@@ -92,7 +92,7 @@ async fn every_documented_payload_gets_a_valid_or_clear_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_are_registered_autocompleted_and_slow_ones_deferred() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: true,
     })
@@ -269,7 +269,7 @@ async fn commands_are_registered_autocompleted_and_slow_ones_deferred() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_card_waits_as_long_as_discord_asks() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: true,
     })

@@ -28,18 +28,6 @@ async fn wait_views(slack: &SlackStandin, n: usize) {
     .await;
 }
 
-fn header(raw: &str, name: &str) -> Option<String> {
-    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
-    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-    unfolded
-        .lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .map(|l| l[name.len() + 1..].trim().to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_modal_story_from_email_to_resolved() {
     let env = env(Platforms {
@@ -309,7 +297,7 @@ async fn slack_modal_story_from_email_to_resolved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desk_reply_without_text_opens_the_modal_and_refusals_show_on_the_field() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })

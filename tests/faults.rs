@@ -18,14 +18,6 @@ use rand::Rng;
 use support::harness::*;
 use support::services::{Dovecot, PgCluster};
 
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count query");
-    n
-}
-
 /// `count`, but `None` while the database is unreachable (it is being restarted).
 async fn try_count(pool: &sqlx::PgPool, sql: &str) -> Option<i64> {
     sqlx::query_as::<_, (i64,)>(sql)

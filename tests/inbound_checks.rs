@@ -47,7 +47,7 @@ fn note_submit(number: &str, id: &str, text: &str) -> String {
 
 #[tokio::test]
 async fn replayed_or_stale_discord_interactions_are_refused_with_no_effect() {
-    let env = env(platforms(false, true)).await;
+    let env = db_only(platforms(false, true)).await;
     let app = env.app().await;
     let web = app.start_web().await.expect("web");
     let n = open_ticket(&app, 1, "replay@customer.example", "Replay", "x").await;
@@ -131,7 +131,7 @@ async fn slack_post_at(addr: std::net::SocketAddr, body: &str, ts: &str) -> u16 
 
 #[tokio::test]
 async fn slack_timestamps_that_overflow_are_refused_without_a_panic() {
-    let env = env(platforms(true, false)).await;
+    let env = db_only(platforms(true, false)).await;
     let app = env.app().await;
     let web = app.start_web().await.expect("web");
     let n = open_ticket(&app, 1, "ts@customer.example", "Timestamps", "x").await;
@@ -159,7 +159,7 @@ fn with_app_id(form: String, app_id: &str) -> String {
 
 #[tokio::test]
 async fn slack_requests_from_another_workspace_or_app_are_refused() {
-    let mut env = env(platforms(true, false)).await;
+    let mut env = db_only(platforms(true, false)).await;
     if let Some(s) = env.settings.slack.as_mut() {
         s.team_id = Some("T0TEST".into());
         s.api_app_id = Some("A0TEST".into());
@@ -244,7 +244,7 @@ async fn slack_requests_from_another_workspace_or_app_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_socket_mode_envelopes_from_another_workspace_are_dropped() {
-    let mut env = env(platforms(true, false)).await;
+    let mut env = db_only(platforms(true, false)).await;
     use_slack_socket_mode(&mut env);
     if let Some(s) = env.settings.slack.as_mut() {
         s.team_id = Some("T0TEST".into());
@@ -295,7 +295,7 @@ async fn slack_socket_mode_envelopes_from_another_workspace_are_dropped() {
 
 #[tokio::test]
 async fn a_short_message_id_key_stops_the_start() {
-    let mut env = env(platforms(false, false)).await;
+    let mut env = db_only(platforms(false, false)).await;
     let var = format!("TEST_MESSAGE_ID_KEY_{}", uuid::Uuid::new_v4().simple());
     env.settings.desk.message_id_key_env = var.clone();
     // Only this test reads this variable.
@@ -372,7 +372,7 @@ async fn interaction_tokens_never_reach_the_logs() {
     const RESPONSE_URL_SECRET: &str = "RESPONSEURLSECRET42";
     const TRIGGER: &str = "4242.4242.TRIGGERSECRET";
 
-    let mut env = env(platforms(true, true)).await;
+    let mut env = db_only(platforms(true, true)).await;
     if let Some(d) = env.settings.discord.as_mut() {
         d.application_id = Some("400000000000000001".into());
         d.register_commands = false;

@@ -81,14 +81,6 @@ fn hostile(headers: &[String], body: &str) -> Vec<u8> {
     email(&all, body)
 }
 
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count query");
-    n
-}
-
 /// Runs a test's schema change as the database's owner (the app's own role may not alter
 /// tables).
 async fn exec(env: &TestEnv, sql: &str) {

@@ -17,14 +17,6 @@ use secrecy::SecretString;
 use support::harness::*;
 use support::services::{free_port, Dovecot};
 
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count query");
-    n
-}
-
 async fn status_of(pool: &sqlx::PgPool, mailbox: &str) -> Option<MailboxStatus> {
     let mut conn = pool.acquire().await.expect("connection");
     mailbox_status::list(&mut conn)

@@ -25,14 +25,6 @@ fn claimdesk(env: &TestEnv, config: &std::path::Path, args: &[&str]) -> tokio::p
     c
 }
 
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count query");
-    n
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_ticket_commit_and_card_post_posts_the_card_exactly_once_on_restart() {
     let env = env(Platforms {

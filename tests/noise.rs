@@ -5,30 +5,14 @@
 
 mod support;
 
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use support::harness::*;
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
-}
 
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.eq_ignore_ascii_case(name).then_some(v.trim())
     })
-}
-
-async fn count(app: &claimdesk::app::App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count");
-    n
 }
 
 fn from_sender(sender: &str, id: &str, subject: &str) -> Vec<u8> {

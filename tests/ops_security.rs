@@ -27,7 +27,7 @@ fn sqlstate(e: &sqlx::Error) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_role_may_append_and_read_the_audit_trail_but_never_change_or_empty_it() {
-    let env = env(NO_CHAT).await;
+    let env = db_only(NO_CHAT).await;
     assert_ne!(
         env.db.app_url, env.db.url,
         "the harness connects the app as {APP_ROLE}"
@@ -128,7 +128,7 @@ async fn the_app_role_ingests_claims_and_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_warns_when_the_app_connects_as_a_superuser_and_not_as_the_app_role() {
-    let mut env = env(NO_CHAT).await;
+    let mut env = db_only(NO_CHAT).await;
     env.settings.mailboxes.clear();
     // Two roles (the harness): migrated by the admin, connected as claimdesk_app.
     env.app().await;
@@ -192,7 +192,7 @@ async fn record_failure(app: &claimdesk::app::App) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_names_no_error_host_or_user_and_admin_routes_are_not_served_without_token() {
-    let env = env(NO_CHAT).await;
+    let env = db_only(NO_CHAT).await;
     let app = env.app().await;
     record_failure(&app).await;
     let running = app.start_web().await.expect("web");
@@ -228,7 +228,7 @@ async fn healthz_names_no_error_host_or_user_and_admin_routes_are_not_served_wit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_details_need_the_admin_bearer_token() {
-    let mut env = env(NO_CHAT).await;
+    let mut env = db_only(NO_CHAT).await;
     let token = "s3cret-admin-token-0123456789";
     env.secrets.admin_token = Some(SecretString::from(token));
     let app = env.app().await;
@@ -264,7 +264,7 @@ async fn metrics_and_details_need_the_admin_bearer_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_listener_serves_metrics_and_details_while_the_public_one_does_not() {
-    let mut env = env(NO_CHAT).await;
+    let mut env = db_only(NO_CHAT).await;
     env.settings.web.admin_bind = Some("127.0.0.1:0".into());
     let app = env.app().await;
     record_failure(&app).await;
@@ -288,7 +288,7 @@ async fn the_admin_listener_serves_metrics_and_details_while_the_public_one_does
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_routes_refuse_bodies_over_one_mebibyte() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: true,
     })

@@ -52,7 +52,7 @@ async fn outbox_kinds(app: &claimdesk::app::App) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bolt_body_over_http_is_acknowledged_and_changes_nothing() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })
@@ -406,7 +406,7 @@ async fn standin_checks_apps_connections_open_and_views_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_desk_work_is_acknowledged_in_time_and_answered_later() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })

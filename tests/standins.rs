@@ -1152,3 +1152,46 @@ fn discord_signer_verifies_with_ed25519_dalek_and_serenity() {
         DiscordSigner::from_seed([7; 32]).public_key_hex()
     );
 }
+
+// ------------------------------------------------------------------------------------
+// The database-only harness
+// ------------------------------------------------------------------------------------
+
+fn no_platforms() -> support::harness::Platforms {
+    support::harness::Platforms {
+        slack: false,
+        discord: false,
+    }
+}
+
+/// `db_only` gives a working desk on a fresh database without starting Dovecot or an SMTP sink.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_only_starts_no_mail_server_and_the_desk_works() {
+    let env = support::harness::db_only(no_platforms()).await;
+    assert!(env.dovecot.started().is_none() && env.smtp.started().is_none());
+    let app = env.app().await;
+    let n = support::harness::open_ticket(&app, 1, "d1@customer.example", "Hi", "Hello.").await;
+    assert!(n.starts_with("TICK-") && n.ends_with("-0001"), "{n}");
+}
+
+/// A test set up with `db_only` that fetches mail fails when its environment is dropped,
+/// saying which server it reached for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "to its Dovecot, which was not started: use harness::env()")]
+async fn a_db_only_test_that_fetches_mail_fails_naming_the_fix() {
+    let env = support::harness::db_only(no_platforms()).await;
+    let app = env.app().await;
+    let reports = app.intake_once().await.expect("intake runs");
+    assert!(
+        reports.iter().all(|(_, r)| r.is_err()),
+        "no mailbox to fetch from"
+    );
+}
+
+/// Reading a mail server a `db_only` test did not start panics with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "starts no SMTP sink: use harness::env()")]
+async fn a_db_only_test_that_reads_the_smtp_sink_fails_naming_the_fix() {
+    let env = support::harness::db_only(no_platforms()).await;
+    let _ = env.smtp.messages();
+}

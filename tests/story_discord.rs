@@ -188,7 +188,7 @@ async fn discord_story_from_email_to_reply_and_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discord_rejects_bad_signatures_and_strangers() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: true,
     })

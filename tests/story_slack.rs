@@ -15,19 +15,6 @@ fn card_posts(slack: &support::standin::SlackStandin) -> Vec<serde_json::Value> 
         .collect()
 }
 
-fn header(raw: &str, name: &str) -> Option<String> {
-    // Unfold, then find `Name: value`.
-    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
-    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-    unfolded
-        .lines()
-        .find(|l| {
-            l.to_ascii_lowercase()
-                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
-        })
-        .map(|l| l[name.len() + 1..].trim().to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_story_from_email_to_reply_and_back() {
     let env = env(Platforms {

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use claimdesk::app::App;
 use claimdesk::config::{AfterIngest, DepartmentSettings, ImapAuth, OAuth2Settings};
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use claimdesk::intake::pipeline;
 use secrecy::SecretString;
 use support::harness::*;
@@ -24,14 +24,6 @@ fn no_platforms() -> Platforms {
     Platforms {
         slack: false,
         discord: false,
-    }
-}
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
     }
 }
 
@@ -49,17 +41,9 @@ async fn ingest(app: &App, uid: u32, raw: &[u8]) -> Ingested {
     app.desk.ingest(src(uid), raw).await.expect("ingest")
 }
 
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count query");
-    n
-}
-
 #[tokio::test]
 async fn only_signed_ids_of_ours_thread_a_reply() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     let domain = app.settings.desk.message_id_domain.clone();
     let number = open_ticket(&app, 1, "first@customer.example", "Printer", "It jams.").await;
@@ -152,7 +136,7 @@ async fn only_signed_ids_of_ours_thread_a_reply() {
 
 #[tokio::test]
 async fn tags_and_plus_addresses_are_trusted_only_from_the_thread() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     // Dana opens a ticket, copying Carol.
     let raw = email(

@@ -9,18 +9,10 @@ mod support;
 
 use claimdesk::app::App;
 use claimdesk::chat::commands;
-use claimdesk::desk::{Ingested, Source, Surface};
+use claimdesk::desk::{Ingested, Surface};
 use support::harness::*;
 
 const STRANGER: &str = claimdesk::desk::messages::STRANGER_AUTOMATIC;
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
-}
 
 /// An email from `from` to `to` with extra header lines `extra` (each ending in CRLF) at the
 /// top of the header section, where a receiving server puts its trace fields.
@@ -35,14 +27,6 @@ fn email(from: &str, to: &str, message_id: &str, subject: &str, extra: &str) -> 
 
 async fn ingest(app: &App, uid: u32, raw: &[u8]) -> Ingested {
     app.desk.ingest(src(uid), raw).await.expect("ingest")
-}
-
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    n
 }
 
 async fn id_of(app: &App, number: &str) -> i64 {
@@ -92,7 +76,7 @@ fn dsn(id: &str, original: &str, subject: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn automatic_messages_get_the_same_sender_check_as_people() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     let t1 = open_ticket(&app, 1, "d1@customer.example", "Printer", "It jams.").await;
     let plus = SUPPORT.replace('@', &format!("+{t1}@"));
@@ -227,7 +211,7 @@ async fn automatic_messages_get_the_same_sender_check_as_people() {
 
 #[tokio::test]
 async fn references_across_requesters_link_the_tickets_and_replies_stay_apart() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })
@@ -378,7 +362,7 @@ async fn references_across_requesters_link_the_tickets_and_replies_stay_apart() 
 
 #[tokio::test]
 async fn references_within_one_requester_still_merge() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     let a = open_ticket(&app, 1, "d1@customer.example", "Printer", "It jams.").await;
     let b = open_ticket(&app, 2, "d2@customer.example", "Scanner", "Dead.").await;
@@ -417,7 +401,7 @@ async fn run(app: &App, who: &claimdesk::desk::Actor, text: &str) -> String {
 
 #[tokio::test]
 async fn the_merge_command_merges_by_hand_audited_for_admins_or_holders_of_both() {
-    let env = env(no_platforms()).await;
+    let env = db_only(no_platforms()).await;
     let app = env.app().await;
     let dana = open_ticket(&app, 1, "d1@customer.example", "Invoice", "Wrong.").await;
     let raw = email(
@@ -515,7 +499,7 @@ async fn the_merge_command_merges_by_hand_audited_for_admins_or_holders_of_both(
 
 #[tokio::test]
 async fn dmarc_from_our_own_server_decides_whether_a_tag_is_trusted() {
-    let mut env = env(no_platforms()).await;
+    let mut env = db_only(no_platforms()).await;
     for wrong in ["", " ", "mx.claimdesk.test; dmarc=pass", "two words"] {
         let mut s = env.settings.clone();
         s.intake.trust_authentication_results = Some(wrong.into());
@@ -622,7 +606,7 @@ async fn dmarc_from_our_own_server_decides_whether_a_tag_is_trusted() {
 async fn tickets_opened_by_naming_another_count_toward_the_loop_limit() {
     // A tag from a stranger is looked up in the database mid-batch (the unit of work flushes
     // and forgets what it read); the ticket it then opens must still count for its sender.
-    let mut env = env(no_platforms()).await;
+    let mut env = db_only(no_platforms()).await;
     env.settings.mailboxes[0].acknowledge = true;
     env.settings.noise.acks_per_sender_per_hour = 100;
     env.settings.noise.loop_tickets = 3;
@@ -660,7 +644,7 @@ async fn tickets_opened_by_naming_another_count_toward_the_loop_limit() {
 
 #[tokio::test]
 async fn merge_is_reachable_from_slack_and_discord() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: true,
     })

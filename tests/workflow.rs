@@ -34,7 +34,7 @@ fn member(handle: &str, capacity: Option<u32>) -> AgentSettings {
 
 /// A desk whose `support` department auto-assigns, with the given agents (plus admin ana).
 async fn auto_env(agents: Vec<AgentSettings>) -> (TestEnv, App) {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -107,17 +107,9 @@ async fn holder(app: &App, number: &str) -> Option<String> {
         .and_then(|t| t.assignee)
 }
 
-async fn count(app: &App, sql: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .fetch_one(app.desk.pool())
-        .await
-        .expect("count");
-    n
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_claims_have_one_winner_and_499_clear_refusals() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -302,7 +294,7 @@ async fn away_agents_get_nothing_and_back_drains_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_thousand_tickets_from_fifty_tasks_get_gap_free_numbers_and_the_year_rolls_over() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -386,7 +378,7 @@ async fn one_thousand_tickets_from_fifty_tasks_get_gap_free_numbers_and_the_year
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_changes_follow_roles_and_keep_resolution_times() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -501,7 +493,7 @@ async fn status_changes_follow_roles_and_keep_resolution_times() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_assign_reassign_and_bulk_release_and_every_change_is_in_the_history() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -601,7 +593,7 @@ async fn admins_assign_reassign_and_bulk_release_and_every_change_is_in_the_hist
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inactive_claims_are_warned_then_released() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -663,7 +655,7 @@ async fn inactive_claims_are_warned_then_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requesters_close_by_email_only_when_the_policy_allows() {
     for allowed in [false, true] {
-        let mut env = env(Platforms {
+        let mut env = db_only(Platforms {
             slack: false,
             discord: false,
         })
@@ -711,7 +703,7 @@ async fn requesters_close_by_email_only_when_the_policy_allows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_owners_manage_agents_from_chat() {
-    let mut env = env(Platforms {
+    let mut env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -753,7 +745,7 @@ async fn only_owners_manage_agents_from_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workload_mine_and_unassigned_show_the_queues() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -821,7 +813,7 @@ async fn workload_mine_and_unassigned_show_the_queues() {
 /// opens replies (only) to every member.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_reply_and_change_only_tickets_they_hold_unless_the_policy_says_anyone() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: false,
         discord: false,
     })
@@ -922,7 +914,7 @@ async fn members_reply_and_change_only_tickets_they_hold_unless_the_policy_says_
 /// nothing is queued for the customer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_slack_a_members_reply_to_a_ticket_another_holds_is_refused_with_the_holder_named() {
-    let env = env(Platforms {
+    let env = db_only(Platforms {
         slack: true,
         discord: false,
     })

@@ -1,5 +1,6 @@
 //! One claimdesk per test: a fresh database, its own Dovecot, SMTP sink and platform
-//! stand-ins, and settings pointing at them.
+//! stand-ins, and settings pointing at them ([`env`]); or, for a test that needs no mail
+//! server, the database and stand-ins only ([`db_only`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +13,7 @@ use secrecy::SecretString;
 use super::services::{Dovecot, SmtpSink, TestDb};
 use super::signing::{slack_signature, DiscordSigner};
 use super::standin::{DiscordStandin, SlackStandin};
+use claimdesk_testkit::tripwire::Tripwire;
 
 /// Slack signing secret used by every test.
 pub const SLACK_SECRET: &str = "test-slack-signing-secret";
@@ -41,8 +43,8 @@ pub struct Platforms {
 /// Everything one test runs against.
 pub struct TestEnv {
     pub db: TestDb,
-    pub dovecot: Dovecot,
-    pub smtp: SmtpSink,
+    pub dovecot: Service<Dovecot>,
+    pub smtp: Service<SmtpSink>,
     pub slack: Option<SlackStandin>,
     pub discord: Option<DiscordStandin>,
     pub discord_signer: DiscordSigner,
@@ -54,12 +56,121 @@ pub fn repo_path(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// Starts the services and builds settings for them (from `config/default.toml`).
+/// A mail server of a [`TestEnv`]: started by [`env`], or not started by [`db_only`], whose
+/// settings then point at a [`Tripwire`] that refuses and counts every connection.
+///
+/// Reads as the server itself (`env.dovecot.append(…)`, `&env.smtp`); doing so on one that was
+/// not started panics, naming the fix. A test that connected to a tripwire (intake, an email
+/// delivered) fails when its `TestEnv` is dropped.
+pub enum Service<T> {
+    Started(T),
+    NotStarted(NotStarted),
+}
+
+/// Where a mail server would be in a [`db_only`] environment.
+pub struct NotStarted {
+    what: &'static str,
+    tripwire: Tripwire,
+}
+
+impl<T> Service<T> {
+    /// The server, if this environment started it.
+    pub fn started(&self) -> Option<&T> {
+        match self {
+            Service::Started(t) => Some(t),
+            Service::NotStarted(_) => None,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Service<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Service::Started(t) => t,
+            Service::NotStarted(n) => panic!(
+                "this test was set up with harness::db_only(), which starts no {}: use harness::env()",
+                n.what
+            ),
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Service<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            Service::Started(t) => t,
+            Service::NotStarted(n) => panic!(
+                "this test was set up with harness::db_only(), which starts no {}: use harness::env()",
+                n.what
+            ),
+        }
+    }
+}
+
+impl NotStarted {
+    fn new(what: &'static str, greeting: &'static str) -> NotStarted {
+        NotStarted {
+            what,
+            tripwire: Tripwire::start(greeting).expect("tripwire"),
+        }
+    }
+}
+
+impl Drop for NotStarted {
+    fn drop(&mut self) {
+        let hits = self.tripwire.hits();
+        if hits > 0 && !std::thread::panicking() {
+            panic!(
+                "this test was set up with harness::db_only() but connected {hits} time(s) to \
+                 its {}, which was not started: use harness::env()",
+                self.what
+            );
+        }
+    }
+}
+
+/// Starts the services (a database, Dovecot, an SMTP sink and the platform stand-ins `p`
+/// asks for) and builds settings for them (from `config/default.toml`).
 pub async fn env(p: Platforms) -> TestEnv {
+    build(p, true).await
+}
+
+/// As [`env`] but for a test that needs no mail server: starts the database and the stand-ins
+/// only. The mailbox and SMTP settings point at tripwires (see [`Service`]), so intake or an
+/// email delivery fails the test instead of passing unnoticed.
+pub async fn db_only(p: Platforms) -> TestEnv {
+    build(p, false).await
+}
+
+async fn build(p: Platforms, mail: bool) -> TestEnv {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = TestDb::new().await.expect("test database");
-    let dovecot = Dovecot::start().await.expect("dovecot");
-    let smtp = SmtpSink::start().await.expect("smtp sink");
+    let (dovecot, smtp) = if mail {
+        (
+            Service::Started(Dovecot::start().await.expect("dovecot")),
+            Service::Started(SmtpSink::start().await.expect("smtp sink")),
+        )
+    } else {
+        (
+            Service::NotStarted(NotStarted::new(
+                "Dovecot",
+                "* BYE no IMAP server in this test (harness::db_only)\r\n",
+            )),
+            Service::NotStarted(NotStarted::new(
+                "SMTP sink",
+                "554 no SMTP server in this test (harness::db_only)\r\n",
+            )),
+        )
+    };
+    let (imap_port, imap_user, imap_password) = match &dovecot {
+        Service::Started(d) => (d.port, d.user.clone(), d.password.clone()),
+        Service::NotStarted(n) => (n.tripwire.port, "support".into(), "unused".into()),
+    };
+    let smtp_port = match &smtp {
+        Service::Started(s) => s.port,
+        Service::NotStarted(n) => n.tripwire.port,
+    };
     let slack = if p.slack {
         Some(SlackStandin::start().await.expect("slack stand-in"))
     } else {
@@ -85,14 +196,14 @@ pub async fn env(p: Platforms) -> TestEnv {
     let mb = &mut settings.mailboxes[0];
     mb.address = SUPPORT.into();
     mb.host = "127.0.0.1".into();
-    mb.port = dovecot.port;
-    mb.username = dovecot.user.clone();
+    mb.port = imap_port;
+    mb.username = imap_user;
     // Acknowledgement emails are on by default in config/default.toml; tests that count mail
     // or messages expect only what they send themselves, so they are off unless a test (see
     // tests/noise.rs) turns them on.
     mb.acknowledge = false;
     settings.smtp.host = "127.0.0.1".into();
-    settings.smtp.port = smtp.port;
+    settings.smtp.port = smtp_port;
     if let Some(s) = settings.slack.as_mut() {
         s.channel = SLACK_CHANNEL.into();
         if let Some(st) = &slack {
@@ -116,7 +227,7 @@ pub async fn env(p: Platforms) -> TestEnv {
     let mut imap_passwords = HashMap::new();
     imap_passwords.insert(
         settings.mailboxes[0].name.clone(),
-        SecretString::from(dovecot.password.clone()),
+        SecretString::from(imap_password),
     );
     let secrets = Secrets {
         imap_passwords,
@@ -539,4 +650,55 @@ pub fn view_submission_payload(
     v["view"]["title"] = view["title"].clone();
     v["view"]["state"] = serde_json::json!({"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}});
     v
+}
+
+/// What [`count`] can run a query on: an app's pool, or a pool.
+pub trait HasPool {
+    /// The connection pool to query.
+    fn pg_pool(&self) -> &sqlx::PgPool;
+}
+
+impl HasPool for App {
+    fn pg_pool(&self) -> &sqlx::PgPool {
+        self.desk.pool()
+    }
+}
+
+impl HasPool for sqlx::PgPool {
+    fn pg_pool(&self) -> &sqlx::PgPool {
+        self
+    }
+}
+
+/// The one number a `SELECT count(*) …` (or any one-`bigint` query) returns; panics with the
+/// query and the error when it fails.
+pub async fn count(db: &impl HasPool, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .fetch_one(db.pg_pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    n
+}
+
+/// Where a test's email came from: `uid` of mailbox `support` (UIDVALIDITY 1).
+pub fn src(uid: u32) -> claimdesk::desk::Source<'static> {
+    claimdesk::desk::Source {
+        mailbox: "support",
+        uidvalidity: 1,
+        uid,
+    }
+}
+
+/// The value of header `name` (case-insensitive) in the head of the raw message `raw`,
+/// unfolded and trimmed.
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim().to_string())
 }

@@ -826,8 +826,8 @@ pub struct SmtpSink {
     child: Mutex<Child>,
 }
 
-/// The SMTP sink program, shared with `scripts/run-local.sh`.
-const SMTP_SINK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/smtp-sink.py");
+/// The SMTP sink program, shared with `scripts/run-local.sh` (this crate sits in `testkit/`).
+const SMTP_SINK_PY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smtp-sink.py");
 
 impl SmtpSink {
     /// Starts the sink and waits until it answers `220`.

@@ -16,6 +16,7 @@
 //! stand-in ("Never use a reply's ts value; use its parent instead").
 
 use super::*;
+use axum::body::Body;
 
 /// A file shared by `files.completeUploadExternal`, with the bytes uploaded for it.
 #[derive(Clone, Debug)]
