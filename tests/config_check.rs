@@ -125,7 +125,8 @@ fn config_check_of_an_invalid_file_exits_non_zero_naming_the_problem() {
 fn config_check_refuses_a_half_configured_platform_as_serve_does() {
     // A Slack bot token without the signing secret (HTTP mode), and a Discord bot token
     // without the public key (HTTP mode): each names the missing variable, never a value.
-    let cases: [(&str, &[(&str, &str)], &str); 2] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 2] = [
         (
             "slack without signing secret",
             &[("SLACK_BOT_TOKEN", "xoxb-bot-token-91aa")],
