@@ -68,20 +68,24 @@ async fn replayed_or_stale_discord_interactions_are_refused_with_no_effect() {
     assert_eq!(third, 401);
     assert_eq!(notes_on(&app, &n).await, 1, "the replay had no effect");
 
-    // Properly signed, but too old, too far ahead, or not a time at all.
+    // Properly signed, but too old, too far ahead, or not a time at all. The window edges
+    // are taken from the clock at the moment of sending (a loaded machine may have spent
+    // seconds since `now`), with a margin of 5 s beyond the 300 s window.
+    let edge = |d: i64| move || (chrono::Utc::now().timestamp() + d).to_string();
     for (i, ts) in [
-        (now - 301).to_string(),
-        (now + 301).to_string(),
-        (now - 86_400).to_string(),
-        "99999999999999999999".into(),
-        "-9223372036854775808".into(),
-        "9223372036854775807".into(),
-        "soon".into(),
-        String::new(),
+        Box::new(edge(-305)) as Box<dyn Fn() -> String>,
+        Box::new(edge(305)),
+        Box::new(move || (now - 86_400).to_string()),
+        Box::new(|| "99999999999999999999".into()),
+        Box::new(|| "-9223372036854775808".into()),
+        Box::new(|| "9223372036854775807".into()),
+        Box::new(|| "soon".into()),
+        Box::new(String::new),
     ]
     .into_iter()
     .enumerate()
     {
+        let ts = ts();
         let body = note_submit(&n, &format!("90000000000000010{i}"), "stale");
         let (code, _) = discord_post_signed(web.addr, signer, &body, &ts, false).await;
         assert_eq!(code, 401, "timestamp {ts:?}");
