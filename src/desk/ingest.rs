@@ -401,7 +401,12 @@ impl Desk {
         store::locks::hold_for_transaction(&mut tx, THREADING_LOCK).await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
-            let mut work = Work::new(&mut tx, messages.len(), self.noise.loop_window_minutes);
+            let mut work = Work::new(
+                &mut tx,
+                messages.len(),
+                self.noise.loop_window_minutes,
+                self.now(),
+            );
             let started = std::time::Instant::now();
             for (i, m) in messages.iter().enumerate() {
                 if work.is_cold() {

@@ -26,7 +26,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::{Status, TicketNumber};
@@ -120,6 +120,9 @@ pub struct Work<'c, 'a> {
     hint: usize,
     /// `noise.loop_window_minutes`, for [`SenderStats::opened`] and `flagged`.
     window_minutes: u32,
+    /// The time of this unit of work (the desk's clock): tickets and messages are created,
+    /// and status changes happen, at it.
+    now: DateTime<Utc>,
     cache: Caches,
     /// Set when the caches were dropped; [`Work::preload`] clears it.
     cold: bool,
@@ -136,12 +139,20 @@ pub struct Work<'c, 'a> {
 }
 
 impl<'c, 'a> Work<'c, 'a> {
-    /// A unit of work on `conn` (inside the caller's transaction) for about `hint` messages.
-    pub fn new(conn: &'c mut PgConnection, hint: usize, window_minutes: u32) -> Work<'c, 'a> {
+    /// A unit of work on `conn` (inside the caller's transaction) for about `hint` messages,
+    /// at time `now` (the desk's clock: the `created_at` of its tickets and messages, the
+    /// time of its status changes, the end of the loop window).
+    pub fn new(
+        conn: &'c mut PgConnection,
+        hint: usize,
+        window_minutes: u32,
+        now: DateTime<Utc>,
+    ) -> Work<'c, 'a> {
         Work {
             conn,
             hint: hint.max(1),
             window_minutes,
+            now,
             cache: Caches::default(),
             cold: true,
             counters: HashMap::new(),
@@ -238,7 +249,8 @@ impl<'c, 'a> Work<'c, 'a> {
         if unknown.is_empty() {
             return Ok(());
         }
-        let rows = super::noise::sender_stats(self.conn, &unknown, self.window_minutes).await?;
+        let rows =
+            super::noise::sender_stats(self.conn, &unknown, self.window_minutes, self.now).await?;
         self.cache.senders.extend(rows);
         Ok(())
     }
@@ -377,7 +389,7 @@ impl<'c, 'a> Work<'c, 'a> {
                 subject: t.subject.to_string(),
                 mailbox: t.mailbox.to_string(),
                 merged_into: None,
-                created_at: Utc::now(),
+                created_at: self.now,
                 claimed_at: None,
                 priority: t.priority,
                 department: t.department.to_string(),
@@ -596,11 +608,11 @@ impl<'c, 'a> Work<'c, 'a> {
             .filter_map(|y| self.counters.get(&y).map(|v| (y, *v)))
             .collect();
         super::tickets::set_counters(conn, &counters).await?;
-        super::tickets::insert_many(conn, &p.tickets).await?;
-        super::tickets::set_states(conn, &last_states(&p.states)).await?;
+        super::tickets::insert_many(conn, &p.tickets, Some(self.now)).await?;
+        super::tickets::set_states(conn, &last_states(&p.states), Some(self.now)).await?;
         super::thread_keys::add_many(conn, &p.thread_keys).await?;
         super::tickets::add_participants_many(conn, &p.participants).await?;
-        let inserted = super::messages::insert_many(conn, &p.messages).await?;
+        let inserted = super::messages::insert_many(conn, &p.messages, Some(self.now)).await?;
         if inserted.len() != p.messages.len() {
             // Someone stored one of these Message-IDs after we looked: the decisions of this
             // batch were made on a wrong premise. Roll back; the batch is fetched again.
@@ -634,8 +646,9 @@ impl<'c, 'a> Work<'c, 'a> {
 }
 
 /// The last queued state of each ticket of `states`, in order of first change. The holder
-/// never changes at ingest, and the timestamps depend only on the final status (`now()`
-/// is fixed within a transaction), so one change per ticket is what the single path writes.
+/// never changes at ingest, and the timestamps depend only on the final status (every
+/// change of a unit of work happens at its `now`), so one change per ticket is what the
+/// changes one by one would write.
 fn last_states(states: &[(i64, Status, Option<i64>)]) -> Vec<StateChange> {
     let mut out: Vec<StateChange> = Vec::new();
     let mut at: HashMap<i64, usize> = HashMap::new();

@@ -163,17 +163,18 @@ pub async fn insert(
     conn: &mut PgConnection,
     m: NewMessage<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let ids = insert_many(conn, &[MessageRow::new(None, &m, m.raw)]).await?;
+    let ids = insert_many(conn, &[MessageRow::new(None, &m, m.raw)], None).await?;
     Ok(ids.first().copied())
 }
 
-/// Inserts `rows` in one statement, skipping those whose Message-ID is stored already;
-/// returns the ids of the rows inserted.
+/// Inserts `rows` as stored `at` (`None`: the transaction's `now()`), in one statement,
+/// skipping those whose Message-ID is stored already; returns the ids of the rows inserted.
 ///
 /// Errors: the database's.
 pub async fn insert_many(
     conn: &mut PgConnection,
     rows: &[MessageRow<'_>],
+    at: Option<DateTime<Utc>>,
 ) -> Result<Vec<i64>, sqlx::Error> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -200,11 +201,11 @@ pub async fn insert_many(
     let inserted: Vec<(i64,)> = sqlx::query_as(
         "INSERT INTO messages (id, ticket_id, message_id, in_reply_to, references_ids, direction,
              from_addr, from_name, to_addrs, subject, body_text, raw, raw_size, mailbox, uid,
-             author_agent_id, body_html, raw_truncated)
+             author_agent_id, body_html, raw_truncated, created_at)
          SELECT COALESCE(id, nextval('messages_id_seq')), ticket, mid, irt,
              ARRAY(SELECT jsonb_array_elements_text(refs)), dir,
              fa, fname, ARRAY(SELECT jsonb_array_elements_text(tos)), subj, body, raw, size,
-             mb, uid, author, html, trunc
+             mb, uid, author, html, trunc, COALESCE($19::timestamptz, now())
          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[],
                      $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
                      $12::bytea[], $13::int[], $14::text[], $15::bigint[], $16::bigint[],
@@ -232,6 +233,7 @@ pub async fn insert_many(
     .bind(&authors)
     .bind(&htmls)
     .bind(&truncated)
+    .bind(at)
     .fetch_all(&mut *conn)
     .await?;
     Ok(inserted.into_iter().map(|r| r.0).collect())

@@ -78,19 +78,21 @@ pub struct SenderStats {
     pub flagged: bool,
 }
 
-/// The [`SenderStats`] of each of `senders` (lower-case addresses), with the loop window
-/// `window_minutes` long, in one query.
+/// The [`SenderStats`] of each of `senders` (lower-case addresses) at `at` (ingest's
+/// clock, which stamps `tickets.created_at`), with the loop window `window_minutes` long,
+/// in one query.
 ///
 /// Errors: the database's.
 pub async fn sender_stats(
     conn: &mut PgConnection,
     senders: &[&str],
     window_minutes: u32,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<(String, SenderStats)>, sqlx::Error> {
     let rows: Vec<(String, i64, i64, bool)> = sqlx::query_as(
         "SELECT s,
             (SELECT count(*) FROM tickets
-              WHERE requester_email = s AND created_at > now() - make_interval(mins => $2)),
+              WHERE requester_email = s AND created_at > $3 - make_interval(mins => $2)),
             (SELECT count(*) FROM acknowledgements
               WHERE sender = s AND created_at > now() - interval '1 hour'),
             EXISTS (SELECT 1 FROM loop_flags
@@ -99,6 +101,7 @@ pub async fn sender_stats(
     )
     .bind(senders)
     .bind(i32::try_from(window_minutes).unwrap_or(i32::MAX))
+    .bind(at)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows

@@ -169,10 +169,15 @@ pub async fn reserve_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, 
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-/// Inserts `rows` as open, unclaimed tickets, one statement whatever their number.
+/// Inserts `rows` as open, unclaimed tickets created (and updated) `at` (`None`: the
+/// transaction's `now()`), one statement whatever their number.
 ///
 /// Errors: the database's (e.g. a number or id already taken).
-pub async fn insert_many(conn: &mut PgConnection, rows: &[TicketRow]) -> Result<(), sqlx::Error> {
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    rows: &[TicketRow],
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -189,9 +194,9 @@ pub async fn insert_many(conn: &mut PgConnection, rows: &[TicketRow]) -> Result<
     let linked: Vec<Option<i64>> = rows.iter().map(|r| r.linked).collect();
     sqlx::query(
         "INSERT INTO tickets (id, number, year, seq, status, requester_email, requester_name,
-             subject, mailbox, department, priority, linked_ticket)
+             subject, mailbox, department, priority, linked_ticket, created_at, updated_at)
          SELECT id, number, year, seq, $12, requester, name, subject, mailbox, department,
-             priority, linked
+             priority, linked, COALESCE($13::timestamptz, now()), COALESCE($13::timestamptz, now())
          FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[],
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
              AS u(id, number, year, seq, requester, name, subject, mailbox, department,
@@ -209,6 +214,7 @@ pub async fn insert_many(conn: &mut PgConnection, rows: &[TicketRow]) -> Result<
     .bind(&priorities)
     .bind(&linked)
     .bind(Status::Open.as_str())
+    .bind(at)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -309,19 +315,46 @@ pub async fn try_claim(
     from: &[&str],
     to: Status,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE tickets SET assignee_id = $2, status = $4, claimed_at = now(), updated_at = now(),
-             holder_active_at = now(), release_warned_at = NULL
-         WHERE id = $1 AND assignee_id IS NULL AND status = ANY($3)",
-    )
-    .bind(id)
-    .bind(agent_id)
-    .bind(from)
-    .bind(to.as_str())
-    .execute(&mut *conn)
-    .await?;
+    // The statuses that may be claimed are open and pending_assignment, without a holder:
+    // [`STATE_RULES`] stamps the claim and leaves nothing else to clear.
+    let sql = format!(
+        "UPDATE tickets t SET {STATE_RULES}
+         FROM (SELECT $2::bigint AS a, $4::text AS st, now() AS at) AS u
+         WHERE t.id = $1 AND t.assignee_id IS NULL AND t.status = ANY($3)"
+    );
+    let r = sqlx::query(&sql)
+        .bind(id)
+        .bind(agent_id)
+        .bind(from)
+        .bind(to.as_str())
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// The status timestamps, decided once for every statement that changes a ticket's status
+/// or holder ([`set_states`], [`try_claim`]): the assignments of an `UPDATE tickets t … FROM
+/// … AS u` where `u.st` is the new status, `u.a` the new holder and `u.at` the time of the
+/// change, and `t` the row before it.
+/// - `updated_at`: the change's time;
+/// - `claimed_at`, `holder_active_at`: the change's time for a new holder, kept for the same
+///   holder, cleared without one; `release_warned_at` cleared for a new holder;
+/// - `resolved_at`: set once on `resolved`, kept on `closed` and `merged`, else cleared (a
+///   reopen);
+/// - `closed_at`: set once on `closed`, kept on `merged`, else cleared.
+pub const STATE_RULES: &str = "status = u.st, assignee_id = u.a, updated_at = u.at,
+    claimed_at = CASE WHEN u.a IS NULL THEN NULL
+                      WHEN t.assignee_id IS DISTINCT FROM u.a THEN u.at
+                      ELSE t.claimed_at END,
+    holder_active_at = CASE WHEN u.a IS NULL THEN NULL
+                            WHEN t.assignee_id IS DISTINCT FROM u.a THEN u.at
+                            ELSE t.holder_active_at END,
+    release_warned_at = CASE WHEN t.assignee_id IS DISTINCT FROM u.a THEN NULL
+                             ELSE t.release_warned_at END,
+    resolved_at = CASE WHEN u.st = 'resolved' THEN COALESCE(t.resolved_at, u.at)
+                       WHEN u.st IN ('closed', 'merged') THEN t.resolved_at ELSE NULL END,
+    closed_at = CASE WHEN u.st = 'closed' THEN COALESCE(t.closed_at, u.at)
+                     WHEN u.st = 'merged' THEN t.closed_at ELSE NULL END";
 
 /// One status change for [`set_states`]: ticket `id` goes to `status` held by `assignee_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,22 +386,20 @@ pub async fn set_state(
             status,
             assignee_id,
         }],
+        None,
     )
     .await
 }
 
-/// Applies `changes` (at most one per ticket) in one statement. This is the one place the
-/// status timestamps are decided:
-/// - `claimed_at`, `holder_active_at`: now for a new holder, kept for the same holder,
-///   cleared without one; `release_warned_at` cleared for a new holder;
-/// - `resolved_at`: set once on `resolved`, kept on `closed` and `merged`, else cleared;
-/// - `closed_at`: set once on `closed`, kept on `merged`, else cleared;
-/// - `updated_at`: now.
+/// Applies `changes` (at most one per ticket) in one statement, as happening `at` (`None`:
+/// the transaction's `now()`; ingest passes the desk's clock). The timestamps follow
+/// [`STATE_RULES`], the one place they are decided.
 ///
 /// Errors: the database's.
 pub async fn set_states(
     conn: &mut PgConnection,
     changes: &[StateChange],
+    at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     if changes.is_empty() {
         return Ok(());
@@ -376,28 +407,19 @@ pub async fn set_states(
     let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
     let statuses: Vec<&str> = changes.iter().map(|c| c.status.as_str()).collect();
     let holders: Vec<Option<i64>> = changes.iter().map(|c| c.assignee_id).collect();
-    sqlx::query(
-        "UPDATE tickets t SET status = u.st, assignee_id = u.a, updated_at = now(),
-             claimed_at = CASE WHEN u.a IS NULL THEN NULL
-                               WHEN t.assignee_id IS DISTINCT FROM u.a THEN now()
-                               ELSE t.claimed_at END,
-             holder_active_at = CASE WHEN u.a IS NULL THEN NULL
-                                     WHEN t.assignee_id IS DISTINCT FROM u.a THEN now()
-                                     ELSE t.holder_active_at END,
-             release_warned_at = CASE WHEN t.assignee_id IS DISTINCT FROM u.a THEN NULL
-                                      ELSE t.release_warned_at END,
-             resolved_at = CASE WHEN u.st = 'resolved' THEN COALESCE(t.resolved_at, now())
-                                WHEN u.st IN ('closed', 'merged') THEN t.resolved_at ELSE NULL END,
-             closed_at = CASE WHEN u.st = 'closed' THEN COALESCE(t.closed_at, now())
-                              WHEN u.st = 'merged' THEN t.closed_at ELSE NULL END
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, st, a)
-         WHERE t.id = u.id",
-    )
-    .bind(&ids)
-    .bind(&statuses)
-    .bind(&holders)
-    .execute(&mut *conn)
-    .await?;
+    let sql = format!(
+        "UPDATE tickets t SET {STATE_RULES}
+         FROM (SELECT id, st, a, COALESCE($4::timestamptz, now()) AS at
+               FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS x(id, st, a)) AS u
+         WHERE t.id = u.id"
+    );
+    sqlx::query(&sql)
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&holders)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
