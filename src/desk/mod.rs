@@ -3,7 +3,9 @@
 //! CLI) calls these and none re-implements them.
 //!
 //! Each use case runs in one Postgres transaction and writes its side effects (card posts
-//! and edits, thread messages, outgoing mail) to the outbox in that same transaction.
+//! and edits, thread messages, outgoing mail, audit events) through one [`Sink`]
+//! ([`Desk::sink`] on its connection, [`Desk::queued`] in ingest's unit of work) to the
+//! outbox and the audit trail in that same transaction.
 
 pub mod agents;
 pub mod assign;
