@@ -1,16 +1,27 @@
-//! The batched ingest path (`Desk::ingest_batch` over `store::batch::Work`) decides every
-//! message exactly as ingesting the messages one at a time does, against real Postgres: the
-//! same outcomes and the same stored state, for a batch that mixes the in-memory decisions
-//! (new ticket, reply, duplicate, quarantine, acknowledgement, loop flag) with the rare ones
-//! that go straight to the database mid-batch (an auto-reply note, a merge, a subject tag
-//! from a stranger), each followed by messages that depend on what came before.
+//! A message is decided and stamped the same way whether it arrives in one IMAP batch with
+//! the messages before it (`Desk::ingest_batch`, one `store::batch::Work`, rows written at
+//! one flush, the tickets it touches answered from the unit of work's caches) or in a run of
+//! its own (`Desk::ingest`, the ticket read back from Postgres), against real Postgres.
+//!
+//! Both desks read the time from the same fixed clock (`Desk::with_clock`), so every
+//! timestamp ingest writes must come from it: a timestamp taken from Postgres (`now()`) or
+//! a status rule applied differently on one side shows as a difference.
 
 mod support;
 
-use chrono::Datelike;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use claimdesk::app::App;
-use claimdesk::desk::{Fetched, Ingested, Source};
+use claimdesk::desk::{Desk, Fetched, Ingested, Source};
 use support::harness::*;
+
+/// The time both desks read.
+fn clock_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 0)
+        .single()
+        .expect("a valid date")
+}
 
 fn mail(from: &str, message_id: &str, subject: &str, extra: &str, body: &str) -> Vec<u8> {
     format!(
@@ -19,6 +30,189 @@ fn mail(from: &str, message_id: &str, subject: &str, extra: &str, body: &str) ->
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
+}
+
+fn src(uid: u32) -> Source<'static> {
+    Source {
+        mailbox: "support",
+        uidvalidity: 1,
+        uid,
+    }
+}
+
+fn fetched(batch: &[Vec<u8>]) -> Vec<Fetched> {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| Fetched::new(u32::try_from(i + 1).expect("uid"), raw.clone(), raw.len()))
+        .collect()
+}
+
+async fn rows(app: &App, sql: &str) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(sql)
+        .fetch_all(app.desk.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.into_iter().map(|r| r.0).collect()
+}
+
+/// A test environment (Slack on, so cards are queued; no acknowledgements; a requester may
+/// close by writing "close"), its app and its desk on the fixed clock.
+async fn desk_on_clock() -> (TestEnv, App, Desk) {
+    let mut env = env(Platforms {
+        slack: true,
+        discord: false,
+    })
+    .await;
+    env.settings.mailboxes[0].acknowledge = false;
+    env.settings.desk.requester_may_close = true;
+    let app = env.app().await;
+    let desk = app.desk.clone().with_clock(Arc::new(clock_time));
+    (env, app, desk)
+}
+
+/// `column` as UTC text to the microsecond (`-` for NULL), whatever the session's zone.
+fn ts(column: &str) -> String {
+    format!("coalesce(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), '-')")
+}
+
+/// [`ts`] of a time known here.
+fn ts_of(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// Every ticket with its status, holder and every timestamp, by number.
+async fn tickets(app: &App) -> Vec<String> {
+    let stamps = [
+        "created_at",
+        "updated_at",
+        "claimed_at",
+        "holder_active_at",
+        "release_warned_at",
+        "first_response_at",
+        "resolved_at",
+        "closed_at",
+    ]
+    .map(ts)
+    .join(", ");
+    let sql = format!(
+        "SELECT concat_ws('|', number, status, coalesce(assignee_id::text, '-'), {stamps})
+         FROM tickets ORDER BY number"
+    );
+    rows(app, &sql).await
+}
+
+/// Every message row (our random Message-IDs replaced), with its ticket and time.
+async fn message_rows(app: &App) -> Vec<String> {
+    rows(
+        app,
+        "SELECT concat_ws('|', CASE WHEN m.direction = 'outbound' THEN 'ours' ELSE m.message_id END,
+             t.number, m.direction, m.from_addr, m.subject, m.body_text, m.raw_size, m.uid,
+             to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+             array_to_string(m.to_addrs, ','), m.in_reply_to)
+         FROM messages m JOIN tickets t ON t.id = m.ticket_id ORDER BY 1",
+    )
+    .await
+}
+
+/// The cards to refresh, as `(ticket, platform)`: a batch queues one card effect per ticket
+/// and platform for every change committed with it.
+async fn card_effects(app: &App) -> Vec<String> {
+    rows(
+        app,
+        "SELECT DISTINCT t.number || '|' || (o.payload->>'platform') FROM outbox o
+         JOIN tickets t ON t.id = o.ticket_id WHERE o.kind = 'card' ORDER BY 1",
+    )
+    .await
+}
+
+/// What each ticket's card shows (`Desk::card_view`), read as of the same instant.
+async fn cards(app: &App) -> Vec<claimdesk::desk::CardView> {
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM tickets ORDER BY number")
+        .fetch_all(app.desk.pool())
+        .await
+        .expect("ticket ids");
+    let mut out = Vec::new();
+    for (id,) in ids {
+        let mut view = app
+            .desk
+            .card_view(id)
+            .await
+            .expect("card view")
+            .expect("the ticket has a card");
+        view.as_of = clock_time();
+        out.push(view);
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_answer_in_the_batch_of_its_original_stamps_the_ticket_as_one_message_per_run_does() {
+    let dana = "Dana <dana@customer.example>";
+    let emails = vec![
+        mail(dana, "q1@customer.example", "Printer jams", "", "It jams."),
+        // The requester's answer closes the ticket: closed_at is stamped.
+        mail(
+            dana,
+            "q2@customer.example",
+            "Re: Printer jams",
+            "In-Reply-To: <q1@customer.example>\r\nReferences: <q1@customer.example>\r\n",
+            "Close.",
+        ),
+    ];
+
+    let (_one_env, one, one_desk) = desk_on_clock().await;
+    let mut per_run = Vec::new();
+    for (i, raw) in emails.iter().enumerate() {
+        let uid = u32::try_from(i + 1).expect("uid");
+        per_run.push(one_desk.ingest(src(uid), raw).await.expect("ingest"));
+    }
+
+    let (_batch_env, all, batch_desk) = desk_on_clock().await;
+    let together = batch_desk
+        .ingest_batch("support", 1, &fetched(&emails))
+        .await
+        .expect("ingest batch");
+
+    let number = format!("TICK-{}-0001", clock_time().year());
+    assert_eq!(
+        together,
+        vec![
+            Ingested::Created(number.clone()),
+            Ingested::Joined(number.clone())
+        ]
+    );
+    assert_eq!(together, per_run, "outcomes");
+
+    let want = tickets(&one).await;
+    assert_eq!(
+        tickets(&all).await,
+        want,
+        "ticket status, holder and timestamps"
+    );
+    // Not vacuous: the answer closed the ticket, stamped by the desk's clock.
+    let t = ts_of(clock_time());
+    assert_eq!(
+        want,
+        vec![format!("{number}|closed|-|{t}|{t}|-|-|-|-|-|{t}")],
+        "closed by the requester at the clock's time"
+    );
+    assert_eq!(
+        message_rows(&all).await,
+        message_rows(&one).await,
+        "message rows"
+    );
+    assert_eq!(message_rows(&one).await.len(), 2);
+    assert_eq!(
+        card_effects(&all).await,
+        card_effects(&one).await,
+        "card effects"
+    );
+    assert_eq!(card_effects(&one).await, vec![format!("{number}|slack")]);
+    let card = cards(&one).await;
+    assert_eq!(cards(&all).await, card, "what the card shows");
+    assert_eq!(card[0].message_count, 2);
+    assert_eq!(card[0].last_customer_at, Some(clock_time()));
 }
 
 /// The batch, in UID order (UIDs 1, 2, …).
@@ -123,22 +317,6 @@ fn messages() -> Vec<Vec<u8>> {
         "Same printer.",
     ));
     v
-}
-
-fn src(uid: u32) -> Source<'static> {
-    Source {
-        mailbox: "support",
-        uidvalidity: 1,
-        uid,
-    }
-}
-
-async fn rows(app: &App, sql: &str) -> Vec<String> {
-    let rows: Vec<(String,)> = sqlx::query_as(sql)
-        .fetch_all(app.desk.pool())
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.into_iter().map(|r| r.0).collect()
 }
 
 /// What is stored, with row ids replaced by ticket numbers and our random acknowledgement
@@ -246,8 +424,14 @@ async fn app_with_acknowledgements() -> (TestEnv, App) {
     (env, app)
 }
 
+/// The unit of work's caches (thread keys, stored Message-IDs, tickets, sender counts, the
+/// rows it queued) answer what Postgres answers one message per run, over a batch that mixes
+/// the in-memory decisions (new ticket, reply, duplicate, quarantine, acknowledgement, loop
+/// flag) with the rare ones that go straight to the database mid-batch (an auto-reply note,
+/// a merge, a subject tag from a stranger), each followed by messages that depend on what
+/// came before.
 #[tokio::test]
-async fn a_batch_decides_every_message_as_one_at_a_time_does() {
+async fn a_mixed_batch_decides_every_message_as_one_message_per_run_does() {
     let batch = messages();
 
     let (_one_env, one) = app_with_acknowledgements().await;

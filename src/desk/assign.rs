@@ -76,16 +76,16 @@ impl Desk {
             })?;
         store::tickets::set_state(conn, t.id, status, Some(agent.id)).await?;
         store::agents::touch_assigned(conn, agent.id).await?;
-        self.audit(
-            conn,
-            t.id,
-            (actor, surface),
-            action,
-            json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
-            json!({"status": status.as_str(), "assignee": agent.handle}),
-        )
-        .await?;
-        self.refresh_cards(conn, t.id).await?;
+        self.sink(conn)
+            .audit(
+                t.id,
+                (actor, surface),
+                action,
+                json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
+                json!({"status": status.as_str(), "assignee": agent.handle}),
+            )
+            .await?;
+        self.sink(conn).cards(t.id).await?;
         Ok(status)
     }
 
@@ -133,7 +133,7 @@ impl Desk {
             ),
             None => format!("Assigned to @{} by @{}.", target.handle, actor.agent.handle),
         };
-        self.notice_in_threads(&mut tx, t.id, &text).await?;
+        self.sink(&mut tx).notices(t.id, &text).await?;
         if from.is_some() {
             self.drain_pending_in(&mut tx, &t.department).await?;
         }
@@ -183,16 +183,16 @@ impl Desk {
                         source,
                     })?;
             store::tickets::set_state(conn, t.id, status, None).await?;
-            self.audit(
-                conn,
-                t.id,
-                ("system", "auto"),
-                "ticket.pending_assignment",
-                json!({"status": t.status.as_str()}),
-                json!({"status": status.as_str()}),
-            )
-            .await?;
-            self.refresh_cards(conn, t.id).await?;
+            self.sink(conn)
+                .audit(
+                    t.id,
+                    ("system", "auto"),
+                    "ticket.pending_assignment",
+                    json!({"status": t.status.as_str()}),
+                    json!({"status": status.as_str()}),
+                )
+                .await?;
+            self.sink(conn).cards(t.id).await?;
             let admins =
                 store::agents::department_admins(conn, &t.department, self.admins_everywhere)
                     .await?;
@@ -206,11 +206,12 @@ impl Desk {
                 t.department,
                 mentions.join(" ")
             );
-            self.on_every_platform(conn, t.id, |platform| Effect::ChannelNotice {
-                platform,
-                text: text.clone(),
-            })
-            .await?;
+            self.sink(conn)
+                .on_every_platform(t.id, |platform| Effect::ChannelNotice {
+                    platform,
+                    text: text.clone(),
+                })
+                .await?;
         }
         Ok(None)
     }
@@ -375,16 +376,16 @@ impl Desk {
                         continue;
                     };
                     store::tickets::set_state(&mut tx, t.id, status, None).await?;
-                    self.audit(
-                        &mut tx,
-                        t.id,
-                        (&actor.agent.handle, actor.surface.as_str()),
-                        "ticket.unclaimed",
-                        json!({"status": t.status.as_str(), "assignee": source.handle}),
-                        json!({"status": status.as_str(), "assignee": null, "bulk": true}),
-                    )
-                    .await?;
-                    self.refresh_cards(&mut tx, t.id).await?;
+                    self.sink(&mut tx)
+                        .audit(
+                            t.id,
+                            (&actor.agent.handle, actor.surface.as_str()),
+                            "ticket.unclaimed",
+                            json!({"status": t.status.as_str(), "assignee": source.handle}),
+                            json!({"status": status.as_str(), "assignee": null, "bulk": true}),
+                        )
+                        .await?;
+                    self.sink(&mut tx).cards(t.id).await?;
                 }
             }
             departments.insert(t.department.clone());

@@ -57,16 +57,16 @@ impl Desk {
             });
         }
         store::agents::touch_assigned(&mut tx, actor.agent.id).await?;
-        self.audit(
-            &mut tx,
-            t.id,
-            (&actor.agent.handle, actor.surface.as_str()),
-            "ticket.claimed",
-            json!({"status": t.status.as_str(), "assignee": null}),
-            json!({"status": "claimed", "assignee": actor.agent.handle}),
-        )
-        .await?;
-        self.refresh_cards(&mut tx, t.id).await?;
+        self.sink(&mut tx)
+            .audit(
+                t.id,
+                (&actor.agent.handle, actor.surface.as_str()),
+                "ticket.claimed",
+                json!({"status": t.status.as_str(), "assignee": null}),
+                json!({"status": "claimed", "assignee": actor.agent.handle}),
+            )
+            .await?;
+        self.sink(&mut tx).cards(t.id).await?;
         tx.commit().await?;
         Ok(ClaimOutcome {
             number: t.number,
@@ -101,16 +101,16 @@ impl Desk {
                 source,
             })?;
         store::tickets::set_state(&mut tx, t.id, status, None).await?;
-        self.audit(
-            &mut tx,
-            t.id,
-            (&actor.agent.handle, actor.surface.as_str()),
-            "ticket.unclaimed",
-            json!({"status": t.status.as_str(), "assignee": holder}),
-            json!({"status": status.as_str(), "assignee": null}),
-        )
-        .await?;
-        self.refresh_cards(&mut tx, t.id).await?;
+        self.sink(&mut tx)
+            .audit(
+                t.id,
+                (&actor.agent.handle, actor.surface.as_str()),
+                "ticket.unclaimed",
+                json!({"status": t.status.as_str(), "assignee": holder}),
+                json!({"status": status.as_str(), "assignee": null}),
+            )
+            .await?;
+        self.sink(&mut tx).cards(t.id).await?;
         self.drain_pending_in(&mut tx, &t.department).await?;
         tx.commit().await?;
         Ok(ClaimOutcome {

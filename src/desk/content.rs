@@ -4,7 +4,7 @@
 
 use crate::config::AttachmentStore;
 use crate::intake::parse::{Capped, ParsedEmail};
-use crate::store::{self, attachments::Stored, batch::Work, outbox::Effect};
+use crate::store::{self, attachments::Stored, batch::Work};
 
 use super::{ingest::Source, Desk};
 
@@ -156,12 +156,8 @@ impl Desk {
                 capped = ?p.capped,
                 "message over parse limits; parts of it were left out (the raw message is whole)"
             );
-            self.refresh_cards(conn, ticket_id).await?;
-            self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadNote {
-                platform,
-                note_id: note,
-            })
-            .await?;
+            self.sink(conn).cards(ticket_id).await?;
+            self.sink(conn).thread_notes(ticket_id, note).await?;
         }
         let size = u64::try_from(p.raw_size).unwrap_or(u64::MAX);
         if size > self.max_message_bytes {
@@ -187,12 +183,8 @@ impl Desk {
                 limit = self.max_message_bytes,
                 "message over the size limit; attachments not stored"
             );
-            self.refresh_cards(conn, ticket_id).await?;
-            self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadNote {
-                platform,
-                note_id: note,
-            })
-            .await?;
+            self.sink(conn).cards(ticket_id).await?;
+            self.sink(conn).thread_notes(ticket_id, note).await?;
             return Ok(());
         }
         for (i, a) in p.attachments.iter().enumerate() {

@@ -9,9 +9,7 @@ use futures::FutureExt;
 
 use crate::domain::{auth_results, limits, threading, trust, Event};
 use crate::intake::parse::{self, ParsedEmail};
-use crate::store::{
-    self, audit::AuditEvent, batch::Work, messages::Direction, outbox::Effect, tickets::NewTicket,
-};
+use crate::store::{self, audit::AuditEvent, batch::Work, messages::Direction, tickets::NewTicket};
 
 use super::Desk;
 
@@ -401,7 +399,12 @@ impl Desk {
         store::locks::hold_for_transaction(&mut tx, THREADING_LOCK).await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
-            let mut work = Work::new(&mut tx, messages.len(), self.noise.loop_window_minutes);
+            let mut work = Work::new(
+                &mut tx,
+                messages.len(),
+                self.noise.loop_window_minutes,
+                self.now(),
+            );
             let started = std::time::Instant::now();
             for (i, m) in messages.iter().enumerate() {
                 if work.is_cold() {
@@ -577,7 +580,7 @@ impl Desk {
                 Some(ticket_id),
             );
             if rethreaded {
-                self.queue_cards(work, ticket_id)?;
+                self.queued(work).cards(ticket_id).await?;
             }
             return Ok(Ingested::Duplicate);
         };
@@ -589,7 +592,8 @@ impl Desk {
                 Some(l) => work.ticket(l).await?.map(|t| t.number),
                 None => None,
             };
-            work.audit(AuditEvent {
+            let mut sink = self.queued(work);
+            sink.event(AuditEvent {
                 ticket_id: Some(ticket_id),
                 actor: &customer,
                 surface: "email",
@@ -600,8 +604,9 @@ impl Desk {
                     "message_id": p.message_id,
                     "linked_ticket": linked_number,
                 })),
-            });
-            self.queue_cards(work, ticket_id)?;
+            })
+            .await?;
+            sink.cards(ticket_id).await?;
             if self.is_auto(&ticket.department) {
                 let conn = work.direct().await?;
                 self.auto_assign(conn, ticket_id)
@@ -628,7 +633,8 @@ impl Desk {
                 work.set_state(ticket_id, next, ticket.assignee_id);
             }
         }
-        work.audit(AuditEvent {
+        let mut sink = self.queued(work);
+        sink.event(AuditEvent {
             ticket_id: Some(ticket_id),
             actor: &customer,
             surface: "email",
@@ -639,12 +645,10 @@ impl Desk {
             },
             before: Some(serde_json::json!({"status": ticket.status.as_str()})),
             after: Some(serde_json::json!({"message_id": p.message_id})),
-        });
-        self.queue_cards(work, ticket_id)?;
-        self.queue_on_every_platform(work, ticket_id, |platform| Effect::ThreadMessage {
-            platform,
-            message_id: message_row,
-        })?;
+        })
+        .await?;
+        sink.cards(ticket_id).await?;
+        sink.thread_messages(ticket_id, message_row).await?;
         Ok(Ingested::Joined(ticket.number))
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use crate::domain::trust;
-use crate::store::{self, outbox::Effect};
+use crate::store;
 
 use super::{Actor, Desk, DeskError};
 
@@ -77,19 +77,19 @@ impl Desk {
         }
         let who = (actor.agent.handle.as_str(), actor.surface.as_str());
         self.merge_into(&mut tx, f.id, i.id, who).await?;
-        self.audit(
-            &mut tx,
-            i.id,
-            who,
-            "ticket.merged_in",
-            json!(null),
-            json!({"merged": f.number, "requester": i.requester_email}),
-        )
-        .await?;
+        self.sink(&mut tx)
+            .audit(
+                i.id,
+                who,
+                "ticket.merged_in",
+                json!(null),
+                json!({"merged": f.number, "requester": i.requester_email}),
+            )
+            .await?;
         let text = crate::desk::messages::merged_notice(&f.number, &i.number, &actor.agent.handle);
-        self.notice_in_threads(&mut tx, f.id, &text).await?;
-        self.notice_in_threads(&mut tx, i.id, &text).await?;
-        self.refresh_cards(&mut tx, i.id).await?;
+        self.sink(&mut tx).notices(f.id, &text).await?;
+        self.sink(&mut tx).notices(i.id, &text).await?;
+        self.sink(&mut tx).cards(i.id).await?;
         tx.commit().await?;
         Ok(MergeOutcome {
             from: f.number,
@@ -115,16 +115,16 @@ impl Desk {
         store::messages::move_all(conn, from, into).await?;
         store::thread_keys::move_all(conn, from, into).await?;
         store::tickets::mark_merged(conn, from, into).await?;
-        self.audit(
-            conn,
-            from,
-            who,
-            "ticket.merged",
-            before,
-            json!({"merged_into": into}),
-        )
-        .await?;
-        self.refresh_cards(conn, from).await?;
+        self.sink(conn)
+            .audit(
+                from,
+                who,
+                "ticket.merged",
+                before,
+                json!({"merged_into": into}),
+            )
+            .await?;
+        self.sink(conn).cards(from).await?;
         Ok(())
     }
 
@@ -163,20 +163,16 @@ impl Desk {
                 &older.number,
             );
             let note_id = store::notes::insert(conn, here.id, None, &text, true).await?;
-            self.on_every_platform(conn, here.id, |platform| Effect::ThreadNote {
-                platform,
-                note_id,
-            })
-            .await?;
-            self.audit(
-                conn,
-                here.id,
-                ("system", "email"),
-                "ticket.linked",
-                json!(null),
-                json!({"linked": other.number, "message_id": message_id, "note_id": note_id}),
-            )
-            .await?;
+            self.sink(conn).thread_notes(here.id, note_id).await?;
+            self.sink(conn)
+                .audit(
+                    here.id,
+                    ("system", "email"),
+                    "ticket.linked",
+                    json!(null),
+                    json!({"linked": other.number, "message_id": message_id, "note_id": note_id}),
+                )
+                .await?;
         }
         Ok(true)
     }

@@ -3,13 +3,16 @@
 //! CLI) calls these and none re-implements them.
 //!
 //! Each use case runs in one Postgres transaction and writes its side effects (card posts
-//! and edits, thread messages, outgoing mail) to the outbox in that same transaction.
+//! and edits, thread messages, outgoing mail, audit events) through one [`Sink`]
+//! ([`Desk::sink`] on its connection, [`Desk::queued`] in ingest's unit of work) to the
+//! outbox and the audit trail in that same transaction.
 
 pub mod agents;
 pub mod assign;
 pub mod channels;
 pub mod claim;
 pub mod content;
+pub mod effects;
 pub mod escape;
 pub mod ingest;
 pub mod merge;
@@ -31,6 +34,7 @@ use crate::domain::status::IllegalTransition;
 use crate::store::{self, agents::Agent, batch::Work, outbox::Effect};
 
 pub use claim::ClaimOutcome;
+pub use effects::Sink;
 pub use ingest::{Fetched, Ingested, Source};
 pub use merge::MergeOutcome;
 pub use query::{CardView, TicketDetail, TicketSummary};
@@ -333,115 +337,28 @@ impl Desk {
         text: &str,
     ) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
-        store::outbox::enqueue(
-            &mut conn,
-            None,
-            &Effect::Ephemeral {
-                platform: platform.to_string(),
-                channel: channel.to_string(),
-                user: user.to_string(),
-                text: text.to_string(),
-            },
-        )
-        .await
-    }
-
-    /// Queues, for `ticket_id`, the effect `make` builds for each active platform.
-    async fn on_every_platform(
-        &self,
-        conn: &mut PgConnection,
-        ticket_id: i64,
-        make: impl Fn(String) -> Effect,
-    ) -> Result<(), sqlx::Error> {
-        for e in self.platforms.iter().cloned().map(make) {
-            store::outbox::enqueue(conn, Some(ticket_id), &e).await?;
-        }
-        Ok(())
-    }
-
-    /// [`Desk::on_every_platform`] into an ingest unit of work (written at its flush).
-    fn queue_on_every_platform(
-        &self,
-        work: &mut Work<'_, '_>,
-        ticket_id: i64,
-        make: impl Fn(String) -> Effect,
-    ) -> Result<(), sqlx::Error> {
-        for e in self.platforms.iter().cloned().map(make) {
-            work.enqueue(Some(ticket_id), &e)?;
-        }
-        Ok(())
-    }
-
-    /// Queues a card refresh of `ticket_id` on every platform.
-    async fn refresh_cards(
-        &self,
-        conn: &mut PgConnection,
-        ticket_id: i64,
-    ) -> Result<(), sqlx::Error> {
-        self.on_every_platform(conn, ticket_id, |platform| Effect::Card { platform })
+        self.sink(&mut conn)
+            .effect(
+                None,
+                &Effect::Ephemeral {
+                    platform: platform.to_string(),
+                    channel: channel.to_string(),
+                    user: user.to_string(),
+                    text: text.to_string(),
+                },
+            )
             .await
     }
 
-    /// [`Desk::refresh_cards`] into an ingest unit of work.
-    fn queue_cards(&self, work: &mut Work<'_, '_>, ticket_id: i64) -> Result<(), sqlx::Error> {
-        self.queue_on_every_platform(work, ticket_id, |platform| Effect::Card { platform })
+    /// The effect sink of a use case running on `conn` (inside its transaction): each
+    /// audit event and outbox effect is written at once.
+    pub(crate) fn sink<'s>(&'s self, conn: &'s mut PgConnection) -> Sink<'s, 'static, 'static> {
+        Sink::direct(&self.platforms, conn)
     }
 
-    /// Queues posting stored message `message_id` into the card thread on every platform.
-    async fn post_in_threads(
-        &self,
-        conn: &mut PgConnection,
-        ticket_id: i64,
-        message_id: i64,
-    ) -> Result<(), sqlx::Error> {
-        self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadMessage {
-            platform,
-            message_id,
-        })
-        .await
-    }
-
-    /// Queues `text` into the card thread of `ticket_id` on every platform.
-    async fn notice_in_threads(
-        &self,
-        conn: &mut PgConnection,
-        ticket_id: i64,
-        text: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.on_every_platform(conn, ticket_id, |platform| Effect::ThreadNotice {
-            platform,
-            text: text.to_string(),
-        })
-        .await
-    }
-
-    /// Records an audit event for a ticket, by `(actor, surface)`.
-    async fn audit(
-        &self,
-        conn: &mut PgConnection,
-        ticket_id: i64,
-        who: (&str, &str),
-        action: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) -> Result<(), sqlx::Error> {
-        let event = store::audit::AuditEvent::for_ticket(ticket_id, who, action, before, after);
-        store::audit::record(conn, event).await
-    }
-
-    /// [`Desk::audit`] into an ingest unit of work (written at its flush).
-    fn queue_audit(
-        &self,
-        work: &mut Work<'_, '_>,
-        ticket_id: i64,
-        who: (&str, &str),
-        action: &str,
-        before: serde_json::Value,
-        after: serde_json::Value,
-    ) {
-        work.audit(store::audit::AuditEvent::for_ticket(
-            ticket_id, who, action, before, after,
-        ));
+    /// The effect sink of ingest's unit of work: effects are queued and written at its flush.
+    pub(crate) fn queued<'s, 'c, 'a>(&'s self, work: &'s mut Work<'c, 'a>) -> Sink<'s, 'c, 'a> {
+        Sink::queued(&self.platforms, work)
     }
 
     /// The ticket as typed, locked for the rest of the transaction.

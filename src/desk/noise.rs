@@ -107,25 +107,21 @@ impl Desk {
             self.kept_raw(raw),
         )
         .await?;
-        self.audit(
-            conn,
-            t.id,
-            ("system", "email"),
-            match kind {
-                Kind::AutoReply(_) => "auto_reply.attached",
-                Kind::FeedbackReport { .. } => "feedback_report.received",
-                _ => "reply.bounced",
-            },
-            serde_json::json!({"status": t.status.as_str()}),
-            serde_json::json!({"message_id": p.message_id, "from": from, "note_id": note_id}),
-        )
-        .await?;
-        self.on_every_platform(conn, t.id, |platform| Effect::ThreadNote {
-            platform,
-            note_id,
-        })
-        .await?;
-        self.refresh_cards(conn, t.id).await?;
+        self.sink(conn)
+            .audit(
+                t.id,
+                ("system", "email"),
+                match kind {
+                    Kind::AutoReply(_) => "auto_reply.attached",
+                    Kind::FeedbackReport { .. } => "feedback_report.received",
+                    _ => "reply.bounced",
+                },
+                serde_json::json!({"status": t.status.as_str()}),
+                serde_json::json!({"message_id": p.message_id, "from": from, "note_id": note_id}),
+            )
+            .await?;
+        self.sink(conn).thread_notes(t.id, note_id).await?;
+        self.sink(conn).cards(t.id).await?;
         Ok(Some(Ingested::Noted(t.number)))
     }
 
@@ -151,18 +147,19 @@ impl Desk {
             if !stats.flagged {
                 work.flag_loop(from, opened);
                 let text = crate::desk::messages::loop_notice(from, opened, window, number);
-                self.queue_on_every_platform(work, t.id, |platform| Effect::ChannelNotice {
+                let mut sink = self.queued(work);
+                sink.on_every_platform(t.id, |platform| Effect::ChannelNotice {
                     platform,
                     text: text.clone(),
-                })?;
-                self.queue_audit(
-                    work,
-                    t.id,
+                })
+                .await?;
+                sink.audit(t.id,
                     ("system", "email"),
                     "sender.loop_suspected",
                     serde_json::json!(null),
                     serde_json::json!({"sender": from, "tickets": opened, "window_minutes": window}),
-                );
+                )
+                .await?;
             }
             return Ok(());
         }
@@ -183,14 +180,13 @@ impl Desk {
                     "acknowledgements paused: noise.max_acks_per_hour reached; new tickets are \
                      still created and carded, just not acknowledged"
                 );
-                self.queue_audit(
-                    work,
-                    t.id,
+                self.queued(work).audit(t.id,
                     ("system", "email"),
                     "acknowledgement.capped",
                     serde_json::json!(null),
                     serde_json::json!({"to": from, "sent_last_hour": sent, "max_acks_per_hour": cap}),
-                );
+                )
+                .await?;
             }
             return Ok(());
         }
@@ -236,21 +232,23 @@ impl Desk {
         work.add_thread_keys(std::slice::from_ref(&message_id), t.id)
             .await?;
         work.record_ack(row, from, t.id);
-        work.enqueue(
+        let mut sink = self.queued(work);
+        sink.effect(
             Some(t.id),
             &Effect::Email {
                 message_id: row,
                 auto_submitted: Some(ACK_AUTO_SUBMITTED.to_string()),
             },
-        )?;
-        self.queue_audit(
-            work,
+        )
+        .await?;
+        sink.audit(
             t.id,
             ("system", "email"),
             "acknowledgement.queued",
             serde_json::json!(null),
             serde_json::json!({"to": from, "message_id": message_id}),
-        );
+        )
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::domain::Action;
-use crate::store::{self, outbox::Effect};
+use crate::store;
 
 use super::{Actor, Desk, DeskError};
 
@@ -20,20 +20,16 @@ impl Desk {
         let t = self.ticket_by_number(&mut tx, number).await?;
         self.require(actor, Action::Note, &t)?;
         let id = store::notes::insert(&mut tx, t.id, Some(actor.agent.id), text, false).await?;
-        self.audit(
-            &mut tx,
-            t.id,
-            (&actor.agent.handle, actor.surface.as_str()),
-            "note.added",
-            json!(null),
-            json!({"note_id": id}),
-        )
-        .await?;
-        self.on_every_platform(&mut tx, t.id, |platform| Effect::ThreadNote {
-            platform,
-            note_id: id,
-        })
-        .await?;
+        self.sink(&mut tx)
+            .audit(
+                t.id,
+                (&actor.agent.handle, actor.surface.as_str()),
+                "note.added",
+                json!(null),
+                json!({"note_id": id}),
+            )
+            .await?;
+        self.sink(&mut tx).thread_notes(t.id, id).await?;
         tx.commit().await?;
         Ok(t.number)
     }

@@ -49,7 +49,7 @@ impl Desk {
                         "⏰ @{holder}: no reply to the customer on {} for {} h. The claim will be released in {} h unless someone replies.",
                         t.number, self.auto_release.warn_after_hours, self.auto_release.release_after_hours
                     );
-                    self.notice_in_threads(&mut tx, id, &text).await?;
+                    self.sink(&mut tx).notices(id, &text).await?;
                     report.warned += 1;
                 }
                 Some(w) if w < release_before => {
@@ -57,18 +57,18 @@ impl Desk {
                         continue;
                     };
                     store::tickets::set_state(&mut tx, id, status, None).await?;
-                    self.audit(
-                        &mut tx,
-                        id,
-                        ("system", "auto"),
-                        "ticket.auto_released",
-                        json!({"status": t.status.as_str(), "assignee": holder}),
-                        json!({"status": status.as_str(), "assignee": null}),
-                    )
-                    .await?;
-                    self.notice_in_threads(&mut tx, id, &format!("🔓 {} was released after inactivity (was @{holder}); it is open again.", t.number))
+                    self.sink(&mut tx)
+                        .audit(
+                            id,
+                            ("system", "auto"),
+                            "ticket.auto_released",
+                            json!({"status": t.status.as_str(), "assignee": holder}),
+                            json!({"status": status.as_str(), "assignee": null}),
+                        )
                         .await?;
-                    self.refresh_cards(&mut tx, id).await?;
+                    self.sink(&mut tx).notices(id, &format!("🔓 {} was released after inactivity (was @{holder}); it is open again.", t.number))
+                        .await?;
+                    self.sink(&mut tx).cards(id).await?;
                     self.drain_pending_in(&mut tx, &t.department).await?;
                     report.released += 1;
                 }

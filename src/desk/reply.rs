@@ -110,18 +110,16 @@ impl Desk {
         store::thread_keys::add(&mut tx, std::slice::from_ref(&message_id), t.id).await?;
         store::tickets::set_state(&mut tx, t.id, status, Some(assignee)).await?;
         store::tickets::mark_response(&mut tx, t.id).await?;
-        store::outbox::enqueue(
-            &mut tx,
-            Some(t.id),
-            &Effect::Email {
-                message_id: row,
-                auto_submitted: None,
-            },
-        )
-        .await?;
-        self.audit(
-            &mut tx,
-            t.id,
+        self.sink(&mut tx)
+            .effect(
+                Some(t.id),
+                &Effect::Email {
+                    message_id: row,
+                    auto_submitted: None,
+                },
+            )
+            .await?;
+        self.sink(&mut tx).audit(t.id,
             (&actor.agent.handle, actor.surface.as_str()),
             "reply.queued",
             serde_json::json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
@@ -132,7 +130,7 @@ impl Desk {
             }),
         )
         .await?;
-        self.refresh_cards(&mut tx, t.id).await?;
+        self.sink(&mut tx).cards(t.id).await?;
         tx.commit().await?;
         Ok(ReplyOutcome {
             number: t.number,
@@ -153,6 +151,6 @@ impl Desk {
         message_id: i64,
     ) -> Result<(), sqlx::Error> {
         store::messages::mark_sent(conn, message_id).await?;
-        self.post_in_threads(conn, ticket_id, message_id).await
+        self.sink(conn).thread_messages(ticket_id, message_id).await
     }
 }

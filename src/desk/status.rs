@@ -67,13 +67,13 @@ impl Desk {
             _ => t.assignee_id,
         };
         store::tickets::set_state(&mut tx, t.id, to, assignee).await?;
-        self.audit(&mut tx, t.id, (&actor.agent.handle, actor.surface.as_str()),
+        self.sink(&mut tx).audit(t.id, (&actor.agent.handle, actor.surface.as_str()),
             "ticket.status",
             json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
             json!({"status": to.as_str(), "assignee": if assignee.is_some() { t.assignee_handle.clone() } else { None }}),
         )
         .await?;
-        self.refresh_cards(&mut tx, t.id).await?;
+        self.sink(&mut tx).cards(t.id).await?;
         if assigned && assignee.is_none()
             || to.is_done()
             || (to == Status::Waiting && !self.count_waiting)
@@ -100,16 +100,16 @@ impl Desk {
         let holds_it = t.assignee_id == Some(actor.agent.id);
         self.require(actor, Action::ChangeStatus { holds_it }, &t)?;
         store::tickets::set_priority(&mut tx, t.id, priority).await?;
-        self.audit(
-            &mut tx,
-            t.id,
-            (&actor.agent.handle, actor.surface.as_str()),
-            "ticket.priority",
-            json!({"priority": t.priority.as_str()}),
-            json!({"priority": priority.as_str()}),
-        )
-        .await?;
-        self.refresh_cards(&mut tx, t.id).await?;
+        self.sink(&mut tx)
+            .audit(
+                t.id,
+                (&actor.agent.handle, actor.surface.as_str()),
+                "ticket.priority",
+                json!({"priority": t.priority.as_str()}),
+                json!({"priority": priority.as_str()}),
+            )
+            .await?;
+        self.sink(&mut tx).cards(t.id).await?;
         tx.commit().await?;
         Ok(StatusOutcome {
             number: t.number,

@@ -49,6 +49,47 @@ pub struct NewAttachment<'a> {
     pub content: Option<&'a [u8]>,
 }
 
+/// Inserts `rows` in one statement (a second row for the same message and position is
+/// ignored); the content goes into a row only for [`Stored::Database`].
+///
+/// Errors: the database's.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    rows: &[NewAttachment<'_>],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<i64> = rows.iter().map(|r| r.message_id).collect();
+    let positions: Vec<i32> = rows.iter().map(|r| r.position).collect();
+    let names: Vec<Option<&str>> = rows.iter().map(|r| r.name).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.content_type).collect();
+    let sizes: Vec<i64> = rows.iter().map(|r| r.size).collect();
+    let shas: Vec<&str> = rows.iter().map(|r| r.sha256).collect();
+    let stores: Vec<&str> = rows.iter().map(|r| r.stored.as_str()).collect();
+    let contents: Vec<Option<&[u8]>> = rows
+        .iter()
+        .map(|r| r.content.filter(|_| r.stored == Stored::Database))
+        .collect();
+    sqlx::query(
+        "INSERT INTO attachments (message_id, position, name, content_type, size, sha256, store, content)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::bigint[],
+                              $6::text[], $7::text[], $8::bytea[])
+         ON CONFLICT (message_id, position) DO NOTHING",
+    )
+    .bind(&messages)
+    .bind(&positions)
+    .bind(&names)
+    .bind(&types)
+    .bind(&sizes)
+    .bind(&shas)
+    .bind(&stores)
+    .bind(&contents)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// An attachment as listed by `ticket show`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AttachmentInfo {

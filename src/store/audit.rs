@@ -41,18 +41,43 @@ impl<'a> AuditEvent<'a> {
     }
 }
 
-/// Appends `event`.
+/// Appends `event` (one row of [`record_many`]).
+///
+/// Errors: the database's.
 pub async fn record(conn: &mut PgConnection, event: AuditEvent<'_>) -> Result<(), sqlx::Error> {
+    record_many(conn, std::slice::from_ref(&event)).await
+}
+
+/// Appends `events` in one statement, in order (ids, and so the trail's order, follow it).
+///
+/// Errors: the database's.
+pub async fn record_many(
+    conn: &mut PgConnection,
+    events: &[AuditEvent<'_>],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let tickets: Vec<Option<i64>> = events.iter().map(|r| r.ticket_id).collect();
+    let actors: Vec<&str> = events.iter().map(|r| r.actor).collect();
+    let surfaces: Vec<&str> = events.iter().map(|r| r.surface).collect();
+    let actions: Vec<&str> = events.iter().map(|r| r.action).collect();
+    let befores: Vec<Option<&serde_json::Value>> =
+        events.iter().map(|r| r.before.as_ref()).collect();
+    let afters: Vec<Option<&serde_json::Value>> = events.iter().map(|r| r.after.as_ref()).collect();
     sqlx::query(
         "INSERT INTO audit_events (ticket_id, actor, surface, action, before, after)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         SELECT t, ac, s, act, b, af
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+             WITH ORDINALITY AS u(t, ac, s, act, b, af, n)
+         ORDER BY n",
     )
-    .bind(event.ticket_id)
-    .bind(event.actor)
-    .bind(event.surface)
-    .bind(event.action)
-    .bind(event.before)
-    .bind(event.after)
+    .bind(&tickets)
+    .bind(&actors)
+    .bind(&surfaces)
+    .bind(&actions)
+    .bind(&befores)
+    .bind(&afters)
     .execute(&mut *conn)
     .await?;
     Ok(())

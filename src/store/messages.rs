@@ -57,35 +57,186 @@ pub struct NewMessage<'a> {
     pub author_agent_id: Option<i64>,
 }
 
+/// A message row for [`insert_many`], owning what it stores except the raw bytes.
+#[derive(Debug, Clone)]
+pub struct MessageRow<'a> {
+    /// Row id taken up front ([`reserve_ids`]), so rows inserted with it can name it;
+    /// `None`: the next of `messages_id_seq`.
+    pub id: Option<i64>,
+    /// Ticket it belongs to.
+    pub ticket_id: i64,
+    /// Message-ID without angle brackets.
+    pub message_id: String,
+    /// In-Reply-To (first msg-id) without brackets.
+    pub in_reply_to: Option<String>,
+    /// References, in order, without brackets (a JSON array of strings).
+    pub references: serde_json::Value,
+    /// Direction.
+    pub direction: Direction,
+    /// From address.
+    pub from_addr: String,
+    /// From display name.
+    pub from_name: Option<String>,
+    /// To addresses (a JSON array of strings).
+    pub to_addrs: serde_json::Value,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// Raw RFC 822 bytes (inbound).
+    pub raw: Option<&'a [u8]>,
+    /// Size of the raw message in bytes.
+    pub raw_size: i32,
+    /// Mailbox name (inbound).
+    pub mailbox: Option<String>,
+    /// IMAP UID (inbound).
+    pub uid: Option<i64>,
+    /// Agent who wrote it (outbound).
+    pub author_agent_id: Option<i64>,
+    /// Sanitised HTML body (see [`set_content`]).
+    pub body_html: Option<String>,
+    /// Whether `raw` holds only the first `intake.max_message_bytes` (see [`set_content`]).
+    pub raw_truncated: bool,
+}
+
+impl<'a> MessageRow<'a> {
+    /// The row of `m` with id `id` (`None`: from the sequence at insert) and raw bytes
+    /// `raw` (`m.raw` is not read), no HTML body, not truncated.
+    pub fn new(id: Option<i64>, m: &NewMessage<'_>, raw: Option<&'a [u8]>) -> MessageRow<'a> {
+        MessageRow {
+            id,
+            ticket_id: m.ticket_id,
+            message_id: m.message_id.to_string(),
+            in_reply_to: m.in_reply_to.map(str::to_string),
+            references: serde_json::json!(m.references),
+            direction: m.direction,
+            from_addr: m.from_addr.to_string(),
+            from_name: m.from_name.map(str::to_string),
+            to_addrs: serde_json::json!(m.to_addrs),
+            subject: m.subject.to_string(),
+            body_text: m.body_text.to_string(),
+            raw,
+            raw_size: m.raw_size,
+            mailbox: m.mailbox.map(str::to_string),
+            uid: m.uid,
+            author_agent_id: m.author_agent_id,
+            body_html: None,
+            raw_truncated: false,
+        }
+    }
+}
+
+/// Takes `n` ids of `messages_id_seq` in one query, ascending.
+///
+/// Errors: the database's.
+pub async fn reserve_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT nextval('messages_id_seq') FROM generate_series(1, $1)")
+            .bind(i32::try_from(n).unwrap_or(i32::MAX))
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Which of `ids` are stored Message-IDs.
+///
+/// Errors: the database's.
+pub async fn stored_among(
+    conn: &mut PgConnection,
+    ids: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT m.message_id FROM unnest($1::text[]) AS x(id)
+             JOIN messages m ON m.message_id = x.id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// Inserts the message unless its Message-ID is already stored; `Some(id)` when inserted.
+/// One row of [`insert_many`].
+///
+/// Errors: the database's.
 pub async fn insert(
     conn: &mut PgConnection,
     m: NewMessage<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO messages (ticket_id, message_id, in_reply_to, references_ids, direction,
-             from_addr, from_name, to_addrs, subject, body_text, raw, raw_size, mailbox, uid, author_agent_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (message_id) DO NOTHING RETURNING id",
+    let ids = insert_many(conn, &[MessageRow::new(None, &m, m.raw)], None).await?;
+    Ok(ids.first().copied())
+}
+
+/// Inserts `rows` as stored `at` (`None`: the transaction's `now()`), in one statement,
+/// skipping those whose Message-ID is stored already; returns the ids of the rows inserted.
+///
+/// Errors: the database's.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    rows: &[MessageRow<'_>],
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Option<i64>> = rows.iter().map(|r| r.id).collect();
+    let tickets: Vec<i64> = rows.iter().map(|r| r.ticket_id).collect();
+    let message_ids: Vec<&str> = rows.iter().map(|r| r.message_id.as_str()).collect();
+    let in_reply_to: Vec<Option<&str>> = rows.iter().map(|r| r.in_reply_to.as_deref()).collect();
+    let references: Vec<&serde_json::Value> = rows.iter().map(|r| &r.references).collect();
+    let directions: Vec<&str> = rows.iter().map(|r| r.direction.as_str()).collect();
+    let from_addrs: Vec<&str> = rows.iter().map(|r| r.from_addr.as_str()).collect();
+    let from_names: Vec<Option<&str>> = rows.iter().map(|r| r.from_name.as_deref()).collect();
+    let to_addrs: Vec<&serde_json::Value> = rows.iter().map(|r| &r.to_addrs).collect();
+    let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+    let bodies: Vec<&str> = rows.iter().map(|r| r.body_text.as_str()).collect();
+    let raws: Vec<Option<&[u8]>> = rows.iter().map(|r| r.raw).collect();
+    let sizes: Vec<i32> = rows.iter().map(|r| r.raw_size).collect();
+    let mailboxes: Vec<Option<&str>> = rows.iter().map(|r| r.mailbox.as_deref()).collect();
+    let uids: Vec<Option<i64>> = rows.iter().map(|r| r.uid).collect();
+    let authors: Vec<Option<i64>> = rows.iter().map(|r| r.author_agent_id).collect();
+    let htmls: Vec<Option<&str>> = rows.iter().map(|r| r.body_html.as_deref()).collect();
+    let truncated: Vec<bool> = rows.iter().map(|r| r.raw_truncated).collect();
+    // References and recipients go in as JSON arrays: a text[][] must be rectangular.
+    let inserted: Vec<(i64,)> = sqlx::query_as(
+        "INSERT INTO messages (id, ticket_id, message_id, in_reply_to, references_ids, direction,
+             from_addr, from_name, to_addrs, subject, body_text, raw, raw_size, mailbox, uid,
+             author_agent_id, body_html, raw_truncated, created_at)
+         SELECT COALESCE(id, nextval('messages_id_seq')), ticket, mid, irt,
+             ARRAY(SELECT jsonb_array_elements_text(refs)), dir,
+             fa, fname, ARRAY(SELECT jsonb_array_elements_text(tos)), subj, body, raw, size,
+             mb, uid, author, html, trunc, COALESCE($19::timestamptz, now())
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[],
+                     $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
+                     $12::bytea[], $13::int[], $14::text[], $15::bigint[], $16::bigint[],
+                     $17::text[], $18::bool[])
+             AS u(id, ticket, mid, irt, refs, dir, fa, fname, tos, subj, body,
+                  raw, size, mb, uid, author, html, trunc)
+         ON CONFLICT (message_id) DO NOTHING
+         RETURNING id",
     )
-    .bind(m.ticket_id)
-    .bind(m.message_id)
-    .bind(m.in_reply_to)
-    .bind(m.references)
-    .bind(m.direction.as_str())
-    .bind(m.from_addr)
-    .bind(m.from_name)
-    .bind(m.to_addrs)
-    .bind(m.subject)
-    .bind(m.body_text)
-    .bind(m.raw)
-    .bind(m.raw_size)
-    .bind(m.mailbox)
-    .bind(m.uid)
-    .bind(m.author_agent_id)
-    .fetch_optional(&mut *conn)
+    .bind(&ids)
+    .bind(&tickets)
+    .bind(&message_ids)
+    .bind(&in_reply_to)
+    .bind(&references)
+    .bind(&directions)
+    .bind(&from_addrs)
+    .bind(&from_names)
+    .bind(&to_addrs)
+    .bind(&subjects)
+    .bind(&bodies)
+    .bind(&raws)
+    .bind(&sizes)
+    .bind(&mailboxes)
+    .bind(&uids)
+    .bind(&authors)
+    .bind(&htmls)
+    .bind(&truncated)
+    .bind(at)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(row.map(|r| r.0))
+    Ok(inserted.into_iter().map(|r| r.0).collect())
 }
 
 /// Records the content details of stored message `id`: its sanitised HTML body, and whether

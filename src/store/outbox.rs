@@ -89,19 +89,64 @@ impl Effect {
     }
 }
 
-/// Queues `effect` for `ticket_id` in the caller's transaction.
+/// One row of the outbox to write with [`enqueue_many`]: an [`Effect`] serialised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewItem {
+    /// The `outbox.kind` column ([`Effect::kind`]).
+    pub kind: &'static str,
+    /// Ticket concerned.
+    pub ticket_id: Option<i64>,
+    /// The effect as JSON.
+    pub payload: serde_json::Value,
+}
+
+impl NewItem {
+    /// `effect` for `ticket_id`.
+    ///
+    /// Errors: the effect does not serialise (reported as [`sqlx::Error::Protocol`]).
+    pub fn new(ticket_id: Option<i64>, effect: &Effect) -> Result<NewItem, sqlx::Error> {
+        Ok(NewItem {
+            kind: effect.kind(),
+            ticket_id,
+            payload: serde_json::to_value(effect)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
+        })
+    }
+}
+
+/// Queues `effect` for `ticket_id` in the caller's transaction (one row of
+/// [`enqueue_many`]).
+///
+/// Errors: the database's.
 pub async fn enqueue(
     conn: &mut PgConnection,
     ticket_id: Option<i64>,
     effect: &Effect,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_value(effect).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    sqlx::query("INSERT INTO outbox (kind, ticket_id, payload) VALUES ($1, $2, $3)")
-        .bind(effect.kind())
-        .bind(ticket_id)
-        .bind(payload)
-        .execute(&mut *conn)
-        .await?;
+    enqueue_many(conn, &[NewItem::new(ticket_id, effect)?]).await
+}
+
+/// Queues `items` in one statement, ids in their order (the worker delivers by id), and
+/// wakes the workers once (`NOTIFY claimdesk_outbox`, delivered at commit).
+///
+/// Errors: the database's.
+pub async fn enqueue_many(conn: &mut PgConnection, items: &[NewItem]) -> Result<(), sqlx::Error> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = items.iter().map(|i| i.kind).collect();
+    let tickets: Vec<Option<i64>> = items.iter().map(|i| i.ticket_id).collect();
+    let payloads: Vec<&serde_json::Value> = items.iter().map(|i| &i.payload).collect();
+    sqlx::query(
+        "INSERT INTO outbox (kind, ticket_id, payload)
+         SELECT k, t, p FROM unnest($1::text[], $2::bigint[], $3::jsonb[])
+             WITH ORDINALITY AS u(k, t, p, n) ORDER BY n",
+    )
+    .bind(&kinds)
+    .bind(&tickets)
+    .bind(&payloads)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("SELECT pg_notify('claimdesk_outbox', '')")
         .execute(&mut *conn)
         .await?;

@@ -35,9 +35,38 @@ pub fn fit_reason(reason: &str) -> String {
     out
 }
 
+/// One message to quarantine, for [`insert_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row<'a> {
+    /// Mailbox name from config.
+    pub mailbox: String,
+    /// IMAP UID, when known.
+    pub uid: Option<i64>,
+    /// The reason as stored ([`fit_reason`] applied).
+    pub reason: String,
+    /// The raw bytes.
+    pub raw: &'a [u8],
+    /// SHA-256 of `raw`, lower-case hex: the row's key within the mailbox.
+    pub raw_sha256: String,
+}
+
+impl<'a> Row<'a> {
+    /// Message `uid` of `mailbox` with its raw bytes, its reason fitted ([`fit_reason`]) and
+    /// its digest computed.
+    pub fn new(mailbox: &str, uid: Option<i64>, reason: &str, raw: &'a [u8]) -> Row<'a> {
+        Row {
+            mailbox: mailbox.to_string(),
+            uid,
+            reason: fit_reason(reason),
+            raw,
+            raw_sha256: hex::encode(Sha256::digest(raw)),
+        }
+    }
+}
+
 /// Quarantines `raw` (message `uid` of `mailbox`) with `reason` ([`fit_reason`] applied),
 /// once per mailbox and content (SHA-256 of `raw`; a second copy adds no row). Returns the
-/// reason as stored.
+/// reason as stored. One row of [`insert_many`].
 ///
 /// Errors: the database failed.
 pub async fn insert(
@@ -47,20 +76,40 @@ pub async fn insert(
     reason: &str,
     raw: &[u8],
 ) -> Result<String, sqlx::Error> {
-    let reason = fit_reason(reason);
+    let row = Row::new(mailbox, uid, reason, raw);
+    insert_many(conn, std::slice::from_ref(&row)).await?;
+    Ok(row.reason)
+}
+
+/// Quarantines `rows` in one statement, in order, once per mailbox and content (a row whose
+/// `(mailbox, raw_sha256)` is stored already adds nothing).
+///
+/// Errors: the database failed.
+pub async fn insert_many(conn: &mut PgConnection, rows: &[Row<'_>]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mailboxes: Vec<&str> = rows.iter().map(|r| r.mailbox.as_str()).collect();
+    let uids: Vec<Option<i64>> = rows.iter().map(|r| r.uid).collect();
+    let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+    let raws: Vec<&[u8]> = rows.iter().map(|r| r.raw).collect();
+    let shas: Vec<&str> = rows.iter().map(|r| r.raw_sha256.as_str()).collect();
     sqlx::query(
         "INSERT INTO quarantine (mailbox, uid, reason, raw, raw_sha256)
-         VALUES ($1, $2, $3, $4, $5)
+         SELECT mb, u, r, raw, sha
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bytea[], $5::text[])
+             WITH ORDINALITY AS x(mb, u, r, raw, sha, n)
+         ORDER BY n
          ON CONFLICT (mailbox, raw_sha256) DO NOTHING",
     )
-    .bind(mailbox)
-    .bind(uid)
-    .bind(&reason)
-    .bind(raw)
-    .bind(hex::encode(Sha256::digest(raw)))
+    .bind(&mailboxes)
+    .bind(&uids)
+    .bind(&reasons)
+    .bind(&raws)
+    .bind(&shas)
     .execute(&mut *conn)
     .await?;
-    Ok(reason)
+    Ok(())
 }
 
 /// Whether `e` is the fault of the data being written rather than of the connection or the

@@ -110,6 +110,154 @@ pub struct NewTicket<'a> {
     pub priority: Priority,
 }
 
+/// A ticket row for [`insert_many`]: an open, unclaimed ticket whose id was taken up front
+/// ([`reserve_ids`]) so rows inserted with it can name it.
+#[derive(Debug, Clone)]
+pub struct TicketRow {
+    /// Row id, from `tickets_id_seq`.
+    pub id: i64,
+    /// `TICK-2026-0001`.
+    pub number: String,
+    /// The number's year.
+    pub year: i32,
+    /// The number's sequence within its year.
+    pub seq: i32,
+    /// Customer address.
+    pub requester_email: String,
+    /// Customer name.
+    pub requester_name: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// Mailbox name.
+    pub mailbox: String,
+    /// Department.
+    pub department: String,
+    /// Priority.
+    pub priority: Priority,
+    /// The ticket this one was opened naming (see [`set_linked`]).
+    pub linked: Option<i64>,
+}
+
+impl TicketRow {
+    /// The row of ticket `t` with id `id`, linked to `linked`.
+    pub fn new(id: i64, t: &NewTicket<'_>, linked: Option<i64>) -> TicketRow {
+        TicketRow {
+            id,
+            number: t.number.to_string(),
+            year: t.number.year(),
+            seq: t.number.seq(),
+            requester_email: t.requester_email.to_string(),
+            requester_name: t.requester_name.map(str::to_string),
+            subject: t.subject.to_string(),
+            mailbox: t.mailbox.to_string(),
+            department: t.department.to_string(),
+            priority: t.priority,
+            linked,
+        }
+    }
+}
+
+/// Takes `n` ids of `tickets_id_seq` in one query, ascending.
+///
+/// Errors: the database's.
+pub async fn reserve_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT nextval('tickets_id_seq') FROM generate_series(1, $1)")
+            .bind(i32::try_from(n).unwrap_or(i32::MAX))
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Inserts `rows` as open, unclaimed tickets created (and updated) `at` (`None`: the
+/// transaction's `now()`), one statement whatever their number.
+///
+/// Errors: the database's (e.g. a number or id already taken).
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    rows: &[TicketRow],
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
+    let years: Vec<i32> = rows.iter().map(|r| r.year).collect();
+    let seqs: Vec<i32> = rows.iter().map(|r| r.seq).collect();
+    let requesters: Vec<&str> = rows.iter().map(|r| r.requester_email.as_str()).collect();
+    let names: Vec<Option<&str>> = rows.iter().map(|r| r.requester_name.as_deref()).collect();
+    let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+    let mailboxes: Vec<&str> = rows.iter().map(|r| r.mailbox.as_str()).collect();
+    let departments: Vec<&str> = rows.iter().map(|r| r.department.as_str()).collect();
+    let priorities: Vec<&str> = rows.iter().map(|r| r.priority.as_str()).collect();
+    let linked: Vec<Option<i64>> = rows.iter().map(|r| r.linked).collect();
+    sqlx::query(
+        "INSERT INTO tickets (id, number, year, seq, status, requester_email, requester_name,
+             subject, mailbox, department, priority, linked_ticket, created_at, updated_at)
+         SELECT id, number, year, seq, $12, requester, name, subject, mailbox, department,
+             priority, linked, COALESCE($13::timestamptz, now()), COALESCE($13::timestamptz, now())
+         FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+             AS u(id, number, year, seq, requester, name, subject, mailbox, department,
+                  priority, linked)",
+    )
+    .bind(&ids)
+    .bind(&numbers)
+    .bind(&years)
+    .bind(&seqs)
+    .bind(&requesters)
+    .bind(&names)
+    .bind(&subjects)
+    .bind(&mailboxes)
+    .bind(&departments)
+    .bind(&priorities)
+    .bind(&linked)
+    .bind(Status::Open.as_str())
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The last number taken in `year`'s sequence (`ticket_counters`; 0 for a new year), with
+/// the counter row locked until the transaction ends, so numbers have no gaps.
+///
+/// Errors: the database's.
+pub async fn lock_counter(conn: &mut PgConnection, year: i32) -> Result<i32, sqlx::Error> {
+    let (v,): (i32,) = sqlx::query_as(
+        "INSERT INTO ticket_counters (year, last_value) VALUES ($1, 0)
+         ON CONFLICT (year) DO UPDATE SET last_value = ticket_counters.last_value
+         RETURNING last_value",
+    )
+    .bind(year)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(v)
+}
+
+/// Sets the last number taken of each `(year, value)` (rows locked by [`lock_counter`]).
+///
+/// Errors: the database's.
+pub async fn set_counters(
+    conn: &mut PgConnection,
+    counters: &[(i32, i32)],
+) -> Result<(), sqlx::Error> {
+    if counters.is_empty() {
+        return Ok(());
+    }
+    let (years, values): (Vec<i32>, Vec<i32>) = counters.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE ticket_counters c SET last_value = u.v
+         FROM unnest($1::int[], $2::int[]) AS u(y, v) WHERE c.year = u.y",
+    )
+    .bind(&years)
+    .bind(&values)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// The ticket with this number.
 pub async fn by_number(
     conn: &mut PgConnection,
@@ -167,50 +315,111 @@ pub async fn try_claim(
     from: &[&str],
     to: Status,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE tickets SET assignee_id = $2, status = $4, claimed_at = now(), updated_at = now(),
-             holder_active_at = now(), release_warned_at = NULL
-         WHERE id = $1 AND assignee_id IS NULL AND status = ANY($3)",
-    )
-    .bind(id)
-    .bind(agent_id)
-    .bind(from)
-    .bind(to.as_str())
-    .execute(&mut *conn)
-    .await?;
+    // The statuses that may be claimed are open and pending_assignment, without a holder:
+    // [`STATE_RULES`] stamps the claim and leaves nothing else to clear.
+    let sql = format!(
+        "UPDATE tickets t SET {STATE_RULES}
+         FROM (SELECT $2::bigint AS a, $4::text AS st, now() AS at) AS u
+         WHERE t.id = $1 AND t.assignee_id IS NULL AND t.status = ANY($3)"
+    );
+    let r = sqlx::query(&sql)
+        .bind(id)
+        .bind(agent_id)
+        .bind(from)
+        .bind(to.as_str())
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The status timestamps, decided once for every statement that changes a ticket's status
+/// or holder ([`set_states`], [`try_claim`]): the assignments of an `UPDATE tickets t … FROM
+/// … AS u` where `u.st` is the new status, `u.a` the new holder and `u.at` the time of the
+/// change, and `t` the row before it.
+/// - `updated_at`: the change's time;
+/// - `claimed_at`, `holder_active_at`: the change's time for a new holder, kept for the same
+///   holder, cleared without one; `release_warned_at` cleared for a new holder;
+/// - `resolved_at`: set once on `resolved`, kept on `closed` and `merged`, else cleared (a
+///   reopen);
+/// - `closed_at`: set once on `closed`, kept on `merged`, else cleared.
+pub const STATE_RULES: &str = "status = u.st, assignee_id = u.a, updated_at = u.at,
+    claimed_at = CASE WHEN u.a IS NULL THEN NULL
+                      WHEN t.assignee_id IS DISTINCT FROM u.a THEN u.at
+                      ELSE t.claimed_at END,
+    holder_active_at = CASE WHEN u.a IS NULL THEN NULL
+                            WHEN t.assignee_id IS DISTINCT FROM u.a THEN u.at
+                            ELSE t.holder_active_at END,
+    release_warned_at = CASE WHEN t.assignee_id IS DISTINCT FROM u.a THEN NULL
+                             ELSE t.release_warned_at END,
+    resolved_at = CASE WHEN u.st = 'resolved' THEN COALESCE(t.resolved_at, u.at)
+                       WHEN u.st IN ('closed', 'merged') THEN t.resolved_at ELSE NULL END,
+    closed_at = CASE WHEN u.st = 'closed' THEN COALESCE(t.closed_at, u.at)
+                     WHEN u.st = 'merged' THEN t.closed_at ELSE NULL END";
+
+/// One status change for [`set_states`]: ticket `id` goes to `status` held by `assignee_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    /// Ticket row id.
+    pub id: i64,
+    /// The status the domain decided.
+    pub status: Status,
+    /// The holder afterwards (`None`: nobody).
+    pub assignee_id: Option<i64>,
 }
 
 /// Sets status and holder (call with the row locked, after the domain decided). Keeps the
 /// timestamps consistent: a new holder gets a fresh claim time; `resolved` sets resolved_at,
-/// `closed` sets closed_at, any other status clears both (a reopen).
+/// `closed` sets closed_at, any other status clears both (a reopen). One row of
+/// [`set_states`].
+///
+/// Errors: the database's.
 pub async fn set_state(
     conn: &mut PgConnection,
     id: i64,
     status: Status,
     assignee_id: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE tickets SET status = $2, assignee_id = $3, updated_at = now(),
-             claimed_at = CASE WHEN $3 IS NULL THEN NULL
-                               WHEN assignee_id IS DISTINCT FROM $3 THEN now()
-                               ELSE claimed_at END,
-             holder_active_at = CASE WHEN $3 IS NULL THEN NULL
-                                     WHEN assignee_id IS DISTINCT FROM $3 THEN now()
-                                     ELSE holder_active_at END,
-             release_warned_at = CASE WHEN assignee_id IS DISTINCT FROM $3 THEN NULL
-                                      ELSE release_warned_at END,
-             resolved_at = CASE WHEN $2 = 'resolved' THEN COALESCE(resolved_at, now())
-                                WHEN $2 IN ('closed', 'merged') THEN resolved_at ELSE NULL END,
-             closed_at = CASE WHEN $2 = 'closed' THEN COALESCE(closed_at, now())
-                              WHEN $2 = 'merged' THEN closed_at ELSE NULL END
-         WHERE id = $1",
+    set_states(
+        conn,
+        &[StateChange {
+            id,
+            status,
+            assignee_id,
+        }],
+        None,
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(assignee_id)
-    .execute(&mut *conn)
-    .await?;
+    .await
+}
+
+/// Applies `changes` (at most one per ticket) in one statement, as happening `at` (`None`:
+/// the transaction's `now()`; ingest passes the desk's clock). The timestamps follow
+/// [`STATE_RULES`], the one place they are decided.
+///
+/// Errors: the database's.
+pub async fn set_states(
+    conn: &mut PgConnection,
+    changes: &[StateChange],
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
+    let statuses: Vec<&str> = changes.iter().map(|c| c.status.as_str()).collect();
+    let holders: Vec<Option<i64>> = changes.iter().map(|c| c.assignee_id).collect();
+    let sql = format!(
+        "UPDATE tickets t SET {STATE_RULES}
+         FROM (SELECT id, st, a, COALESCE($4::timestamptz, now()) AS at
+               FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS x(id, st, a)) AS u
+         WHERE t.id = u.id"
+    );
+    sqlx::query(&sql)
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&holders)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -306,18 +515,36 @@ pub async fn mark_release_warned(conn: &mut PgConnection, id: i64) -> Result<(),
     Ok(())
 }
 
-/// Adds addresses to the ticket's participants.
+/// Adds addresses to the ticket's participants (one row of [`add_participants_many`] each).
+///
+/// Errors: the database's.
 pub async fn add_participants(
     conn: &mut PgConnection,
     id: i64,
     emails: &[String],
 ) -> Result<(), sqlx::Error> {
+    let rows: Vec<(i64, String)> = emails.iter().map(|e| (id, e.clone())).collect();
+    add_participants_many(conn, &rows).await
+}
+
+/// Adds each `(ticket id, address)` to `ticket_participants` (known ones are kept once).
+///
+/// Errors: the database's.
+pub async fn add_participants_many(
+    conn: &mut PgConnection,
+    rows: &[(i64, String)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (tickets, emails): (Vec<i64>, Vec<&str>) =
+        rows.iter().map(|(t, e)| (*t, e.as_str())).unzip();
     sqlx::query(
-        "INSERT INTO ticket_participants (ticket_id, email) SELECT $1, unnest($2::text[])
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO ticket_participants (ticket_id, email)
+         SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
     )
-    .bind(id)
-    .bind(emails)
+    .bind(&tickets)
+    .bind(&emails)
     .execute(&mut *conn)
     .await?;
     Ok(())
