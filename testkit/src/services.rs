@@ -489,6 +489,32 @@ impl Dovecot {
         Ok(tls)
     }
 
+    /// Kills this Dovecot abruptly, as a crash would: SIGKILL to the master and every process
+    /// it started (its `imap` and `imap-login` children too, which a graceful stop lets finish
+    /// what they are serving for about a second), then waits until the master is gone. Start
+    /// it again with [`Dovecot::restart`].
+    ///
+    /// Errors: the master did not go within the stop timeout.
+    pub async fn kill(&mut self) -> Result<()> {
+        let Some(pid) = self.master_pid() else {
+            return Ok(());
+        };
+        // Children first (by parent), so none is left serving a session, then the master.
+        for child in children_of(pid) {
+            send_signal(child, "KILL");
+        }
+        send_signal(pid, "KILL");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while process_is_dovecot(pid) {
+            if Instant::now() > deadline {
+                bail!("Dovecot (pid {pid}) survived SIGKILL for {STOP_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = fs::remove_file(self.pid_file());
+        Ok(())
+    }
+
     /// Stops and starts the server again: same port, same user, same mail.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
@@ -765,6 +791,26 @@ fn process_is_dovecot(pid: u32) -> bool {
     let comm = &stat[open + 1..close];
     let state = stat[close + 1..].trim_start().chars().next().unwrap_or('?');
     comm == "dovecot" && state != 'Z' && state != 'X'
+}
+
+/// The processes whose parent is `pid` (from `/proc/<pid>/stat`, field 4).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
 }
 
 fn send_signal(pid: u32, signal: &str) {
