@@ -185,19 +185,41 @@ fn string_text(s: &str) -> String {
         .replace('\u{7f}', "\\u007F")
 }
 
-/// `s` with the password of a URL (`scheme://user:password@host`) replaced by `***`; any
-/// other text unchanged.
+/// `s` with the secrets of a URL replaced by `***`: the password of `scheme://user:password@host`
+/// and the value of every query parameter whose name holds `pass`, `secret`, `token` or `key`
+/// (libpq and sqlx take `?password=…`); any other text unchanged.
 fn redact_url_password(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
-            if u.set_password(Some("***")).is_ok() {
-                u.to_string()
-            } else {
-                "***".into()
-            }
-        }
-        _ => s.to_string(),
+    let Ok(mut u) = url::Url::parse(s) else {
+        return s.to_string();
+    };
+    if u.password().is_some() && u.set_password(Some("***")).is_err() {
+        return "***".into();
     }
+    let secret_name = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        ["pass", "secret", "token", "key"]
+            .iter()
+            .any(|w| k.contains(w))
+    };
+    if u.query_pairs().any(|(k, _)| secret_name(&k)) {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret_name(&k) {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    if u.as_str() == s {
+        // Nothing was hidden: keep the text exactly as written.
+        return s.to_string();
+    }
+    u.to_string()
 }
 
 #[cfg(test)]
@@ -215,6 +237,18 @@ mod tests {
             "postgres://app@db/claimdesk"
         );
         assert_eq!(redact_url_password("INBOX"), "INBOX");
+        let q = redact_url_password(
+            "postgres://app@db/claimdesk?sslmode=require&password=hunter2&PGPASSWORD=x&application_name=cd",
+        );
+        assert!(!q.contains("hunter2") && !q.contains("=x&"), "{q}");
+        assert!(
+            q.contains("sslmode=require") && q.contains("application_name=cd"),
+            "{q}"
+        );
+        assert_eq!(
+            redact_url_password("postgres://127.0.0.1:5432/claimdesk?sslmode=disable"),
+            "postgres://127.0.0.1:5432/claimdesk?sslmode=disable"
+        );
     }
 
     #[test]
