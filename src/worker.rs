@@ -317,9 +317,14 @@ impl Deliverer {
                     return Ok(());
                 }
                 let name = crate::chat::upload_file_name(file.name.as_deref(), file.position);
+                // Only harmless kinds go into chat, with our Content-Type; the rest stays
+                // listed on the card (chat::UPLOADABLE).
+                let Some(content_type) = crate::chat::upload_content_type(&name) else {
+                    return Ok(());
+                };
                 let upload = UploadFile {
                     name: &name,
-                    content_type: &file.content_type,
+                    content_type,
                     data: &data,
                 };
                 let key = format!("cf{item_id}");

@@ -231,6 +231,45 @@ async fn an_upload_limit_of_zero_lists_files_and_uploads_none() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_harmless_kinds_are_uploaded_the_rest_is_listed() {
+    let env = env(Platforms {
+        slack: true,
+        discord: true,
+    })
+    .await;
+    let slack = env.slack.as_ref().expect("slack");
+    let discord = env.discord.as_ref().expect("discord");
+    let app = env.app().await;
+    let small = bytes(100, 5);
+    app.desk
+        .ingest(
+            src(1),
+            &email(
+                "k1@customer.example",
+                None,
+                &[
+                    ("invoice.html", &small),
+                    ("setup.exe", &small),
+                    ("shot.png", &small),
+                ],
+            ),
+        )
+        .await
+        .expect("ingest");
+    app.deliverer.drain().await.expect("deliver");
+    let card = slack.card_posts()[0].body.to_string();
+    for name in ["invoice.html", "setup.exe", "shot.png"] {
+        assert!(card.contains(name), "{name} not listed: {card}");
+    }
+    let shared = slack.shared_files();
+    assert_eq!(shared.len(), 1, "only the image is shared");
+    assert_eq!(shared[0].filename, "shot.png");
+    let uploads = discord.uploads();
+    assert_eq!(uploads.len(), 1, "only the image is uploaded");
+    assert_eq!(uploads[0].filename.as_deref(), Some("shot.png"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slack_stand_in_catches_uploads_that_break_the_documented_flow() {
     let slack = support::standin::SlackStandin::start()
         .await

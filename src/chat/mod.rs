@@ -30,6 +30,34 @@ pub struct UploadFile<'a> {
     pub data: &'a [u8],
 }
 
+/// The kinds of file uploaded into a card's thread, by the (lower-case) extension of the
+/// safe name, with the Content-Type claimdesk sends for them — never the one the sender
+/// declared. Anything else (HTML, SVG, executables, archives, office documents with macros …)
+/// is only listed on the card: an email attachment is hostile, and a chat client renders or
+/// opens what it is given with one click.
+pub const UPLOADABLE: &[(&str, &str)] = &[
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("pdf", "application/pdf"),
+    ("txt", "text/plain"),
+    ("log", "text/plain"),
+    ("csv", "text/csv"),
+];
+
+/// The Content-Type to upload `safe_name` (from [`upload_file_name`]) with, or `None` when
+/// its kind is not in [`UPLOADABLE`] and it is only listed on the card.
+pub fn upload_content_type(safe_name: &str) -> Option<&'static str> {
+    let (_, ext) = safe_name.rsplit_once('.')?;
+    let ext = ext.to_ascii_lowercase();
+    UPLOADABLE
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|(_, content_type)| *content_type)
+}
+
 /// A file name from an email (hostile) made safe to upload: only the part after the last
 /// `/` or `\`; control characters, escape sequences, bidi controls and zero-width characters
 /// dropped; `: * ? " < > |` replaced by `_`; leading dots and surrounding blanks trimmed; at
@@ -336,6 +364,24 @@ mod tests {
             } else {
                 assert!(super::catalogue::parse(a.name(), line).is_ok(), "{a:?}");
             }
+        }
+    }
+
+    #[test]
+    fn only_harmless_kinds_are_uploaded_with_our_content_type() {
+        for (name, want) in [
+            ("report.pdf", Some("application/pdf")),
+            ("Screen Shot.PNG", Some("image/png")),
+            ("crash.log", Some("text/plain")),
+            ("invoice.html", None),
+            ("logo.svg", None),
+            ("setup.exe", None),
+            ("macro.docm", None),
+            ("archive.tar.gz", None),
+            ("noextension", None),
+            ("pdf", None),
+        ] {
+            assert_eq!(upload_content_type(name), want, "{name}");
         }
     }
 
