@@ -270,6 +270,67 @@ async fn only_harmless_kinds_are_uploaded_the_rest_is_listed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discord_thread_started_but_not_recorded_is_found_again() {
+    let env = env(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    let discord = env.discord.as_ref().expect("discord");
+    let app = env.app().await;
+    let small = bytes(100, 6);
+    app.desk
+        .ingest(
+            src(1),
+            &email("t1@customer.example", None, &[("a.txt", &small)]),
+        )
+        .await
+        .expect("ingest");
+    app.deliverer.drain().await.expect("deliver");
+    let (card, thread): (String, Option<String>) =
+        sqlx::query_as("SELECT message_ref, thread_ref FROM chat_posts WHERE platform = 'discord'")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("post");
+    assert_eq!(thread.as_deref(), Some(card.as_str()), "thread started");
+    let posts = || {
+        discord
+            .calls_to("POST", &format!("/channels/{card}/messages"))
+            .len()
+    };
+    let before = posts();
+    // As if the call that started the thread had been lost before the commit.
+    sqlx::query("UPDATE chat_posts SET thread_ref = NULL WHERE platform = 'discord'")
+        .execute(app.desk.pool())
+        .await
+        .expect("forget thread");
+    app.desk
+        .ingest(
+            src(2),
+            &email("t2@customer.example", Some("t1@customer.example"), &[]),
+        )
+        .await
+        .expect("follow-up");
+    app.deliverer.drain().await.expect("deliver");
+    let (stuck,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+        .fetch_one(app.desk.pool())
+        .await
+        .expect("count");
+    assert_eq!(stuck, 0, "the follow-up reached the thread");
+    let (thread,): (Option<String>,) =
+        sqlx::query_as("SELECT thread_ref FROM chat_posts WHERE platform = 'discord'")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("post");
+    assert_eq!(thread.as_deref(), Some(card.as_str()), "thread found again");
+    assert_eq!(
+        posts(),
+        before + 1,
+        "the follow-up is posted in the same thread"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slack_stand_in_catches_uploads_that_break_the_documented_flow() {
     let slack = support::standin::SlackStandin::start()
         .await

@@ -329,7 +329,15 @@ impl DiscordChat {
                     },
                     LightMethod::Post,
                 );
-                let id = Self::id_of(self.call(req, Some(&CreateThread::new(name))).await?)?;
+                let id = match self.call(req, Some(&CreateThread::new(name))).await {
+                    Ok(answer) => Self::id_of(answer)?,
+                    // Started already, by a call whose outcome we did not record (its answer
+                    // lost, or an upload into it failed before the commit): a thread started
+                    // from a message has that message's ID (Discord API, "Start Thread from
+                    // Message"; error 160004, "A thread has already been created").
+                    Err(ChatError::Failed(e)) if e.contains("160004") => message_id.get(),
+                    Err(e) => return Err(e),
+                };
                 (ChannelId::new(id), Some(id.to_string()))
             }
         };
