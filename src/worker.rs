@@ -111,16 +111,10 @@ impl Deliverer {
     /// Runs forever: delivers what is due, then waits for a NOTIFY on `claimdesk_outbox` or a
     /// one-second tick.
     pub async fn run(self) {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(self.desk.pool()).await {
-            Ok(mut l) => match l.listen("claimdesk_outbox").await {
-                Ok(()) => Some(l),
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN failed; polling the outbox");
-                    None
-                }
-            },
+        let mut listener = match store::outbox::listen(self.desk.pool()).await {
+            Ok(l) => Some(l),
             Err(e) => {
-                tracing::warn!(error = %e, "LISTEN connection failed; polling the outbox");
+                tracing::warn!(error = %e, "LISTEN failed; polling the outbox");
                 None
             }
         };

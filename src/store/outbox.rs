@@ -126,6 +126,16 @@ pub async fn enqueue(
     enqueue_many(conn, &[NewItem::new(ticket_id, effect)?]).await
 }
 
+/// A connection listening on `claimdesk_outbox`, the channel every enqueue notifies at
+/// commit (`LISTEN`; PostgreSQL NOTIFY). The worker waits on it between passes.
+///
+/// Errors: the connection or the `LISTEN` failed (the worker then polls).
+pub async fn listen(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+    l.listen("claimdesk_outbox").await?;
+    Ok(l)
+}
+
 /// Queues `items` in one statement, ids in their order (the worker delivers by id), and
 /// wakes the workers once (`NOTIFY claimdesk_outbox`, delivered at commit).
 ///
