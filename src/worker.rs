@@ -57,6 +57,10 @@ impl From<ChatError> for Failure {
     }
 }
 
+/// Attempts after which an upload into a card's thread (`thread_file`) is given up, about
+/// 8 minutes with the default backoff (2 s doubling): the file stays listed on the card.
+pub const UPLOAD_MAX_ATTEMPTS: i32 = 8;
+
 impl Deliverer {
     /// Takes one due item and attempts it.
     ///
@@ -86,8 +90,19 @@ impl Deliverer {
                 ))
             }
         };
+        let is_upload = matches!(item.effect, Ok(Effect::ThreadFile { .. }));
         match result {
             Ok(()) => store::outbox::mark_delivered(&mut tx, item.id).await?,
+            // An upload is an extra (the card lists the file, the store keeps it): one the
+            // platform keeps refusing (a missing scope, a file it will not take) must not hold
+            // up the ticket's later effects on that platform, which are delivered in order.
+            Err(Failure::Retry(msg, _))
+                if is_upload && item.attempts + 1 >= UPLOAD_MAX_ATTEMPTS =>
+            {
+                tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
+                    "upload given up; the file stays listed on the card");
+                store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+            }
             Err(Failure::Retry(msg, after)) => {
                 let wait = after.unwrap_or_else(|| self.backoff(item.attempts));
                 tracing::warn!(id = item.id, attempt = item.attempts + 1, error = %msg, retry_in = ?wait, "delivery failed");

@@ -331,6 +331,67 @@ async fn a_discord_thread_started_but_not_recorded_is_found_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_platform_keeps_refusing_is_given_up_and_holds_nothing_up() {
+    let env = env(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    let discord = env.discord.as_ref().expect("discord");
+    let app = env.app().await;
+    let pool = app.desk.pool().clone();
+    app.desk
+        .ingest(
+            src(1),
+            &email("g1@customer.example", None, &[("a.txt", &bytes(100, 7))]),
+        )
+        .await
+        .expect("ingest");
+    // The card goes out; then Discord refuses everything for a while.
+    app.deliverer.deliver_one().await.expect("card");
+    discord.set_behaviour(support::standin::Behaviour::Fail500);
+    for _ in 0..claimdesk::worker::UPLOAD_MAX_ATTEMPTS {
+        sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
+            .execute(&pool)
+            .await
+            .expect("due now");
+        app.deliverer.drain().await.expect("attempt");
+    }
+    let (delivered, error): (bool, Option<String>) = sqlx::query_as(
+        "SELECT delivered_at IS NOT NULL, last_error FROM outbox WHERE kind = 'thread_file'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("upload item");
+    assert!(
+        delivered,
+        "given up after {} attempts",
+        claimdesk::worker::UPLOAD_MAX_ATTEMPTS
+    );
+    assert!(error.is_some_and(|e| e.starts_with("given up: ")));
+    // Discord is back: the customer's next message reaches the thread; nothing is stuck.
+    discord.set_behaviour(support::standin::Behaviour::Normal);
+    app.desk
+        .ingest(
+            src(2),
+            &email("g2@customer.example", Some("g1@customer.example"), &[]),
+        )
+        .await
+        .expect("follow-up");
+    sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
+        .execute(&pool)
+        .await
+        .expect("due now");
+    app.deliverer.drain().await.expect("deliver");
+    let (stuck,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stuck, 0);
+    assert!(discord.uploads().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slack_stand_in_catches_uploads_that_break_the_documented_flow() {
     let slack = support::standin::SlackStandin::start()
         .await

@@ -208,6 +208,26 @@ pub async fn mark_delivered(conn: &mut PgConnection, id: i64) -> Result<(), sqlx
     Ok(())
 }
 
+/// Closes an item that is not worth trying again (an upload that failed
+/// `worker::UPLOAD_MAX_ATTEMPTS` times): counted as an attempt, delivered as of now so the
+/// ticket's later effects are not held up behind it, with `error` kept as `last_error`
+/// prefixed by `given up: `.
+pub async fn mark_given_up(
+    conn: &mut PgConnection,
+    id: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1,
+             last_error = 'given up: ' || $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Records a failed attempt and when to try again.
 pub async fn mark_failed(
     conn: &mut PgConnection,
