@@ -252,6 +252,30 @@ async fn commands_are_registered_autocompleted_and_slow_ones_deferred() {
         r["data"]["content"].as_str().unwrap_or("").contains("@ben"),
         "{r}"
     );
+    // A one-word option with blanks inside is refused, not shifted into the next argument.
+    let (_, r) = discord_post(
+        web.addr,
+        &env.discord_signer,
+        &discord_command(
+            ANA_DISCORD,
+            "priority",
+            &[
+                ("ticket", &format!("{} low", numbers[0])),
+                ("priority", "high"),
+            ],
+        ),
+        false,
+    )
+    .await;
+    assert!(
+        r["data"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`ticket` takes one word"),
+        "{r}"
+    );
+    let shown = app.desk.show(&numbers[0]).await.expect("show");
+    assert_eq!(shown.priority.to_string(), "urgent", "nothing changed");
     // /reply without text opens the modal naming the customer.
     let (_, r) = discord_post(
         web.addr,

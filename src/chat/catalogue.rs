@@ -43,6 +43,13 @@ pub enum ArgKind {
 }
 
 impl ArgKind {
+    /// Whether a value of this kind is one word when typed (everything but free text and a
+    /// department list). A typed option value (Discord) with blanks inside is refused for
+    /// these: joined into the command line, its words would shift into the next argument.
+    pub fn is_one_word(self) -> bool {
+        !matches!(self, ArgKind::Text | ArgKind::Departments)
+    }
+
     /// Whether this argument takes the rest of the line.
     pub fn is_rest(self) -> bool {
         matches!(self, ArgKind::Text | ArgKind::Status)

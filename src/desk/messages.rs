@@ -201,6 +201,11 @@ pub fn size(bytes: i64) -> String {
     }
 }
 
+/// A typed command option (Discord) that must be one word but holds blanks.
+pub fn one_word_option(name: &str) -> String {
+    format!("`{name}` takes one word, without spaces.")
+}
+
 /// One entry in a card's thread: a customer follow-up, an agent's reply, or claimdesk's own
 /// acknowledgement (an outbound message with no authoring agent); addresses and body escaped
 /// for `style`.

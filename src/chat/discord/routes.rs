@@ -361,6 +361,13 @@ async fn command_of(desk: &Desk, data: &Data) -> Result<Command, serde_json::Val
         if v.is_empty() {
             continue;
         }
+        let v = match a.kind {
+            catalogue::ArgKind::Departments => v.split_whitespace().collect::<String>(),
+            kind if kind.is_one_word() && v.trim().contains(char::is_whitespace) => {
+                return Err(private(&messages::one_word_option(a.name)));
+            }
+            _ => v,
+        };
         let v = if a.kind == catalogue::ArgKind::Agent {
             match desk.agent(Identity::Discord(&v)).await {
                 Ok(agent) => agent.handle,
