@@ -16,9 +16,9 @@ use claimdesk::desk::Surface;
 use claimdesk::domain::Role;
 use serde_json::{json, Value};
 use support::harness::*;
-use support::standin::{DiscordStandin, GatewayStandin, SlackStandin, DISCORD_GUILD_ID};
+use support::standin::{DiscordStandin, GatewayStandin, SlackStandin};
 
-const APP_ID: &str = "400000000000000001";
+const APP_ID: &str = DISCORD_APP_ID;
 /// Olga, an owner, runs every command (owners may run them all).
 const OLGA_SLACK: &str = "U00000OLGA";
 const OLGA_DISCORD: &str = "200000000000000009";
@@ -115,30 +115,9 @@ fn slash_payload(slack: &SlackStandin, command: &str, text: &str, user: &str) ->
     })
 }
 
-/// An interaction as the gateway carries it (see tests/discord_gateway.rs).
+/// An application command interaction as the gateway carries it, from agent Olga.
 fn gateway_command(id: &str, name: &str, options: Value) -> Value {
-    let path =
-        repo_path("../shared/specs/discord/interaction-bodies/applicationCommandRequestBody.json");
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("body")).expect("json");
-    v["id"] = id.into();
-    v["token"] = format!("token-{id}").into();
-    v["application_id"] = APP_ID.into();
-    v["channel_id"] = DISCORD_CHANNEL.into();
-    v["guild_id"] = DISCORD_GUILD_ID.into();
-    v["member"] = json!({
-        "user": {"id": OLGA_DISCORD, "username": "agent", "discriminator": "0", "avatar": null, "global_name": null},
-        "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false,
-        "flags": 0, "pending": false, "permissions": "0", "nick": null, "avatar": null,
-        "premium_since": null, "communication_disabled_until": null
-    });
-    v["locale"] = "en-US".into();
-    v["guild_locale"] = "en-US".into();
-    v["entitlements"] = json!([]);
-    v["authorizing_integration_owners"] = json!({"0": DISCORD_GUILD_ID});
-    v["context"] = 0.into();
-    v["attachment_size_limit"] = 26_214_400.into();
-    v["app_permissions"] = "0".into();
+    let mut v = gateway_interaction("applicationCommandRequestBody.json", id, OLGA_DISCORD);
     v["data"]["name"] = name.into();
     v["data"]["type"] = 1.into();
     v["data"]["options"] = options;

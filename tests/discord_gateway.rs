@@ -6,40 +6,11 @@
 
 mod support;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::harness::*;
-use support::standin::{GatewayStandin, DISCORD_GUILD_ID};
+use support::standin::GatewayStandin;
 
-const APP_ID: &str = "400000000000000001";
-
-/// An interaction from `interaction-bodies/{file}` completed with the fields the gateway
-/// carries (application, channel, guild member, locale, entitlements …).
-fn gateway_interaction(file: &str, id: &str, user: &str) -> Value {
-    let path = repo_path(&format!(
-        "../shared/specs/discord/interaction-bodies/{file}"
-    ));
-    let mut v: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("body")).expect("json");
-    v["id"] = id.into();
-    v["token"] = format!("token-{id}").into();
-    v["application_id"] = APP_ID.into();
-    v["channel_id"] = DISCORD_CHANNEL.into();
-    v["guild_id"] = DISCORD_GUILD_ID.into();
-    v["member"] = json!({
-        "user": {"id": user, "username": "agent", "discriminator": "0", "avatar": null, "global_name": null},
-        "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false,
-        "flags": 0, "pending": false, "permissions": "0", "nick": null, "avatar": null,
-        "premium_since": null, "communication_disabled_until": null
-    });
-    v["locale"] = "en-US".into();
-    v["guild_locale"] = "en-US".into();
-    v["entitlements"] = json!([]);
-    v["authorizing_integration_owners"] = json!({"0": DISCORD_GUILD_ID});
-    v["context"] = 0.into();
-    v["attachment_size_limit"] = 26_214_400.into();
-    v["app_permissions"] = "0".into();
-    v
-}
+const APP_ID: &str = DISCORD_APP_ID;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_mode_answers_interactions_through_the_callback() {

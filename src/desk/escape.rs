@@ -10,7 +10,7 @@
 //!   zero-width space after the `@`, so masked links `[text](url)`, `<@id>`, `<@&id>`, `<#id>`,
 //!   headings, quotes, code spans and blocks cannot form
 //!   (<https://support.discord.com/hc/en-us/articles/210298617>). Pings are also refused by
-//!   `allowed_mentions` on every message we send (`crate::chat::discord`).
+//!   `allowed_mentions` on every message we send (the Discord client).
 //! - Terminal: control characters (C0 but `\n` and `\t`, DEL, C1), escape sequences (CSI, OSC
 //!   and two-character ones) and bidirectional overrides and isolates (U+202A–U+202E,
 //!   U+2066–U+2069) are removed, so text cannot move the cursor, recolour, retitle the

@@ -702,3 +702,38 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         })
         .map(|l| l[name.len() + 1..].trim().to_string())
 }
+
+/// The application ID the Discord tests register and sign interactions for.
+pub const DISCORD_APP_ID: &str = "400000000000000001";
+
+/// An interaction from `../shared/specs/discord/interaction-bodies/{file}` completed with the
+/// fields the gateway carries (application, channel, guild member `user`, locale,
+/// entitlements …); `id` also names its token, `token-{id}`.
+pub fn gateway_interaction(file: &str, id: &str, user: &str) -> serde_json::Value {
+    use serde_json::json;
+    let path = repo_path(&format!(
+        "../shared/specs/discord/interaction-bodies/{file}"
+    ));
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("body")).expect("json");
+    let guild = super::standin::DISCORD_GUILD_ID;
+    v["id"] = id.into();
+    v["token"] = format!("token-{id}").into();
+    v["application_id"] = DISCORD_APP_ID.into();
+    v["channel_id"] = DISCORD_CHANNEL.into();
+    v["guild_id"] = guild.into();
+    v["member"] = json!({
+        "user": {"id": user, "username": "agent", "discriminator": "0", "avatar": null, "global_name": null},
+        "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "deaf": false, "mute": false,
+        "flags": 0, "pending": false, "permissions": "0", "nick": null, "avatar": null,
+        "premium_since": null, "communication_disabled_until": null
+    });
+    v["locale"] = "en-US".into();
+    v["guild_locale"] = "en-US".into();
+    v["entitlements"] = json!([]);
+    v["authorizing_integration_owners"] = json!({"0": guild});
+    v["context"] = 0.into();
+    v["attachment_size_limit"] = 26_214_400.into();
+    v["app_permissions"] = "0".into();
+    v
+}
