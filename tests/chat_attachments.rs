@@ -52,6 +52,20 @@ fn email(message_id: &str, in_reply_to: Option<&str>, files: &[(&str, &[u8])]) -
     m.into_bytes()
 }
 
+/// Ingests `raw` as UID `uid` of the support mailbox and delivers the outbox.
+async fn deliver_email(app: &claimdesk::app::App, uid: u32, raw: &[u8]) {
+    app.desk.ingest(src(uid), raw).await.expect("ingest");
+    app.deliverer.drain().await.expect("deliver");
+}
+
+/// Makes every undelivered outbox item due now (skips the retry backoff).
+async fn due_now(pool: &sqlx::PgPool) {
+    sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
+        .execute(pool)
+        .await
+        .expect("due now");
+}
+
 fn src(uid: u32) -> Source<'static> {
     Source {
         mailbox: "support",
@@ -209,14 +223,12 @@ async fn an_upload_limit_of_zero_lists_files_and_uploads_none() {
     let discord = env.discord.as_ref().expect("discord");
     let app = env.app().await;
     let small = bytes(100, 4);
-    app.desk
-        .ingest(
-            src(1),
-            &email("z1@customer.example", None, &[("tiny.txt", &small)]),
-        )
-        .await
-        .expect("ingest");
-    app.deliverer.drain().await.expect("deliver");
+    deliver_email(
+        &app,
+        1,
+        &email("z1@customer.example", None, &[("tiny.txt", &small)]),
+    )
+    .await;
     assert!(slack.card_posts()[0]
         .body
         .to_string()
@@ -241,22 +253,20 @@ async fn only_harmless_kinds_are_uploaded_the_rest_is_listed() {
     let discord = env.discord.as_ref().expect("discord");
     let app = env.app().await;
     let small = bytes(100, 5);
-    app.desk
-        .ingest(
-            src(1),
-            &email(
-                "k1@customer.example",
-                None,
-                &[
-                    ("invoice.html", &small),
-                    ("setup.exe", &small),
-                    ("shot.png", &small),
-                ],
-            ),
-        )
-        .await
-        .expect("ingest");
-    app.deliverer.drain().await.expect("deliver");
+    deliver_email(
+        &app,
+        1,
+        &email(
+            "k1@customer.example",
+            None,
+            &[
+                ("invoice.html", &small),
+                ("setup.exe", &small),
+                ("shot.png", &small),
+            ],
+        ),
+    )
+    .await;
     let card = slack.card_posts()[0].body.to_string();
     for name in ["invoice.html", "setup.exe", "shot.png"] {
         assert!(card.contains(name), "{name} not listed: {card}");
@@ -279,14 +289,12 @@ async fn a_discord_thread_started_but_not_recorded_is_found_again() {
     let discord = env.discord.as_ref().expect("discord");
     let app = env.app().await;
     let small = bytes(100, 6);
-    app.desk
-        .ingest(
-            src(1),
-            &email("t1@customer.example", None, &[("a.txt", &small)]),
-        )
-        .await
-        .expect("ingest");
-    app.deliverer.drain().await.expect("deliver");
+    deliver_email(
+        &app,
+        1,
+        &email("t1@customer.example", None, &[("a.txt", &small)]),
+    )
+    .await;
     let (card, thread): (String, Option<String>) =
         sqlx::query_as("SELECT message_ref, thread_ref FROM chat_posts WHERE platform = 'discord'")
             .fetch_one(app.desk.pool())
@@ -304,14 +312,12 @@ async fn a_discord_thread_started_but_not_recorded_is_found_again() {
         .execute(app.desk.pool())
         .await
         .expect("forget thread");
-    app.desk
-        .ingest(
-            src(2),
-            &email("t2@customer.example", Some("t1@customer.example"), &[]),
-        )
-        .await
-        .expect("follow-up");
-    app.deliverer.drain().await.expect("deliver");
+    deliver_email(
+        &app,
+        2,
+        &email("t2@customer.example", Some("t1@customer.example"), &[]),
+    )
+    .await;
     let (stuck,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
         .fetch_one(app.desk.pool())
         .await
@@ -351,10 +357,7 @@ async fn an_upload_the_platform_keeps_refusing_is_given_up_and_holds_nothing_up(
     app.deliverer.deliver_one().await.expect("card");
     discord.set_behaviour(support::standin::Behaviour::Fail500);
     for _ in 0..claimdesk::worker::UPLOAD_MAX_ATTEMPTS {
-        sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
-            .execute(&pool)
-            .await
-            .expect("due now");
+        due_now(&pool).await;
         app.deliverer.drain().await.expect("attempt");
     }
     let (delivered, error): (bool, Option<String>) = sqlx::query_as(
@@ -378,10 +381,7 @@ async fn an_upload_the_platform_keeps_refusing_is_given_up_and_holds_nothing_up(
         )
         .await
         .expect("follow-up");
-    sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE delivered_at IS NULL")
-        .execute(&pool)
-        .await
-        .expect("due now");
+    due_now(&pool).await;
     app.deliverer.drain().await.expect("deliver");
     let (stuck,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
         .fetch_one(&pool)
