@@ -499,9 +499,19 @@ impl Dovecot {
         let Some(pid) = self.master_pid() else {
             return Ok(());
         };
-        // Children first (by parent), so none is left serving a session, then the master.
-        for child in children_of(pid) {
-            send_signal(child, "KILL");
+        // Every descendant, collected before any dies (an orphan is re-parented and could not
+        // be found again), so none is left serving a session or holding the port; then the
+        // master.
+        let mut all = Vec::new();
+        let mut next = vec![pid];
+        while let Some(p) = next.pop() {
+            for c in children_of(p) {
+                all.push(c);
+                next.push(c);
+            }
+        }
+        for p in all {
+            send_signal(p, "KILL");
         }
         send_signal(pid, "KILL");
         let deadline = Instant::now() + STOP_TIMEOUT;
@@ -512,6 +522,14 @@ impl Dovecot {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let _ = fs::remove_file(self.pid_file());
+        // Until nothing answers on the port any more.
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        while TcpStream::connect(addr).await.is_ok() {
+            if Instant::now() > deadline {
+                bail!("port {} still answers after killing Dovecot", self.port);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(())
     }
 
