@@ -386,6 +386,27 @@ mod tests {
     }
 
     #[test]
+    fn sla_policies_naming_an_unknown_department_are_refused() {
+        let ok = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"support\"\nresolution = \"8h\"\n"
+        ));
+        assert!(ok
+            .sla
+            .policy_for("support", crate::domain::Priority::High)
+            .is_some());
+        assert!(ok.validate().is_ok());
+        let typo = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"suport\"\nresolution = \"8h\"\n"
+        ));
+        let e = typo.validate().expect_err("unknown department");
+        assert!(
+            e.to_string()
+                .contains("department `suport` is not a configured department"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn differences_name_the_path_of_each_changed_value() {
         let a = serde_json::json!({"x": {"y": 1, "z": [1, {"w": true}]}, "v": "s"});
         let b = serde_json::json!({"x": {"y": 2, "z": [1, {"w": false}]}, "v": "s", "u": 0});

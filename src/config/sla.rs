@@ -428,3 +428,299 @@ impl SlaSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Priority::{High, Low, Medium, Urgent};
+
+    fn mins(m: i64) -> Duration {
+        Duration::minutes(m)
+    }
+
+    #[test]
+    fn durations_table() {
+        let good: &[(&str, i64)] = &[
+            ("30m", 30),
+            ("4h", 240),
+            ("2d", 2880),
+            ("1h30m", 90),
+            (" 1d 2h ", 1560),
+            ("90s", 0),
+            ("3600s", 60),
+        ];
+        for &(text, m) in good {
+            let want = if text == "90s" {
+                Duration::seconds(90)
+            } else {
+                mins(m)
+            };
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for text in [
+            "",
+            "h",
+            "30",
+            "30x",
+            "0m",
+            "0h0m",
+            "-5m",
+            "1.5h",
+            "m30",
+            "4 h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text} accepted");
+        }
+    }
+
+    #[test]
+    fn day_hours_table() {
+        let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").expect("time");
+        let good: &[(&str, Vec<(NaiveTime, NaiveTime)>)] = &[
+            ("09:00-17:00", vec![(t("09:00"), t("17:00"))]),
+            (
+                " 09:00 - 12:00 , 13:00-17:30 ",
+                vec![(t("09:00"), t("12:00")), (t("13:00"), t("17:30"))],
+            ),
+            ("00:00-24:00", vec![(t("00:00"), t("00:00"))]),
+            ("22:00-24:00", vec![(t("22:00"), t("00:00"))]),
+            ("closed", vec![]),
+            ("", vec![]),
+        ];
+        for (text, want) in good {
+            assert_eq!(parse_day(text).as_ref(), Ok(want), "{text}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("9-17", "is not a time"),
+            ("09:00", "is not a range"),
+            ("17:00-09:00", "ends at or before"),
+            ("09:00-09:00", "ends at or before"),
+            ("09:00-00:00", "write 24:00"),
+            ("24:00-24:00", "ends at or before"),
+            ("25:00-26:00", "is not a time"),
+            ("09:00-17:00;", "is not a time"),
+        ];
+        for (text, says) in bad {
+            let e = parse_day(text).expect_err(text);
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    const EXAMPLE: &str = r#"
+        enabled = true
+        warn_at = 0.8
+        pause_while_waiting = false
+        on_breach = "ping_admins"
+
+        [hours.default]
+        timezone = "Europe/Berlin"
+        mon = "09:00-17:00"
+        tue = "09:00-17:00"
+        wed = "09:00-17:00"
+        thu = "09:00-17:00"
+        fri = "09:00-12:00,13:00-15:00"
+        holidays = ["2026-12-25", "2026-12-26"]
+
+        [hours.billing]
+        timezone = "America/New_York"
+        mon = "08:00-16:00"
+
+        [[policies]]
+        first_response = "8h"
+        resolution = "40h"
+
+        [[policies]]
+        priority = "urgent"
+        first_response = "2h"
+        resolution = "16h"
+
+        [[policies]]
+        department = "billing"
+        first_response = "4h"
+        next_response = "8h"
+        business_hours = false
+
+        [[policies]]
+        department = "billing"
+        priority = "urgent"
+        first_response = "30m"
+    "#;
+
+    #[test]
+    fn the_most_specific_policy_wins() {
+        let s = SlaSettings::from_toml(EXAMPLE).expect("example");
+        assert_eq!(
+            (s.enabled, s.warn_at, s.pause_while_waiting, s.on_breach),
+            (true, 0.8, false, Escalation::PingAdmins)
+        );
+        let first = |d: &str, p| {
+            s.policy_for(d, p)
+                .and_then(|x| x.first_response)
+                .map(|g| (g.within, g.business))
+        };
+        let cases: &[(&str, Priority, Option<(Duration, bool)>)] = &[
+            ("support", Low, Some((mins(480), true))),
+            ("support", Medium, Some((mins(480), true))),
+            ("support", Urgent, Some((mins(120), true))),
+            ("billing", High, Some((mins(240), false))),
+            ("billing", Urgent, Some((mins(30), true))),
+            ("sales", Urgent, Some((mins(120), true))),
+        ];
+        for &(d, p, want) in cases {
+            assert_eq!(first(d, p), want, "{d} {p}");
+        }
+        let p = s.policy_for("billing", Low).expect("billing policy");
+        assert_eq!(
+            p,
+            Policy {
+                first_response: Some(Goal {
+                    within: mins(240),
+                    business: false
+                }),
+                next_response: Some(Goal {
+                    within: mins(480),
+                    business: false
+                }),
+                resolution: None,
+                warn_share: 0.8,
+                pause_while_waiting: false,
+            }
+        );
+        // Off: no policy at all.
+        let off = SlaSettings {
+            enabled: false,
+            ..s.clone()
+        };
+        assert_eq!(off.policy_for("support", Urgent), None);
+        // Without a catch-all, a ticket nothing matches has no SLA.
+        let narrow = SlaSettings::from_toml(
+            "enabled = true\n[[policies]]\npriority = \"urgent\"\nresolution = \"4h\"\n",
+        )
+        .expect("narrow");
+        assert_eq!(narrow.policy_for("support", Low), None);
+        assert!(narrow.policy_for("support", Urgent).is_some());
+    }
+
+    #[test]
+    fn calendars_fall_back_to_default_then_around_the_clock() {
+        let s = SlaSettings::from_toml(EXAMPLE).expect("example");
+        let at = |x: &str| x.parse::<chrono::DateTime<chrono::Utc>>().expect("instant");
+        // Friday 4 December 2026: split day in Berlin (5 h), closed in New York.
+        let (from, to) = (at("2026-12-04T00:00:00Z"), at("2026-12-05T00:00:00Z"));
+        assert_eq!(
+            s.calendar_for("support").working_between(from, to),
+            mins(300)
+        );
+        assert_eq!(
+            s.calendar_for("billing").working_between(from, to),
+            Duration::zero()
+        );
+        // Monday 7 December in New York (UTC-5): 08:00-16:00 local.
+        assert_eq!(
+            s.calendar_for("billing")
+                .add_working(at("2026-12-07T12:00:00Z"), mins(60)),
+            Some(at("2026-12-07T14:00:00Z"))
+        );
+        // Christmas is a holiday in the default hours.
+        assert_eq!(
+            s.calendar_for("support")
+                .working_between(at("2026-12-25T00:00:00Z"), at("2026-12-26T00:00:00Z")),
+            Duration::zero()
+        );
+        let none = SlaSettings::default();
+        assert_eq!(none.calendar_for("support"), Calendar::always());
+    }
+
+    #[test]
+    fn bad_settings_are_refused_naming_the_setting() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "warn_at = 1.0",
+                "sla.warn_at = 1 must be a share strictly between 0 and 1",
+            ),
+            ("warn_at = 0", "sla.warn_at"),
+            ("warn_at = -0.5", "sla.warn_at"),
+            (
+                "[hours.default]\ntimezone = \"Europe/Berlim\"",
+                "sla.hours.default.timezone: `Europe/Berlim` is not an IANA time zone",
+            ),
+            (
+                "[hours.default]\nmon = \"9-17\"",
+                "sla.hours.default.mon: `9` in `9-17` is not a time HH:MM",
+            ),
+            (
+                "[hours.default]\ntue = \"17:00-09:00\"",
+                "sla.hours.default.tue: `17:00-09:00` ends at or before it starts",
+            ),
+            (
+                "[hours.support]\nwed = \"09:00-12:00,11:00-13:00\"",
+                "sla.hours.support: wed: working hours overlap at 11:00",
+            ),
+            (
+                "[hours.default]\nholidays = [\"2026-13-01\"]",
+                "sla.hours.default.holidays: `2026-13-01` is not a date",
+            ),
+            (
+                "[[policies]]\nresolution = \"2 days\"",
+                "sla.policies[0].resolution: `2 days` is not a duration",
+            ),
+            (
+                "[[policies]]\nfirst_response = \"0m\"",
+                "sla.policies[0].first_response: `0m` must be more than zero",
+            ),
+            (
+                "[[policies]]\npriority = \"critical\"",
+                "sla.policies[0].priority: `critical` is not a priority",
+            ),
+            (
+                "[[policies]]\nresolution = \"1h\"\n[[policies]]\nresolution = \"2h\"",
+                "sla.policies[1] applies to the same department and priority as sla.policies[0]",
+            ),
+            ("on_breach = \"page_everyone\"", "page_everyone"),
+        ];
+        for (text, says) in cases {
+            let e = SlaSettings::from_toml(text).expect_err(text);
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_departments_are_refused() {
+        let s = SlaSettings::from_toml(EXAMPLE).expect("example");
+        assert_eq!(s.check_departments(&["support", "billing"]), Ok(()));
+        let e = s
+            .check_departments(&["support"])
+            .expect_err("billing unknown");
+        assert!(
+            e.contains(
+                "sla.policies[2].department `billing` is not a configured department (support)"
+            ),
+            "{e}"
+        );
+        let hours_only =
+            SlaSettings::from_toml("[hours.biling]\nmon = \"09:00-17:00\"").expect("hours");
+        let e = hours_only
+            .check_departments(&["support", "billing"])
+            .expect_err("typo");
+        assert!(
+            e.contains("[sla.hours.biling] names no configured department"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn settings_survive_a_round_trip_through_their_written_form() {
+        let s = SlaSettings::from_toml(EXAMPLE).expect("example");
+        let json = serde_json::to_value(&s).expect("to json");
+        assert_eq!(json["policies"][1]["priority"], "urgent");
+        assert_eq!(json["hours"]["default"]["fri"], "09:00-12:00,13:00-15:00");
+        let back: SlaSettings = serde_json::from_value(json).expect("from json");
+        for d in ["support", "billing", "sales"] {
+            for p in [Low, Medium, High, Urgent] {
+                assert_eq!(back.policy_for(d, p), s.policy_for(d, p));
+            }
+            assert_eq!(back.calendar_for(d), s.calendar_for(d));
+        }
+    }
+}

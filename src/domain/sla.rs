@@ -164,17 +164,20 @@ impl Calendar {
             LocalResult::None => {
                 // In a gap: search the transition. Offsets are within ±24 h, so wall time is
                 // below `ndt` at lo and above it at hi.
-                let mut lo = ndt.and_utc() - Duration::hours(26);
-                let mut hi = ndt.and_utc() + Duration::hours(26);
-                while hi - lo > Duration::seconds(1) {
+                // Transitions fall on whole seconds.
+                let mut lo = ndt.and_utc().timestamp() - 26 * 3600;
+                let mut hi = ndt.and_utc().timestamp() + 26 * 3600;
+                while hi - lo > 1 {
                     let mid = lo + (hi - lo) / 2;
-                    if mid.with_timezone(&self.tz).naive_local() >= ndt {
+                    let wall = DateTime::from_timestamp(mid, 0)
+                        .map(|m| m.with_timezone(&self.tz).naive_local());
+                    if wall.is_some_and(|w| w >= ndt) {
                         hi = mid;
                     } else {
                         lo = mid;
                     }
                 }
-                hi
+                DateTime::from_timestamp(hi, 0).unwrap_or_else(|| ndt.and_utc())
             }
         }
     }
