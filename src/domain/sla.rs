@@ -187,22 +187,73 @@ impl Calendar {
         t.with_timezone(&self.tz).date_naive()
     }
 
-    /// The working intervals of local `date` as UTC [start, end), in order (none on holidays).
+    /// The working intervals of local `date` as UTC [start, end), in order (none on holidays),
+    /// given the UTC starts of `date` and of the next day. A day of exactly 24 hours has one
+    /// offset throughout, so its boundaries are found by adding seconds; a DST day converts
+    /// each boundary.
     fn day_intervals(
         &self,
         date: NaiveDate,
+        day_start: DateTime<Utc>,
+        next_start: DateTime<Utc>,
     ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
         let spans: &[(u32, u32)] = if self.holidays.contains(&date) {
             &[]
         } else {
             &self.week[date.weekday().num_days_from_monday() as usize]
         };
-        spans
-            .iter()
-            .map(move |&(s, e)| (self.first_at(date, s), self.first_at(date, e)))
+        let regular = next_start - day_start == Duration::days(1);
+        spans.iter().map(move |&(s, e)| {
+            if regular {
+                (
+                    day_start + Duration::seconds(i64::from(s)),
+                    day_start + Duration::seconds(i64::from(e)),
+                )
+            } else {
+                (self.first_at(date, s), self.first_at(date, e))
+            }
+        })
+    }
+
+    /// Whether the seven local days from `date` (starting at UTC `day_start`) can be skipped as
+    /// a whole: no holiday among them and no change of UTC offset (they last exactly 7 × 24 h),
+    /// so they hold exactly [`Calendar::week_secs`]. Returns the UTC start of the day after.
+    fn plain_week(&self, date: NaiveDate, day_start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let after = date.checked_add_days(chrono::Days::new(7))?;
+        if self.holidays.range(date..after).next().is_some() {
+            return None;
+        }
+        let end = self.start_after(after, day_start, 7);
+        (end - day_start == Duration::days(7)).then_some(end)
+    }
+
+    /// The UTC start of local `date`, which begins `days` days after the day starting at
+    /// `day_start`: `day_start` plus whole days when the wall clock then reads midnight of
+    /// `date` (one UTC-to-local lookup, the usual case), else [`Calendar::first_at`].
+    fn start_after(&self, date: NaiveDate, day_start: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+        let guess = day_start + Duration::days(days);
+        if guess.with_timezone(&self.tz).naive_local() == date.and_time(NaiveTime::MIN) {
+            guess
+        } else {
+            self.first_at(date, 0)
+        }
+    }
+
+    /// Working seconds in a week without holidays or offset changes.
+    fn week_secs(&self) -> Duration {
+        Duration::seconds(
+            self.week
+                .iter()
+                .flatten()
+                .map(|&(s, e)| i64::from(e - s))
+                .sum(),
+        )
     }
 
     /// Working time in [from, to); zero when to <= from.
+    ///
+    /// Walks day by day, skipping whole weeks without holidays or DST changes at once: about
+    /// one time-zone lookup per day, one per week over long spans.
     pub fn working_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
         if to <= from {
             return Duration::zero();
@@ -210,21 +261,31 @@ impl Calendar {
         if self.always {
             return to - from;
         }
+        let week = self.week_secs();
         let mut total = Duration::zero();
         let mut date = self.local_date(from);
-        let last = self.local_date(to);
-        while date <= last {
-            for (s, e) in self.day_intervals(date) {
+        let mut day_start = self.first_at(date, 0);
+        while day_start < to {
+            if day_start >= from && to - day_start >= Duration::days(7) {
+                if let Some(end) = self.plain_week(date, day_start).filter(|&e| e <= to) {
+                    total += week;
+                    let Some(d) = date.checked_add_days(chrono::Days::new(7)) else {
+                        break;
+                    };
+                    (date, day_start) = (d, end);
+                    continue;
+                }
+            }
+            let Some(next) = date.succ_opt() else { break };
+            let next_start = self.start_after(next, day_start, 1);
+            for (s, e) in self.day_intervals(date, day_start, next_start) {
                 let s = s.max(from);
                 let e = e.min(to);
                 if e > s {
                     total += e - s;
                 }
             }
-            match date.succ_opt() {
-                Some(d) => date = d,
-                None => break,
-            }
+            (date, day_start) = (next, next_start);
         }
         total
     }
@@ -232,6 +293,8 @@ impl Calendar {
     /// The instant at which `d` of working time has passed after `from` (d <= 0: from itself,
     /// or the next working instant). A calendar with no working time at all never reaches it:
     /// returns `None` then (also when it would take more than 100 years).
+    ///
+    /// Walks like [`Calendar::working_between`]: day by day, whole plain weeks at once.
     pub fn add_working(&self, from: DateTime<Utc>, d: Duration) -> Option<DateTime<Utc>> {
         let mut left = d.max(Duration::zero());
         if self.always {
@@ -240,9 +303,21 @@ impl Calendar {
         if !self.has_working_time() {
             return None;
         }
+        let week = self.week_secs();
         let mut date = self.local_date(from);
+        let mut day_start = self.first_at(date, 0);
         for _ in 0..MAX_SEARCH_DAYS {
-            for (s, e) in self.day_intervals(date) {
+            if day_start >= from && left > week {
+                if let Some(end) = self.plain_week(date, day_start) {
+                    left -= week;
+                    date = date.checked_add_days(chrono::Days::new(7))?;
+                    day_start = end;
+                    continue;
+                }
+            }
+            let next = date.succ_opt()?;
+            let next_start = self.start_after(next, day_start, 1);
+            for (s, e) in self.day_intervals(date, day_start, next_start) {
                 let s = s.max(from);
                 if e <= s {
                     continue;
@@ -253,7 +328,7 @@ impl Calendar {
                 }
                 left -= len;
             }
-            date = date.succ_opt()?;
+            (date, day_start) = (next, next_start);
         }
         None
     }
@@ -1194,9 +1269,12 @@ mod tests {
         let base = t("2026-01-01T00:00:00Z");
         let mut rng = Lcg(14);
         for cal in &cals {
-            for _ in 0..400 {
+            for i in 0..400 {
                 let from = base + Duration::seconds(rng.next(366 * 86_400) as i64);
-                let d = Duration::seconds(rng.next(30 * 3600) as i64);
+                // Short goals, and long ones that skip whole weeks (some across DST and
+                // holidays).
+                let longest = if i % 2 == 0 { 30 * 3600 } else { 400 * 3600 };
+                let d = Duration::seconds(rng.next(longest) as i64);
                 let to = cal.add_working(from, d).expect("working time exists");
                 assert!(to >= from);
                 assert_eq!(
@@ -1235,7 +1313,8 @@ mod tests {
             for s in starts {
                 for _ in 0..4 {
                     let from = t(s) + Duration::minutes(rng.next(3 * 1440) as i64);
-                    let to = from + Duration::minutes(rng.next(6 * 1440) as i64);
+                    // Up to three weeks: whole weeks are skipped at once.
+                    let to = from + Duration::minutes(rng.next(21 * 1440) as i64);
                     let mut slow = 0;
                     let mut at = from;
                     while at < to {
