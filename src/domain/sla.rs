@@ -462,10 +462,17 @@ impl Clock {
             return None;
         }
         let since = self.running_since?;
+        if part <= self.consumed {
+            // Reached before it last resumed (a goal shrunk, or paused past it): due as soon
+            // as it runs again, even outside working hours.
+            return Some(since);
+        }
         self.calendar(cal).add_working(since, part - self.consumed)
     }
 
-    /// When the goal is reached if it keeps running; None while paused or met.
+    /// When the goal is reached if it keeps running; None while paused or met (or when its
+    /// business calendar has no working time). A clock that had already used its goal when it
+    /// last resumed is due at that resumption.
     pub fn due(&self, cal: &Calendar) -> Option<DateTime<Utc>> {
         self.reaches(cal, self.goal.within)
     }
@@ -1629,6 +1636,54 @@ mod tests {
         assert_eq!(
             c.get(Fr).and_then(|k| k.due(&cal)),
             Some(t("2026-03-02T10:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_clock_past_its_goal_is_due_when_it_resumes_even_outside_hours() {
+        let cal = berlin();
+        // Friday 6 March: 50 min of the 1 h first response used, then waiting; the goal is
+        // then cut to 30 min; the ticket resumes on Saturday.
+        let mut c = run(
+            &standard(),
+            &[
+                opened("2026-03-06T08:00:00Z"),
+                status(Claimed, Waiting, "2026-03-06T08:50:00Z"),
+            ],
+        );
+        let tight = Policy {
+            first_response: goal(30),
+            ..standard()
+        };
+        c.apply(Some(&tight), &cal, &policy_changed("2026-03-06T10:00:00Z"));
+        c.apply(
+            Some(&tight),
+            &cal,
+            &status(Waiting, InProgress, "2026-03-07T10:00:00Z"),
+        );
+        let fr = c.get(Fr).expect("first response");
+        assert_eq!(fr.due(&cal), Some(t("2026-03-07T10:00:00Z")));
+        assert_eq!(fr.warn_at(&cal, 0.75), Some(t("2026-03-07T10:00:00Z")));
+        let alerts = c.take_due_alerts(&cal, 0.75, t("2026-03-07T10:00:05Z"));
+        assert_eq!(
+            alerts
+                .iter()
+                .map(|a| (a.metric, a.kind))
+                .collect::<Vec<_>>(),
+            [(Fr, AlertKind::Breach)]
+        );
+        // Not yet past its goal: due counts working time only (Monday 09:40 Berlin).
+        let c = run(
+            &standard(),
+            &[
+                opened("2026-03-06T08:00:00Z"),
+                status(Claimed, Waiting, "2026-03-06T08:20:00Z"),
+                status(Waiting, InProgress, "2026-03-07T10:00:00Z"),
+            ],
+        );
+        assert_eq!(
+            c.get(Fr).and_then(|k| k.due(&cal)),
+            Some(t("2026-03-09T08:40:00Z"))
         );
     }
 
