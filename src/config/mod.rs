@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod outbox;
 pub mod report;
+mod sla;
 mod slack;
 mod smtp;
 mod web;
@@ -27,6 +28,7 @@ pub use imap::{
 };
 pub use log::LogSettings;
 pub use outbox::OutboxSettings;
+pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use web::WebSettings;
@@ -78,6 +80,9 @@ pub struct Settings {
     /// Where log lines go.
     #[serde(default)]
     pub log: LogSettings,
+    /// SLA clocks, alerts and working hours (off by default).
+    #[serde(default)]
+    pub sla: SlaSettings,
 }
 
 fn default_true() -> bool {
@@ -167,6 +172,11 @@ impl Settings {
         if departments.is_empty() {
             return bad("at least one department is needed".into());
         }
+        let department_names: Vec<&str> =
+            self.departments.iter().map(|d| d.name.as_str()).collect();
+        self.sla
+            .check_departments(&department_names)
+            .map_err(SettingsError::Invalid)?;
         for m in &self.mailboxes {
             m.check_transport().map_err(SettingsError::Invalid)?;
             if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {
@@ -373,6 +383,68 @@ mod tests {
         let shipped = serde_json::to_value(&shipped).expect("to json");
         let defaults = serde_json::to_value(&defaults).expect("to json");
         assert_eq!(differences(&shipped, &defaults, ""), LOCAL_RUN_CHANGES);
+    }
+
+    #[test]
+    fn sla_policies_naming_an_unknown_department_are_refused() {
+        let ok = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"support\"\nresolution = \"8h\"\n"
+        ));
+        assert!(ok
+            .sla
+            .policy_for("support", crate::domain::Priority::High)
+            .is_some());
+        assert!(ok.validate().is_ok());
+        let typo = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"suport\"\nresolution = \"8h\"\n"
+        ));
+        let e = typo.validate().expect_err("unknown department");
+        assert!(
+            e.to_string()
+                .contains("department `suport` is not a configured department"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_readme_sla_example_loads_and_means_what_it_says() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("## SLA")
+            .nth(1)
+            .and_then(|s| s.split("```toml").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("README has an SLA section with a toml block");
+        let s = parse(&format!(
+            "{REQUIRED_ONLY}\n[[departments]]\nname = \"support\"\n[[departments]]\nname = \"billing\"\n{block}"
+        ));
+        s.validate().expect("the README example is valid");
+        use crate::domain::Priority::{Low, Urgent};
+        let urgent = s.sla.policy_for("support", Urgent).expect("urgent support");
+        let goal = urgent.first_response.expect("first response");
+        assert_eq!(
+            (goal.within, goal.business),
+            (chrono::Duration::hours(1), false)
+        );
+        let low = s.sla.policy_for("billing", Low).expect("catch-all");
+        assert_eq!(
+            low.resolution.map(|g| g.within),
+            Some(chrono::Duration::hours(40))
+        );
+        // Billing works New York hours: Monday 7 December 2026, 08:00-16:00 EST.
+        let at = |x: &str| x.parse::<chrono::DateTime<chrono::Utc>>().expect("instant");
+        assert_eq!(
+            s.sla
+                .calendar_for("billing")
+                .working_between(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+            chrono::Duration::hours(8)
+        );
+        assert_eq!(
+            s.sla
+                .calendar_for("billing")
+                .add_working(at("2026-12-07T12:00:00Z"), chrono::Duration::hours(1)),
+            Some(at("2026-12-07T14:00:00Z"))
+        );
     }
 
     #[test]
