@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod outbox;
 pub mod report;
+mod reports;
 mod slack;
 mod smtp;
 mod web;
@@ -27,6 +28,7 @@ pub use imap::{
 };
 pub use log::LogSettings;
 pub use outbox::OutboxSettings;
+pub use reports::{DigestTime, ReportsSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use web::WebSettings;
@@ -78,6 +80,9 @@ pub struct Settings {
     /// Where log lines go.
     #[serde(default)]
     pub log: LogSettings,
+    /// The weekly digest and where console charts go.
+    #[serde(default)]
+    pub reports: ReportsSettings,
 }
 
 fn default_true() -> bool {
@@ -146,6 +151,7 @@ impl Settings {
                 ));
             }
         }
+        self.reports.digest_time().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {
             if !names.insert(m.name.as_str()) {
