@@ -95,6 +95,7 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
     let mut chart = ChartBuilder::on(&top)
         .caption("Tickets opened and resolved per day", (FAMILY, 16))
         .margin(12)
+        .margin_right(28)
         .x_label_area_size(32)
         .y_label_area_size(44)
         .build_cartesian_2d(0usize..n.saturating_sub(1).max(1), 0i64..y_max)

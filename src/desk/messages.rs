@@ -575,89 +575,6 @@ pub fn loop_notice(sender: &str, tickets: i64, minutes: u32, latest: &str) -> St
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::agents::Agent;
-
-    fn message(outbound: bool, author: Option<i64>) -> Message {
-        Message {
-            id: 1,
-            ticket_id: 1,
-            message_id: "m@x".into(),
-            in_reply_to: None,
-            references: vec![],
-            outbound,
-            from_addr: "help@claimdesk.test".into(),
-            from_name: None,
-            to_addrs: vec!["dana@example.com".into()],
-            subject: "Re: x".into(),
-            body_text: "We got your message.".into(),
-            author_agent_id: author,
-            sent_at: None,
-            created_at: chrono::Utc::now(),
-            attachment_count: 0,
-        }
-    }
-
-    #[test]
-    fn thread_tells_an_acknowledgement_from_an_agent_reply() {
-        let ack = thread_entry("TICK-1", &message(true, None), Mention::Plain);
-        assert!(ack.contains("Acknowledgement sent"), "{ack}");
-        assert!(!ack.contains("Reply sent"), "{ack}");
-        let reply = thread_entry("TICK-1", &message(true, Some(7)), Mention::Plain);
-        assert!(reply.contains("Reply sent to customer"), "{reply}");
-        let inbound = thread_entry("TICK-1", &message(false, None), Mention::Plain);
-        assert!(inbound.contains("wrote on TICK-1"), "{inbound}");
-    }
-
-    fn agent(handle: &str, slack: Option<&str>, discord: Option<&str>) -> Agent {
-        Agent {
-            id: 1,
-            handle: handle.into(),
-            name: handle.into(),
-            email: format!("{handle}@claimdesk.test"),
-            role: crate::domain::Role::Admin,
-            slack_user_id: slack.map(str::to_string),
-            discord_user_id: discord.map(str::to_string),
-        }
-    }
-
-    #[test]
-    fn notices_mention_only_the_agents_we_placed() {
-        let agents = [
-            agent("ana", Some("U000000ANA"), Some("200000000000000001")),
-            agent("ben", None, None),
-        ];
-        let sender = "<!channel> {mention:ana} @everyone <@U1>@x.example";
-        let template = format!(
-            "Loop from {} — {{mention:ana}} {{mention:ben}} {{mention:zed}}",
-            literal(sender)
-        );
-        #[rustfmt::skip]
-        let table = [
-            (Mention::Slack,
-             "Loop from &lt;!channel&gt; {mention:ana} @everyone &lt;@U1&gt;@x.example — <@U000000ANA> @ben @zed",
-             vec!["U000000ANA".to_string()]),
-            (Mention::Discord,
-             "Loop from \\<!channel\\> {mention:ana} @\u{200B}everyone \\<@U1\\>@x.example — <@200000000000000001> @ben @zed",
-             vec!["200000000000000001".to_string()]),
-            (Mention::Plain,
-             "Loop from <!channel> {mention:ana} @everyone <@U1>@x.example — @ana @ben @zed",
-             vec![]),
-        ];
-        for (style, text, mentions) in table {
-            let n = notice(&template, &agents, style);
-            assert_eq!(n.text, text, "{style:?}");
-            assert_eq!(n.mentions, mentions, "{style:?}");
-        }
-        // Unclosed or unknown braces are text.
-        let n = notice("a {b {mention:ana", &agents, Mention::Slack);
-        assert_eq!(n.text, "a {b {mention:ana");
-        assert!(n.mentions.is_empty());
-    }
-}
-
 /// A duration for reports: `45m`, `3h 20m`, `2d 4h`; `-` when there is none.
 pub fn duration(d: Option<chrono::Duration>) -> String {
     let Some(d) = d else {
@@ -773,4 +690,87 @@ pub const STATS_CHART_FILE: &str = "The chart is written to a PNG file; its path
 /// Heading of the weekly digest.
 pub fn digest_heading(period: &str) -> String {
     format!("Weekly digest ({period})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::agents::Agent;
+
+    fn message(outbound: bool, author: Option<i64>) -> Message {
+        Message {
+            id: 1,
+            ticket_id: 1,
+            message_id: "m@x".into(),
+            in_reply_to: None,
+            references: vec![],
+            outbound,
+            from_addr: "help@claimdesk.test".into(),
+            from_name: None,
+            to_addrs: vec!["dana@example.com".into()],
+            subject: "Re: x".into(),
+            body_text: "We got your message.".into(),
+            author_agent_id: author,
+            sent_at: None,
+            created_at: chrono::Utc::now(),
+            attachment_count: 0,
+        }
+    }
+
+    #[test]
+    fn thread_tells_an_acknowledgement_from_an_agent_reply() {
+        let ack = thread_entry("TICK-1", &message(true, None), Mention::Plain);
+        assert!(ack.contains("Acknowledgement sent"), "{ack}");
+        assert!(!ack.contains("Reply sent"), "{ack}");
+        let reply = thread_entry("TICK-1", &message(true, Some(7)), Mention::Plain);
+        assert!(reply.contains("Reply sent to customer"), "{reply}");
+        let inbound = thread_entry("TICK-1", &message(false, None), Mention::Plain);
+        assert!(inbound.contains("wrote on TICK-1"), "{inbound}");
+    }
+
+    fn agent(handle: &str, slack: Option<&str>, discord: Option<&str>) -> Agent {
+        Agent {
+            id: 1,
+            handle: handle.into(),
+            name: handle.into(),
+            email: format!("{handle}@claimdesk.test"),
+            role: crate::domain::Role::Admin,
+            slack_user_id: slack.map(str::to_string),
+            discord_user_id: discord.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn notices_mention_only_the_agents_we_placed() {
+        let agents = [
+            agent("ana", Some("U000000ANA"), Some("200000000000000001")),
+            agent("ben", None, None),
+        ];
+        let sender = "<!channel> {mention:ana} @everyone <@U1>@x.example";
+        let template = format!(
+            "Loop from {} — {{mention:ana}} {{mention:ben}} {{mention:zed}}",
+            literal(sender)
+        );
+        #[rustfmt::skip]
+        let table = [
+            (Mention::Slack,
+             "Loop from &lt;!channel&gt; {mention:ana} @everyone &lt;@U1&gt;@x.example — <@U000000ANA> @ben @zed",
+             vec!["U000000ANA".to_string()]),
+            (Mention::Discord,
+             "Loop from \\<!channel\\> {mention:ana} @\u{200B}everyone \\<@U1\\>@x.example — <@200000000000000001> @ben @zed",
+             vec!["200000000000000001".to_string()]),
+            (Mention::Plain,
+             "Loop from <!channel> {mention:ana} @everyone <@U1>@x.example — @ana @ben @zed",
+             vec![]),
+        ];
+        for (style, text, mentions) in table {
+            let n = notice(&template, &agents, style);
+            assert_eq!(n.text, text, "{style:?}");
+            assert_eq!(n.mentions, mentions, "{style:?}");
+        }
+        // Unclosed or unknown braces are text.
+        let n = notice("a {b {mention:ana", &agents, Mention::Slack);
+        assert_eq!(n.text, "a {b {mention:ana");
+        assert!(n.mentions.is_empty());
+    }
 }

@@ -121,6 +121,10 @@ pub struct Report {
     pub chart: ChartData,
 }
 
+/// Working time between two instants for a ticket of a department:
+/// `business(department, from, to)`.
+pub type BusinessTime<'a> = dyn Fn(&str, DateTime<Utc>, DateTime<Utc>) -> Duration + 'a;
+
 /// The figures from the rows: `rows` are the tickets opened or resolved in `[from, to)`,
 /// `business(department, a, b)` the working time between two instants in that department.
 /// Pure: the tests check it against figures computed by hand.
@@ -133,7 +137,7 @@ pub fn compute(
     backlog: [i64; 4],
     open_by_agent: &[(String, i64)],
     sla: Vec<SlaRate>,
-    business: &dyn Fn(&str, DateTime<Utc>, DateTime<Utc>) -> Duration,
+    business: &BusinessTime<'_>,
 ) -> Report {
     let in_range = |t: DateTime<Utc>| t >= from && t < to;
     let mut first = Vec::new();
