@@ -1,8 +1,9 @@
 //! Read-only queries behind `stats` and the weekly digest (`desk::stats`): set-based, only
 //! the columns the figures need. Tickets opened in a range come through
 //! `tickets_opened_at_idx`, tickets resolved in it through `tickets_resolved_at_idx`, ended
-//! SLA clocks through `sla_clocks_met_at_idx` / `sla_clocks_breached_at_idx` (migration
-//! 0015), so a 28-day range over a million tickets reads only that range's rows.
+//! SLA clocks through `sla_clocks_met_at_idx` / `sla_clocks_breached_at_idx`, open tickets
+//! through `tickets_open_opened_at_idx` (migration 0015), so a 28-day range over a million
+//! tickets reads only that range's rows and the open ones.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -66,7 +67,8 @@ pub async fn backlog(
                 count(*) FILTER (WHERE opened_at <= $1 - interval '3 days'
                                    AND opened_at > $1 - interval '7 days'),
                 count(*) FILTER (WHERE opened_at <= $1 - interval '7 days')
-         FROM tickets WHERE status NOT IN {DONE} AND ($2::text IS NULL OR department = $2)"
+         FROM tickets WHERE status NOT IN {DONE} AND opened_at <= $1
+           AND ($2::text IS NULL OR department = $2)"
     ))
     .bind(now)
     .bind(department)
@@ -107,10 +109,11 @@ pub async fn sla_rates(
     sqlx::query_as(
         "SELECT c.metric, count(*) FILTER (WHERE c.met_at IS NOT NULL AND c.breaches = 0),
                 count(*)
-         FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id
+         FROM sla_clocks c
          WHERE ((c.met_at >= $1 AND c.met_at < $2)
                 OR (c.met_at IS NULL AND c.breached_at >= $1 AND c.breached_at < $2))
-           AND ($3::text IS NULL OR t.department = $3)
+           AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM tickets t
+                                            WHERE t.id = c.ticket_id AND t.department = $3))
          GROUP BY c.metric ORDER BY c.metric",
     )
     .bind(from)
