@@ -528,3 +528,60 @@ fn write_docs_example() {
     std::fs::create_dir_all(repo_path("docs")).expect("docs dir");
     std::fs::write(repo_path("docs/stats-example.png"), png_bytes).expect("write");
 }
+
+/// Response and resolution times count the department's working hours (`[sla.hours]`): a
+/// ticket opened Friday 16:00 and answered Monday 10:00 in a 09:00–17:00 weekday department
+/// took 2 working hours, not 66 wall-clock hours; a department without hours counts 24/7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_counted_in_the_departments_working_hours() {
+    let mut env = db_only(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    with_billing(&mut env);
+    let day = "09:00-17:00";
+    env.settings.sla = serde_json::from_value(serde_json::json!({
+        "enabled": false,
+        "hours": {"billing": {"timezone": "UTC", "mon": day, "tue": day, "wed": day,
+                              "thu": day, "fri": day}},
+    }))
+    .expect("sla settings");
+    let app = env.app().await;
+    let friday = at("2026-11-27T16:00:00Z");
+    for (seq, department) in [(1, "billing"), (2, "support")] {
+        insert(
+            app.desk.pool(),
+            seq,
+            &Row {
+                department,
+                assignee: Some("ben"),
+                opened: friday,
+                first: Some(at("2026-11-30T10:00:00Z")),
+                resolved: Some(at("2026-12-01T12:00:00Z")),
+            },
+        )
+        .await;
+    }
+    let now = at("2026-12-02T12:00:00Z");
+    let of = |department: &str| StatsQuery {
+        range: Range::Days(7),
+        department: Some(department.into()),
+        channel: None,
+    };
+    let billing = app
+        .desk
+        .stats_at(&of("billing"), now)
+        .await
+        .expect("billing");
+    assert_eq!(billing.first_response.median, Some(Duration::hours(2)));
+    // Friday 1 h + Monday 8 h + Tuesday 3 h.
+    assert_eq!(billing.resolution.median, Some(Duration::hours(12)));
+    let support = app
+        .desk
+        .stats_at(&of("support"), now)
+        .await
+        .expect("support");
+    assert_eq!(support.first_response.median, Some(Duration::hours(66)));
+    assert_eq!(support.resolution.median, Some(Duration::hours(92)));
+}

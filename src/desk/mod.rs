@@ -187,6 +187,8 @@ pub struct Desk {
     acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// `[reports]`: the weekly digest's time and channels.
     reports: crate::config::ReportsSettings,
+    /// `[sla]`, for the departments' working hours (`stats` counts business time).
+    sla: crate::config::SlaSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -252,6 +254,7 @@ impl Desk {
             ),
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
+            sla: settings.sla.clone(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! from `store::stats` (set-based); the arithmetic is here; the words are in
 //! `desk::messages` (`stats_report`), the picture in `desk::chart`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -232,16 +232,19 @@ pub fn compute(
 }
 
 impl Desk {
-    /// Working time between `from` and `to` for a ticket of `department`: the department's
-    /// SLA calendar (`sla.hours`), 24/7 when none is configured.
-    pub(crate) fn business_between(
+    /// The working hours of each department among `rows` (`[sla.hours.<department>]`, else
+    /// `[sla.hours.default]`, else 24/7), looked up once per department.
+    fn calendars_of(
         &self,
-        department: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Duration {
-        let _ = department;
-        (to - from).max(Duration::zero())
+        rows: &[store::stats::TicketTimes],
+    ) -> HashMap<String, crate::domain::sla::Calendar> {
+        let mut out = HashMap::new();
+        for r in rows {
+            if !out.contains_key(&r.department) {
+                out.insert(r.department.clone(), self.sla.calendar_for(&r.department));
+            }
+        }
+        out
     }
 
     /// The figures of `query` at the desk's current time (see [`Report`]).
@@ -279,7 +282,9 @@ impl Desk {
             .into_iter()
             .map(|(metric, hit, ended)| SlaRate { metric, hit, ended })
             .collect();
-        let business = |d: &str, a, b| self.business_between(d, a, b);
+        let calendars = self.calendars_of(&rows);
+        let always = crate::domain::sla::Calendar::always();
+        let business = |d: &str, a, b| calendars.get(d).unwrap_or(&always).working_between(a, b);
         Ok(compute(
             from,
             to,
