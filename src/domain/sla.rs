@@ -1252,6 +1252,19 @@ mod tests {
         }
     }
 
+    /// (name, policy, events, now, per clock: metric, minutes used at now, due, met).
+    type LifeCase<'a> = (
+        &'a str,
+        Policy,
+        Vec<Event>,
+        &'a str,
+        Vec<(Metric, i64, Option<&'a str>, bool)>,
+    );
+    /// (now, next moment before taking, alerts taken: metric, kind, due).
+    type Step<'a> = (&'a str, Option<&'a str>, Vec<(Metric, AlertKind, &'a str)>);
+    /// (name, events, headline: metric and due).
+    type HeadlineCase<'a> = (&'a str, Vec<Event>, Option<(Metric, &'a str)>);
+
     fn goal(m: i64) -> Option<Goal> {
         Some(Goal {
             within: mins(m),
@@ -1334,13 +1347,7 @@ mod tests {
             ..standard()
         };
         // Opened Mon 2 March 09:00 Berlin (08:00Z) unless said otherwise.
-        let cases: Vec<(
-            &str,
-            Policy,
-            Vec<Event>,
-            &str,
-            Vec<(Metric, i64, Option<&str>, bool)>,
-        )> = vec![
+        let cases: Vec<LifeCase> = vec![
             (
                 "opened: first response and resolution run",
                 standard(),
@@ -1633,7 +1640,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         // First response: warning at 45 min, breach at 60 min; resolution warning at 6 h.
-        let steps: &[(&str, Option<&str>, Vec<(Metric, AlertKind, &str)>)] = &[
+        let steps: &[Step] = &[
             ("2026-03-02T08:00:00Z", Some("2026-03-02T08:45:00Z"), vec![]),
             ("2026-03-02T08:44:59Z", Some("2026-03-02T08:45:00Z"), vec![]),
             (
@@ -1717,7 +1724,7 @@ mod tests {
     #[test]
     fn headline_is_the_running_clock_due_first() {
         let cal = berlin();
-        let cases: &[(&str, Vec<Event>, Option<(Metric, &str)>)] = &[
+        let cases: &[HeadlineCase] = &[
             ("nothing", vec![], None),
             (
                 "new ticket: first response",
