@@ -10,8 +10,10 @@
 pub mod agents;
 pub mod assign;
 pub mod channels;
+pub mod chart;
 pub mod claim;
 pub mod content;
+pub mod digest;
 pub mod effects;
 pub mod escape;
 pub mod ingest;
@@ -22,6 +24,7 @@ pub mod note;
 pub mod query;
 pub mod release;
 pub mod reply;
+pub mod stats;
 pub mod status;
 pub mod workload;
 
@@ -182,6 +185,10 @@ pub struct Desk {
     /// When an acknowledgement was last skipped for `noise.max_acks_per_hour` and that was
     /// logged (see `noise.rs`).
     acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// `[reports]`: the weekly digest's time and channels.
+    reports: crate::config::ReportsSettings,
+    /// `[sla]`, for the departments' working hours (`stats` counts business time).
+    sla: crate::config::SlaSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -246,6 +253,8 @@ impl Desk {
                 },
             ),
             acks_capped_at: std::sync::Arc::default(),
+            reports: settings.reports.clone(),
+            sla: settings.sla.clone(),
         }
     }
 
