@@ -253,6 +253,10 @@ impl App {
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
         tasks.extend(self.start_discord_gateway());
+        if self.desk.sla_enabled() {
+            // Sleeps until the earliest SLA moment, not a sweep (see `desk::sla`).
+            tasks.push(tokio::spawn(self.desk.clone().sla_scheduler()));
+        }
         let desk = self.desk.clone();
         tasks.push(tokio::spawn(async move {
             // Safety net for the assignment queues, and the auto-release clock.

@@ -22,6 +22,7 @@ pub mod note;
 pub mod query;
 pub mod release;
 pub mod reply;
+pub mod sla;
 pub mod status;
 pub mod workload;
 
@@ -182,6 +183,8 @@ pub struct Desk {
     /// When an acknowledgement was last skipped for `noise.max_acks_per_hour` and that was
     /// logged (see `noise.rs`).
     acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
+    sla: std::sync::Arc<crate::config::SlaSettings>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -246,6 +249,7 @@ impl Desk {
                 },
             ),
             acks_capped_at: std::sync::Arc::default(),
+            sla: std::sync::Arc::new(settings.sla.clone()),
         }
     }
 

@@ -21,6 +21,7 @@ pub mod notes;
 pub mod outbox;
 pub mod quarantine;
 pub mod secrets;
+pub mod sla;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;
