@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod outbox;
 pub mod report;
+mod sla;
 mod slack;
 mod smtp;
 mod web;
@@ -27,6 +28,7 @@ pub use imap::{
 };
 pub use log::LogSettings;
 pub use outbox::OutboxSettings;
+pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use web::WebSettings;
@@ -78,6 +80,9 @@ pub struct Settings {
     /// Where log lines go.
     #[serde(default)]
     pub log: LogSettings,
+    /// SLA clocks, alerts and working hours (off by default).
+    #[serde(default)]
+    pub sla: SlaSettings,
 }
 
 fn default_true() -> bool {
@@ -167,6 +172,11 @@ impl Settings {
         if departments.is_empty() {
             return bad("at least one department is needed".into());
         }
+        let department_names: Vec<&str> =
+            self.departments.iter().map(|d| d.name.as_str()).collect();
+        self.sla
+            .check_departments(&department_names)
+            .map_err(SettingsError::Invalid)?;
         for m in &self.mailboxes {
             m.check_transport().map_err(SettingsError::Invalid)?;
             if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {
@@ -373,6 +383,27 @@ mod tests {
         let shipped = serde_json::to_value(&shipped).expect("to json");
         let defaults = serde_json::to_value(&defaults).expect("to json");
         assert_eq!(differences(&shipped, &defaults, ""), LOCAL_RUN_CHANGES);
+    }
+
+    #[test]
+    fn sla_policies_naming_an_unknown_department_are_refused() {
+        let ok = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"support\"\nresolution = \"8h\"\n"
+        ));
+        assert!(ok
+            .sla
+            .policy_for("support", crate::domain::Priority::High)
+            .is_some());
+        assert!(ok.validate().is_ok());
+        let typo = parse(&format!(
+            "{REQUIRED_ONLY}\n[sla]\nenabled = true\n[[sla.policies]]\ndepartment = \"suport\"\nresolution = \"8h\"\n"
+        ));
+        let e = typo.validate().expect_err("unknown department");
+        assert!(
+            e.to_string()
+                .contains("department `suport` is not a configured department"),
+            "{e}"
+        );
     }
 
     #[test]
