@@ -422,3 +422,42 @@ async fn the_scheduler_wakes_for_a_deadline_a_few_seconds_away() {
         "not before its moment: {took:?}"
     );
 }
+
+/// A customer's subject cannot ping anyone through an alert: only the mentions the desk
+/// placed are mentions (`{mention:…}` in the subject stays text, Slack's `<!channel>` is
+/// escaped).
+#[tokio::test]
+async fn an_alert_quoting_a_hostile_subject_pings_only_whom_it_names() {
+    use claimdesk::desk::messages::{self, BreachEscalation, Mention};
+    use claimdesk::domain::sla::Metric;
+    let e = Env::new(wall_policy("first_response = \"1h\"", "none")).await;
+    let agents = e.app.desk.all_agents().await.expect("agents");
+    let ben = agents
+        .iter()
+        .find(|a| a.handle == "ben")
+        .and_then(|a| a.slack_user_id.clone())
+        .expect("ben's Slack id");
+    let subject = "{mention:ana} <!channel> @here {{mention:cy}}";
+    for text in [
+        messages::sla_warning(
+            "TICK-2026-0001",
+            subject,
+            Metric::FirstResponse,
+            min(60),
+            Duration::minutes(15),
+            &["ben".to_string()],
+        ),
+        messages::sla_breach(
+            "TICK-2026-0001",
+            subject,
+            Metric::Resolution,
+            min(60),
+            &["ben".to_string()],
+            &BreachEscalation::None,
+        ),
+    ] {
+        let n = messages::notice(&text, &agents, Mention::Slack);
+        assert_eq!(n.mentions, vec![ben.clone()], "{}", n.text);
+        assert!(!n.text.contains("<!channel>"), "{}", n.text);
+    }
+}
