@@ -91,6 +91,39 @@ impl<'s, 'c, 'a> Sink<'s, 'c, 'a> {
         }
     }
 
+    /// Records `events` in the audit trail, in order (one statement on a connection).
+    pub async fn events(&mut self, events: &[AuditEvent<'_>]) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => store::audit::record_many(conn, events).await,
+            To::Work(work) => {
+                for e in events {
+                    work.audit(e.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues `effects` (each for its ticket), in order: one statement and one wake-up of the
+    /// workers on a connection.
+    pub async fn effects(&mut self, effects: &[(i64, Effect)]) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => {
+                let items = effects
+                    .iter()
+                    .map(|(t, e)| store::outbox::NewItem::new(Some(*t), e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                store::outbox::enqueue_many(conn, &items).await
+            }
+            To::Work(work) => {
+                for (t, e) in effects {
+                    work.enqueue(Some(*t), e)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Queues, for `ticket_id`, the effect `make` builds for each active platform.
     pub async fn on_every_platform(
         &mut self,

@@ -16,6 +16,8 @@
 //!
 //! With `sla.enabled = false` nothing here reads or writes anything.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -25,6 +27,7 @@ use crate::domain::sla::{Alert, AlertKind, Calendar, Clocks, Event};
 use crate::domain::{Priority, Status};
 use crate::store::{
     self,
+    audit::AuditEvent,
     outbox::Effect,
     sla::{ClockRow, TicketClocks},
     tickets::Ticket,
@@ -185,12 +188,7 @@ impl Desk {
                 }
             }
             store::sla::save_many(&mut tx, &rows).await?;
-            for (t, alerts) in &due {
-                for a in alerts {
-                    self.sla_alert(&mut tx, t, a, now).await?;
-                    sent += 1;
-                }
-            }
+            sent += self.queue_alerts(&mut tx, &due, now).await?;
             tx.commit().await?;
             if (ids.len() as i64) < TICK_BATCH {
                 break;
@@ -199,92 +197,126 @@ impl Desk {
         Ok(sent)
     }
 
-    /// Queues alert `a` of ticket `t` (locked by the caller) on `conn` at `now`: the notice
-    /// in the department's channel on every platform, a card refresh, an audit event, and on
-    /// a breach the escalation of `sla.on_breach`.
-    async fn sla_alert(
+    /// Queues the alerts `due` (per ticket, locked by the caller) on `conn` at `now`: for
+    /// each alert a notice in the department's channel on every platform and an audit event
+    /// (`sla.warning`, `sla.breached`), on a breach the escalation of `sla.on_breach`, and one
+    /// card refresh per ticket — written in one statement per table. Returns the number of
+    /// alerts.
+    async fn queue_alerts(
+        &self,
+        conn: &mut PgConnection,
+        due: &[(&Ticket, Vec<Alert>)],
+        now: DateTime<Utc>,
+    ) -> Result<usize, DeskError> {
+        let mut admins: HashMap<String, Vec<String>> = HashMap::new();
+        let mut effects: Vec<(i64, Effect)> = Vec::new();
+        let mut audit: Vec<(i64, &'static str, serde_json::Value)> = Vec::new();
+        let mut sent = 0;
+        for (t, alerts) in due {
+            if !admins.contains_key(&t.department) {
+                let handles =
+                    store::agents::department_admins(conn, &t.department, self.admins_everywhere)
+                        .await?
+                        .into_iter()
+                        .map(|a| a.handle)
+                        .collect();
+                admins.insert(t.department.clone(), handles);
+            }
+            let admin_handles = admins.get(&t.department).cloned().unwrap_or_default();
+            // The holder as it stands: an escalation may release it between two alerts.
+            let mut holder = t.assignee_handle.clone();
+            for a in alerts {
+                let (text, action, escalation) = self
+                    .alert_text(conn, t, &mut holder, &admin_handles, a, now)
+                    .await?;
+                effects.extend(self.platforms.iter().map(|platform| {
+                    (
+                        t.id,
+                        Effect::ChannelNotice {
+                            platform: platform.clone(),
+                            text: text.clone(),
+                        },
+                    )
+                }));
+                audit.push((
+                    t.id,
+                    action,
+                    json!({
+                        "metric": a.metric.as_str(),
+                        "due": a.due.to_rfc3339(),
+                        "escalation": escalation,
+                    }),
+                ));
+                sent += 1;
+            }
+            effects.extend(self.platforms.iter().map(|platform| {
+                (
+                    t.id,
+                    Effect::Card {
+                        platform: platform.clone(),
+                    },
+                )
+            }));
+        }
+        let events: Vec<AuditEvent<'_>> = audit
+            .iter()
+            .map(|(id, action, after)| {
+                AuditEvent::for_ticket(*id, ("system", "sla"), action, json!(null), after.clone())
+            })
+            .collect();
+        let mut sink = self.sink(conn);
+        sink.effects(&effects).await?;
+        sink.events(&events).await?;
+        Ok(sent)
+    }
+
+    /// The notice text of alert `a` of ticket `t` at `now`, its audit action, and on a breach
+    /// the escalation done (`none`, `ping_admins`, `return_to_queue`). The warning names
+    /// `holder`, else the department's `admins`; a breach does too, and with
+    /// `return_to_queue` first releases the ticket (then `holder` becomes `None`).
+    async fn alert_text(
         &self,
         conn: &mut PgConnection,
         t: &Ticket,
+        holder: &mut Option<String>,
+        admins: &[String],
         a: &Alert,
         now: DateTime<Utc>,
-    ) -> Result<(), DeskError> {
-        let admin_handles: Vec<String> =
-            store::agents::department_admins(conn, &t.department, self.admins_everywhere)
-                .await?
-                .into_iter()
-                .map(|a| a.handle)
-                .collect();
-        let whom: Vec<String> = match &t.assignee_handle {
+    ) -> Result<(String, &'static str, Option<&'static str>), DeskError> {
+        let whom: Vec<String> = match holder {
             Some(h) => vec![h.clone()],
-            None => admin_handles.clone(),
+            None => admins.to_vec(),
         };
-        let (text, action, escalation) = match a.kind {
-            AlertKind::Warning => (
-                messages::sla_warning(&t.number, &t.subject, a.metric, a.due, a.due - now, &whom),
-                "sla.warning",
-                None,
+        if a.kind == AlertKind::Warning {
+            let text =
+                messages::sla_warning(&t.number, &t.subject, a.metric, a.due, a.due - now, &whom);
+            return Ok((text, "sla.warning", None));
+        }
+        let escalation = match self.sla.on_breach {
+            Escalation::None => BreachEscalation::None,
+            Escalation::PingAdmins => BreachEscalation::Admins(
+                admins
+                    .iter()
+                    .filter(|h| !whom.contains(h))
+                    .cloned()
+                    .collect(),
             ),
-            AlertKind::Breach => {
-                let escalation = match self.sla.on_breach {
-                    Escalation::None => BreachEscalation::None,
-                    Escalation::PingAdmins => BreachEscalation::Admins(
-                        admin_handles
-                            .iter()
-                            .filter(|h| !whom.contains(h))
-                            .cloned()
-                            .collect(),
-                    ),
-                    Escalation::ReturnToQueue => match &t.assignee_handle {
-                        Some(holder) if self.return_to_queue(conn, t).await? => {
-                            BreachEscalation::Returned(holder.clone())
-                        }
-                        _ => BreachEscalation::None,
-                    },
-                };
-                let whom = match &escalation {
-                    // Back in the queue: the admins are the ones to act on it now.
-                    BreachEscalation::Returned(_) => admin_handles.clone(),
-                    _ => whom.clone(),
-                };
-                (
-                    messages::sla_breach(
-                        &t.number,
-                        &t.subject,
-                        a.metric,
-                        a.due,
-                        &whom,
-                        &escalation,
-                    ),
-                    "sla.breached",
-                    Some(escalation),
-                )
-            }
+            Escalation::ReturnToQueue => match holder.clone() {
+                Some(h) if self.return_to_queue(conn, t).await? => {
+                    *holder = None;
+                    BreachEscalation::Returned(h)
+                }
+                _ => BreachEscalation::None,
+            },
         };
-        let mut sink = self.sink(conn);
-        sink.on_every_platform(t.id, |platform| Effect::ChannelNotice {
-            platform,
-            text: text.clone(),
-        })
-        .await?;
-        sink.audit(
-            t.id,
-            ("system", "sla"),
-            action,
-            json!(null),
-            json!({
-                "metric": a.metric.as_str(),
-                "due": a.due.to_rfc3339(),
-                "escalation": escalation.map(|e| match e {
-                    BreachEscalation::None => "none",
-                    BreachEscalation::Admins(_) => "ping_admins",
-                    BreachEscalation::Returned(_) => "return_to_queue",
-                }),
-            }),
-        )
-        .await?;
-        sink.cards(t.id).await?;
-        Ok(())
+        let (whom, done) = match &escalation {
+            // Back in the queue: the admins are the ones to act on it now.
+            BreachEscalation::Returned(_) => (admins.to_vec(), "return_to_queue"),
+            BreachEscalation::Admins(_) => (whom, "ping_admins"),
+            BreachEscalation::None => (whom, "none"),
+        };
+        let text = messages::sla_breach(&t.number, &t.subject, a.metric, a.due, &whom, &escalation);
+        Ok((text, "sla.breached", Some(done)))
     }
 
     /// The `return_to_queue` escalation: ticket `t` loses its holder as by `unclaim` (status
