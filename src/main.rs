@@ -312,8 +312,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             say!(
                 "{}",
-                messages::summary_line(&d.summary, messages::Mention::Plain)
+                messages::summary_with_sla(
+                    &d.summary,
+                    messages::Mention::Plain,
+                    app.desk.clock_now()
+                )
             );
+            say!("{}", messages::opened(&d.summary.opened_at));
             for m in &d.messages {
                 say!(
                     "\n--- {} {} · {} · <{}>",
@@ -322,6 +327,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     m.from,
                     m.message_id
                 );
+                if let Some(date) = &m.date_header {
+                    say!("Date: {date}");
+                }
                 say!("Subject: {}", m.subject);
                 for a in &m.attachments {
                     let name = a.name.as_deref().unwrap_or("(unnamed)");

@@ -44,7 +44,10 @@ fn fetched(batch: &[Vec<u8>]) -> Vec<Fetched> {
     batch
         .iter()
         .enumerate()
-        .map(|(i, raw)| Fetched::new(u32::try_from(i + 1).expect("uid"), raw.clone(), raw.len()))
+        .map(|(i, raw)| {
+            Fetched::new(u32::try_from(i + 1).expect("uid"), raw.clone(), raw.len())
+                .received(clock_time())
+        })
         .collect()
 }
 
@@ -92,6 +95,7 @@ async fn tickets(app: &App) -> Vec<String> {
         "first_response_at",
         "resolved_at",
         "closed_at",
+        "opened_at",
     ]
     .map(ts)
     .join(", ");
@@ -109,6 +113,8 @@ async fn message_rows(app: &App) -> Vec<String> {
         "SELECT concat_ws('|', CASE WHEN m.direction = 'outbound' THEN 'ours' ELSE m.message_id END,
              t.number, m.direction, m.from_addr, m.subject, m.body_text, m.raw_size, m.uid,
              to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+             to_char(m.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+             to_char(m.date_header AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
              array_to_string(m.to_addrs, ','), m.in_reply_to)
          FROM messages m JOIN tickets t ON t.id = m.ticket_id ORDER BY 1",
     )
@@ -194,8 +200,8 @@ async fn an_answer_in_the_batch_of_its_original_stamps_the_ticket_as_one_message
     let t = ts_of(clock_time());
     assert_eq!(
         want,
-        vec![format!("{number}|closed|-|{t}|{t}|-|-|-|-|-|{t}")],
-        "closed by the requester at the clock's time"
+        vec![format!("{number}|closed|-|{t}|{t}|-|-|-|-|-|{t}|{t}")],
+        "closed by the requester at the clock's time, opened when its mail was received"
     );
     assert_eq!(
         message_rows(&all).await,
@@ -445,7 +451,10 @@ async fn a_mixed_batch_decides_every_message_as_one_message_per_run_does() {
     let fetched: Vec<Fetched> = batch
         .iter()
         .enumerate()
-        .map(|(i, raw)| Fetched::new(u32::try_from(i + 1).expect("uid"), raw.clone(), raw.len()))
+        .map(|(i, raw)| {
+            Fetched::new(u32::try_from(i + 1).expect("uid"), raw.clone(), raw.len())
+                .received(clock_time())
+        })
         .collect();
     let at_once = all
         .desk

@@ -107,10 +107,20 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             .await
             .map(|o| messages::replied(&o, style)),
         Command::List => desk.list().await.map(|ts| {
-            let open: Vec<String> = ts
+            let now = desk.clock_now();
+            let mut open: Vec<&crate::desk::TicketSummary> = ts
                 .iter()
                 .filter(|t| !t.status.parse::<Status>().is_ok_and(Status::is_done))
-                .map(|t| messages::summary_line(t, style))
+                .collect();
+            // The SLA clock due first first; tickets without one after, oldest first (the
+            // sort is stable).
+            open.sort_by_key(|t| match &t.sla {
+                Some(d) => (false, Some(d.due_at)),
+                None => (true, None),
+            });
+            let open: Vec<String> = open
+                .into_iter()
+                .map(|t| messages::summary_with_sla(t, style, now))
                 .collect();
             if open.is_empty() {
                 "No open tickets.".to_string()
@@ -192,29 +202,40 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             .set_agent_departments(actor, &h, &ds)
             .await
             .map(|h| format!("@{h} now works in {}.", ds.join(", "))),
-        Command::Mine => desk
-            .mine(actor)
-            .await
-            .map(|l| messages::queue("Your tickets", &l, "You hold no open tickets.", style)),
+        Command::Mine => desk.mine(actor).await.map(|l| {
+            messages::queue(
+                "Your tickets, SLA due first",
+                &l,
+                "You hold no open tickets.",
+                style,
+                desk.clock_now(),
+            )
+        }),
         Command::Unassigned => desk.unassigned().await.map(|l| {
             messages::queue(
                 "Unassigned, oldest first",
                 &l,
                 "Nothing is waiting for an owner.",
                 style,
+                desk.clock_now(),
             )
         }),
         Command::Workload => desk.workload().await.map(|w| messages::workload(&w)),
         Command::Ticket(n) => match desk.show(&n).await {
             Ok(d) => {
                 let mut out = format!(
-                    "{}\nPriority {} · {} · from {} · {} message(s)",
-                    messages::summary_line(&d.summary, style),
+                    "{}\nPriority {} · {} · from {} · {} message(s) · {}",
+                    messages::summary_with_sla(&d.summary, style, desk.clock_now()),
                     d.priority,
                     d.department,
                     style.escape(&d.summary.requester),
-                    d.summary.message_count
+                    d.summary.message_count,
+                    messages::opened(&d.summary.opened_at)
                 );
+                let skip = d.messages.len().saturating_sub(10);
+                for m in d.messages.iter().skip(skip) {
+                    out.push_str(&messages::message_line(m, style));
+                }
                 for h in d
                     .history
                     .iter()

@@ -42,7 +42,7 @@ impl ConsoleChat {
 
 /// The card as text: headline, status, sender, facts, preview, and one line per action the
 /// domain offers ([`offered`]) saying what to type.
-pub(crate) fn render(card: &CardView, what: &str) -> String {
+pub fn render(card: &CardView, what: &str) -> String {
     let rule = "─".repeat(60);
     let mut out = format!(
         "{rule}\n[{what}] {}\n{}\n{}\n",

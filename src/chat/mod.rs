@@ -277,6 +277,8 @@ mod tests {
             claimed_at: held.then_some(now),
             last_customer_at: Some(now),
             as_of: now,
+            opened_at: now,
+            sla: None,
             attachment_count: 0,
             bounced: false,
             linked_to: None,

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use futures::FutureExt;
 
 use crate::domain::{auth_results, limits, threading, trust, Event};
@@ -87,6 +87,8 @@ pub struct Fetched {
     /// Decided before the transaction: the message is quarantined with this reason (parsing
     /// it panicked, or its From address does not fit, see [`limits::sender_too_long`]).
     rejected: Option<String>,
+    /// When the message reached our server (see [`Fetched::received_at`]).
+    received_at: DateTime<Utc>,
 }
 
 impl Fetched {
@@ -100,6 +102,9 @@ impl Fetched {
     /// [`limits::MAX_MSG_ID_OCTETS`] octets becomes a fixed-length digest of itself), and
     /// recipients longer than [`limits::MAX_ADDRESS_OCTETS`] are left out, so that nothing
     /// this message makes can exceed a btree index; `raw` stays whole.
+    ///
+    /// Its received time is now (the wall clock); the IMAP intake and the desk set it with
+    /// [`Fetched::received`].
     pub fn new(uid: u32, raw: Vec<u8>, full_size: usize) -> Fetched {
         Fetched::read_with(uid, raw, full_size, |raw| {
             let parsed = parse::parse(raw);
@@ -156,7 +161,37 @@ impl Fetched {
             parsed,
             recipients,
             rejected,
+            received_at: Utc::now(),
         }
+    }
+
+    /// The same message received at `at`: its IMAP INTERNALDATE (RFC 3501 §2.3.3), or the
+    /// desk's clock when the server gave none.
+    pub fn received(self, at: DateTime<Utc>) -> Fetched {
+        Fetched {
+            received_at: at,
+            ..self
+        }
+    }
+
+    /// When the message reached our server (UTC): its IMAP INTERNALDATE, or the desk's clock
+    /// when the server gave none (see [`Fetched::received`]). Where SLA time starts, and the
+    /// time cards, threads, `ticket show` and reports give the message
+    /// (`messages.received_at`; the ticket's `opened_at` for its first message).
+    pub fn received_at(&self) -> DateTime<Utc> {
+        self.received_at
+    }
+
+    /// What the message's `Date:` header says (RFC 5322 §3.6.1, UTC): the sender's claim,
+    /// kept for reference only (`messages.date_header`). `None` when the header is absent or
+    /// unreadable (see `intake::parse`), when the message could not be parsed, or when it is
+    /// absurd: more than a day after the message reached us.
+    pub fn date_header(&self) -> Option<DateTime<Utc>> {
+        self.parsed
+            .as_ref()
+            .ok()
+            .and_then(|p| p.date)
+            .filter(|d| *d <= self.received_at + chrono::Duration::days(1))
     }
 }
 
@@ -209,6 +244,12 @@ impl Desk {
         self.batch_max_bytes
     }
 
+    /// The desk's clock now: the received time of a fetched message the IMAP server gave no
+    /// INTERNALDATE for ([`Fetched::received`]).
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.now()
+    }
+
     /// Ingests the raw RFC 822 bytes of one message fetched from `src`, and advances the
     /// mailbox cursor to `src.uid`, in one transaction.
     ///
@@ -236,7 +277,7 @@ impl Desk {
         raw: &[u8],
         full_size: usize,
     ) -> Result<Ingested, sqlx::Error> {
-        let batch = [Fetched::new(src.uid, raw.to_vec(), full_size)];
+        let batch = [Fetched::new(src.uid, raw.to_vec(), full_size).received(self.now())];
         let mut outcomes = self
             .ingest_isolated(src.mailbox, src.uidvalidity, &batch)
             .await?;
@@ -456,8 +497,9 @@ impl Desk {
         let Some(from) = p.from_addr.as_deref() else {
             return Ok(self.quarantine(work, src, raw, "no sender address (From)"));
         };
+        let received = (prep.received_at(), prep.date_header());
         let done = self
-            .thread_and_store(work, src, raw, p, from, &prep.recipients)
+            .thread_and_store(work, src, raw, p, from, &prep.recipients, received)
             .await?;
         if let Ingested::Created(number) = &done {
             self.after_created(work, src, p, from, number).await?;
@@ -483,6 +525,10 @@ impl Desk {
         Ingested::Quarantined(store::quarantine::fit_reason(reason))
     }
 
+    /// Threads message `p` and stores it; `received` is when it reached our server and what
+    /// its `Date:` header says ([`Fetched::received_at`], [`Fetched::date_header`]): a ticket
+    /// it opens is opened at that time.
+    #[allow(clippy::too_many_arguments)]
     async fn thread_and_store<'a>(
         &self,
         work: &mut Work<'_, 'a>,
@@ -491,6 +537,7 @@ impl Desk {
         p: &'a ParsedEmail,
         from: &str,
         recipients: &[String],
+        received: (DateTime<Utc>, Option<DateTime<Utc>>),
     ) -> Result<Ingested, sqlx::Error> {
         let Threading {
             ids,
@@ -522,6 +569,7 @@ impl Desk {
                             mailbox: src.mailbox,
                             department: &self.department_of(src.mailbox),
                             priority: crate::domain::Priority::default(),
+                            opened_at: Some(received.0),
                         },
                         linked.or(link.first().copied()),
                     )
@@ -565,6 +613,8 @@ impl Desk {
                     mailbox: Some(src.mailbox),
                     uid: Some(i64::from(src.uid)),
                     author_agent_id: None,
+                    received_at: Some(received.0),
+                    date_header: received.1,
                 },
                 Some(kept_raw),
             )

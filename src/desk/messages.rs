@@ -90,9 +90,11 @@ pub fn assignee_line(card: &CardView, style: Mention) -> String {
     }
 }
 
-/// The card's labelled facts, in display order: status, assignee (with time since the
-/// claim), priority, when the customer last wrote, and the message count. Each platform lays
-/// them out its own way (Discord embed fields, Slack section fields, console lines).
+/// The card's labelled facts, in display order: the running SLA clock (when there is one,
+/// [`sla_line`]), status, assignee (with time since the claim), priority, when the ticket was
+/// opened and when the customer last wrote (both from when the email reached our server),
+/// and the message count. Each platform lays them out its own way (Discord embed fields,
+/// Slack section fields, console lines).
 pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)> {
     let status = match card.status {
         Status::Merged => format!(
@@ -105,13 +107,23 @@ pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)
         .last_customer_at
         .map(|at| format!("{} ago", age((card.as_of - at).num_seconds() as f64)))
         .unwrap_or_else(|| "—".to_string());
-    vec![
+    let opened = format!(
+        "{} ago",
+        age((card.as_of - card.opened_at).num_seconds() as f64)
+    );
+    let mut facts = Vec::with_capacity(7);
+    if let Some(due) = &card.sla {
+        facts.push(("SLA", sla_line(due, card.as_of)));
+    }
+    facts.extend([
         ("Status", status),
         ("Assignee", assignee_line(card, style)),
         ("Priority", card.priority.to_string()),
+        ("Opened", opened),
         ("Customer last wrote", last),
         ("Messages", card.message_count.to_string()),
-    ]
+    ]);
+    facts
 }
 
 /// The card's headline: `TICK-2026-0001 · Subject`, the subject escaped for `style`.
@@ -207,28 +219,35 @@ pub fn one_word_option(name: &str) -> String {
 }
 
 /// One entry in a card's thread: a customer follow-up, an agent's reply, or claimdesk's own
-/// acknowledgement (an outbound message with no authoring agent); addresses and body escaped
-/// for `style`.
+/// acknowledgement (an outbound message with no authoring agent), with when it was received
+/// ([`timestamp`] of `received_at`: when the email reached our server, or when we wrote
+/// ours); addresses and body escaped for `style`.
 pub fn thread_entry(number: &str, m: &Message, style: Mention) -> String {
     let body = style.escape(&crate::desk::query::preview(&m.body_text, 1500));
+    let at = timestamp(m.received_at);
     if m.outbound && m.author_agent_id.is_none() {
         // Written by claimdesk itself (the RFC 3834 acknowledgement), not by an agent.
         format!(
-            "🤖 Acknowledgement sent ({}) on {number}:\n{body}",
+            "🤖 Acknowledgement sent ({}) on {number} · {at}:\n{body}",
             style.escape(&m.to_addrs.join(", "))
         )
     } else if m.outbound {
         format!(
-            "✉️ Reply sent to customer ({}) on {number}:\n{body}",
+            "✉️ Reply sent to customer ({}) on {number} · {at}:\n{body}",
             style.escape(&m.to_addrs.join(", "))
         )
     } else {
         format!(
-            "📨 Customer {} wrote on {number}{}:\n{body}",
+            "📨 Customer {} wrote on {number}{} · {at}:\n{body}",
             style.escape(&m.from_addr),
             attachments_mention(usize::try_from(m.attachment_count).unwrap_or(0))
         )
     }
+}
+
+/// An instant as chat shows it: `2026-12-01 09:30 UTC` (minutes, UTC).
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// An internal note in a card thread, its text (an agent's, or an automatic note quoting an
@@ -360,6 +379,44 @@ pub fn summary_line(t: &TicketSummary, style: Mention) -> String {
     )
 }
 
+/// [`summary_line`] followed by the ticket's SLA clock at `now` ([`sla_line`]), if it has one.
+pub fn summary_with_sla(
+    t: &TicketSummary,
+    style: Mention,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    match &t.sla {
+        Some(due) => format!("{} · {}", summary_line(t, style), sla_line(due, now)),
+        None => summary_line(t, style),
+    }
+}
+
+/// An RFC 3339 time as chat shows it ([`timestamp`]); text that is no such time is shown as
+/// it is.
+fn shown_time(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| timestamp(t.to_utc()))
+        .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// `opened 2026-12-01 09:30 UTC`: when a ticket's first email reached our server
+/// (`TicketSummary::opened_at`).
+pub fn opened(opened_at: &str) -> String {
+    format!("opened {}", shown_time(opened_at))
+}
+
+/// One message of `ticket`'s answer: `  📨 2026-12-01 09:30 UTC from ana@x.example`
+/// (inbound, at when it reached our server) or `  ✉️ … to …` (ours, at when we wrote it);
+/// addresses escaped for `style`.
+pub fn message_line(m: &crate::desk::query::MessageView, style: Mention) -> String {
+    let at = shown_time(&m.at);
+    if m.direction == "outbound" {
+        format!("\n  ✉️ {at} from {}", style.escape(&m.from))
+    } else {
+        format!("\n  📨 {at} from {}", style.escape(&m.from))
+    }
+}
+
 /// A duration in seconds as people say it: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
 pub fn age(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
@@ -371,22 +428,57 @@ pub fn age(secs: f64) -> String {
     }
 }
 
-/// A queue (`mine`, `unassigned`) as lines; subjects and requesters escaped for `style`.
+/// The name of an SLA metric (`sla_clocks.metric`) as people read it: `First response`,
+/// `Next response`, `Resolution` (`SLA` for anything else).
+pub fn metric_name(metric: &str) -> &'static str {
+    match metric {
+        "first_response" => "First response",
+        "next_response" => "Next response",
+        "resolution" => "Resolution",
+        _ => "SLA",
+    }
+}
+
+/// An SLA clock as a card or queue shows it at `now`: `First response due in 23 min`, or once
+/// its due time has passed `⚠ Resolution breached 12 min ago` (times humanised by [`age`]).
+pub fn sla_line(due: &crate::desk::query::SlaDue, now: chrono::DateTime<chrono::Utc>) -> String {
+    let name = metric_name(&due.metric);
+    let secs = (due.due_at - now).num_seconds();
+    if secs > 0 {
+        format!("{name} due in {}", age(secs as f64))
+    } else {
+        format!("⚠ {name} breached {} ago", age(-secs as f64))
+    }
+}
+
+/// A queue (`mine`, `unassigned`) as lines at `now`: each ticket's age since it was opened
+/// (its first email reached our server) and, when it has one, its SLA clock ([`sla_line`]);
+/// subjects and requesters escaped for `style`.
 pub fn queue(
     title: &str,
     lines: &[crate::desk::workload::QueueLine],
     empty: &str,
     style: Mention,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> String {
     if lines.is_empty() {
         return empty.to_string();
     }
-    let now = chrono::Utc::now();
     let mut out = format!("{title} ({}):", lines.len());
     for l in lines {
-        let waited = age((now - l.created_at).num_seconds() as f64);
+        let waited = age((now - l.opened_at).num_seconds() as f64);
+        let sla = match (&l.sla_metric, l.due_at) {
+            (Some(metric), Some(due_at)) => {
+                let due = crate::desk::query::SlaDue {
+                    metric: metric.clone(),
+                    due_at,
+                };
+                format!(" · {}", sla_line(&due, now))
+            }
+            _ => String::new(),
+        };
         out.push_str(&format!(
-            "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago)",
+            "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago){sla}",
             l.number,
             l.status,
             l.priority,
@@ -397,28 +489,36 @@ pub fn queue(
     out
 }
 
-/// The workload table.
+/// The workload table: per agent their tickets by status, the oldest unanswered customer
+/// message, and their tickets with an SLA clock at risk or breached; then the unassigned
+/// queue and the SLA totals over every open ticket.
 pub fn workload(w: &crate::desk::workload::Workload) -> String {
-    let mut out = String::from("agent        claimed  in progress  waiting  oldest unattended\n");
+    let mut out = String::from(
+        "agent        claimed  in progress  waiting  at risk  breached  oldest unattended\n",
+    );
     for a in &w.agents {
         let away = if a.away { " (away)" } else { "" };
         out.push_str(&format!(
-            "@{:<11} {:>7}  {:>11}  {:>7}  {}{away}\n",
+            "@{:<11} {:>7}  {:>11}  {:>7}  {:>7}  {:>8}  {}{away}\n",
             a.handle,
             a.claimed,
             a.in_progress,
             a.waiting,
+            a.at_risk,
+            a.breached,
             a.oldest_unattended_secs
                 .map(age)
                 .unwrap_or_else(|| "-".into())
         ));
     }
     out.push_str(&format!(
-        "Unassigned: {}{}",
+        "Unassigned: {}{}\nSLA: {} at risk, {} breached",
         w.unassigned,
         w.oldest_unassigned_secs
             .map(|s| format!(", oldest {} ago", age(s)))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        w.at_risk,
+        w.breached
     ));
     out
 }
@@ -596,6 +696,8 @@ mod tests {
             author_agent_id: author,
             sent_at: None,
             created_at: chrono::Utc::now(),
+            received_at: chrono::DateTime::from_timestamp(1_764_581_400, 0).unwrap_or_default(),
+            date_header: None,
             attachment_count: 0,
         }
     }
@@ -609,6 +711,8 @@ mod tests {
         assert!(reply.contains("Reply sent to customer"), "{reply}");
         let inbound = thread_entry("TICK-1", &message(false, None), Mention::Plain);
         assert!(inbound.contains("wrote on TICK-1"), "{inbound}");
+        // The time the email reached our server, not when it was stored.
+        assert!(inbound.contains("· 2025-12-01 09:30 UTC:"), "{inbound}");
     }
 
     fn agent(handle: &str, slack: Option<&str>, discord: Option<&str>) -> Agent {

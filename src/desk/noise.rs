@@ -222,6 +222,8 @@ impl Desk {
                     mailbox: Some(&t.mailbox),
                     uid: None,
                     author_agent_id: None,
+                    received_at: None,
+                    date_header: None,
                 },
                 None,
             )

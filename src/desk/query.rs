@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::domain::Status;
 use crate::store;
+pub use crate::store::tickets::SlaDue;
 
 use super::{Desk, DeskError};
 
@@ -29,6 +30,10 @@ pub struct TicketSummary {
     /// Ticket its first message named (tag or plus-address) without the sender being on
     /// that ticket's thread.
     pub linked_to: Option<String>,
+    /// When its first message reached our server (`tickets.opened_at`, RFC 3339, UTC).
+    pub opened_at: String,
+    /// Its headline SLA clock: the unmet clock due first; `None` without one.
+    pub sla: Option<SlaDue>,
 }
 
 /// One message as shown by `ticket show`.
@@ -44,8 +49,11 @@ pub struct MessageView {
     pub message_id: String,
     /// Body text.
     pub body: String,
-    /// When stored (RFC 3339).
+    /// When it reached our server (RFC 3339, UTC): the IMAP INTERNALDATE of an email, the
+    /// time claimdesk wrote one of ours.
     pub at: String,
+    /// What its `Date:` header says (RFC 3339, UTC); `None` when absent or unreadable.
+    pub date_header: Option<String>,
     /// When SMTP accepted it (outbound).
     pub sent_at: Option<String>,
     /// Its attachments (name, type, size in bytes, SHA-256, where stored).
@@ -102,8 +110,12 @@ pub struct CardView {
     pub priority: crate::domain::Priority,
     /// When the current holder claimed it (`tickets.claimed_at`); `None` while unclaimed.
     pub claimed_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// When the customer's latest message was stored; `None` if there is none.
+    /// When the customer's latest message reached our server; `None` if there is none.
     pub last_customer_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the ticket's first message reached our server (`tickets.opened_at`).
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+    /// The running SLA clock it shows: the unmet clock due first; `None` without one.
+    pub sla: Option<SlaDue>,
     /// When this view was read: the clock that "3 min ago" is measured against, so a card
     /// renders the same way every time it is rendered from one view.
     pub as_of: chrono::DateTime<chrono::Utc>,
@@ -121,10 +133,15 @@ pub struct CardAttachment {
 }
 
 impl Desk {
-    /// Every ticket, oldest first, with its Message-IDs.
+    /// Every ticket, oldest first, with its Message-IDs and headline SLA clock.
     pub async fn list(&self) -> Result<Vec<TicketSummary>, DeskError> {
         let mut conn = self.pool.acquire().await?;
         let tickets = store::tickets::list(&mut conn).await?;
+        let mut clocks: std::collections::HashMap<i64, SlaDue> =
+            store::tickets::sla_headlines(&mut conn)
+                .await?
+                .into_iter()
+                .collect();
         let ids = store::messages::ids_by_ticket(&mut conn).await?;
         let mut links: std::collections::HashMap<i64, String> =
             store::tickets::all_links(&mut conn)
@@ -152,6 +169,8 @@ impl Desk {
                     message_ids,
                     merged_into: t.merged_into.and_then(|i| numbers.get(&i).cloned()),
                     linked_to: links.remove(&t.id),
+                    opened_at: t.opened_at.to_rfc3339(),
+                    sla: clocks.remove(&t.id),
                 }
             })
             .collect())
@@ -170,6 +189,7 @@ impl Desk {
         let mut attachments = store::attachments::for_ticket(&mut conn, t.id).await?;
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
         let participants = store::tickets::participants(&mut conn, t.id).await?;
+        let sla = store::tickets::sla_headline(&mut conn, t.id).await?;
         Ok(TicketDetail {
             priority: t.priority.as_str().to_string(),
             department: t.department.clone(),
@@ -184,6 +204,8 @@ impl Desk {
                 message_ids: msgs.iter().map(|m| m.message_id.clone()).collect(),
                 merged_into,
                 linked_to,
+                opened_at: t.opened_at.to_rfc3339(),
+                sla,
             },
             messages: msgs
                 .into_iter()
@@ -193,7 +215,8 @@ impl Desk {
                     subject: m.subject,
                     message_id: m.message_id,
                     body: m.body_text,
-                    at: m.created_at.to_rfc3339(),
+                    at: m.received_at.to_rfc3339(),
+                    date_header: m.date_header.map(|d| d.to_rfc3339()),
                     sent_at: m.sent_at.map(|s| s.to_rfc3339()),
                     attachments: {
                         let (mine, rest) =
@@ -262,9 +285,11 @@ impl Desk {
             last_customer_at: msgs
                 .iter()
                 .filter(|m| !m.outbound)
-                .map(|m| m.created_at)
+                .map(|m| m.received_at)
                 .max(),
-            as_of: chrono::Utc::now(),
+            opened_at: t.opened_at,
+            sla: store::tickets::sla_headline(&mut conn, t.id).await?,
+            as_of: self.clock_now(),
             bounced,
         }))
     }

@@ -103,6 +103,8 @@ impl Desk {
                 mailbox: Some(&t.mailbox),
                 uid: None,
                 author_agent_id: Some(actor.agent.id),
+                received_at: Some(self.now()),
+                date_header: None,
             },
         )
         .await?

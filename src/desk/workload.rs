@@ -16,10 +16,15 @@ pub struct Workload {
     pub unassigned: i64,
     /// Seconds since the oldest of those was opened.
     pub oldest_unassigned_secs: Option<f64>,
+    /// Tickets not done, held or not, with an SLA clock at risk (warned, not yet due).
+    pub at_risk: i64,
+    /// Tickets not done, held or not, with an SLA clock breached.
+    pub breached: i64,
 }
 
 impl Desk {
-    /// Tickets `actor` holds that are not done, most urgent then oldest first.
+    /// Tickets `actor` holds that are not done: the SLA clock due first first (tickets
+    /// without one last), then most urgent, then oldest.
     pub async fn mine(&self, actor: &Actor) -> Result<Vec<QueueLine>, DeskError> {
         let mut conn = self.pool.acquire().await?;
         Ok(store::workload::held_by(&mut conn, actor.agent.id).await?)
@@ -31,16 +36,22 @@ impl Desk {
         Ok(store::workload::unassigned(&mut conn).await?)
     }
 
-    /// The team's workload: per agent claimed / in progress / waiting and the age of the
-    /// oldest unanswered customer message on their tickets; plus the unassigned queue.
+    /// The team's workload: per agent claimed / in progress / waiting, the age of the
+    /// oldest unanswered customer message on their tickets, and their tickets with an SLA
+    /// clock at risk or breached; plus the unassigned queue and the at-risk and breached
+    /// totals. SLA states are judged at the desk's clock.
     pub async fn workload(&self) -> Result<Workload, DeskError> {
+        let now = self.clock_now();
         let mut conn = self.pool.acquire().await?;
-        let agents = store::workload::agent_loads(&mut conn).await?;
+        let agents = store::workload::agent_loads(&mut conn, now).await?;
         let (unassigned, oldest) = store::workload::unassigned_summary(&mut conn).await?;
+        let (at_risk, breached) = store::workload::sla_totals(&mut conn, now).await?;
         Ok(Workload {
             agents,
             unassigned,
             oldest_unassigned_secs: oldest,
+            at_risk,
+            breached,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The IMAP session (RFC 3501) and nothing else: connect, TLS (implicit or STARTTLS),
 //! authenticate, SELECT (with its UIDVALIDITY), then — as often as the caller asks — `UID
 //! SEARCH` for what is after a UID, `UID FETCH (UID RFC822.SIZE)` for the sizes, the bodies
-//! with `BODY.PEEK[]` in planned batches (so fetching marks nothing \Seen and deletes
+//! (with their INTERNALDATE) with `BODY.PEEK[]` in planned batches (so fetching marks nothing \Seen and deletes
 //! nothing), the post-commit \Seen flag or move (`after_ingest`), and IDLE (RFC 2177) in
 //! between.
 //!
@@ -39,6 +39,10 @@ pub struct RawMessage {
     pub bytes: Vec<u8>,
     /// Its full size in bytes (RFC822.SIZE; `bytes.len()` when the server sent none).
     pub size: usize,
+    /// When it reached the server: its INTERNALDATE (RFC 3501 §2.3.3, the delivery time for
+    /// mail delivered by SMTP, the APPEND date otherwise); `None` when the server sent none
+    /// or one that cannot be read.
+    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How [`MailboxSession::plan_after`] groups UIDs into `UID FETCH` batches.
@@ -427,9 +431,9 @@ impl MailboxSession {
         .collect())
     }
 
-    /// `UID FETCH uids (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8) of
-    /// the messages `uids` (a batch of [`MailboxSession::plan_after`]): at most `limit` bytes
-    /// of each, with its full size, ascending by UID. A UID the server no longer
+    /// `UID FETCH uids (UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.limit>)` (RFC 3501
+    /// §6.4.5, §6.4.8) of the messages `uids` (a batch of [`MailboxSession::plan_after`]): at
+    /// most `limit` bytes of each, with its full size and its INTERNALDATE, ascending by UID. A UID the server no longer
     /// has (expunged since the UID SEARCH) is left out and logged.
     ///
     /// Errors: the command fails, times out or the connection drops, or the server answers
@@ -448,7 +452,12 @@ impl MailboxSession {
         Ok(fetch_set(&mut self.session, &name, &set, limit)
             .await?
             .into_iter()
-            .map(|(uid, bytes, size)| RawMessage { uid, bytes, size })
+            .map(|(uid, bytes, size, internal_date)| RawMessage {
+                uid,
+                bytes,
+                size,
+                internal_date,
+            })
             .collect())
     }
 
@@ -653,9 +662,9 @@ pub fn plan_batches(
     out
 }
 
-/// `UID FETCH set (UID RFC822.SIZE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5, §6.4.8): the
-/// messages of `set` as `(UID, raw bytes — at most `limit` of them —, full size in bytes)`,
-/// ascending by UID, one per UID. A UID of `set` the server no longer has (expunged since the
+/// `UID FETCH set (UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.limit>)` (RFC 3501 §6.4.5,
+/// §6.4.8): the messages of `set` as `(UID, raw bytes — at most `limit` of them —, full size
+/// in bytes, INTERNALDATE)`, ascending by UID, one per UID. A UID of `set` the server no longer has (expunged since the
 /// UID SEARCH) is left out and logged. Each response item is bounded by [`COMMAND_TIMEOUT`].
 ///
 /// Errors: the command fails, times out or the connection drops, or the server answers for
@@ -665,13 +674,15 @@ async fn fetch_set(
     name: &str,
     set: &str,
     limit: u64,
-) -> anyhow::Result<Vec<(u32, Vec<u8>, usize)>> {
+) -> anyhow::Result<Vec<Fetch>> {
     // RFC822.SIZE next to a partial fetch of the first `limit` bytes (RFC 3501 §6.4.5): a
     // message under the limit comes whole, one over it only up to the limit — reading it
     // whole could exhaust memory, and async-imap refuses literals over 512 MiB, which would
     // fail that UID on every run instead of ingesting it. One command either way.
-    let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{limit}>)");
-    let mut fetched: Vec<(u32, Vec<u8>, usize)> = Vec::new();
+    // INTERNALDATE (RFC 3501 §2.3.3): when the message reached the server, which is where
+    // the desk's time for it starts; a few bytes more per message.
+    let query = format!("(UID RFC822.SIZE INTERNALDATE BODY.PEEK[]<0.{limit}>)");
+    let mut fetched: Vec<Fetch> = Vec::new();
     let mut stream = within(
         COMMAND_TIMEOUT,
         || format!("mailbox {name}: UID FETCH"),
@@ -688,7 +699,8 @@ async fn fetch_set(
         match (f.uid, f.body(), f.size) {
             (Some(uid), Some(body), size) => {
                 let full = size.map_or(body.len(), |s| s as usize);
-                fetched.push((uid, body.to_vec(), full));
+                let received = f.internal_date().map(|d| d.to_utc());
+                fetched.push((uid, body.to_vec(), full, received));
             }
             // The answer to our request (it carries RFC822.SIZE) but no body: storing the
             // rest of the batch would move the cursor past a message we never read, so the
@@ -700,12 +712,12 @@ async fn fetch_set(
             _ => {}
         }
     }
-    fetched.sort_by_key(|(uid, _, _)| *uid);
-    fetched.dedup_by_key(|(uid, _, _)| *uid);
+    fetched.sort_by_key(|(uid, ..)| *uid);
+    fetched.dedup_by_key(|(uid, ..)| *uid);
     let missing = set
         .split(',')
         .filter_map(|u| u.parse::<u32>().ok())
-        .filter(|u| fetched.binary_search_by_key(u, |(uid, _, _)| *uid).is_err())
+        .filter(|u| fetched.binary_search_by_key(u, |(uid, ..)| *uid).is_err())
         .count();
     if missing > 0 {
         // A UID that UID SEARCH listed and UID FETCH did not return was expunged in between
@@ -714,6 +726,9 @@ async fn fetch_set(
     }
     Ok(fetched)
 }
+
+/// One message of [`fetch_set`]: UID, the bytes read, the full size, the INTERNALDATE.
+type Fetch = (u32, Vec<u8>, usize, Option<chrono::DateTime<chrono::Utc>>);
 
 /// Takes every queued unsolicited response from `next` (a non-blocking receive); true when
 /// one of them announced a change of the folder (EXISTS, RECENT or EXPUNGE,

@@ -54,6 +54,9 @@ pub struct ParsedEmail {
     pub to: Vec<String>,
     /// Subject, decoded (RFC 2047); empty when absent.
     pub subject: String,
+    /// The `Date:` header (RFC 5322 §3.6.1) as an instant; `None` when it is absent, cannot
+    /// be read, or names an impossible date (see [`header_date`]).
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
     /// Plain-text body, charset-decoded to UTF-8; HTML-only mail converted to readable text
     /// by [`super::html::to_text`]; empty when none.
     pub body_text: String,
@@ -325,6 +328,7 @@ fn parse_message(msg: &Message<'_>, raw: &[u8]) -> ParsedEmail {
         from_name,
         to,
         subject,
+        date: header_date(msg),
         body_text,
         raw_size: raw.len(),
         signals,
@@ -332,6 +336,16 @@ fn parse_message(msg: &Message<'_>, raw: &[u8]) -> ParsedEmail {
         attachments,
         capped,
     }
+}
+
+/// The instant the `Date:` header names (RFC 5322 §3.6.1, mail-parser's reading, which also
+/// takes the obsolete forms of §4.3); `None` when the header is absent or unreadable, when
+/// its fields are out of range (month 13, zone +25:00: mail-parser's `is_valid`), or when it
+/// is before 1970 or after 9999 (no mail system stamps those; they only upset sorting).
+fn header_date(msg: &Message<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let d = msg.date().filter(|d| d.is_valid())?;
+    chrono::DateTime::from_timestamp(d.to_timestamp(), 0)
+        .filter(|t| (1970..=9999).contains(&chrono::Datelike::year(t)))
 }
 
 /// The attachments of the first [`MAX_PARTS`] parts, at most [`MAX_ATTACHMENTS`], and how
@@ -436,6 +450,28 @@ Subject: Re: Printer on fire\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\nRefer
         assert_eq!(p.from_name.as_deref(), Some("Jürgen"));
         assert_eq!(p.subject, "Re: Printer on fire");
         assert_eq!(p.body_text.trim(), "Still burning.");
+    }
+
+    #[test]
+    fn reads_the_date_header_and_drops_a_missing_or_absurd_one() {
+        let with = |date: &str| {
+            let raw = format!("From: a@b.c\r\n{date}Subject: hi\r\n\r\nbody\r\n");
+            parse(raw.as_bytes()).unwrap().date
+        };
+        let at = |s: &str| Some(chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        assert_eq!(
+            with("Date: Tue, 1 Dec 2026 09:30:00 +0100\r\n"),
+            at("2026-12-01T08:30:00Z")
+        );
+        // Obsolete zone names (RFC 5322 §4.3) are read too.
+        assert_eq!(
+            with("Date: Tue, 1 Dec 2026 09:30:00 EST\r\n"),
+            at("2026-12-01T14:30:00Z")
+        );
+        assert_eq!(with(""), None);
+        assert_eq!(with("Date: next tuesday, after lunch\r\n"), None);
+        assert_eq!(with("Date: Tue, 45 Dec 2026 09:30:00 +0000\r\n"), None);
+        assert_eq!(with("Date: Mon, 1 Jan 1900 00:00:00 +0000\r\n"), None);
     }
 
     #[test]

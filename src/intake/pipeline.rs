@@ -11,6 +11,7 @@
 use std::future::Future;
 
 use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::config::MailboxSettings;
@@ -123,7 +124,7 @@ pub async fn fetch_new(
         let stored_uids = batch_uids(pending.as_deref());
         let store = spawn_store(desk, &name, uidvalidity, pending.take());
         let fetched = match session.fetch_bodies(&uids, limit).await {
-            Ok(batch) => prepare(batch).await,
+            Ok(batch) => prepare(batch, desk.clock_now()).await,
             Err(e) => Err(e),
         };
         // Wait for the store even when the fetch failed: its outcome is what counts.
@@ -145,10 +146,11 @@ fn batch_uids(batch: Option<&[Fetched]>) -> Vec<u32> {
 
 /// Parses a fetched batch ([`Fetched::new`], which catches a panic per message) on a thread
 /// of its own with a [`super::parse::PARSE_STACK_BYTES`] stack, so parsing neither holds up
-/// the runtime nor waits for the batch before it to be stored.
+/// the runtime nor waits for the batch before it to be stored. Each message is received at
+/// its INTERNALDATE, or at `now` (the desk's clock) when the server gave none.
 ///
 /// Errors: the thread could not be started.
-async fn prepare(batch: Vec<RawMessage>) -> anyhow::Result<Vec<Fetched>> {
+async fn prepare(batch: Vec<RawMessage>, now: DateTime<Utc>) -> anyhow::Result<Vec<Fetched>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("claimdesk-parse".into())
@@ -156,7 +158,10 @@ async fn prepare(batch: Vec<RawMessage>) -> anyhow::Result<Vec<Fetched>> {
         .spawn(move || {
             let parsed: Vec<Fetched> = batch
                 .into_iter()
-                .map(|m| Fetched::new(m.uid, m.bytes, m.size))
+                .map(|m| {
+                    let at = m.internal_date.unwrap_or(now);
+                    Fetched::new(m.uid, m.bytes, m.size).received(at)
+                })
                 .collect();
             let _ = tx.send(parsed);
         })

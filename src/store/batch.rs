@@ -433,6 +433,7 @@ impl<'c, 'a> Work<'c, 'a> {
                 mailbox: t.mailbox.to_string(),
                 merged_into: None,
                 created_at: self.now,
+                opened_at: t.opened_at.unwrap_or(self.now),
                 claimed_at: None,
                 priority: t.priority,
                 department: t.department.to_string(),

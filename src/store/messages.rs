@@ -55,6 +55,11 @@ pub struct NewMessage<'a> {
     pub uid: Option<i64>,
     /// Agent who wrote it (outbound).
     pub author_agent_id: Option<i64>,
+    /// When it reached our server (inbound: the IMAP INTERNALDATE); `None`: when it is
+    /// stored (outbound messages are received when claimdesk writes them).
+    pub received_at: Option<DateTime<Utc>>,
+    /// What its `Date:` header says (inbound; `None` when absent or unreadable).
+    pub date_header: Option<DateTime<Utc>>,
 }
 
 /// A message row for [`insert_many`], owning what it stores except the raw bytes.
@@ -97,6 +102,10 @@ pub struct MessageRow<'a> {
     pub body_html: Option<String>,
     /// Whether `raw` holds only the first `intake.max_message_bytes` (see [`set_content`]).
     pub raw_truncated: bool,
+    /// When it reached our server; `None`: when it is stored (see [`insert_many`]).
+    pub received_at: Option<DateTime<Utc>>,
+    /// What its `Date:` header says.
+    pub date_header: Option<DateTime<Utc>>,
 }
 
 impl<'a> MessageRow<'a> {
@@ -122,6 +131,8 @@ impl<'a> MessageRow<'a> {
             author_agent_id: m.author_agent_id,
             body_html: None,
             raw_truncated: false,
+            received_at: m.received_at,
+            date_header: m.date_header,
         }
     }
 }
@@ -169,6 +180,7 @@ pub async fn insert(
 
 /// Inserts `rows` as stored `at` (`None`: the transaction's `now()`), in one statement,
 /// skipping those whose Message-ID is stored already; returns the ids of the rows inserted.
+/// A row without a received time is received when it is stored.
 ///
 /// Errors: the database's.
 pub async fn insert_many(
@@ -197,21 +209,24 @@ pub async fn insert_many(
     let authors: Vec<Option<i64>> = rows.iter().map(|r| r.author_agent_id).collect();
     let htmls: Vec<Option<&str>> = rows.iter().map(|r| r.body_html.as_deref()).collect();
     let truncated: Vec<bool> = rows.iter().map(|r| r.raw_truncated).collect();
+    let received: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.received_at).collect();
+    let dates: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.date_header).collect();
     // References and recipients go in as JSON arrays: a text[][] must be rectangular.
     let inserted: Vec<(i64,)> = sqlx::query_as(
         "INSERT INTO messages (id, ticket_id, message_id, in_reply_to, references_ids, direction,
              from_addr, from_name, to_addrs, subject, body_text, raw, raw_size, mailbox, uid,
-             author_agent_id, body_html, raw_truncated, created_at)
+             author_agent_id, body_html, raw_truncated, created_at, received_at, date_header)
          SELECT COALESCE(id, nextval('messages_id_seq')), ticket, mid, irt,
              ARRAY(SELECT jsonb_array_elements_text(refs)), dir,
              fa, fname, ARRAY(SELECT jsonb_array_elements_text(tos)), subj, body, raw, size,
-             mb, uid, author, html, trunc, COALESCE($19::timestamptz, now())
+             mb, uid, author, html, trunc, COALESCE($19::timestamptz, now()),
+             COALESCE(rec, $19::timestamptz, now()), dh
          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[],
                      $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::text[], $11::text[],
                      $12::bytea[], $13::int[], $14::text[], $15::bigint[], $16::bigint[],
-                     $17::text[], $18::bool[])
+                     $17::text[], $18::bool[], $20::timestamptz[], $21::timestamptz[])
              AS u(id, ticket, mid, irt, refs, dir, fa, fname, tos, subj, body,
-                  raw, size, mb, uid, author, html, trunc)
+                  raw, size, mb, uid, author, html, trunc, rec, dh)
          ON CONFLICT (message_id) DO NOTHING
          RETURNING id",
     )
@@ -234,6 +249,8 @@ pub async fn insert_many(
     .bind(&htmls)
     .bind(&truncated)
     .bind(at)
+    .bind(&received)
+    .bind(&dates)
     .fetch_all(&mut *conn)
     .await?;
     Ok(inserted.into_iter().map(|r| r.0).collect())
@@ -287,49 +304,61 @@ pub struct Message {
     pub sent_at: Option<DateTime<Utc>>,
     /// When it was stored.
     pub created_at: DateTime<Utc>,
+    /// When it reached our server (inbound: the IMAP INTERNALDATE; outbound: when claimdesk
+    /// wrote it): the time people are shown.
+    pub received_at: DateTime<Utc>,
+    /// What its `Date:` header says (inbound; `None` when absent or unreadable).
+    pub date_header: Option<DateTime<Utc>>,
     /// How many attachments it came with (stored or listed as over the size limit).
     pub attachment_count: i64,
 }
 
-type Row = (
-    i64,
-    i64,
-    String,
-    Option<String>,
-    Vec<String>,
-    String,
-    String,
-    Option<String>,
-    Vec<String>,
-    String,
-    String,
-    Option<i64>,
-    Option<DateTime<Utc>>,
-    DateTime<Utc>,
-    i64,
-);
+/// A row of [`SELECT`] (columns by name).
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    ticket_id: i64,
+    message_id: String,
+    in_reply_to: Option<String>,
+    references_ids: Vec<String>,
+    direction: String,
+    from_addr: String,
+    from_name: Option<String>,
+    to_addrs: Vec<String>,
+    subject: String,
+    body_text: String,
+    author_agent_id: Option<i64>,
+    sent_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    attachment_count: i64,
+    received_at: DateTime<Utc>,
+    date_header: Option<DateTime<Utc>>,
+}
 
 const SELECT: &str = "SELECT id, ticket_id, message_id, in_reply_to, references_ids, direction,
     from_addr, from_name, to_addrs, subject, body_text, author_agent_id, sent_at, created_at,
-    (SELECT count(*) FROM attachments a WHERE a.message_id = messages.id) FROM messages";
+    (SELECT count(*) FROM attachments a WHERE a.message_id = messages.id) AS attachment_count,
+    received_at, date_header FROM messages";
 
 fn from_row(r: Row) -> Message {
     Message {
-        id: r.0,
-        ticket_id: r.1,
-        message_id: r.2,
-        in_reply_to: r.3,
-        references: r.4,
-        outbound: r.5 == "outbound",
-        from_addr: r.6,
-        from_name: r.7,
-        to_addrs: r.8,
-        subject: r.9,
-        body_text: r.10,
-        author_agent_id: r.11,
-        sent_at: r.12,
-        created_at: r.13,
-        attachment_count: r.14,
+        id: r.id,
+        ticket_id: r.ticket_id,
+        message_id: r.message_id,
+        in_reply_to: r.in_reply_to,
+        references: r.references_ids,
+        outbound: r.direction == "outbound",
+        from_addr: r.from_addr,
+        from_name: r.from_name,
+        to_addrs: r.to_addrs,
+        subject: r.subject,
+        body_text: r.body_text,
+        author_agent_id: r.author_agent_id,
+        sent_at: r.sent_at,
+        created_at: r.created_at,
+        received_at: r.received_at,
+        date_header: r.date_header,
+        attachment_count: r.attachment_count,
     }
 }
 

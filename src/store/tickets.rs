@@ -28,8 +28,11 @@ pub struct Ticket {
     pub mailbox: String,
     /// Ticket this one was merged into.
     pub merged_into: Option<i64>,
-    /// When it was opened.
+    /// When it was stored.
     pub created_at: DateTime<Utc>,
+    /// When its first message reached our server (IMAP INTERNALDATE): when it was opened,
+    /// as people are shown and where SLA time and reports start.
+    pub opened_at: DateTime<Utc>,
     /// When it was last claimed.
     pub claimed_at: Option<DateTime<Utc>>,
     /// Priority.
@@ -42,28 +45,31 @@ pub struct Ticket {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-type Row = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<i64>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    String,
-    String,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
+/// A row of [`SELECT`] (columns by name).
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    number: String,
+    status: String,
+    assignee_id: Option<i64>,
+    handle: Option<String>,
+    requester_email: String,
+    requester_name: Option<String>,
+    subject: String,
+    mailbox: String,
+    merged_into: Option<i64>,
+    created_at: DateTime<Utc>,
+    claimed_at: Option<DateTime<Utc>>,
+    priority: String,
+    department: String,
+    resolved_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+    opened_at: DateTime<Utc>,
+}
 
 const SELECT: &str = "SELECT t.id, t.number, t.status, t.assignee_id, a.handle, t.requester_email,
         t.requester_name, t.subject, t.mailbox, t.merged_into, t.created_at, t.claimed_at,
-        t.priority, t.department, t.resolved_at, t.closed_at
+        t.priority, t.department, t.resolved_at, t.closed_at, t.opened_at
     FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id";
 
 /// SQL ranking priorities for the pending queue: urgent first.
@@ -72,22 +78,29 @@ const PRIORITY_RANK: &str =
 
 fn from_row(r: Row) -> Result<Ticket, sqlx::Error> {
     Ok(Ticket {
-        id: r.0,
-        number: r.1,
-        status: r.2.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        assignee_id: r.3,
-        assignee_handle: r.4,
-        requester_email: r.5,
-        requester_name: r.6,
-        subject: r.7,
-        mailbox: r.8,
-        merged_into: r.9,
-        created_at: r.10,
-        claimed_at: r.11,
-        priority: r.12.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        department: r.13,
-        resolved_at: r.14,
-        closed_at: r.15,
+        id: r.id,
+        number: r.number,
+        status: r
+            .status
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        assignee_id: r.assignee_id,
+        assignee_handle: r.handle,
+        requester_email: r.requester_email,
+        requester_name: r.requester_name,
+        subject: r.subject,
+        mailbox: r.mailbox,
+        merged_into: r.merged_into,
+        created_at: r.created_at,
+        claimed_at: r.claimed_at,
+        priority: r
+            .priority
+            .parse()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        department: r.department,
+        resolved_at: r.resolved_at,
+        closed_at: r.closed_at,
+        opened_at: r.opened_at,
     })
 }
 
@@ -108,6 +121,8 @@ pub struct NewTicket<'a> {
     pub department: &'a str,
     /// Priority.
     pub priority: Priority,
+    /// When its first message reached our server; `None`: when it is stored.
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 /// A ticket row for [`insert_many`]: an open, unclaimed ticket whose id was taken up front
@@ -136,6 +151,8 @@ pub struct TicketRow {
     pub priority: Priority,
     /// The ticket this one was opened naming (see [`set_linked`]).
     pub linked: Option<i64>,
+    /// When its first message reached our server; `None`: when it is stored.
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 impl TicketRow {
@@ -153,6 +170,7 @@ impl TicketRow {
             department: t.department.to_string(),
             priority: t.priority,
             linked,
+            opened_at: t.opened_at,
         }
     }
 }
@@ -170,7 +188,8 @@ pub async fn reserve_ids(conn: &mut PgConnection, n: usize) -> Result<Vec<i64>, 
 }
 
 /// Inserts `rows` as open, unclaimed tickets created (and updated) `at` (`None`: the
-/// transaction's `now()`), one statement whatever their number.
+/// transaction's `now()`) and opened at their `opened_at` (`None`: created), one statement
+/// whatever their number.
 ///
 /// Errors: the database's (e.g. a number or id already taken).
 pub async fn insert_many(
@@ -192,15 +211,19 @@ pub async fn insert_many(
     let departments: Vec<&str> = rows.iter().map(|r| r.department.as_str()).collect();
     let priorities: Vec<&str> = rows.iter().map(|r| r.priority.as_str()).collect();
     let linked: Vec<Option<i64>> = rows.iter().map(|r| r.linked).collect();
+    let opened: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.opened_at).collect();
     sqlx::query(
         "INSERT INTO tickets (id, number, year, seq, status, requester_email, requester_name,
-             subject, mailbox, department, priority, linked_ticket, created_at, updated_at)
+             subject, mailbox, department, priority, linked_ticket, created_at, updated_at,
+             opened_at)
          SELECT id, number, year, seq, $12, requester, name, subject, mailbox, department,
-             priority, linked, COALESCE($13::timestamptz, now()), COALESCE($13::timestamptz, now())
+             priority, linked, COALESCE($13::timestamptz, now()), COALESCE($13::timestamptz, now()),
+             COALESCE(opened, $13::timestamptz, now())
          FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[],
+                     $14::timestamptz[])
              AS u(id, number, year, seq, requester, name, subject, mailbox, department,
-                  priority, linked)",
+                  priority, linked, opened)",
     )
     .bind(&ids)
     .bind(&numbers)
@@ -215,6 +238,7 @@ pub async fn insert_many(
     .bind(&linked)
     .bind(Status::Open.as_str())
     .bind(at)
+    .bind(&opened)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -303,6 +327,53 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<Ticket>, sqlx::Error> {
     let sql = format!("{SELECT} ORDER BY t.id");
     let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
     rows.into_iter().map(from_row).collect()
+}
+
+/// The SLA clock a ticket shows (its "headline"): of its clocks not yet met that have a due
+/// time (`sla_clocks`, written by the SLA use cases), the one due first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SlaDue {
+    /// `first_response`, `next_response` or `resolution` (`sla_clocks.metric`).
+    pub metric: String,
+    /// When its goal is reached, or was (`sla_clocks.due_at`); breached once it is past.
+    pub due_at: DateTime<Utc>,
+}
+
+/// The clocks [`SlaDue`] picks from: unmet and due some time. Paused or stopped clocks have
+/// no due time.
+const UNMET_DUE: &str = "c.met_at IS NULL AND c.due_at IS NOT NULL";
+
+/// The headline SLA clock ([`SlaDue`]) of ticket `id`; `None` when no unmet clock has a due
+/// time (no SLA, every goal met, or paused).
+///
+/// Errors: the database's.
+pub async fn sla_headline(conn: &mut PgConnection, id: i64) -> Result<Option<SlaDue>, sqlx::Error> {
+    let sql = format!(
+        "SELECT c.metric, c.due_at FROM sla_clocks c WHERE c.ticket_id = $1 AND {UNMET_DUE}
+         ORDER BY c.due_at, c.metric LIMIT 1"
+    );
+    let row: Option<(String, DateTime<Utc>)> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(metric, due_at)| SlaDue { metric, due_at }))
+}
+
+/// The headline SLA clock ([`SlaDue`]) of every ticket that has one, by ticket id, in one
+/// query (for listings).
+///
+/// Errors: the database's.
+pub async fn sla_headlines(conn: &mut PgConnection) -> Result<Vec<(i64, SlaDue)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT DISTINCT ON (c.ticket_id) c.ticket_id, c.metric, c.due_at FROM sla_clocks c
+         WHERE {UNMET_DUE} ORDER BY c.ticket_id, c.due_at, c.metric"
+    );
+    let rows: Vec<(i64, String, DateTime<Utc>)> =
+        sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, metric, due_at)| (id, SlaDue { metric, due_at }))
+        .collect())
 }
 
 /// First write wins: gives the ticket to `agent_id` only if nobody holds it and its status is

@@ -340,6 +340,29 @@ impl Dovecot {
             .await
     }
 
+    /// Like `append_many`, each message with the INTERNALDATE given (RFC 3501 §6.3.11: the
+    /// APPEND date-time argument), as if it had reached the server then.
+    pub async fn append_dated(
+        &self,
+        folder: &str,
+        messages: &[(Vec<u8>, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<()> {
+        let mut session = self.session().await?;
+        if !folder.eq_ignore_ascii_case("INBOX") {
+            let _ = session.create(folder).await;
+        }
+        for (i, (raw, at)) in messages.iter().enumerate() {
+            // date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone
+            let date = at.format("\"%e-%b-%Y %H:%M:%S +0000\"").to_string();
+            session
+                .append(folder, None, Some(&date), raw)
+                .await
+                .with_context(|| format!("IMAP APPEND of message #{i} to {folder:?} at {date}"))?;
+        }
+        let _ = session.logout().await;
+        Ok(())
+    }
+
     async fn append_all<'a>(
         &self,
         folder: &str,

@@ -526,6 +526,8 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(185)),
             last_customer_at: Some(now - chrono::Duration::seconds(7300)),
             as_of: now,
+            opened_at: now,
+            sla: None,
             attachment_count: 3,
             attachments: vec![],
             bounced: true,

@@ -315,6 +315,8 @@ mod tests {
             claimed_at: Some(now - chrono::Duration::seconds(120)),
             last_customer_at: Some(now),
             as_of: now,
+            opened_at: now,
+            sla: None,
             attachment_count: 12,
             attachments: (0..12)
                 .map(|i| crate::desk::query::CardAttachment {
