@@ -334,38 +334,52 @@ async fn a_batch_starts_its_clocks_and_a_follow_up_starts_a_next_response_cycle(
     ))
     .await;
     let desk = e.desk();
+    // A backlog fetched after downtime: received 3 h and 30 min before it is stored (now).
     let batch = vec![
         claimdesk::desk::Fetched::new(
             1,
             customer_email("b1@customer.example", "Batch one", "x", None),
             0,
-        ),
+        )
+        .received(min(-180)),
         claimdesk::desk::Fetched::new(
             2,
             customer_email("b2@customer.example", "Batch two", "y", None),
             0,
-        ),
+        )
+        .received(min(-30)),
     ];
     let done = desk
         .ingest_batch("support", 1, &batch)
         .await
         .expect("batch");
-    let started = count(
-        &e.app,
-        "SELECT count(*) FROM sla_clocks WHERE metric = 'first_response'
-           AND started_at = '2026-12-02 10:00:00+00'",
+    let started: Vec<(DateTime<Utc>,)> = sqlx::query_as(
+        "SELECT started_at FROM sla_clocks WHERE metric = 'first_response' ORDER BY ticket_id",
     )
-    .await;
-    assert_eq!(started, 2, "both clocks start at the received time");
-    let pending = count(
-        &e.app,
-        "SELECT count(*) FROM tickets WHERE sla_next_at = '2026-12-02 10:45:00+00'",
-    )
-    .await;
-    assert_eq!(pending, 2);
+    .fetch_all(e.app.desk.pool())
+    .await
+    .expect("clocks");
+    assert_eq!(
+        started,
+        vec![(min(-180),), (min(-30),)],
+        "clocks start at the received time"
+    );
+    // The first is as late as it really is: its breach goes out at once, alone.
+    let Ingested::Created(late) = &done[0] else {
+        panic!("{done:?}")
+    };
+    assert_eq!(e.tick(&desk, t0()).await, 1);
+    let notices = e.notices().await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains(late.as_str()) && notices[0].contains("breached"),
+        "{}",
+        notices[0]
+    );
+    assert_eq!(e.next_at(late).await, None);
 
     // An answer, then the customer writes again: a next-response cycle starts with it.
-    let Ingested::Created(number) = &done[0] else {
+    let Ingested::Created(number) = &done[1] else {
         panic!("{done:?}")
     };
     let ben = actor(&e.app, "ben", Surface::Cli).await;
@@ -374,9 +388,9 @@ async fn a_batch_starts_its_clocks_and_a_follow_up_starts_a_next_response_cycle(
     e.clock.set(min(20));
     let follow = customer_email(
         "b3@customer.example",
-        "Re: Batch one",
+        "Re: Batch two",
         "Any news?",
-        Some("b1@customer.example"),
+        Some("b2@customer.example"),
     );
     let r = desk.ingest(src(3), &follow).await.expect("follow-up");
     assert!(matches!(r, Ingested::Joined(_)), "{r:?}");

@@ -547,8 +547,8 @@ impl Desk {
             linked,
         } = self.find_thread(work, raw, p, from, recipients).await?;
         let rethreaded = !merge.is_empty() || !link.is_empty();
-        // When SLA time starts: the desk's clock until the received time is at hand.
-        let received_at = self.now();
+        // SLA time counts from when the message reached our server, not from now.
+        let received_at = received.0;
         let (ticket_id, created) = match target {
             Some(id) => (id, false),
             None => {
