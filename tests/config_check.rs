@@ -57,6 +57,7 @@ fn config_check_prints_the_effective_settings_by_subsystem_and_never_a_secret() 
         "[discord]",
         "[web]",
         "[log]",
+        "[sla]",
         "[secrets]",
     ] {
         assert!(stdout.contains(section), "no {section} in:\n{stdout}");
@@ -91,6 +92,19 @@ fn config_check_of_an_invalid_file_exits_non_zero_naming_the_problem() {
             "agent handle `ana` is used twice",
         ),
         (
+            "an SLA time zone that is not one",
+            base.replace(
+                "on_breach = \"none\"",
+                "on_breach = \"none\"\n[sla.hours.default]\ntimezone = \"Mars/Olympus\"",
+            ),
+            "sla.hours.default.timezone: `Mars/Olympus` is not an IANA time zone",
+        ),
+        (
+            "an SLA policy for a department that does not exist",
+            format!("{base}\n[[sla.policies]]\ndepartment = \"sales\"\nresolution = \"8h\"\n"),
+            "sla.policies[0].department `sales` is not a configured department",
+        ),
+        (
             "a number that is not one",
             base.replace("poll_interval_secs = 5", "poll_interval_secs = \"soon\""),
             "poll_interval_secs",
@@ -119,6 +133,39 @@ fn config_check_of_an_invalid_file_exits_non_zero_naming_the_problem() {
     assert!(!out.status.success(), "short key: exit 0");
     assert!(stderr.contains("CLAIMDESK_MESSAGE_ID_KEY"), "{stderr}");
     assert!(!stderr.contains("short-key-77ae"), "{stderr}");
+}
+
+#[test]
+fn config_check_shows_the_sla_policies_and_hours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(shipped()).expect("default.toml");
+    let text = base.replace("enabled = false\n# Share of the goal", "enabled = true\n# Share of the goal")
+        + "\n[sla.hours.default]\ntimezone = \"Europe/Berlin\"\nmon = \"09:00-12:00,13:00-17:00\"\nholidays = [\"2026-12-25\"]\n\n[[sla.policies]]\ndepartment = \"support\"\npriority = \"urgent\"\nfirst_response = \"1h\"\nresolution = \"2d\"\n";
+    let file = dir.path().join("claimdesk.toml");
+    std::fs::write(&file, text).expect("write");
+    let out = check(&file, SECRETS);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "# ── SLA clocks and working hours ──",
+        "[sla]\nenabled = true\n",
+        "warn_at = 0.75",
+        "on_breach = \"none\"",
+        "[sla.hours.default]",
+        "timezone = \"Europe/Berlin\"",
+        "mon = \"09:00-12:00,13:00-17:00\"",
+        "holidays = [\"2026-12-25\"]",
+        "[[sla.policies]]",
+        "priority = \"urgent\"",
+        "first_response = \"1h\"",
+        "business_hours = true",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
 }
 
 #[test]

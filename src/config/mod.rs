@@ -407,6 +407,47 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_sla_example_loads_and_means_what_it_says() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("## SLA")
+            .nth(1)
+            .and_then(|s| s.split("```toml").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("README has an SLA section with a toml block");
+        let s = parse(&format!(
+            "{REQUIRED_ONLY}\n[[departments]]\nname = \"support\"\n[[departments]]\nname = \"billing\"\n{block}"
+        ));
+        s.validate().expect("the README example is valid");
+        use crate::domain::Priority::{Low, Urgent};
+        let urgent = s.sla.policy_for("support", Urgent).expect("urgent support");
+        let goal = urgent.first_response.expect("first response");
+        assert_eq!(
+            (goal.within, goal.business),
+            (chrono::Duration::hours(1), false)
+        );
+        let low = s.sla.policy_for("billing", Low).expect("catch-all");
+        assert_eq!(
+            low.resolution.map(|g| g.within),
+            Some(chrono::Duration::hours(40))
+        );
+        // Billing works New York hours: Monday 7 December 2026, 08:00-16:00 EST.
+        let at = |x: &str| x.parse::<chrono::DateTime<chrono::Utc>>().expect("instant");
+        assert_eq!(
+            s.sla
+                .calendar_for("billing")
+                .working_between(at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z")),
+            chrono::Duration::hours(8)
+        );
+        assert_eq!(
+            s.sla
+                .calendar_for("billing")
+                .add_working(at("2026-12-07T12:00:00Z"), chrono::Duration::hours(1)),
+            Some(at("2026-12-07T14:00:00Z"))
+        );
+    }
+
+    #[test]
     fn differences_name_the_path_of_each_changed_value() {
         let a = serde_json::json!({"x": {"y": 1, "z": [1, {"w": true}]}, "v": "s"});
         let b = serde_json::json!({"x": {"y": 2, "z": [1, {"w": false}]}, "v": "s", "u": 0});

@@ -434,6 +434,9 @@ mod tests {
     use super::*;
     use Priority::{High, Low, Medium, Urgent};
 
+    /// A first-response goal: (within, business).
+    type FirstGoal = Option<(Duration, bool)>;
+
     fn mins(m: i64) -> Duration {
         Duration::minutes(m)
     }
@@ -559,7 +562,7 @@ mod tests {
                 .and_then(|x| x.first_response)
                 .map(|g| (g.within, g.business))
         };
-        let cases: &[(&str, Priority, Option<(Duration, bool)>)] = &[
+        let cases: &[(&str, Priority, FirstGoal)] = &[
             ("support", Low, Some((mins(480), true))),
             ("support", Medium, Some((mins(480), true))),
             ("support", Urgent, Some((mins(120), true))),

@@ -187,22 +187,73 @@ impl Calendar {
         t.with_timezone(&self.tz).date_naive()
     }
 
-    /// The working intervals of local `date` as UTC [start, end), in order (none on holidays).
+    /// The working intervals of local `date` as UTC [start, end), in order (none on holidays),
+    /// given the UTC starts of `date` and of the next day. A day of exactly 24 hours has one
+    /// offset throughout, so its boundaries are found by adding seconds; a DST day converts
+    /// each boundary.
     fn day_intervals(
         &self,
         date: NaiveDate,
+        day_start: DateTime<Utc>,
+        next_start: DateTime<Utc>,
     ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
         let spans: &[(u32, u32)] = if self.holidays.contains(&date) {
             &[]
         } else {
             &self.week[date.weekday().num_days_from_monday() as usize]
         };
-        spans
-            .iter()
-            .map(move |&(s, e)| (self.first_at(date, s), self.first_at(date, e)))
+        let regular = next_start - day_start == Duration::days(1);
+        spans.iter().map(move |&(s, e)| {
+            if regular {
+                (
+                    day_start + Duration::seconds(i64::from(s)),
+                    day_start + Duration::seconds(i64::from(e)),
+                )
+            } else {
+                (self.first_at(date, s), self.first_at(date, e))
+            }
+        })
+    }
+
+    /// Whether the seven local days from `date` (starting at UTC `day_start`) can be skipped as
+    /// a whole: no holiday among them and no change of UTC offset (they last exactly 7 × 24 h),
+    /// so they hold exactly [`Calendar::week_secs`]. Returns the UTC start of the day after.
+    fn plain_week(&self, date: NaiveDate, day_start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let after = date.checked_add_days(chrono::Days::new(7))?;
+        if self.holidays.range(date..after).next().is_some() {
+            return None;
+        }
+        let end = self.start_after(after, day_start, 7);
+        (end - day_start == Duration::days(7)).then_some(end)
+    }
+
+    /// The UTC start of local `date`, which begins `days` days after the day starting at
+    /// `day_start`: `day_start` plus whole days when the wall clock then reads midnight of
+    /// `date` (one UTC-to-local lookup, the usual case), else [`Calendar::first_at`].
+    fn start_after(&self, date: NaiveDate, day_start: DateTime<Utc>, days: i64) -> DateTime<Utc> {
+        let guess = day_start + Duration::days(days);
+        if guess.with_timezone(&self.tz).naive_local() == date.and_time(NaiveTime::MIN) {
+            guess
+        } else {
+            self.first_at(date, 0)
+        }
+    }
+
+    /// Working seconds in a week without holidays or offset changes.
+    fn week_secs(&self) -> Duration {
+        Duration::seconds(
+            self.week
+                .iter()
+                .flatten()
+                .map(|&(s, e)| i64::from(e - s))
+                .sum(),
+        )
     }
 
     /// Working time in [from, to); zero when to <= from.
+    ///
+    /// Walks day by day, skipping whole weeks without holidays or DST changes at once: about
+    /// one time-zone lookup per day, one per week over long spans.
     pub fn working_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
         if to <= from {
             return Duration::zero();
@@ -210,21 +261,31 @@ impl Calendar {
         if self.always {
             return to - from;
         }
+        let week = self.week_secs();
         let mut total = Duration::zero();
         let mut date = self.local_date(from);
-        let last = self.local_date(to);
-        while date <= last {
-            for (s, e) in self.day_intervals(date) {
+        let mut day_start = self.first_at(date, 0);
+        while day_start < to {
+            if day_start >= from && to - day_start >= Duration::days(7) {
+                if let Some(end) = self.plain_week(date, day_start).filter(|&e| e <= to) {
+                    total += week;
+                    let Some(d) = date.checked_add_days(chrono::Days::new(7)) else {
+                        break;
+                    };
+                    (date, day_start) = (d, end);
+                    continue;
+                }
+            }
+            let Some(next) = date.succ_opt() else { break };
+            let next_start = self.start_after(next, day_start, 1);
+            for (s, e) in self.day_intervals(date, day_start, next_start) {
                 let s = s.max(from);
                 let e = e.min(to);
                 if e > s {
                     total += e - s;
                 }
             }
-            match date.succ_opt() {
-                Some(d) => date = d,
-                None => break,
-            }
+            (date, day_start) = (next, next_start);
         }
         total
     }
@@ -232,6 +293,8 @@ impl Calendar {
     /// The instant at which `d` of working time has passed after `from` (d <= 0: from itself,
     /// or the next working instant). A calendar with no working time at all never reaches it:
     /// returns `None` then (also when it would take more than 100 years).
+    ///
+    /// Walks like [`Calendar::working_between`]: day by day, whole plain weeks at once.
     pub fn add_working(&self, from: DateTime<Utc>, d: Duration) -> Option<DateTime<Utc>> {
         let mut left = d.max(Duration::zero());
         if self.always {
@@ -240,9 +303,21 @@ impl Calendar {
         if !self.has_working_time() {
             return None;
         }
+        let week = self.week_secs();
         let mut date = self.local_date(from);
+        let mut day_start = self.first_at(date, 0);
         for _ in 0..MAX_SEARCH_DAYS {
-            for (s, e) in self.day_intervals(date) {
+            if day_start >= from && left > week {
+                if let Some(end) = self.plain_week(date, day_start) {
+                    left -= week;
+                    date = date.checked_add_days(chrono::Days::new(7))?;
+                    day_start = end;
+                    continue;
+                }
+            }
+            let next = date.succ_opt()?;
+            let next_start = self.start_after(next, day_start, 1);
+            for (s, e) in self.day_intervals(date, day_start, next_start) {
                 let s = s.max(from);
                 if e <= s {
                     continue;
@@ -253,7 +328,7 @@ impl Calendar {
                 }
                 left -= len;
             }
-            date = date.succ_opt()?;
+            (date, day_start) = (next, next_start);
         }
         None
     }
@@ -387,10 +462,17 @@ impl Clock {
             return None;
         }
         let since = self.running_since?;
+        if part <= self.consumed {
+            // Reached before it last resumed (a goal shrunk, or paused past it): due as soon
+            // as it runs again, even outside working hours.
+            return Some(since);
+        }
         self.calendar(cal).add_working(since, part - self.consumed)
     }
 
-    /// When the goal is reached if it keeps running; None while paused or met.
+    /// When the goal is reached if it keeps running; None while paused or met (or when its
+    /// business calendar has no working time). A clock that had already used its goal when it
+    /// last resumed is due at that resumption.
     pub fn due(&self, cal: &Calendar) -> Option<DateTime<Utc>> {
         self.reaches(cal, self.goal.within)
     }
@@ -1194,9 +1276,12 @@ mod tests {
         let base = t("2026-01-01T00:00:00Z");
         let mut rng = Lcg(14);
         for cal in &cals {
-            for _ in 0..400 {
+            for i in 0..400 {
                 let from = base + Duration::seconds(rng.next(366 * 86_400) as i64);
-                let d = Duration::seconds(rng.next(30 * 3600) as i64);
+                // Short goals, and long ones that skip whole weeks (some across DST and
+                // holidays).
+                let longest = if i % 2 == 0 { 30 * 3600 } else { 400 * 3600 };
+                let d = Duration::seconds(rng.next(longest) as i64);
                 let to = cal.add_working(from, d).expect("working time exists");
                 assert!(to >= from);
                 assert_eq!(
@@ -1235,7 +1320,8 @@ mod tests {
             for s in starts {
                 for _ in 0..4 {
                     let from = t(s) + Duration::minutes(rng.next(3 * 1440) as i64);
-                    let to = from + Duration::minutes(rng.next(6 * 1440) as i64);
+                    // Up to three weeks: whole weeks are skipped at once.
+                    let to = from + Duration::minutes(rng.next(21 * 1440) as i64);
                     let mut slow = 0;
                     let mut at = from;
                     while at < to {
@@ -1251,6 +1337,19 @@ mod tests {
             }
         }
     }
+
+    /// (name, policy, events, now, per clock: metric, minutes used at now, due, met).
+    type LifeCase<'a> = (
+        &'a str,
+        Policy,
+        Vec<Event>,
+        &'a str,
+        Vec<(Metric, i64, Option<&'a str>, bool)>,
+    );
+    /// (now, next moment before taking, alerts taken: metric, kind, due).
+    type Step<'a> = (&'a str, Option<&'a str>, Vec<(Metric, AlertKind, &'a str)>);
+    /// (name, events, headline: metric and due).
+    type HeadlineCase<'a> = (&'a str, Vec<Event>, Option<(Metric, &'a str)>);
 
     fn goal(m: i64) -> Option<Goal> {
         Some(Goal {
@@ -1334,13 +1433,7 @@ mod tests {
             ..standard()
         };
         // Opened Mon 2 March 09:00 Berlin (08:00Z) unless said otherwise.
-        let cases: Vec<(
-            &str,
-            Policy,
-            Vec<Event>,
-            &str,
-            Vec<(Metric, i64, Option<&str>, bool)>,
-        )> = vec![
+        let cases: Vec<LifeCase> = vec![
             (
                 "opened: first response and resolution run",
                 standard(),
@@ -1547,6 +1640,54 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_past_its_goal_is_due_when_it_resumes_even_outside_hours() {
+        let cal = berlin();
+        // Friday 6 March: 50 min of the 1 h first response used, then waiting; the goal is
+        // then cut to 30 min; the ticket resumes on Saturday.
+        let mut c = run(
+            &standard(),
+            &[
+                opened("2026-03-06T08:00:00Z"),
+                status(Claimed, Waiting, "2026-03-06T08:50:00Z"),
+            ],
+        );
+        let tight = Policy {
+            first_response: goal(30),
+            ..standard()
+        };
+        c.apply(Some(&tight), &cal, &policy_changed("2026-03-06T10:00:00Z"));
+        c.apply(
+            Some(&tight),
+            &cal,
+            &status(Waiting, InProgress, "2026-03-07T10:00:00Z"),
+        );
+        let fr = c.get(Fr).expect("first response");
+        assert_eq!(fr.due(&cal), Some(t("2026-03-07T10:00:00Z")));
+        assert_eq!(fr.warn_at(&cal, 0.75), Some(t("2026-03-07T10:00:00Z")));
+        let alerts = c.take_due_alerts(&cal, 0.75, t("2026-03-07T10:00:05Z"));
+        assert_eq!(
+            alerts
+                .iter()
+                .map(|a| (a.metric, a.kind))
+                .collect::<Vec<_>>(),
+            [(Fr, AlertKind::Breach)]
+        );
+        // Not yet past its goal: due counts working time only (Monday 09:40 Berlin).
+        let c = run(
+            &standard(),
+            &[
+                opened("2026-03-06T08:00:00Z"),
+                status(Claimed, Waiting, "2026-03-06T08:20:00Z"),
+                status(Waiting, InProgress, "2026-03-07T10:00:00Z"),
+            ],
+        );
+        assert_eq!(
+            c.get(Fr).and_then(|k| k.due(&cal)),
+            Some(t("2026-03-09T08:40:00Z"))
+        );
+    }
+
+    #[test]
     fn next_response_cycles() {
         let cal = berlin();
         let mut c = run(&standard(), &[opened("2026-03-02T08:00:00Z")]);
@@ -1633,7 +1774,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         // First response: warning at 45 min, breach at 60 min; resolution warning at 6 h.
-        let steps: &[(&str, Option<&str>, Vec<(Metric, AlertKind, &str)>)] = &[
+        let steps: &[Step] = &[
             ("2026-03-02T08:00:00Z", Some("2026-03-02T08:45:00Z"), vec![]),
             ("2026-03-02T08:44:59Z", Some("2026-03-02T08:45:00Z"), vec![]),
             (
@@ -1717,7 +1858,7 @@ mod tests {
     #[test]
     fn headline_is_the_running_clock_due_first() {
         let cal = berlin();
-        let cases: &[(&str, Vec<Event>, Option<(Metric, &str)>)] = &[
+        let cases: &[HeadlineCase] = &[
             ("nothing", vec![], None),
             (
                 "new ticket: first response",
