@@ -70,7 +70,7 @@ async fn ingest(desk: &Desk, n: u32) -> f64 {
                     None,
                 );
                 let size = raw.len();
-                Fetched::new(i + 1, raw, size)
+                Fetched::new(i + 1, raw, size).received(t0())
             })
             .collect();
         uid += batch.len() as u32;
