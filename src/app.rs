@@ -257,6 +257,10 @@ impl App {
         tasks.extend(self.start_discord_gateway());
         // The weekly digest, when `[reports] digest_at` is set (ends at once otherwise).
         tasks.push(tokio::spawn(self.desk.clone().run_digest_loop()));
+        if self.desk.sla_enabled() {
+            // Sleeps until the earliest SLA moment, not a sweep (see `desk::sla`).
+            tasks.push(tokio::spawn(self.desk.clone().sla_scheduler()));
+        }
         let desk = self.desk.clone();
         tasks.push(tokio::spawn(async move {
             // Safety net for the assignment queues, and the auto-release clock.

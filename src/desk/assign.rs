@@ -86,6 +86,8 @@ impl Desk {
             )
             .await?;
         self.sink(conn).cards(t.id).await?;
+        self.sla_status(&mut self.sink(conn), t, t.status, status)
+            .await?;
         Ok(status)
     }
 
@@ -193,6 +195,8 @@ impl Desk {
                 )
                 .await?;
             self.sink(conn).cards(t.id).await?;
+            self.sla_status(&mut self.sink(conn), &t, t.status, status)
+                .await?;
             let admins =
                 store::agents::department_admins(conn, &t.department, self.admins_everywhere)
                     .await?;
@@ -386,6 +390,8 @@ impl Desk {
                         )
                         .await?;
                     self.sink(&mut tx).cards(t.id).await?;
+                    self.sla_status(&mut self.sink(&mut tx), &t, t.status, status)
+                        .await?;
                 }
             }
             departments.insert(t.department.clone());

@@ -57,16 +57,18 @@ impl Desk {
             });
         }
         store::agents::touch_assigned(&mut tx, actor.agent.id).await?;
-        self.sink(&mut tx)
-            .audit(
-                t.id,
-                (&actor.agent.handle, actor.surface.as_str()),
-                "ticket.claimed",
-                json!({"status": t.status.as_str(), "assignee": null}),
-                json!({"status": "claimed", "assignee": actor.agent.handle}),
-            )
+        let mut sink = self.sink(&mut tx);
+        self.sla_status(&mut sink, &t, t.status, Status::Claimed)
             .await?;
-        self.sink(&mut tx).cards(t.id).await?;
+        sink.audit(
+            t.id,
+            (&actor.agent.handle, actor.surface.as_str()),
+            "ticket.claimed",
+            json!({"status": t.status.as_str(), "assignee": null}),
+            json!({"status": "claimed", "assignee": actor.agent.handle}),
+        )
+        .await?;
+        sink.cards(t.id).await?;
         tx.commit().await?;
         Ok(ClaimOutcome {
             number: t.number,
@@ -93,24 +95,18 @@ impl Desk {
             },
             &t,
         )?;
-        let status = t
-            .status
-            .apply(Event::Unclaim)
+        let status = self
+            .release_held(
+                &mut tx,
+                &t,
+                (&actor.agent.handle, actor.surface.as_str()),
+                "ticket.unclaimed",
+            )
+            .await?
             .map_err(|source| DeskError::Illegal {
                 number: t.number.clone(),
                 source,
             })?;
-        store::tickets::set_state(&mut tx, t.id, status, None).await?;
-        self.sink(&mut tx)
-            .audit(
-                t.id,
-                (&actor.agent.handle, actor.surface.as_str()),
-                "ticket.unclaimed",
-                json!({"status": t.status.as_str(), "assignee": holder}),
-                json!({"status": status.as_str(), "assignee": null}),
-            )
-            .await?;
-        self.sink(&mut tx).cards(t.id).await?;
         self.drain_pending_in(&mut tx, &t.department).await?;
         tx.commit().await?;
         Ok(ClaimOutcome {
@@ -118,5 +114,40 @@ impl Desk {
             status,
             previous_holder: Some(holder),
         })
+    }
+}
+
+impl Desk {
+    /// Takes ticket `t` (locked by the caller) from its holder in the caller's transaction,
+    /// as `who` (`(actor, surface)`): the status per [`Event::Unclaim`], audited as `action`
+    /// with the holder before, the card refreshed, the SLA clocks told. Returns the new status,
+    /// or the refusal of the status machine (nothing changes then). The caller drains the
+    /// department's pending queue when it wants to.
+    ///
+    /// Errors: the database's.
+    pub(super) async fn release_held(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        t: &store::tickets::Ticket,
+        who: (&str, &str),
+        action: &str,
+    ) -> Result<Result<Status, crate::domain::status::IllegalTransition>, sqlx::Error> {
+        let status = match t.status.apply(Event::Unclaim) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        store::tickets::set_state(conn, t.id, status, None).await?;
+        let mut sink = self.sink(conn);
+        sink.audit(
+            t.id,
+            who,
+            action,
+            json!({"status": t.status.as_str(), "assignee": t.assignee_handle}),
+            json!({"status": status.as_str(), "assignee": null}),
+        )
+        .await?;
+        sink.cards(t.id).await?;
+        self.sla_status(&mut sink, t, t.status, status).await?;
+        Ok(Ok(status))
     }
 }

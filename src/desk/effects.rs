@@ -5,11 +5,14 @@
 //! work (`store::batch::Work`: queued, written with the batch at its flush).
 //!
 //! Either way the rows land in the caller's transaction, so an effect commits exactly when
-//! the change that causes it does.
+//! the change that causes it does. The SLA state a change moves (`sla_clocks`,
+//! `tickets.sla_next_at`, see `desk::sla`) travels the same way: read and written on the
+//! connection, or read from and queued in the unit of work and written at its flush.
 
 use sqlx::PgConnection;
 
-use crate::store::{self, audit::AuditEvent, batch::Work, outbox::Effect};
+use crate::domain::sla::Clocks;
+use crate::store::{self, audit::AuditEvent, batch::Work, outbox::Effect, sla::TicketClocks};
 
 /// Where a [`Sink`] writes.
 enum To<'s, 'c, 'a> {
@@ -88,6 +91,39 @@ impl<'s, 'c, 'a> Sink<'s, 'c, 'a> {
         }
     }
 
+    /// Records `events` in the audit trail, in order (one statement on a connection).
+    pub async fn events(&mut self, events: &[AuditEvent<'_>]) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => store::audit::record_many(conn, events).await,
+            To::Work(work) => {
+                for e in events {
+                    work.audit(e.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues `effects` (each for its ticket), in order: one statement and one wake-up of the
+    /// workers on a connection.
+    pub async fn effects(&mut self, effects: &[(i64, Effect)]) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => {
+                let items = effects
+                    .iter()
+                    .map(|(t, e)| store::outbox::NewItem::new(Some(*t), e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                store::outbox::enqueue_many(conn, &items).await
+            }
+            To::Work(work) => {
+                for (t, e) in effects {
+                    work.enqueue(Some(*t), e)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Queues, for `ticket_id`, the effect `make` builds for each active platform.
     pub async fn on_every_platform(
         &mut self,
@@ -107,6 +143,34 @@ impl<'s, 'c, 'a> Sink<'s, 'c, 'a> {
                 for e in &effects {
                     work.enqueue(Some(ticket_id), e)?;
                 }
+                Ok(())
+            }
+        }
+    }
+
+    /// The SLA clocks of ticket `ticket_id` as the caller's transaction sees them (with what
+    /// the unit of work queued).
+    pub async fn clocks(&mut self, ticket_id: i64) -> Result<Clocks, sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => Ok(store::sla::load_many(conn, &[ticket_id])
+                .await?
+                .remove(&ticket_id)
+                .unwrap_or_default()),
+            To::Work(work) => work.clocks(ticket_id).await,
+        }
+    }
+
+    /// Stores the SLA state `row` of a ticket whose clocks are now `clocks` (see
+    /// [`store::sla::save_many`]).
+    pub async fn save_clocks(
+        &mut self,
+        clocks: Clocks,
+        row: TicketClocks,
+    ) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => store::sla::save_many(conn, std::slice::from_ref(&row)).await,
+            To::Work(work) => {
+                work.set_clocks(clocks, row);
                 Ok(())
             }
         }

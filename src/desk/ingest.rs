@@ -445,7 +445,8 @@ impl Desk {
                 messages.len(),
                 self.noise.loop_window_minutes,
                 self.now(),
-            );
+            )
+            .with_sla(self.sla_enabled());
             let started = std::time::Instant::now();
             for (i, m) in messages.iter().enumerate() {
                 if work.is_cold() {
@@ -546,6 +547,8 @@ impl Desk {
             linked,
         } = self.find_thread(work, raw, p, from, recipients).await?;
         let rethreaded = !merge.is_empty() || !link.is_empty();
+        // SLA time counts from when the message reached our server, not from now.
+        let received_at = received.0;
         let (ticket_id, created) = match target {
             Some(id) => (id, false),
             None => {
@@ -657,6 +660,14 @@ impl Desk {
             })
             .await?;
             sink.cards(ticket_id).await?;
+            self.sla_events(
+                &mut sink,
+                ticket_id,
+                &ticket.department,
+                ticket.priority,
+                &[crate::domain::sla::Event::Opened { at: received_at }],
+            )
+            .await?;
             if self.is_auto(&ticket.department) {
                 let conn = work.direct().await?;
                 self.auto_assign(conn, ticket_id)
@@ -678,9 +689,11 @@ impl Desk {
                 assigned: ticket.assignee_id.is_some(),
             }
         };
+        let mut status = ticket.status;
         if let Ok(next) = ticket.status.apply(event) {
             if next != ticket.status {
                 work.set_state(ticket_id, next, ticket.assignee_id);
+                status = next;
             }
         }
         let mut sink = self.queued(work);
@@ -699,6 +712,25 @@ impl Desk {
         .await?;
         sink.cards(ticket_id).await?;
         sink.thread_messages(ticket_id, message_row).await?;
+        let mut events = Vec::with_capacity(2);
+        if status != ticket.status {
+            events.push(crate::domain::sla::Event::StatusChanged {
+                from: ticket.status,
+                to: status,
+                at: received_at,
+            });
+        }
+        if !closing {
+            events.push(crate::domain::sla::Event::CustomerMessage { at: received_at });
+        }
+        self.sla_events(
+            &mut sink,
+            ticket_id,
+            &ticket.department,
+            ticket.priority,
+            &events,
+        )
+        .await?;
         Ok(Ingested::Joined(ticket.number))
     }
 

@@ -108,8 +108,9 @@ impl Desk {
         into: i64,
         who: (&str, &str),
     ) -> Result<(), sqlx::Error> {
-        let before = store::tickets::by_id(conn, from)
-            .await?
+        let was = store::tickets::by_id(conn, from).await?;
+        let before = was
+            .as_ref()
             .map(|t| json!({"status": t.status.as_str(), "assignee": t.assignee_handle}))
             .unwrap_or(json!(null));
         store::messages::move_all(conn, from, into).await?;
@@ -125,6 +126,15 @@ impl Desk {
             )
             .await?;
         self.sink(conn).cards(from).await?;
+        if let Some(t) = &was {
+            self.sla_status(
+                &mut self.sink(conn),
+                t,
+                t.status,
+                crate::domain::Status::Merged,
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -878,3 +878,107 @@ mod tests {
         assert!(n.mentions.is_empty());
     }
 }
+
+/// How people name an SLA metric: `first response`, `next response`, `resolution`.
+pub fn sla_metric(m: crate::domain::sla::Metric) -> &'static str {
+    use crate::domain::sla::Metric;
+    match m {
+        Metric::FirstResponse => "first response",
+        Metric::NextResponse => "next response",
+        Metric::Resolution => "resolution",
+    }
+}
+
+/// A moment as the SLA alerts print it: `2026-12-02 14:05 UTC`.
+fn sla_moment(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The subject as an alert quotes it: at most 60 characters, made literal for a notice
+/// template (see [`literal`]; the notice escapes it for the platform).
+fn sla_subject(subject: &str) -> String {
+    let short: String = subject.chars().take(60).collect();
+    let more = if subject.chars().count() > 60 {
+        "…"
+    } else {
+        ""
+    };
+    literal(&format!("{short}{more}"))
+}
+
+/// `{mention:HANDLE}` for each of `handles`, space-separated.
+fn mentions(handles: &[String]) -> String {
+    handles
+        .iter()
+        .map(|h| format!("{{mention:{h}}}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The SLA warning (a `ChannelNotice` template, see [`notice`]): ticket `number` with
+/// `subject` (customer text) must meet `metric` by `due`, `left` from now; `whom` are the
+/// handles it names (the holder, else the department's admins).
+pub fn sla_warning(
+    number: &str,
+    subject: &str,
+    metric: crate::domain::sla::Metric,
+    due: chrono::DateTime<chrono::Utc>,
+    left: chrono::Duration,
+    whom: &[String],
+) -> String {
+    let mut parts = vec![format!(
+        "⏳ {number} “{}”: {} due in {} ({}).",
+        sla_subject(subject),
+        sla_metric(metric),
+        age(left.num_seconds() as f64),
+        sla_moment(due),
+    )];
+    if !whom.is_empty() {
+        parts.push(mentions(whom));
+    }
+    parts.join(" ")
+}
+
+/// What a breach escalation did, for [`sla_breach`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreachEscalation {
+    /// Nothing (`sla.on_breach = "none"`).
+    None,
+    /// The department's admins (handles) are pinged (`ping_admins`).
+    Admins(Vec<String>),
+    /// The ticket was returned to the queue, taken from this holder (`return_to_queue`).
+    Returned(String),
+}
+
+/// The SLA breach alert (a `ChannelNotice` template): ticket `number` with `subject` missed
+/// `metric`, due at `due`; `whom` are named (the holder, else the admins), and the escalation
+/// says what else happened.
+pub fn sla_breach(
+    number: &str,
+    subject: &str,
+    metric: crate::domain::sla::Metric,
+    due: chrono::DateTime<chrono::Utc>,
+    whom: &[String],
+    escalation: &BreachEscalation,
+) -> String {
+    let mut parts = vec![format!(
+        "🚨 {number} “{}”: {} SLA breached (was due {}).",
+        sla_subject(subject),
+        sla_metric(metric),
+        sla_moment(due),
+    )];
+    if !whom.is_empty() {
+        parts.push(mentions(whom));
+    }
+    match escalation {
+        BreachEscalation::None => {}
+        BreachEscalation::Admins(admins) if admins.is_empty() => {}
+        BreachEscalation::Admins(admins) => {
+            parts.push(format!("Escalated to {}.", mentions(admins)))
+        }
+        BreachEscalation::Returned(holder) => {
+            parts.push(format!("Returned to the queue (was @{}).", literal(holder)))
+        }
+    }
+    parts.join(" ")
+}

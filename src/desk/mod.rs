@@ -24,6 +24,7 @@ pub mod note;
 pub mod query;
 pub mod release;
 pub mod reply;
+pub mod sla;
 pub mod stats;
 pub mod status;
 pub mod workload;
@@ -187,8 +188,8 @@ pub struct Desk {
     acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// `[reports]`: the weekly digest's time and channels.
     reports: crate::config::ReportsSettings,
-    /// `[sla]`, for the departments' working hours (`stats` counts business time).
-    sla: crate::config::SlaSettings,
+    /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
+    sla: std::sync::Arc<crate::config::SlaSettings>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -254,7 +255,7 @@ impl Desk {
             ),
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
-            sla: settings.sla.clone(),
+            sla: std::sync::Arc::new(settings.sla.clone()),
         }
     }
 

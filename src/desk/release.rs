@@ -69,6 +69,8 @@ impl Desk {
                     self.sink(&mut tx).notices(id, &format!("🔓 {} was released after inactivity (was @{holder}); it is open again.", t.number))
                         .await?;
                     self.sink(&mut tx).cards(id).await?;
+                    self.sla_status(&mut self.sink(&mut tx), &t, t.status, status)
+                        .await?;
                     self.drain_pending_in(&mut tx, &t.department).await?;
                     report.released += 1;
                 }

@@ -133,6 +133,23 @@ impl Desk {
         )
         .await?;
         self.sink(&mut tx).cards(t.id).await?;
+        let at = self.now();
+        let mut events = vec![crate::domain::sla::Event::AgentReply { at }];
+        if status != t.status {
+            events.push(crate::domain::sla::Event::StatusChanged {
+                from: t.status,
+                to: status,
+                at,
+            });
+        }
+        self.sla_events(
+            &mut self.sink(&mut tx),
+            t.id,
+            &t.department,
+            t.priority,
+            &events,
+        )
+        .await?;
         tx.commit().await?;
         Ok(ReplyOutcome {
             number: t.number,

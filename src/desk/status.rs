@@ -74,6 +74,8 @@ impl Desk {
         )
         .await?;
         self.sink(&mut tx).cards(t.id).await?;
+        self.sla_status(&mut self.sink(&mut tx), &t, t.status, to)
+            .await?;
         if assigned && assignee.is_none()
             || to.is_done()
             || (to == Status::Waiting && !self.count_waiting)
@@ -110,6 +112,17 @@ impl Desk {
             )
             .await?;
         self.sink(&mut tx).cards(t.id).await?;
+        if priority != t.priority {
+            let at = self.now();
+            self.sla_events(
+                &mut self.sink(&mut tx),
+                t.id,
+                &t.department,
+                priority,
+                &[crate::domain::sla::Event::PolicyChanged { at }],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(StatusOutcome {
             number: t.number,

@@ -38,6 +38,7 @@ use super::messages::{MessageRow, NewMessage};
 use super::noise::Ack;
 use super::outbox::{Effect, NewItem};
 use super::quarantine::Row as QuarantineRow;
+use super::sla::TicketClocks;
 use super::tickets::{NewTicket, StateChange, Ticket, TicketRow};
 
 pub use super::noise::SenderStats;
@@ -73,6 +74,8 @@ struct Pending<'a> {
     quarantine: Vec<QuarantineRow<'a>>,
     /// `(sender, tickets)` flagged as a suspected loop.
     loop_flags: Vec<(String, i32)>,
+    /// SLA state per ticket (`sla_clocks`, `tickets.sla_next_at`); the last one queued wins.
+    sla: HashMap<i64, TicketClocks>,
 }
 
 impl Pending<'_> {
@@ -89,6 +92,7 @@ impl Pending<'_> {
             && self.duplicates.is_empty()
             && self.quarantine.is_empty()
             && self.loop_flags.is_empty()
+            && self.sla.is_empty()
     }
 }
 
@@ -107,6 +111,8 @@ struct Caches {
     tickets: HashMap<i64, Ticket>,
     /// Per sender (lower-case address).
     senders: HashMap<String, SenderStats>,
+    /// SLA clocks per ticket, as they stand with the pending changes (absent: not read).
+    clocks: HashMap<i64, crate::domain::sla::Clocks>,
 }
 
 /// The unit of work of one ingest transaction; see the module documentation. `'a` is the
@@ -136,6 +142,8 @@ pub struct Work<'c, 'a> {
     directs: usize,
     /// Acknowledgements to anyone in the last hour, this unit's included; read on first use.
     acks_all: Option<i64>,
+    /// Whether [`Work::preload`] reads the SLA clocks of the tickets it reads.
+    sla: bool,
 }
 
 impl<'c, 'a> Work<'c, 'a> {
@@ -162,7 +170,15 @@ impl<'c, 'a> Work<'c, 'a> {
             pending: Pending::default(),
             directs: 0,
             acks_all: None,
+            sla: false,
         }
+    }
+
+    /// The same unit of work, reading the SLA clocks of the tickets it preloads along with
+    /// them when `on` (SLA is enabled): one more query per preload.
+    pub fn with_sla(mut self, on: bool) -> Self {
+        self.sla = on;
+        self
     }
 
     /// How often [`Work::direct`] was called (each costs a flush and a re-read): for
@@ -198,6 +214,16 @@ impl<'c, 'a> Work<'c, 'a> {
             .into_iter()
             .collect();
         self.load_tickets(&wanted).await?;
+        if self.sla {
+            let no_clocks: Vec<i64> = self
+                .cache
+                .tickets
+                .keys()
+                .copied()
+                .filter(|id| !self.cache.clocks.contains_key(id))
+                .collect();
+            self.load_clocks(&no_clocks).await?;
+        }
         self.load_senders(senders).await?;
         self.cold = false;
         Ok(())
@@ -240,6 +266,20 @@ impl<'c, 'a> Work<'c, 'a> {
         }
         for t in super::tickets::by_ids(self.conn, ids).await? {
             self.cache.tickets.entry(t.id).or_insert(t);
+        }
+        Ok(())
+    }
+
+    /// Reads the SLA clocks of `ids` (none pending among them) into the cache; a ticket
+    /// without clocks is cached as having none.
+    async fn load_clocks(&mut self, ids: &[i64]) -> Result<(), sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut found = super::sla::load_many(self.conn, ids).await?;
+        for &id in ids {
+            let clocks = found.remove(&id).unwrap_or_default();
+            self.cache.clocks.entry(id).or_insert(clocks);
         }
         Ok(())
     }
@@ -376,6 +416,9 @@ impl<'c, 'a> Work<'c, 'a> {
         if let Some(s) = self.cache.senders.get_mut(t.requester_email) {
             s.opened += 1;
         }
+        self.cache
+            .clocks
+            .insert(id, crate::domain::sla::Clocks::default());
         self.cache.tickets.insert(
             id,
             Ticket {
@@ -399,6 +442,23 @@ impl<'c, 'a> Work<'c, 'a> {
             },
         );
         Ok(id)
+    }
+
+    /// The SLA clocks of ticket `id` as they stand with the pending changes (one query when
+    /// not read yet; none for a ticket created in this unit of work).
+    pub async fn clocks(&mut self, id: i64) -> Result<crate::domain::sla::Clocks, sqlx::Error> {
+        if !self.cache.clocks.contains_key(&id) {
+            self.load_clocks(&[id]).await?;
+        }
+        Ok(self.cache.clocks.get(&id).cloned().unwrap_or_default())
+    }
+
+    /// Queues the SLA state of a ticket, as [`super::sla::save_many`]: `clocks` is what
+    /// later reads of [`Work::clocks`] answer, `row` what is written (the last one queued per
+    /// ticket).
+    pub fn set_clocks(&mut self, clocks: crate::domain::sla::Clocks, row: TicketClocks) {
+        self.cache.clocks.insert(row.ticket_id, clocks);
+        self.pending.sla.insert(row.ticket_id, row);
     }
 
     /// Queues a status change, as [`super::tickets::set_state`] (same timestamp rules).
@@ -625,6 +685,9 @@ impl<'c, 'a> Work<'c, 'a> {
         }
         super::attachments::insert_many(conn, &p.attachments).await?;
         super::noise::record_acks(conn, &p.acks).await?;
+        let mut sla: Vec<TicketClocks> = p.sla.into_values().collect();
+        sla.sort_by_key(|t| t.ticket_id);
+        super::sla::save_many(conn, &sla).await?;
         let audit: Vec<AuditEvent<'_>> = p
             .audit
             .iter()

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod quarantine;
 pub mod scheduled_runs;
 pub mod secrets;
+pub mod sla;
 pub mod stats;
 pub mod thread_keys;
 pub mod ticket_links;

@@ -1,0 +1,247 @@
+//! The `sla_clocks` table and the `tickets.sla_next_at` column (migrations/0012_sla.sql):
+//! this file is their one writer. The clock arithmetic is `crate::domain::sla`'s; the desk
+//! (`crate::desk::sla`) applies it and hands the results here, with each clock's due and
+//! warning moments and the ticket's next moment already computed.
+//!
+//! Every function is set-based: one statement per table whatever the number of tickets.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+
+use crate::domain::sla::{Clock, Clocks, Goal, Metric};
+
+/// The channel [`save_many`] notifies (at commit) when a ticket's next SLA moment becomes
+/// earlier than it was (or appears): the scheduler (`crate::app`) waits on it.
+pub const CHANNEL: &str = "claimdesk_sla";
+
+/// One clock to store, with its moments as the domain computed them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockRow {
+    /// The clock.
+    pub clock: Clock,
+    /// When its goal is reached if it keeps running (`Clock::due`); `None` paused or met.
+    pub due_at: Option<DateTime<Utc>>,
+    /// When its warning is due (`Clock::warn_at`); `None` paused or met.
+    pub warn_at: Option<DateTime<Utc>>,
+}
+
+/// The SLA state of one ticket to store with [`save_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketClocks {
+    /// `tickets.id`.
+    pub ticket_id: i64,
+    /// Its clocks (at most one per metric). Rows of metrics not named stay as they are:
+    /// the domain never drops a clock.
+    pub clocks: Vec<ClockRow>,
+    /// The earliest warning or breach not yet alerted (`Clocks::next_moment`), stored in
+    /// `tickets.sla_next_at`; `None`: nothing pending.
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+type Row = (
+    i64,
+    String,
+    i64,
+    bool,
+    DateTime<Utc>,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    i32,
+);
+
+fn from_row(r: Row) -> Result<(i64, Clock), sqlx::Error> {
+    let metric = Metric::parse(&r.1)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown SLA metric `{}`", r.1).into()))?;
+    Ok((
+        r.0,
+        Clock {
+            metric,
+            goal: Goal {
+                within: Duration::seconds(r.2),
+                business: r.3,
+            },
+            started_at: r.4,
+            consumed: Duration::seconds(r.5),
+            running_since: r.6,
+            met_at: r.7,
+            warned_at: r.8,
+            breached_at: r.9,
+            breaches: r.10,
+        },
+    ))
+}
+
+/// The clocks of each of `ticket_ids` (one query). Tickets without clocks are absent from
+/// the map; clocks come in the order of [`Metric::ALL`].
+///
+/// Errors: the database's, or a stored metric this build does not know
+/// ([`sqlx::Error::Decode`]).
+pub async fn load_many(
+    conn: &mut PgConnection,
+    ticket_ids: &[i64],
+) -> Result<HashMap<i64, Clocks>, sqlx::Error> {
+    let mut out: HashMap<i64, Clocks> = HashMap::new();
+    if ticket_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.ticket_id, s.metric, s.goal_secs, s.business, s.started_at, s.consumed_secs,
+                s.running_since, s.met_at, s.warned_at, s.breached_at, s.breaches
+         FROM sla_clocks s JOIN unnest($1::bigint[]) AS x(id) ON s.ticket_id = x.id",
+    )
+    .bind(ticket_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let (id, clock) = from_row(r)?;
+        out.entry(id).or_default().0.push(clock);
+    }
+    for c in out.values_mut() {
+        c.0.sort_by_key(|c| c.metric);
+    }
+    Ok(out)
+}
+
+/// Stores the clocks and the next moment of each ticket of `tickets` (at most one entry per
+/// ticket): clock rows are upserted by `(ticket_id, metric)`, `tickets.sla_next_at` set, and
+/// when any ticket's next moment became earlier (or appeared) the scheduler is woken
+/// (`NOTIFY` [`CHANNEL`], delivered at commit). Three statements at most.
+///
+/// Errors: the database's (e.g. a goal of zero seconds violates `goal_secs > 0`).
+pub async fn save_many(
+    conn: &mut PgConnection,
+    tickets: &[TicketClocks],
+) -> Result<(), sqlx::Error> {
+    if tickets.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, &ClockRow)> = tickets
+        .iter()
+        .flat_map(|t| t.clocks.iter().map(move |c| (t.ticket_id, c)))
+        .collect();
+    if !rows.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let metrics: Vec<&str> = rows.iter().map(|r| r.1.clock.metric.as_str()).collect();
+        let goals: Vec<i64> = rows
+            .iter()
+            .map(|r| r.1.clock.goal.within.num_seconds())
+            .collect();
+        let business: Vec<bool> = rows.iter().map(|r| r.1.clock.goal.business).collect();
+        let started: Vec<DateTime<Utc>> = rows.iter().map(|r| r.1.clock.started_at).collect();
+        let consumed: Vec<i64> = rows
+            .iter()
+            .map(|r| r.1.clock.consumed.num_seconds().max(0))
+            .collect();
+        let running: Vec<Option<DateTime<Utc>>> =
+            rows.iter().map(|r| r.1.clock.running_since).collect();
+        let due: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.1.due_at).collect();
+        let warn: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.1.warn_at).collect();
+        let met: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.1.clock.met_at).collect();
+        let warned: Vec<Option<DateTime<Utc>>> = rows.iter().map(|r| r.1.clock.warned_at).collect();
+        let breached: Vec<Option<DateTime<Utc>>> =
+            rows.iter().map(|r| r.1.clock.breached_at).collect();
+        let breaches: Vec<i32> = rows.iter().map(|r| r.1.clock.breaches).collect();
+        sqlx::query(
+            "INSERT INTO sla_clocks (ticket_id, metric, goal_secs, business, started_at,
+                 consumed_secs, running_since, due_at, warn_at, met_at, warned_at, breached_at,
+                 breaches, updated_at)
+             SELECT *, now() FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bool[],
+                 $5::timestamptz[], $6::bigint[], $7::timestamptz[], $8::timestamptz[],
+                 $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+                 $13::int[])
+             ON CONFLICT (ticket_id, metric) DO UPDATE SET goal_secs = EXCLUDED.goal_secs,
+                 business = EXCLUDED.business, started_at = EXCLUDED.started_at,
+                 consumed_secs = EXCLUDED.consumed_secs, running_since = EXCLUDED.running_since,
+                 due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at, met_at = EXCLUDED.met_at,
+                 warned_at = EXCLUDED.warned_at, breached_at = EXCLUDED.breached_at,
+                 breaches = EXCLUDED.breaches, updated_at = now()",
+        )
+        .bind(&ids)
+        .bind(&metrics)
+        .bind(&goals)
+        .bind(&business)
+        .bind(&started)
+        .bind(&consumed)
+        .bind(&running)
+        .bind(&due)
+        .bind(&warn)
+        .bind(&met)
+        .bind(&warned)
+        .bind(&breached)
+        .bind(&breaches)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let ids: Vec<i64> = tickets.iter().map(|t| t.ticket_id).collect();
+    let next: Vec<Option<DateTime<Utc>>> = tickets.iter().map(|t| t.next_at).collect();
+    // `o` is the row before the update (the statement's snapshot): whether any moment got
+    // earlier decides the wake-up.
+    let earlier: Vec<(bool,)> = sqlx::query_as(
+        "UPDATE tickets t SET sla_next_at = u.n
+         FROM (SELECT x.id, x.n, o.sla_next_at AS old
+               FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, n)
+               JOIN tickets o ON o.id = x.id) AS u
+         WHERE t.id = u.id AND t.sla_next_at IS DISTINCT FROM u.n
+         RETURNING (u.n IS NOT NULL AND (u.old IS NULL OR u.n < u.old))",
+    )
+    .bind(&ids)
+    .bind(&next)
+    .fetch_all(&mut *conn)
+    .await?;
+    if earlier.iter().any(|e| e.0) {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` tickets whose next SLA moment is at or before `now`, earliest first, locked
+/// for the caller's transaction (tickets other transactions hold are skipped, so several
+/// schedulers share the work and none alerts twice).
+///
+/// Errors: the database's.
+pub async fn due_tickets(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT id FROM tickets WHERE sla_next_at <= $1
+         ORDER BY sla_next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// The earliest pending SLA moment of any ticket (`min(tickets.sla_next_at)`), `None` when
+/// nothing is pending: when the scheduler must wake next.
+///
+/// Errors: the database's.
+pub async fn earliest(conn: &mut PgConnection) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let (at,): (Option<DateTime<Utc>>,) =
+        sqlx::query_as("SELECT min(sla_next_at) FROM tickets WHERE sla_next_at IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(at)
+}
+
+/// A connection listening on [`CHANNEL`] (`LISTEN`): the scheduler wakes on it when a
+/// ticket's next moment becomes earlier than what it sleeps towards.
+///
+/// Errors: the connection or the `LISTEN` failed (the scheduler then wakes at least every
+/// minute and tries again).
+pub async fn listen(pool: &sqlx::PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut l = sqlx::postgres::PgListener::connect_with(pool).await?;
+    l.listen(CHANNEL).await?;
+    Ok(l)
+}
