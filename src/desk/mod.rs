@@ -22,6 +22,7 @@ pub mod note;
 pub mod query;
 pub mod release;
 pub mod reply;
+pub mod report;
 pub mod status;
 pub mod workload;
 

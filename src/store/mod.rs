@@ -20,6 +20,7 @@ pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;
+pub mod report;
 pub mod secrets;
 pub mod thread_keys;
 pub mod ticket_links;
