@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod outbox;
 pub mod report;
+mod sla;
 mod slack;
 mod smtp;
 mod web;
@@ -27,6 +28,7 @@ pub use imap::{
 };
 pub use log::LogSettings;
 pub use outbox::OutboxSettings;
+pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use web::WebSettings;
@@ -78,6 +80,9 @@ pub struct Settings {
     /// Where log lines go.
     #[serde(default)]
     pub log: LogSettings,
+    /// SLA clocks, alerts and working hours (off by default).
+    #[serde(default)]
+    pub sla: SlaSettings,
 }
 
 fn default_true() -> bool {
@@ -167,6 +172,11 @@ impl Settings {
         if departments.is_empty() {
             return bad("at least one department is needed".into());
         }
+        let department_names: Vec<&str> =
+            self.departments.iter().map(|d| d.name.as_str()).collect();
+        self.sla
+            .check_departments(&department_names)
+            .map_err(SettingsError::Invalid)?;
         for m in &self.mailboxes {
             m.check_transport().map_err(SettingsError::Invalid)?;
             if m.auth == ImapAuth::Xoauth2 && m.oauth2.is_none() {

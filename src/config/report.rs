@@ -19,6 +19,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("mailboxes", "Mailboxes (IMAP)"),
     ("smtp", "Outgoing mail (SMTP)"),
     ("outbox", "Outbox delivery"),
+    ("sla", "SLA clocks and working hours"),
     ("slack", "Slack"),
     ("discord", "Discord"),
     ("console", "Console"),
