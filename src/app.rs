@@ -198,7 +198,9 @@ impl App {
             platforms.push(Platform::Discord(chat));
         }
         if platforms.is_empty() {
-            platforms.push(Platform::Console(console::ConsoleChat::default()));
+            platforms.push(Platform::Console(
+                console::ConsoleChat::default().with_chart_dir(settings.reports.chart_dir.clone()),
+            ));
         }
         let names = platforms.iter().map(|p| p.name().to_string()).collect();
         let desk = Desk::new(pool, &settings, names);
@@ -253,6 +255,8 @@ impl App {
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
         tasks.extend(self.start_discord_gateway());
+        // The weekly digest, when `[reports] digest_at` is set (ends at once otherwise).
+        tasks.push(tokio::spawn(self.desk.clone().run_digest_loop()));
         let desk = self.desk.clone();
         tasks.push(tokio::spawn(async move {
             // Safety net for the assignment queues, and the auto-release clock.

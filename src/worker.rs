@@ -357,6 +357,30 @@ impl Deliverer {
                     .await?;
                 Ok(())
             }
+            Effect::ChannelChart {
+                platform,
+                channel,
+                comment,
+                chart,
+            } => {
+                let p = self.platform(platform)?;
+                let data = crate::desk::chart::render_png(chart).map_err(|e| {
+                    Failure::Retry(e.to_string(), Some(Duration::from_secs(86_400)))
+                })?;
+                let upload = UploadFile {
+                    name: "claimdesk-stats.png",
+                    content_type: "image/png",
+                    data: &data,
+                };
+                p.upload_in_channel(
+                    channel.as_deref(),
+                    &upload,
+                    comment.as_deref(),
+                    &format!("cc{item_id}"),
+                )
+                .await?;
+                Ok(())
+            }
             Effect::Ephemeral {
                 platform,
                 channel,

@@ -40,6 +40,11 @@ pub enum ArgKind {
     Role,
     /// Department names separated by commas, one word (`billing,shipping`).
     Departments,
+    /// A report range: `today`, `7d`, `28d` (any `Nd` up to 366) or
+    /// `YYYY-MM-DD..YYYY-MM-DD` (`desk::stats::Range`).
+    Range,
+    /// One department name, one word; checked by the use case.
+    Department,
 }
 
 impl ArgKind {
@@ -77,6 +82,8 @@ impl ArgKind {
             ArgKind::Date => "2099-12-24".into(),
             ArgKind::Role => "member".into(),
             ArgKind::Departments => "billing,shipping".into(),
+            ArgKind::Range => "28d".into(),
+            ArgKind::Department => "support".into(),
         }
     }
 }
@@ -146,6 +153,7 @@ enum Value {
     Date(chrono::DateTime<chrono::Utc>),
     Role(Role),
     Departments(Vec<String>),
+    Range(crate::desk::stats::Range),
 }
 
 impl Values {
@@ -194,6 +202,13 @@ impl Values {
         }
     }
 
+    fn range(&self, i: usize) -> crate::desk::stats::Range {
+        match self.get(i) {
+            Some(Value::Range(r)) => *r,
+            _ => crate::desk::stats::Range::default(),
+        }
+    }
+
     fn departments(&self, i: usize) -> Vec<String> {
         match self.get(i) {
             Some(Value::Departments(d)) => d.clone(),
@@ -237,6 +252,7 @@ impl Spec {
                 ArgKind::Status | ArgKind::Priority | ArgKind::Role => a.kind.choices().join("|"),
                 ArgKind::Date => "YYYY-MM-DD".into(),
                 ArgKind::Departments => "dept,dept".into(),
+                ArgKind::Range => "today|7d|28d|YYYY-MM-DD..YYYY-MM-DD".into(),
                 _ => a.name.to_string(),
             };
             if a.required {
@@ -352,6 +368,8 @@ fn parse_value(kind: ArgKind, text: &str) -> Option<Value> {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|t| Value::Date(t.and_utc())),
         ArgKind::Role => text.parse::<Role>().ok().map(Value::Role),
+        ArgKind::Range => crate::desk::stats::Range::parse(text).map(Value::Range),
+        ArgKind::Department => Some(Value::Word(text.to_string())),
         ArgKind::Departments => Some(Value::Departments(
             text.split(',')
                 .map(|d| d.trim().to_string())
@@ -569,6 +587,31 @@ pub static CATALOGUE: &[Spec] = &[
         slow: true,
         form: None,
         build: |_| Command::Workload,
+    },
+    Spec {
+        name: "stats",
+        sub: None,
+        aliases: &["report"],
+        args: &[
+            opt(
+                "range",
+                ArgKind::Range,
+                "today, 7d, 28d or YYYY-MM-DD..YYYY-MM-DD (7d without it)",
+            ),
+            opt("department", ArgKind::Department, "Only this department"),
+        ],
+        role: Role::Member,
+        help: "Figures and a chart: opened, resolved, backlog, response times, SLA",
+        example: "stats 28d support",
+        slow: true,
+        form: None,
+        build: |v| {
+            Command::Stats(crate::desk::stats::StatsQuery {
+                range: v.range(0),
+                department: v.opt_word(1),
+                channel: None,
+            })
+        },
     },
     Spec {
         name: "away",
@@ -823,6 +866,7 @@ pub fn spec_of(cmd: &Command) -> &'static Spec {
         Command::Mine => "mine",
         Command::Unassigned => "unassigned",
         Command::Workload => "workload",
+        Command::Stats(_) => "stats",
         Command::Ticket(_) => "ticket",
         Command::List => "list",
         Command::Help => "help",

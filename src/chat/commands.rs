@@ -47,12 +47,28 @@ pub enum Command {
     Unassigned,
     /// `workload`: per-agent load and the unassigned queue.
     Workload,
+    /// `stats [range] [department]`: the figures, and a chart posted where it was asked.
+    Stats(crate::desk::stats::StatsQuery),
     /// `ticket <number>`: summary and recent history.
     Ticket(String),
     /// `list`.
     List,
     /// `help`.
     Help,
+}
+
+impl Command {
+    /// The same command as typed in chat channel `channel` (Slack or Discord channel ID):
+    /// `stats` posts its chart there; other commands are unchanged.
+    pub fn in_channel(self, channel: &str) -> Command {
+        match self {
+            Command::Stats(mut q) if !channel.trim().is_empty() => {
+                q.channel = Some(channel.to_string());
+                Command::Stats(q)
+            }
+            other => other,
+        }
+    }
 }
 
 /// Why typed text is not a command; the message says how to type it.
@@ -205,6 +221,28 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             )
         }),
         Command::Workload => desk.workload().await.map(|w| messages::workload(&w)),
+        Command::Stats(q) => {
+            let platform = match actor.surface {
+                crate::desk::Surface::Slack => Some("slack"),
+                crate::desk::Surface::Discord => Some("discord"),
+                crate::desk::Surface::Console => Some("console"),
+                crate::desk::Surface::Cli => None,
+            };
+            match platform {
+                Some(p) => desk.stats_with_chart(p, &q).await.map(|(r, queued)| {
+                    let note = match (queued, actor.surface) {
+                        (false, _) => None,
+                        (true, crate::desk::Surface::Console) => Some(messages::STATS_CHART_FILE),
+                        (true, _) => Some(messages::STATS_CHART_POSTED),
+                    };
+                    messages::stats_report(&r, note)
+                }),
+                None => desk
+                    .stats(&q)
+                    .await
+                    .map(|r| messages::stats_report(&r, None)),
+            }
+        }
         Command::Ticket(n) => match desk.show(&n).await {
             Ok(d) => {
                 let mut out = format!(

@@ -16,9 +16,40 @@ use crate::domain::actions::offered;
 #[derive(Clone, Default)]
 pub struct ConsoleChat {
     next_ref: Arc<AtomicU64>,
+    /// Where charts are written (`reports.chart_dir`); the system temp dir when `None`.
+    chart_dir: Option<std::path::PathBuf>,
 }
 
 impl ConsoleChat {
+    /// The same console writing charts into `dir` (`None`: the system temp dir).
+    pub fn with_chart_dir(mut self, dir: Option<std::path::PathBuf>) -> ConsoleChat {
+        self.chart_dir = dir;
+        self
+    }
+
+    /// Writes `file` into the chart directory as `<key>-<name>` (a fixed name per outbox
+    /// row, so a retry overwrites instead of adding a copy), prints `comment` if any and the
+    /// path, and returns the path.
+    ///
+    /// Errors: the directory cannot be made or the file written.
+    pub(super) fn write_file(
+        &self,
+        file: &super::UploadFile<'_>,
+        comment: Option<&str>,
+        key: &str,
+    ) -> Result<std::path::PathBuf, super::ChatError> {
+        let dir = self.chart_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let fail = |e: std::io::Error| super::ChatError::Failed(format!("console file: {e}"));
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        let path = dir.join(format!("claimdesk-{key}-{}", file.name));
+        std::fs::write(&path, file.data).map_err(fail)?;
+        if let Some(c) = comment {
+            self.print(c);
+        }
+        self.print(&format!("Chart written to {}", path.display()));
+        Ok(path)
+    }
+
     pub(super) fn post_card(&self, card: &CardView) -> ChatPost {
         let n = self.next_ref.fetch_add(1, Ordering::SeqCst) + 1;
         self.print(&render(card, "New ticket"));

@@ -232,6 +232,27 @@ impl Platform {
         }
     }
 
+    /// Posts `file` into `channel` (the platform's desk channel when `None`) with `comment`
+    /// (already in this platform's markup) as its message; the console writes it to a file
+    /// and prints the path. `dedupe_key` as for [`Platform::upload_in_thread`] (the console
+    /// names the file after it).
+    pub async fn upload_in_channel(
+        &self,
+        channel: Option<&str>,
+        file: &UploadFile<'_>,
+        comment: Option<&str>,
+        dedupe_key: &str,
+    ) -> Result<(), ChatError> {
+        match self {
+            Platform::Slack(s) => s.upload_in_channel(channel, file, comment).await,
+            Platform::Discord(d) => {
+                d.upload_in_channel(channel, file, comment, dedupe_key)
+                    .await
+            }
+            Platform::Console(c) => c.write_file(file, comment, dedupe_key).map(|_| ()),
+        }
+    }
+
     /// How this platform writes mentions.
     pub fn mention_style(&self) -> crate::desk::messages::Mention {
         match self {

@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod outbox;
 pub mod report;
+mod reports;
 mod sla;
 mod slack;
 mod smtp;
@@ -28,6 +29,7 @@ pub use imap::{
 };
 pub use log::LogSettings;
 pub use outbox::OutboxSettings;
+pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
@@ -83,6 +85,9 @@ pub struct Settings {
     /// SLA clocks, alerts and working hours (off by default).
     #[serde(default)]
     pub sla: SlaSettings,
+    /// The weekly digest and where console charts go.
+    #[serde(default)]
+    pub reports: ReportsSettings,
 }
 
 fn default_true() -> bool {
@@ -151,6 +156,7 @@ impl Settings {
                 ));
             }
         }
+        self.reports.digest_time().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {
             if !names.insert(m.name.as_str()) {

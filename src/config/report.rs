@@ -25,6 +25,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("console", "Console"),
     ("web", "Web"),
     ("log", "Log"),
+    ("reports", "Reports"),
 ];
 
 /// `settings` as TOML with a comment heading each subsystem, followed by a `[secrets]`

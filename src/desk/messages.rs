@@ -657,3 +657,120 @@ mod tests {
         assert!(n.mentions.is_empty());
     }
 }
+
+/// A duration for reports: `45m`, `3h 20m`, `2d 4h`; `-` when there is none.
+pub fn duration(d: Option<chrono::Duration>) -> String {
+    let Some(d) = d else {
+        return "-".into();
+    };
+    let mins = d.num_minutes().max(0);
+    let (days, hours, m) = (mins / 1440, mins / 60 % 24, mins % 60);
+    match (days, hours) {
+        (0, 0) => format!("{m}m"),
+        (0, h) => format!("{h}h {m}m"),
+        (d, h) => format!("{d}d {h}h"),
+    }
+}
+
+/// `stats` typed with a department that does not exist.
+pub fn unknown_department(name: &str, known: &[&str]) -> String {
+    // Echo only letters, digits, `-` and `_` of what was typed: nothing to ping or inject.
+    let shown: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
+        .take(40)
+        .collect();
+    format!(
+        "No department `{shown}`. Departments: {}.",
+        known.join(", ")
+    )
+}
+
+/// The answer to `stats` (and the weekly digest's text): range, counts, backlog by age,
+/// first response and resolution (median and p90, business time), SLA hit rate per metric
+/// and a table per agent. `chart` says where the chart goes, if anywhere.
+pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> String {
+    use crate::desk::stats::BACKLOG_BUCKETS;
+    let last = r.to - chrono::Duration::seconds(1);
+    let mut out = format!(
+        "Stats {} – {}{}\n",
+        r.from.format("%Y-%m-%d %H:%M"),
+        last.format("%Y-%m-%d %H:%M UTC"),
+        r.department
+            .as_deref()
+            .map(|d| format!(" · {d}"))
+            .unwrap_or_default()
+    );
+    out.push_str(&format!("Opened {} · resolved {}\n", r.opened, r.resolved));
+    let backlog: Vec<String> = BACKLOG_BUCKETS
+        .iter()
+        .zip(r.backlog)
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    out.push_str(&format!(
+        "Backlog now {}: {}\n",
+        r.backlog.iter().sum::<i64>(),
+        backlog.join(" · ")
+    ));
+    out.push_str(&format!(
+        "First response (business time): median {} · p90 {} ({} tickets)\n",
+        duration(r.first_response.median),
+        duration(r.first_response.p90),
+        r.first_response.count
+    ));
+    out.push_str(&format!(
+        "Resolution (business time): median {} · p90 {} ({} tickets)\n",
+        duration(r.resolution.median),
+        duration(r.resolution.p90),
+        r.resolution.count
+    ));
+    if r.sla.is_empty() {
+        out.push_str("SLA: no clock ended in this range\n");
+    } else {
+        let rates: Vec<String> = r
+            .sla
+            .iter()
+            .map(|s| {
+                let pct = if s.ended > 0 {
+                    100.0 * s.hit as f64 / s.ended as f64
+                } else {
+                    0.0
+                };
+                format!(
+                    "{} {pct:.0}% ({}/{})",
+                    s.metric.replace('_', " "),
+                    s.hit,
+                    s.ended
+                )
+            })
+            .collect();
+        out.push_str(&format!("SLA met: {}\n", rates.join(" · ")));
+    }
+    if !r.agents.is_empty() {
+        out.push_str("agent        resolved  median 1st response  open now\n");
+        for a in &r.agents {
+            out.push_str(&format!(
+                "@{:<11} {:>8}  {:>19}  {:>8}\n",
+                a.handle,
+                a.resolved,
+                duration(a.median_first_response),
+                a.open_now
+            ));
+        }
+    }
+    if let Some(c) = chart {
+        out.push_str(c);
+    }
+    out.trim_end().to_string()
+}
+
+/// Where `stats` says its chart goes (Slack, Discord).
+pub const STATS_CHART_POSTED: &str = "The chart follows in this channel.";
+
+/// Where `stats` says its chart goes (console).
+pub const STATS_CHART_FILE: &str = "The chart is written to a PNG file; its path follows.";
+
+/// Heading of the weekly digest.
+pub fn digest_heading(period: &str) -> String {
+    format!("Weekly digest ({period})")
+}

@@ -10,8 +10,10 @@
 pub mod agents;
 pub mod assign;
 pub mod channels;
+pub mod chart;
 pub mod claim;
 pub mod content;
+pub mod digest;
 pub mod effects;
 pub mod escape;
 pub mod ingest;
@@ -23,6 +25,7 @@ pub mod query;
 pub mod release;
 pub mod reply;
 pub mod report;
+pub mod stats;
 pub mod status;
 pub mod workload;
 
@@ -183,6 +186,8 @@ pub struct Desk {
     /// When an acknowledgement was last skipped for `noise.max_acks_per_hour` and that was
     /// logged (see `noise.rs`).
     acks_capped_at: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// `[reports]`: the weekly digest's time and channels.
+    reports: crate::config::ReportsSettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -247,6 +252,7 @@ impl Desk {
                 },
             ),
             acks_capped_at: std::sync::Arc::default(),
+            reports: settings.reports.clone(),
         }
     }
 

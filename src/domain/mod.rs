@@ -8,6 +8,7 @@ pub mod classify;
 pub mod limits;
 pub mod permissions;
 pub mod quoting;
+pub mod report;
 pub mod sla;
 pub mod status;
 pub mod threading;

@@ -60,6 +60,23 @@ pub enum Effect {
         /// `attachments.id`.
         attachment_id: i64,
     },
+    /// Post a chart (a PNG drawn from `chart` at delivery, `desk::chart::render_png`) as a
+    /// file into a channel: the channel `stats` was typed in, or the weekly digest's. Slack
+    /// uploads it (`files.getUploadURLExternal` + upload + `files.completeUploadExternal`
+    /// with `channel_id`), Discord attaches it to a message, the console writes it to a file
+    /// and prints the path.
+    ChannelChart {
+        /// Platform name.
+        platform: String,
+        /// Channel ID; `None`: the platform's desk channel (the console's directory).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// Text posted with the file (already in the platform's markup), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// What the chart shows.
+        chart: crate::domain::report::ChartData,
+    },
     /// A private answer to one chat user (Slack `chat.postEphemeral`).
     Ephemeral {
         /// Platform name.
@@ -84,6 +101,7 @@ impl Effect {
             Effect::ThreadNotice { .. } => "thread_notice",
             Effect::ChannelNotice { .. } => "channel_notice",
             Effect::ThreadFile { .. } => "thread_file",
+            Effect::ChannelChart { .. } => "channel_chart",
             Effect::Ephemeral { .. } => "ephemeral",
         }
     }

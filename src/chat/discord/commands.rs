@@ -51,6 +51,14 @@ pub fn command_definitions() -> serde_json::Value {
                         o["type"] = STRING.into();
                         o["max_length"] = 200.into();
                     }
+                    ArgKind::Range => {
+                        o["type"] = STRING.into();
+                        o["max_length"] = 22.into();
+                    }
+                    ArgKind::Department => {
+                        o["type"] = STRING.into();
+                        o["max_length"] = 64.into();
+                    }
                     kind @ (ArgKind::Status | ArgKind::Priority | ArgKind::Role) => {
                         o["type"] = STRING.into();
                         o["choices"] = kind

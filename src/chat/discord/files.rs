@@ -60,4 +60,45 @@ impl DiscordChat {
         self.send(req).await?;
         Ok(created)
     }
+
+    /// Posts `file` as an attachment of a new message in `channel` (the desk channel when
+    /// `None` or not a snowflake), with `comment` as its content when given; `dedupe_key`
+    /// becomes the `nonce` as for [`DiscordChat::upload_in_thread`].
+    ///
+    /// Errors: the upload fails.
+    pub(in crate::chat) async fn upload_in_channel(
+        &self,
+        channel: Option<&str>,
+        file: &UploadFile<'_>,
+        comment: Option<&str>,
+        dedupe_key: &str,
+    ) -> Result<(), ChatError> {
+        let channel_id = channel
+            .and_then(|c| c.trim().parse::<u64>().ok())
+            .filter(|c| *c != 0)
+            .map(serenity::all::ChannelId::new)
+            .unwrap_or_else(|| self.channel_for(None));
+        let nonce: String = dedupe_key.chars().take(NONCE_MAX).collect();
+        let mut payload = serde_json::json!({
+            "attachments": [{"id": 0, "filename": file.name}],
+            "nonce": nonce,
+            "enforce_nonce": true,
+            "allowed_mentions": allowed_mentions_json(&[]),
+        });
+        if let Some(c) = comment {
+            payload["content"] = crate::desk::query::truncate(c, super::CONTENT_MAX).into();
+        }
+        let multipart = Multipart {
+            upload: MultipartUpload::Attachments(vec![CreateAttachment::bytes(
+                file.data.to_vec(),
+                file.name,
+            )]),
+            fields: Vec::new(),
+            payload_json: Some(payload.to_string()),
+        };
+        let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post)
+            .multipart(Some(multipart));
+        self.send(req).await?;
+        Ok(())
+    }
 }

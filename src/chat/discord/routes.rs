@@ -157,6 +157,9 @@ pub struct Interaction {
     member: Option<Member>,
     #[serde(default)]
     user: Option<User>,
+    /// The channel it was sent from (where `stats` posts its chart).
+    #[serde(default)]
+    channel_id: Option<String>,
 }
 
 impl std::fmt::Debug for Interaction {
@@ -497,6 +500,10 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
     let actor = Actor {
         agent,
         surface: Surface::Discord,
+    };
+    let cmd = match &i.channel_id {
+        Some(c) => cmd.in_channel(c),
+        None => cmd,
     };
     if catalogue::is_slow(&cmd) {
         return Ok(Outcome::Defer {

@@ -67,4 +67,50 @@ impl SlackChat {
             .map_err(classify)?;
         Ok(())
     }
+
+    /// Uploads `file` and shares it in `channel` (the desk channel when `None`), with
+    /// `comment` as its message (`initial_comment`, Slack mrkdwn) when given; the same three
+    /// calls as [`SlackChat::upload_in_thread`], without `thread_ts`.
+    ///
+    /// Errors: any of the three calls fails (rate limits as [`ChatError::RateLimited`]).
+    pub(in crate::chat) async fn upload_in_channel(
+        &self,
+        channel: Option<&str>,
+        file: &UploadFile<'_>,
+        comment: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let target = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                file.name.to_string(),
+                file.data.len(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                target.upload_url,
+                file.data.to_vec(),
+                file.content_type.to_string(),
+            ))
+            .await
+            .map_err(classify)?;
+        let channel = channel
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| self.channels.default_channel());
+        let mut done =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                target.file_id,
+            )
+            .with_title(file.name.to_string())])
+            .with_channel_id(channel.to_string().into());
+        if let Some(c) = comment {
+            done = done.with_initial_comment(crate::desk::query::truncate(c, 3000));
+        }
+        session
+            .files_complete_upload_external(&done)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }

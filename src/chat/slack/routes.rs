@@ -323,7 +323,7 @@ pub async fn on_command(s: &WebState, c: SlashCommand) -> Option<String> {
             };
         }
         Some(match commands::parse(&c.command, &c.text) {
-            Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
+            Ok(cmd) => commands::execute(&desk, &actor, cmd.in_channel(&c.channel_id)).await,
             Err(usage) => usage.0,
         })
     };

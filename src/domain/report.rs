@@ -1,0 +1,72 @@
+//! Pure types of the reports (`stats`, the weekly digest): the range typed after `stats` and
+//! the data a chart is drawn from (carried by an outbox row, so the chart is drawn at
+//! delivery and a retry draws the same picture).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest range `stats` covers, days (a chart of one point per day stays readable).
+pub const MAX_RANGE_DAYS: i64 = 366;
+
+/// The range typed after `stats`: `today`, `Nd` (the last N days, 1 ≤ N ≤ 366) or
+/// `YYYY-MM-DD..YYYY-MM-DD` (both days included). Days are UTC days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Range {
+    /// Since midnight UTC today.
+    Today,
+    /// The last N days up to now (`7d`: now minus 7 × 24 h to now).
+    Days(u32),
+    /// From the first day's midnight UTC to the end of the second day.
+    Between(NaiveDate, NaiveDate),
+}
+
+impl Default for Range {
+    fn default() -> Self {
+        Range::Days(7)
+    }
+}
+
+impl Range {
+    /// Reads `today`, `7d`, `28d` (any `Nd` with 1 ≤ N ≤ 366) or `2026-11-01..2026-11-30`
+    /// (from ≤ to, at most 366 days); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Range> {
+        let t = text.trim().to_ascii_lowercase();
+        if t == "today" {
+            return Some(Range::Today);
+        }
+        if let Some(n) = t.strip_suffix('d') {
+            return n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_RANGE_DAYS as u32).contains(n))
+                .map(Range::Days);
+        }
+        let (a, b) = t.split_once("..")?;
+        let a = NaiveDate::parse_from_str(a.trim(), "%Y-%m-%d").ok()?;
+        let b = NaiveDate::parse_from_str(b.trim(), "%Y-%m-%d").ok()?;
+        ((b - a).num_days() >= 0 && (b - a).num_days() < MAX_RANGE_DAYS)
+            .then_some(Range::Between(a, b))
+    }
+
+    /// The instants `[from, to)` the range covers at `now`.
+    pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+        match *self {
+            Range::Today => (midnight(now.date_naive()), now),
+            Range::Days(n) => (now - Duration::days(i64::from(n)), now),
+            Range::Between(a, b) => (midnight(a), midnight(b) + Duration::days(1)),
+        }
+    }
+}
+
+/// What the chart shows; small, so an outbox row can carry it and the chart is drawn at
+/// delivery (`desk::chart::render_png`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartData {
+    /// Headline, e.g. `claimdesk · 2026-11-24 – 2026-12-01 · support`.
+    pub title: String,
+    /// One point per UTC day of the range: (day, opened, resolved).
+    pub days: Vec<(NaiveDate, i64, i64)>,
+    /// First-response histogram: (bar label, tickets), `desk::stats::FIRST_RESPONSE_BARS` in order.
+    pub first_response: Vec<(String, i64)>,
+}
