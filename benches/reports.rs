@@ -120,12 +120,14 @@ async fn run() {
         ..FillSpec::default()
     };
     let url = database(&spec).await;
+    let config = bench_config(&url);
     let from = (chrono::Utc::now() - chrono::Duration::days(3650)).format("%Y-%m-%d");
     let to = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d");
 
     let mut verdicts = Vec::new();
     for format in ["csv", "json"] {
-        let (rows, took, rss_kb) = report(&url, &from.to_string(), &to.to_string(), format);
+        let (rows, took, rss_kb) =
+            report(&config, &url, &from.to_string(), &to.to_string(), format);
         println!(
             "report --format {format}: {rows} rows in {:.2} s = {:.0} rows/s; peak RSS {:.1} MB",
             took.as_secs_f64(),
@@ -142,8 +144,64 @@ async fn run() {
         .await
         .expect("bench connection");
 
-    // TODO(issue 14): SLA state of the open tickets (needs domain::sla from h14-sla-domain).
-    // TODO(issue 14): `stats 28d` (needs desk::stats from h14-stats).
+    let mut settings = claimdesk::config::Settings::load(&config).expect("bench settings");
+    settings.database.url = url.clone();
+    settings.database.migrate_url = None;
+    settings.slack = None;
+    settings.discord = None;
+
+    // SLA state of every open ticket, twice (the second with a warm cache).
+    for run in ["cold", "warm"] {
+        let t = Instant::now();
+        let state =
+            claimdesk::desk::report::open_sla_state(&mut conn, &settings.sla, chrono::Utc::now())
+                .await
+                .expect("SLA state");
+        let took = t.elapsed();
+        println!(
+            "SLA state ({run}): {} open tickets, {} clocks in {:.3} s ({} overdue, {} due within the hour, next moment {:?})",
+            state.tickets,
+            state.clocks,
+            took.as_secs_f64(),
+            state.overdue,
+            state.due_within_hour,
+            state.next_moment
+        );
+        if run == "warm" {
+            verdicts.push((
+                format!("SLA state of {} open tickets ≤ 1 s", state.tickets),
+                took <= Duration::from_secs(1),
+            ));
+        }
+    }
+
+    // `stats 28d` over every ticket, through the desk as chat runs it.
+    let app = claimdesk::app::App::build(settings, claimdesk::app::Secrets::default())
+        .await
+        .expect("app over the bench database");
+    let query = claimdesk::desk::stats::StatsQuery {
+        range: claimdesk::desk::stats::Range::Days(28),
+        department: None,
+        channel: None,
+    };
+    for run in ["cold", "warm"] {
+        let t = Instant::now();
+        let r = app.desk.stats(&query).await.expect("stats 28d");
+        let took = t.elapsed();
+        println!(
+            "stats 28d ({run}): {:.3} s ({} opened, {} resolved, backlog {:?}, first response {:?}, {} agents)",
+            took.as_secs_f64(),
+            r.opened,
+            r.resolved,
+            r.backlog,
+            r.first_response,
+            r.agents.len()
+        );
+        if run == "warm" {
+            verdicts.push(("stats 28d ≤ 2 s".into(), took <= Duration::from_secs(2)));
+        }
+    }
+    drop(app);
 
     let range = claimdesk::store::report::Range {
         from: chrono::Utc::now() - chrono::Duration::days(30),
@@ -187,12 +245,17 @@ fn summary_line(l: &str) -> bool {
 /// Runs the release binary's `report` over `[from, to)` in `format` to /dev/null; returns
 /// the rows (tickets in the range, counted by SQL before), its wall time and its peak RSS
 /// (KB, `ru_maxrss` from `wait4`).
-fn report(url: &str, from: &str, to: &str, format: &str) -> (u64, Duration, u64) {
-    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+fn report(
+    config: &std::path::Path,
+    url: &str,
+    from: &str,
+    to: &str,
+    format: &str,
+) -> (u64, Duration, u64) {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_claimdesk"))
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .args(["report", "--from", from, "--to", to, "--format", format])
         .env("CLAIMDESK__DATABASE__URL", url)
         .env("RUST_LOG", "warn")
@@ -216,6 +279,23 @@ fn report(url: &str, from: &str, to: &str, format: &str) -> (u64, Duration, u64)
     std::mem::forget(child);
     let rows = count_rows(url, from, to);
     (rows, took, usage.ru_maxrss as u64)
+}
+
+/// `config/default.toml` with office hours for every department (Europe/Berlin, Mon-Fri
+/// 09:00-17:00, two holidays), so business durations are computed as in production; written
+/// next to the target directory.
+fn bench_config(url: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(root.join("config/default.toml")).expect("default.toml");
+    text.push_str(
+        "\n[sla.hours.default]\ntimezone = \"Europe/Berlin\"\nmon = \"09:00-17:00\"\n\
+         tue = \"09:00-17:00\"\nwed = \"09:00-17:00\"\nthu = \"09:00-17:00\"\n\
+         fri = \"09:00-17:00\"\nholidays = [\"2026-12-25\", \"2026-12-26\"]\n",
+    );
+    let path = root.join("target").join("bench-reports.toml");
+    std::fs::write(&path, text).expect("write bench config");
+    let _ = url;
+    path
 }
 
 fn count_rows(url: &str, from: &str, to: &str) -> u64 {

@@ -428,7 +428,7 @@ async fn report_command(
     let pool = claimdesk::store::open(&settings.database).await?;
     let mut conn = pool.acquire().await?;
     let out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
-    let mut hours = report::WallTime;
+    let mut hours = report::Calendars::new(&settings.sla);
     report::write(
         &mut conn,
         &range,

@@ -487,3 +487,58 @@ async fn bad_arguments_are_refused_clearly_with_a_non_zero_exit() {
         assert!(out.stdout.is_empty(), "{args:?} printed rows");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_desk_exports_every_ticket_and_its_sla_state_computes() {
+    // Given a desk filled by the benchmarks' generator (2,000 tickets, 10,000 messages).
+    let env = db_only(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    claimdesk::store::connect_and_migrate(&env.db.url, 1)
+        .await
+        .expect("migrate")
+        .close()
+        .await;
+    let spec = claimdesk_testkit::fill::FillSpec {
+        tickets: 2_000,
+        messages: 10_000,
+        ..Default::default()
+    };
+    let filled = claimdesk_testkit::fill::fill(&env.db.url, &spec)
+        .await
+        .expect("fill");
+    assert_eq!((filled.tickets, filled.messages), (2_000, 10_000));
+    let pool = env.db.pool().await.expect("pool");
+    let (messages, open_with_clocks): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM messages),
+                (SELECT count(DISTINCT c.ticket_id) FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id
+                 WHERE t.status IN ('open', 'claimed', 'in_progress', 'waiting', 'pending_assignment'))",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!(messages, 10_000);
+    assert!(open_with_clocks > 0);
+
+    // When every ticket is exported ...
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = env.write_config(dir.path());
+    let out = report(&config, &["--from", "2000-01-01", "--to", "2100-01-01"]);
+    let (_, rows) = csv_rows(&stdout_of(&out));
+    // ... there is one row per ticket, formula-like subjects neutralised.
+    assert_eq!(rows.len(), 2_000);
+    assert!(rows.iter().all(|r| !r["subject"].starts_with('=')));
+    assert!(rows.iter().any(|r| r["subject"].starts_with("'=")));
+    assert!(rows.iter().any(|r| r["sla_first_response"] == "met"));
+
+    // And the SLA state of the open tickets covers every one of them that has clocks.
+    let mut conn = pool.acquire().await.expect("conn");
+    let state =
+        claimdesk::desk::report::open_sla_state(&mut conn, &env.settings.sla, chrono::Utc::now())
+            .await
+            .expect("SLA state");
+    assert_eq!(state.tickets, open_with_clocks as u64);
+    assert!(state.overdue > 0 && state.clocks >= state.tickets);
+}

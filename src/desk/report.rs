@@ -11,6 +11,7 @@
 //! ([`neutralise_cell`], OWASP "CSV Injection"). JSON carries the text as it is (a JSON
 //! string cannot run).
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -18,7 +19,8 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::store::report::{ClockOutcome, Range, TicketLine};
+use crate::domain::sla::{Calendar, Clock, Clocks, Goal, Metric};
+use crate::store::report::{ClockOutcome, OpenClock, Range, TicketLine};
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,41 @@ pub fn range(from: &str, to: &str, department: Option<&str>) -> Result<Range, Re
 pub trait WorkingTime {
     /// Working seconds of `department` in `[from, to)`; 0 when `to <= from`.
     fn working_secs(&mut self, department: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> i64;
+}
+
+/// The configured working hours of each department (`config::SlaSettings::calendar_for`),
+/// each built once and kept.
+pub struct Calendars<'a> {
+    sla: &'a crate::config::SlaSettings,
+    built: HashMap<String, Calendar>,
+}
+
+impl<'a> Calendars<'a> {
+    /// Calendars from `sla`'s `[sla.hours.*]` (24/7 UTC where none is configured).
+    pub fn new(sla: &'a crate::config::SlaSettings) -> Calendars<'a> {
+        Calendars {
+            sla,
+            built: HashMap::new(),
+        }
+    }
+
+    /// The working hours of `department`.
+    pub fn get(&mut self, department: &str) -> &Calendar {
+        if !self.built.contains_key(department) {
+            self.built
+                .insert(department.to_string(), self.sla.calendar_for(department));
+        }
+        &self.built[department]
+    }
+}
+
+impl WorkingTime for Calendars<'_> {
+    fn working_secs(&mut self, department: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.get(department)
+            .working_between(from, to)
+            .num_seconds()
+            .max(0)
+    }
 }
 
 /// Wall time: every second counts.
@@ -336,6 +373,87 @@ pub async fn write(
         }
     }
     Ok(n)
+}
+
+/// The SLA state of every ticket that is not done, computed from its stored clocks with
+/// `domain::sla` under its department's working hours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlaState {
+    /// Tickets not done that have clocks.
+    pub tickets: u64,
+    /// Their clocks.
+    pub clocks: u64,
+    /// Tickets whose headline clock (the unmet running one due first) is past due at `now`.
+    pub overdue: u64,
+    /// Tickets whose headline clock is due within the next hour.
+    pub due_within_hour: u64,
+    /// The earliest pending warning or breach over all of them (`Clocks::next_moment`).
+    pub next_moment: Option<DateTime<Utc>>,
+}
+
+/// `row` as a domain clock; `None` for a metric this build does not know.
+fn clock_of(row: &OpenClock) -> Option<Clock> {
+    Some(Clock {
+        metric: Metric::parse(&row.metric)?,
+        goal: Goal {
+            within: chrono::Duration::seconds(row.goal_secs),
+            business: row.business,
+        },
+        started_at: row.started_at,
+        consumed: chrono::Duration::seconds(row.consumed_secs),
+        running_since: row.running_since,
+        met_at: row.met_at,
+        warned_at: row.warned_at,
+        breached_at: row.breached_at,
+        breaches: row.breaches,
+    })
+}
+
+/// Loads the clocks of every ticket that is not done (one streamed query) and computes each
+/// ticket's headline (due time) and next moment at `now` with `sla`'s working hours and
+/// warning share: what cards, `mine` and the scheduler show, for all of them at once.
+///
+/// Errors: the database's.
+pub async fn open_sla_state(
+    conn: &mut PgConnection,
+    sla: &crate::config::SlaSettings,
+    now: DateTime<Utc>,
+) -> Result<SlaState, ReportError> {
+    let mut calendars = Calendars::new(sla);
+    let mut state = SlaState::default();
+    let mut rows = crate::store::report::open_clocks(conn);
+    let mut current: Option<(i64, String, Clocks)> = None;
+    let mut finish = |t: Option<(i64, String, Clocks)>, state: &mut SlaState| {
+        if let Some((_, department, clocks)) = t {
+            let cal = calendars.get(&department);
+            state.tickets += 1;
+            state.clocks += clocks.0.len() as u64;
+            if let Some((_, due)) = clocks.headline(cal) {
+                if due <= now {
+                    state.overdue += 1;
+                } else if due <= now + chrono::Duration::hours(1) {
+                    state.due_within_hour += 1;
+                }
+            }
+            if let Some(m) = clocks.next_moment(cal, sla.warn_at) {
+                state.next_moment = Some(state.next_moment.map_or(m, |n| n.min(m)));
+            }
+        }
+    };
+    while let Some(row) = rows.try_next().await? {
+        let Some(clock) = clock_of(&row) else {
+            continue;
+        };
+        match &mut current {
+            Some((id, _, clocks)) if *id == row.ticket_id => clocks.0.push(clock),
+            _ => {
+                let done = current.replace((row.ticket_id, row.department, Clocks(vec![clock])));
+                finish(done, &mut state);
+            }
+        }
+    }
+    finish(current, &mut state);
+    Ok(state)
 }
 
 #[cfg(test)]
