@@ -542,3 +542,36 @@ async fn a_generated_desk_exports_every_ticket_and_its_sla_state_computes() {
     assert_eq!(state.tickets, open_with_clocks as u64);
     assert!(state.overdue > 0 && state.clocks >= state.tickets);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_are_counted_in_the_departments_working_hours() {
+    // Given office hours Mon-Fri 09:00-17:00 in Berlin (UTC+1 in November) ...
+    let (env, _dir, config) = desk().await;
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(
+        "\n[sla.hours.default]\ntimezone = \"Europe/Berlin\"\nmon = \"09:00-17:00\"\n\
+         tue = \"09:00-17:00\"\nwed = \"09:00-17:00\"\nthu = \"09:00-17:00\"\nfri = \"09:00-17:00\"\n",
+    );
+    std::fs::write(&config, text).expect("write config");
+    // ... a ticket opened Friday 16:00, answered Monday 10:00, resolved Tuesday 10:00 (Berlin).
+    let pool = env.db.pool().await.expect("pool");
+    sqlx::query(
+        "INSERT INTO tickets (number, year, seq, status, department, requester_email, subject, \
+         mailbox, opened_at, first_response_at, resolved_at) \
+         VALUES ('TICK-2026-0005', 2026, 5, 'resolved', 'billing', 'w@customer.example', \
+         'Weekend', 'support', '2026-11-06T15:00:00Z', '2026-11-09T09:00:00Z', \
+         '2026-11-10T09:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert");
+    pool.close().await;
+
+    let out = report(&config, &["--from", "2026-11-06", "--to", "2026-11-07"]);
+    let (_, rows) = csv_rows(&stdout_of(&out));
+    assert_eq!(rows.len(), 1);
+    // Friday 16-17 and Monday 9-10: 2 h; to Tuesday 10:00 another 8 h: 10 h.
+    assert_eq!(rows[0]["first_response_secs"], "7200");
+    assert_eq!(rows[0]["resolution_secs"], "36000");
+    assert_eq!(rows[0]["sla_first_response"], "none");
+}
