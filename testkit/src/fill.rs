@@ -303,7 +303,7 @@ fn message_span(spec: &FillSpec, id: u64) -> (u64, u64) {
     let j = r.below(2 * room + 1) as i64 - room as i64;
     let c0 = (b0 as i64 + j) as u64;
     let c1 = (b1 as i64 - j) as u64;
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (b0_before + 1, c0)
     } else {
         (b0_before + c0 + 1, c1)
