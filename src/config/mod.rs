@@ -82,12 +82,12 @@ pub struct Settings {
     /// Where log lines go.
     #[serde(default)]
     pub log: LogSettings,
-    /// The weekly digest and where console charts go.
-    #[serde(default)]
-    pub reports: ReportsSettings,
     /// SLA clocks, alerts and working hours (off by default).
     #[serde(default)]
     pub sla: SlaSettings,
+    /// The weekly digest and where console charts go.
+    #[serde(default)]
+    pub reports: ReportsSettings,
 }
 
 fn default_true() -> bool {

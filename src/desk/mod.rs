@@ -25,6 +25,7 @@ pub mod query;
 pub mod release;
 pub mod reply;
 pub mod sla;
+pub mod report;
 pub mod stats;
 pub mod status;
 pub mod workload;

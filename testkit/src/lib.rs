@@ -2,9 +2,11 @@
 //! services (a fresh Postgres database per test, Dovecot, an SMTP sink), stand-ins of the
 //! Slack and Discord APIs that check every request against the official specs in
 //! `../shared/specs/`, signers for inbound Slack/Discord requests, this process's peak
-//! memory, and tripwires that stand where a mail server was not started. Nothing here knows
+//! memory, tripwires that stand where a mail server was not started, and a generator of
+//! large desks for benchmarks (`fill`). Nothing here knows
 //! claimdesk: `tests/support/harness.rs` wires these into an `App`.
 
+pub mod fill;
 pub mod rss;
 pub mod services;
 pub mod signing;
