@@ -19,8 +19,8 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::domain::sla::{Calendar, Clock, Clocks, Goal, Metric};
-use crate::store::report::{ClockOutcome, OpenClock, Range, TicketLine};
+use crate::domain::sla::{Calendar, Clocks};
+use crate::store::report::{ClockOutcome, Range, TicketLine};
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,9 +379,9 @@ pub async fn write(
 /// `domain::sla` under its department's working hours.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlaState {
-    /// Tickets not done that have clocks.
+    /// Tickets not done that have a running clock.
     pub tickets: u64,
-    /// Their clocks.
+    /// Their running clocks (met and paused ones are not read).
     pub clocks: u64,
     /// Tickets whose headline clock (the unmet running one due first) is past due at `now`.
     pub overdue: u64,
@@ -391,25 +391,8 @@ pub struct SlaState {
     pub next_moment: Option<DateTime<Utc>>,
 }
 
-/// `row` as a domain clock; `None` for a metric this build does not know.
-fn clock_of(row: &OpenClock) -> Option<Clock> {
-    Some(Clock {
-        metric: Metric::parse(&row.metric)?,
-        goal: Goal {
-            within: chrono::Duration::seconds(row.goal_secs),
-            business: row.business,
-        },
-        started_at: row.started_at,
-        consumed: chrono::Duration::seconds(row.consumed_secs),
-        running_since: row.running_since,
-        met_at: row.met_at,
-        warned_at: row.warned_at,
-        breached_at: row.breached_at,
-        breaches: row.breaches,
-    })
-}
-
-/// Loads the clocks of every ticket that is not done (one streamed query) and computes each
+/// Loads the running clocks of every ticket that is not done (one streamed query,
+/// [`crate::store::sla::open_clocks`]) and computes each
 /// ticket's headline (due time) and next moment at `now` with `sla`'s working hours and
 /// warning share: what cards, `mine` and the scheduler show, for all of them at once.
 ///
@@ -421,7 +404,7 @@ pub async fn open_sla_state(
 ) -> Result<SlaState, ReportError> {
     let mut calendars = Calendars::new(sla);
     let mut state = SlaState::default();
-    let mut rows = crate::store::report::open_clocks(conn);
+    let mut rows = crate::store::sla::open_clocks(conn);
     let mut current: Option<(i64, String, Clocks)> = None;
     let mut finish = |t: Option<(i64, String, Clocks)>, state: &mut SlaState| {
         if let Some((_, department, clocks)) = t {
@@ -440,14 +423,11 @@ pub async fn open_sla_state(
             }
         }
     };
-    while let Some(row) = rows.try_next().await? {
-        let Some(clock) = clock_of(&row) else {
-            continue;
-        };
+    while let Some((ticket_id, department, clock)) = rows.try_next().await? {
         match &mut current {
-            Some((id, _, clocks)) if *id == row.ticket_id => clocks.0.push(clock),
+            Some((id, _, clocks)) if *id == ticket_id => clocks.0.push(clock),
             _ => {
-                let done = current.replace((row.ticket_id, row.department, Clocks(vec![clock])));
+                let done = current.replace((ticket_id, department, Clocks(vec![clock])));
                 finish(done, &mut state);
             }
         }

@@ -134,53 +134,8 @@ pub fn ticket_lines<'c>(
         .fetch(conn)
 }
 
-/// One `sla_clocks` row of a ticket that is not done (open, claimed, in progress, waiting,
-/// pending assignment), with the ticket's department (for its working hours).
-#[derive(Debug, Clone, FromRow, PartialEq)]
-pub struct OpenClock {
-    /// `tickets.id`.
-    pub ticket_id: i64,
-    /// The ticket's department.
-    pub department: String,
-    /// `first_response`, `next_response` or `resolution`.
-    pub metric: String,
-    /// Goal, seconds.
-    pub goal_secs: i64,
-    /// Goal counted in business time (else wall time).
-    pub business: bool,
-    /// When the clock started.
-    pub started_at: DateTime<Utc>,
-    /// Seconds counted before `running_since`.
-    pub consumed_secs: i64,
-    /// Since when it runs (NULL: paused or stopped).
-    pub running_since: Option<DateTime<Utc>>,
-    /// When the goal was met.
-    pub met_at: Option<DateTime<Utc>>,
-    /// When the warning was queued.
-    pub warned_at: Option<DateTime<Utc>>,
-    /// When the breach alert was queued.
-    pub breached_at: Option<DateTime<Utc>>,
-    /// Breaches over the ticket's life.
-    pub breaches: i32,
-}
-
-const OPEN_CLOCKS: &str = "
-SELECT c.ticket_id, t.department, c.metric, c.goal_secs, c.business, c.started_at,
-       c.consumed_secs, c.running_since, c.met_at, c.warned_at, c.breached_at, c.breaches
-FROM tickets t
-JOIN sla_clocks c ON c.ticket_id = t.id
-WHERE t.status IN ('open', 'claimed', 'in_progress', 'waiting', 'pending_assignment')
-ORDER BY c.ticket_id, c.metric";
-
-/// The clocks of every ticket that is not done, grouped by ticket (ordered by ticket id,
-/// then metric), as a stream.
-///
-/// Errors (per item): the database's.
-pub fn open_clocks(conn: &mut PgConnection) -> BoxStream<'_, Result<OpenClock, sqlx::Error>> {
-    sqlx::query_as::<_, OpenClock>(OPEN_CLOCKS).fetch(conn)
-}
-
-/// `EXPLAIN (ANALYZE, BUFFERS)` of the report's query over `range` and of [`open_clocks`]'s:
+/// `EXPLAIN (ANALYZE, BUFFERS)` of the report's query over `range` and of
+/// [`super::sla::open_clocks`]'s:
 /// the plan lines of each, under a heading. For benchmarks and operators; runs both queries.
 ///
 /// Errors: the database's.
@@ -198,10 +153,12 @@ pub async fn explain(conn: &mut PgConnection, range: &Range) -> Result<String, s
         out.push_str(&line);
         out.push('\n');
     }
-    let clocks: Vec<(String,)> =
-        sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {OPEN_CLOCKS}"))
-            .fetch_all(&mut *conn)
-            .await?;
+    let clocks: Vec<(String,)> = sqlx::query_as(&format!(
+        "EXPLAIN (ANALYZE, BUFFERS) {}",
+        super::sla::OPEN_CLOCKS
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     out.push_str("-- clocks of open tickets\n");
     for (line,) in clocks {
         out.push_str(&line);

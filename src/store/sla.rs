@@ -107,6 +107,53 @@ pub async fn load_many(
     Ok(out)
 }
 
+/// The query of [`open_clocks`] (also shown by `store::report::explain`).
+pub(crate) const OPEN_CLOCKS: &str = "
+SELECT c.ticket_id, c.metric, c.goal_secs, c.business, c.started_at, c.consumed_secs,
+       c.running_since, c.met_at, c.warned_at, c.breached_at, c.breaches, t.department
+FROM sla_clocks c
+JOIN tickets t ON t.id = c.ticket_id
+WHERE c.met_at IS NULL AND c.due_at IS NOT NULL
+  AND t.status IN ('open', 'claimed', 'in_progress', 'waiting', 'pending_assignment')
+ORDER BY c.ticket_id, c.metric";
+
+/// The running clocks (not met, not paused: `due_at` set) of every ticket that is not done
+/// (open, claimed, in progress, waiting, pending assignment), each with its ticket's id and
+/// department (for the working hours), ordered by ticket and then metric ([`Metric::ALL`]
+/// order): one server-side stream, rows decoded as they arrive. Met and paused clocks are
+/// left out: they have no due time, so they change neither a ticket's headline nor its next
+/// moment.
+///
+/// Errors (per item): the database's, or a stored metric this build does not know
+/// ([`sqlx::Error::Decode`]).
+pub fn open_clocks(
+    conn: &mut PgConnection,
+) -> futures::stream::BoxStream<'_, Result<(i64, String, Clock), sqlx::Error>> {
+    use futures::StreamExt;
+    type OpenRow = (
+        i64,
+        String,
+        i64,
+        bool,
+        DateTime<Utc>,
+        i64,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        i32,
+        String,
+    );
+    sqlx::query_as::<_, OpenRow>(OPEN_CLOCKS)
+        .fetch(conn)
+        .map(|r| {
+            let (a, b, c, d, e, f, g, h, i, j, k, department) = r?;
+            let (id, clock) = from_row((a, b, c, d, e, f, g, h, i, j, k))?;
+            Ok((id, department, clock))
+        })
+        .boxed()
+}
+
 /// Stores the clocks and the next moment of each ticket of `tickets` (at most one entry per
 /// ticket): clock rows are upserted by `(ticket_id, metric)`, `tickets.sla_next_at` set, and
 /// when any ticket's next moment became earlier (or appeared) the scheduler is woken
