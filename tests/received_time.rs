@@ -207,3 +207,40 @@ async fn a_message_ingested_without_internaldate_is_received_at_the_desk_clock()
     .expect("row");
     assert_eq!((received, opened), (fixed, fixed));
 }
+
+/// An INTERNALDATE in the future (a server or importer with a wrong clock) is not believed:
+/// the message counts as received when it was fetched, so no clock starts in the future.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internaldate_in_the_future_counts_as_now() {
+    let env = env(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let before = now_s();
+    env.dovecot
+        .append_dated(
+            "INBOX",
+            &[(
+                mail("future@customer.example", "From tomorrow", None, None),
+                before + Duration::days(2),
+            )],
+        )
+        .await
+        .expect("append with a future INTERNALDATE");
+    let reports = app.intake_once().await.expect("intake runs");
+    assert_eq!(reports[0].1.as_ref().expect("fetched").created, 1);
+    let (received, opened): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT m.received_at, t.opened_at FROM messages m JOIN tickets t ON t.id = m.ticket_id",
+    )
+    .fetch_one(app.desk.pool())
+    .await
+    .expect("times");
+    let after = Utc::now();
+    assert!(
+        received >= before && received <= after,
+        "{received} not in {before}..{after}"
+    );
+    assert_eq!(opened, received);
+}

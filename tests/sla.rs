@@ -475,3 +475,92 @@ async fn an_alert_quoting_a_hostile_subject_pings_only_whom_it_names() {
         assert!(!n.text.contains("<!channel>"), "{}", n.text);
     }
 }
+
+/// A writer that has read a ticket's clocks to change them (an ingest batch, a reply) holds
+/// the ticket until it commits: the scheduler's tick passes the ticket over meanwhile instead
+/// of marking an alert the writer would then overwrite (sending it twice, or losing a new
+/// cycle's), and sends it once after the writer is done.
+#[tokio::test]
+async fn a_tick_passes_over_a_ticket_whose_clocks_a_writer_holds() {
+    let e = Env::new(wall_policy("first_response = \"1h\"", "none")).await;
+    let desk = e.desk();
+    let number = e.open(&desk, 1).await;
+    let id = e.ticket(&number).await.id;
+
+    // A writer reads the clocks in its transaction ...
+    let mut writer = e.app.desk.pool().begin().await.expect("begin");
+    let held = claimdesk::store::sla::load_many(&mut writer, &[id])
+        .await
+        .expect("load");
+    assert_eq!(held.get(&id).map(|c| c.0.len()), Some(2), "{held:?}");
+
+    // ... so the warning due meanwhile waits for it.
+    assert_eq!(e.tick(&desk, min(45)).await, 0);
+    assert!(e.notices().await.is_empty());
+
+    // When the writer is done, the tick sends it, once.
+    writer.commit().await.expect("commit");
+    assert_eq!(e.tick(&desk, min(46)).await, 1);
+    assert_eq!(e.tick(&desk, min(47)).await, 0);
+    assert_eq!(e.notices().await.len(), 1);
+}
+
+/// A priority change to one no policy covers drops the ticket's running clocks: their rows
+/// go, so no card, queue or report shows a deadline that no longer applies, and no alert
+/// comes.
+#[tokio::test]
+async fn a_priority_no_policy_covers_drops_the_clocks() {
+    let e = Env::new(wall_policy(
+        "priority = \"medium\"\nfirst_response = \"1h\"\nresolution = \"1d\"",
+        "none",
+    ))
+    .await;
+    let desk = e.desk();
+    let number = e.open(&desk, 1).await;
+    let clocks = || async {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id
+             WHERE t.number = $1",
+        )
+        .bind(&number)
+        .fetch_one(e.app.desk.pool())
+        .await
+        .expect("count");
+        n
+    };
+    assert_eq!(clocks().await, 2);
+    let ben = actor(&e.app, "ben", Surface::Cli).await;
+    desk.claim(&ben, &number).await.expect("claim");
+    desk.set_priority(&ben, &number, claimdesk::domain::Priority::Low)
+        .await
+        .expect("priority");
+    assert_eq!(clocks().await, 0);
+    assert_eq!(e.next_at(&number).await, None);
+    assert_eq!(e.tick(&desk, min(600)).await, 0);
+    assert!(e.notices().await.is_empty());
+}
+
+/// After the `[sla]` settings change (here the goal doubles), the open tickets' clocks are
+/// re-stamped once at start: the next moment follows the new goal, time already counted is
+/// kept, and a start without a change re-stamps nothing.
+#[tokio::test]
+async fn changed_settings_restamp_the_open_clocks_once() {
+    let mut e = Env::new(wall_policy("first_response = \"1h\"", "none")).await;
+    let desk = e.desk();
+    let number = e.open(&desk, 1).await;
+    assert_eq!(e.next_at(&number).await, Some(min(45)));
+    // First start under these settings: their fingerprint is recorded.
+    e.clock.set(min(10));
+    assert_eq!(desk.sla_restamp(min(10)).await.expect("restamp"), 1);
+    assert_eq!(desk.sla_restamp(min(10)).await.expect("restamp"), 0);
+    assert_eq!(e.next_at(&number).await, Some(min(45)));
+
+    // The goal becomes 2 hours: the warning moves to 75 % of it, from the same start.
+    e.env.settings.sla = wall_policy("first_response = \"2h\"", "none");
+    let desk = e.restart().await;
+    assert_eq!(desk.sla_restamp(min(20)).await.expect("restamp"), 1);
+    assert_eq!(e.next_at(&number).await, Some(min(90)));
+    assert_eq!(desk.sla_restamp(min(21)).await.expect("restamp"), 0);
+    assert_eq!(e.tick(&desk, min(89)).await, 0);
+    assert_eq!(e.tick(&desk, min(90)).await, 1);
+}

@@ -482,7 +482,15 @@ async fn the_weekly_digest_is_sent_once_at_its_time_across_restarts() {
         .last()
         .and_then(|c| c.body["initial_comment"].as_str().map(str::to_string))
         .unwrap_or_default();
-    assert!(comment.contains("Weekly digest (2026-W50)"), "{comment}");
+    assert!(
+        comment.contains("Weekly digest: the 7 days to Mon 2026-12-07"),
+        "{comment}"
+    );
+    // The figures are of the 7 days before the digest, in Berlin time.
+    assert!(
+        comment.contains("Stats 2026-11-30 09:00 – 2026-12-07 08:59 Europe/Berlin"),
+        "{comment}"
+    );
     assert!(comment.contains("Opened "), "{comment}");
     // The next week's comes the next Monday.
     assert_eq!(
@@ -517,6 +525,7 @@ fn write_docs_example() {
     let report = claimdesk::desk::stats::compute(
         now - Duration::days(14),
         now,
+        chrono_tz::UTC,
         None,
         &times,
         [3, 5, 2, 1],

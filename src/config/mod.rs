@@ -157,6 +157,7 @@ impl Settings {
             }
         }
         self.reports.digest_time().map_err(SettingsError::Invalid)?;
+        self.reports.zone().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {
             if !names.insert(m.name.as_str()) {

@@ -4,7 +4,7 @@
 //! ```toml
 //! [reports]
 //! digest_at = "mon 09:00"        # weekday (mon … sun) and local time; absent: no digest
-//! timezone = "Europe/Berlin"     # IANA zone of digest_at; UTC when absent
+//! timezone = "Europe/Berlin"     # IANA zone of digest_at and of stats' days; UTC when absent
 //! slack_channel = "C0123456789"  # absent: the Slack desk channel
 //! discord_channel = "3000…"      # absent: the Discord desk channel
 //! chart_dir = "/var/lib/claimdesk/charts"  # console charts; absent: the system temp dir
@@ -63,13 +63,21 @@ impl ReportsSettings {
             .ok_or_else(bad)?;
         let weekday = day.trim().parse::<Weekday>().map_err(|_| bad())?;
         let at = NaiveTime::parse_from_str(time.trim(), "%H:%M").map_err(|_| bad())?;
-        let tz = match self.timezone.as_deref().map(str::trim) {
-            None | Some("") => chrono_tz::UTC,
+        let tz = self.zone()?;
+        Ok(Some(DigestTime { weekday, at, tz }))
+    }
+
+    /// The reports' time zone (`timezone`; UTC when absent): where the digest's time and
+    /// `stats`' days (`today`, `YYYY-MM-DD..YYYY-MM-DD`, the chart's points) are read.
+    ///
+    /// Errors: `timezone` is not an IANA zone name.
+    pub fn zone(&self) -> Result<chrono_tz::Tz, String> {
+        match self.timezone.as_deref().map(str::trim) {
+            None | Some("") => Ok(chrono_tz::UTC),
             Some(z) => z
                 .parse::<chrono_tz::Tz>()
-                .map_err(|_| format!("reports.timezone `{z}` is not an IANA time zone"))?,
-        };
-        Ok(Some(DigestTime { weekday, at, tz }))
+                .map_err(|_| format!("reports.timezone `{z}` is not an IANA time zone")),
+        }
     }
 
     /// The digest's channel on `platform` (`slack`, `discord`), if configured.

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::domain::report::ChartData;
+use super::messages;
 
 /// The chart's width, pixels.
 pub const WIDTH: u32 = 960;
@@ -93,7 +94,7 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
             .unwrap_or_default()
     };
     let mut chart = ChartBuilder::on(&top)
-        .caption("Tickets opened and resolved per day", (FAMILY, 16))
+        .caption(messages::CHART_DAYS, (FAMILY, 16))
         .margin(12)
         .margin_right(28)
         .x_label_area_size(32)
@@ -104,7 +105,7 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
         .configure_mesh()
         .x_labels(n.min(10))
         .x_label_formatter(&label_of)
-        .y_desc("tickets")
+        .y_desc(messages::CHART_TICKETS)
         .label_style((FAMILY, 12))
         .draw()
         .map_err(err)?;
@@ -120,12 +121,12 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
     chart
         .draw_series(LineSeries::new(opened.clone(), OPENED.stroke_width(3)))
         .map_err(err)?
-        .label("opened")
+        .label(messages::CHART_OPENED)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], OPENED.stroke_width(3)));
     chart
         .draw_series(LineSeries::new(resolved.clone(), RESOLVED.stroke_width(3)))
         .map_err(err)?
-        .label("resolved")
+        .label(messages::CHART_RESOLVED)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RESOLVED.stroke_width(3)));
     chart
         .draw_series(
@@ -168,7 +169,7 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
         SegmentValue::Last => String::new(),
     };
     let mut hist = ChartBuilder::on(&bottom)
-        .caption("First response (business time)", (FAMILY, 16))
+        .caption(messages::CHART_FIRST_RESPONSE, (FAMILY, 16))
         .margin(12)
         .x_label_area_size(32)
         .y_label_area_size(44)
@@ -178,7 +179,7 @@ fn draw(data: &ChartData, pixels: &mut [u8]) -> Result<(), ChartError> {
         .disable_x_mesh()
         .x_labels(bars)
         .x_label_formatter(&bar_label)
-        .y_desc("tickets")
+        .y_desc(messages::CHART_TICKETS)
         .label_style((FAMILY, 12))
         .draw()
         .map_err(err)?;

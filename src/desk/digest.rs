@@ -102,7 +102,7 @@ impl Desk {
         let report = self.stats_at(&query, due).await?;
         let text = format!(
             "{}\n{}",
-            super::messages::digest_heading(&period),
+            super::messages::digest_heading(due.with_timezone(&t.tz).date_naive()),
             super::messages::stats_report(&report, None)
         );
         let mut tx = self.pool.begin().await?;

@@ -428,15 +428,26 @@ pub fn age(secs: f64) -> String {
     }
 }
 
-/// The name of an SLA metric (`sla_clocks.metric`) as people read it: `First response`,
+/// How people name an SLA metric, capitalised and not: (`First response`, `first
+/// response`), (`Next response`, …), (`Resolution`, …).
+fn metric_words(m: crate::domain::sla::Metric) -> (&'static str, &'static str) {
+    use crate::domain::sla::Metric;
+    match m {
+        Metric::FirstResponse => ("First response", "first response"),
+        Metric::NextResponse => ("Next response", "next response"),
+        Metric::Resolution => ("Resolution", "resolution"),
+    }
+}
+
+/// The name of an SLA metric (`sla_clocks.metric`) at the start of a line: `First response`,
 /// `Next response`, `Resolution` (`SLA` for anything else).
 pub fn metric_name(metric: &str) -> &'static str {
-    match metric {
-        "first_response" => "First response",
-        "next_response" => "Next response",
-        "resolution" => "Resolution",
-        _ => "SLA",
-    }
+    crate::domain::sla::Metric::parse(metric).map_or("SLA", |m| metric_words(m).0)
+}
+
+/// An SLA metric inside a sentence: `first response`, `next response`, `resolution`.
+pub fn sla_metric(m: crate::domain::sla::Metric) -> &'static str {
+    metric_words(m).1
 }
 
 /// An SLA clock as a card or queue shows it at `now`: `First response due in 23 min`, or once
@@ -708,11 +719,12 @@ pub fn unknown_department(name: &str, known: &[&str]) -> String {
 /// and a table per agent. `chart` says where the chart goes, if anywhere.
 pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> String {
     use crate::desk::stats::BACKLOG_BUCKETS;
-    let last = r.to - chrono::Duration::seconds(1);
+    let last = (r.to - chrono::Duration::seconds(1)).with_timezone(&r.zone);
     let mut out = format!(
-        "Stats {} – {}{}\n",
-        r.from.format("%Y-%m-%d %H:%M"),
-        last.format("%Y-%m-%d %H:%M UTC"),
+        "Stats {} – {} {}{}\n",
+        r.from.with_timezone(&r.zone).format("%Y-%m-%d %H:%M"),
+        last.format("%Y-%m-%d %H:%M"),
+        r.zone.name(),
         r.department
             .as_deref()
             .map(|d| format!(" · {d}"))
@@ -753,12 +765,9 @@ pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> Stri
                 } else {
                     0.0
                 };
-                format!(
-                    "{} {pct:.0}% ({}/{})",
-                    s.metric.replace('_', " "),
-                    s.hit,
-                    s.ended
-                )
+                let metric =
+                    crate::domain::sla::Metric::parse(&s.metric).map_or("SLA", sla_metric);
+                format!("{metric} {pct:.0}% ({}/{})", s.hit, s.ended)
             })
             .collect();
         out.push_str(&format!("SLA met: {}\n", rates.join(" · ")));
@@ -787,9 +796,111 @@ pub const STATS_CHART_POSTED: &str = "The chart follows in this channel.";
 /// Where `stats` says its chart goes (console).
 pub const STATS_CHART_FILE: &str = "The chart is written to a PNG file; its path follows.";
 
+/// The stats chart's words (`desk::chart`): the daily panel's caption, the first-response
+/// panel's caption, the y axis, and the two series.
+pub const CHART_DAYS: &str = "Tickets opened and resolved per day";
+/// See [`CHART_DAYS`].
+pub const CHART_FIRST_RESPONSE: &str = "First response (business time)";
+/// See [`CHART_DAYS`].
+pub const CHART_TICKETS: &str = "tickets";
+/// See [`CHART_DAYS`].
+pub const CHART_OPENED: &str = "opened";
+/// See [`CHART_DAYS`].
+pub const CHART_RESOLVED: &str = "resolved";
+
 /// Heading of the weekly digest.
-pub fn digest_heading(period: &str) -> String {
-    format!("Weekly digest ({period})")
+pub fn digest_heading(until: chrono::NaiveDate) -> String {
+    format!("Weekly digest: the 7 days to {}", until.format("%a %Y-%m-%d"))
+}
+
+
+/// The subject as an alert quotes it: at most 60 characters, made literal for a notice
+/// template (see [`literal`]; the notice escapes it for the platform).
+fn sla_subject(subject: &str) -> String {
+    let short: String = subject.chars().take(60).collect();
+    let more = if subject.chars().count() > 60 {
+        "…"
+    } else {
+        ""
+    };
+    literal(&format!("{short}{more}"))
+}
+
+/// `{mention:HANDLE}` for each of `handles`, space-separated.
+fn mentions(handles: &[String]) -> String {
+    handles
+        .iter()
+        .map(|h| format!("{{mention:{h}}}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The SLA warning (a `ChannelNotice` template, see [`notice`]): ticket `number` with
+/// `subject` (customer text) must meet `metric` by `due`, `left` from now; `whom` are the
+/// handles it names (the holder, else the department's admins).
+pub fn sla_warning(
+    number: &str,
+    subject: &str,
+    metric: crate::domain::sla::Metric,
+    due: chrono::DateTime<chrono::Utc>,
+    left: chrono::Duration,
+    whom: &[String],
+) -> String {
+    let mut parts = vec![format!(
+        "⏳ {number} “{}”: {} due in {} ({}).",
+        sla_subject(subject),
+        sla_metric(metric),
+        age(left.num_seconds() as f64),
+        timestamp(due),
+    )];
+    if !whom.is_empty() {
+        parts.push(mentions(whom));
+    }
+    parts.join(" ")
+}
+
+/// What a breach escalation did, for [`sla_breach`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreachEscalation {
+    /// Nothing (`sla.on_breach = "none"`).
+    None,
+    /// The department's admins (handles) are pinged (`ping_admins`).
+    Admins(Vec<String>),
+    /// The ticket was returned to the queue, taken from this holder (`return_to_queue`).
+    Returned(String),
+}
+
+/// The SLA breach alert (a `ChannelNotice` template): ticket `number` with `subject` missed
+/// `metric`, due at `due`; `whom` are named (the holder, else the admins), and the escalation
+/// says what else happened.
+pub fn sla_breach(
+    number: &str,
+    subject: &str,
+    metric: crate::domain::sla::Metric,
+    due: chrono::DateTime<chrono::Utc>,
+    whom: &[String],
+    escalation: &BreachEscalation,
+) -> String {
+    let mut parts = vec![format!(
+        "🚨 {number} “{}”: {} SLA breached (was due {}).",
+        sla_subject(subject),
+        sla_metric(metric),
+        timestamp(due),
+    )];
+    if !whom.is_empty() {
+        parts.push(mentions(whom));
+    }
+    match escalation {
+        BreachEscalation::None => {}
+        BreachEscalation::Admins(admins) if admins.is_empty() => {}
+        BreachEscalation::Admins(admins) => {
+            parts.push(format!("Escalated to {}.", mentions(admins)))
+        }
+        BreachEscalation::Returned(holder) => {
+            parts.push(format!("Returned to the queue (was @{}).", literal(holder)))
+        }
+    }
+    parts.join(" ")
 }
 
 #[cfg(test)]
@@ -877,108 +988,4 @@ mod tests {
         assert_eq!(n.text, "a {b {mention:ana");
         assert!(n.mentions.is_empty());
     }
-}
-
-/// How people name an SLA metric: `first response`, `next response`, `resolution`.
-pub fn sla_metric(m: crate::domain::sla::Metric) -> &'static str {
-    use crate::domain::sla::Metric;
-    match m {
-        Metric::FirstResponse => "first response",
-        Metric::NextResponse => "next response",
-        Metric::Resolution => "resolution",
-    }
-}
-
-/// A moment as the SLA alerts print it: `2026-12-02 14:05 UTC`.
-fn sla_moment(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// The subject as an alert quotes it: at most 60 characters, made literal for a notice
-/// template (see [`literal`]; the notice escapes it for the platform).
-fn sla_subject(subject: &str) -> String {
-    let short: String = subject.chars().take(60).collect();
-    let more = if subject.chars().count() > 60 {
-        "…"
-    } else {
-        ""
-    };
-    literal(&format!("{short}{more}"))
-}
-
-/// `{mention:HANDLE}` for each of `handles`, space-separated.
-fn mentions(handles: &[String]) -> String {
-    handles
-        .iter()
-        .map(|h| format!("{{mention:{h}}}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The SLA warning (a `ChannelNotice` template, see [`notice`]): ticket `number` with
-/// `subject` (customer text) must meet `metric` by `due`, `left` from now; `whom` are the
-/// handles it names (the holder, else the department's admins).
-pub fn sla_warning(
-    number: &str,
-    subject: &str,
-    metric: crate::domain::sla::Metric,
-    due: chrono::DateTime<chrono::Utc>,
-    left: chrono::Duration,
-    whom: &[String],
-) -> String {
-    let mut parts = vec![format!(
-        "⏳ {number} “{}”: {} due in {} ({}).",
-        sla_subject(subject),
-        sla_metric(metric),
-        age(left.num_seconds() as f64),
-        sla_moment(due),
-    )];
-    if !whom.is_empty() {
-        parts.push(mentions(whom));
-    }
-    parts.join(" ")
-}
-
-/// What a breach escalation did, for [`sla_breach`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BreachEscalation {
-    /// Nothing (`sla.on_breach = "none"`).
-    None,
-    /// The department's admins (handles) are pinged (`ping_admins`).
-    Admins(Vec<String>),
-    /// The ticket was returned to the queue, taken from this holder (`return_to_queue`).
-    Returned(String),
-}
-
-/// The SLA breach alert (a `ChannelNotice` template): ticket `number` with `subject` missed
-/// `metric`, due at `due`; `whom` are named (the holder, else the admins), and the escalation
-/// says what else happened.
-pub fn sla_breach(
-    number: &str,
-    subject: &str,
-    metric: crate::domain::sla::Metric,
-    due: chrono::DateTime<chrono::Utc>,
-    whom: &[String],
-    escalation: &BreachEscalation,
-) -> String {
-    let mut parts = vec![format!(
-        "🚨 {number} “{}”: {} SLA breached (was due {}).",
-        sla_subject(subject),
-        sla_metric(metric),
-        sla_moment(due),
-    )];
-    if !whom.is_empty() {
-        parts.push(mentions(whom));
-    }
-    match escalation {
-        BreachEscalation::None => {}
-        BreachEscalation::Admins(admins) if admins.is_empty() => {}
-        BreachEscalation::Admins(admins) => {
-            parts.push(format!("Escalated to {}.", mentions(admins)))
-        }
-        BreachEscalation::Returned(holder) => {
-            parts.push(format!("Returned to the queue (was @{}).", literal(holder)))
-        }
-    }
-    parts.join(" ")
 }

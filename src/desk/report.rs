@@ -301,11 +301,15 @@ pub fn row(line: TicketLine, hours: &mut impl WorkingTime, now: DateTime<Utc>) -
     }
 }
 
-/// `cell` made safe for spreadsheets: one starting with `=`, `+`, `-`, `@`, a tab or a
-/// carriage return gets a leading `'` so it is read as text, not a formula.
+/// `cell` made safe for spreadsheets (OWASP "CSV injection"): one whose first character
+/// after any spaces is `=`, `+`, `-`, `@`, a tab, a carriage return or a line feed, or the
+/// full-width `＝ ＋ － ＠` some locales also read as formula signs, gets a leading `'` so it
+/// is read as text, not a formula.
 pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+    match cell.trim_start_matches(' ').chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n' | '＝' | '＋' | '－' | '＠') => {
+            format!("'{cell}").into()
+        }
         _ => cell.into(),
     }
 }
@@ -484,6 +488,10 @@ mod tests {
             ("@SUM(A1)", "'@SUM(A1)"),
             ("\tx", "'\tx"),
             ("\rx", "'\rx"),
+            ("\nx", "'\nx"),
+            ("  =1+1", "'  =1+1"),
+            ("＝1+1", "'＝1+1"),
+            ("＠SUM(A1)", "'＠SUM(A1)"),
             ("Invoice = wrong", "Invoice = wrong"),
             ("", ""),
         ] {

@@ -14,6 +14,10 @@
 //! restart therefore sends none twice and loses none. `crate::app` runs the scheduler that
 //! calls it (see [`Desk::sla_scheduler`]).
 //!
+//! When the `[sla]` settings change (a policy's goals, working hours, holidays), the clocks
+//! of the tickets not done are re-stamped once at the scheduler's start
+//! ([`Desk::sla_restamp`]), so cards, queues and alerts follow the new settings at once.
+//!
 //! With `sla.enabled = false` nothing here reads or writes anything.
 
 use std::collections::HashMap;
@@ -38,6 +42,13 @@ use super::{Desk, DeskError, Sink};
 
 /// Due tickets handled per transaction by [`Desk::sla_tick`].
 const TICK_BATCH: i64 = 200;
+
+/// Tickets re-stamped per transaction by [`Desk::sla_restamp`].
+const RESTAMP_BATCH: i64 = 500;
+
+/// The `scheduled_runs` job recording the fingerprint of the `[sla]` settings the open
+/// clocks were last stamped with (see [`Desk::sla_restamp`]).
+pub const SETTINGS_JOB: &str = "sla_settings";
 
 /// The scheduler wakes at least this often even when nothing is due (a safety net for a
 /// lost notification or a clock that jumped).
@@ -343,6 +354,70 @@ impl Desk {
         Ok(released.is_ok())
     }
 
+    /// A fingerprint of the `[sla]` settings (policies, working hours, holidays, warning
+    /// share): 16 hex digits of the SHA-256 of their JSON form (deterministic: the maps in
+    /// it are ordered).
+    fn sla_fingerprint(&self) -> String {
+        use sha2::Digest;
+        let text = serde_json::to_string(&*self.sla).unwrap_or_default();
+        hex::encode(&sha2::Sha256::digest(text.as_bytes())[..8])
+    }
+
+    /// Re-stamps the clocks of every ticket not done when the `[sla]` settings changed since
+    /// they were last stamped: each gets `PolicyChanged` at `now` (goals re-targeted to the
+    /// policy that now applies, time already counted kept, clocks no policy measures any
+    /// more dropped) and its due, warning and next moments recomputed under the current
+    /// working hours, [`RESTAMP_BATCH`] tickets per transaction. The settings' fingerprint
+    /// is then recorded (`scheduled_runs`), so a start without a change costs one query.
+    /// Returns how many tickets were re-stamped (0 when nothing changed or SLA is off).
+    ///
+    /// Errors: the database's (batches committed before stay; the next start finishes).
+    pub async fn sla_restamp(&self, now: DateTime<Utc>) -> Result<usize, DeskError> {
+        if !self.sla.enabled {
+            return Ok(0);
+        }
+        let fingerprint = self.sla_fingerprint();
+        {
+            let mut conn = self.pool.acquire().await?;
+            let last = store::scheduled_runs::last_period(&mut conn, SETTINGS_JOB).await?;
+            if last.as_deref() == Some(fingerprint.as_str()) {
+                return Ok(0);
+            }
+        }
+        let mut done = 0;
+        let mut after = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let ids = store::sla::unmet_ticket_ids(&mut tx, after, RESTAMP_BATCH).await?;
+            let Some(&last) = ids.last() else {
+                break;
+            };
+            after = last;
+            let tickets = store::tickets::by_ids(&mut tx, &ids).await?;
+            let mut all = store::sla::load_many(&mut tx, &ids).await?;
+            let mut rows = Vec::with_capacity(tickets.len());
+            for t in &tickets {
+                let policy = self.sla.policy_for(&t.department, t.priority);
+                let cal = self.sla.calendar_for(&t.department);
+                let mut clocks = all.remove(&t.id).unwrap_or_default();
+                clocks.apply(policy.as_ref(), &cal, &Event::PolicyChanged { at: now });
+                let clocks = stored_precision(clocks);
+                rows.push(row_of(
+                    t.id,
+                    &clocks,
+                    &cal,
+                    self.warn_share(policy.as_ref()),
+                ));
+            }
+            store::sla::save_many(&mut tx, &rows).await?;
+            tx.commit().await?;
+            done += rows.len();
+        }
+        let mut conn = self.pool.acquire().await?;
+        store::scheduled_runs::claim(&mut conn, SETTINGS_JOB, &fingerprint).await?;
+        Ok(done)
+    }
+
     /// The SLA scheduler: sleeps until the earliest pending SLA moment
     /// ([`store::sla::earliest`]), at most [`SCHEDULER_MAX_SLEEP`], waking early when a
     /// ticket's moment becomes earlier (`NOTIFY` on [`store::sla::CHANNEL`]), and runs
@@ -351,6 +426,12 @@ impl Desk {
     pub async fn sla_scheduler(self) {
         if !self.sla.enabled {
             return;
+        }
+        // Clocks stamped under other settings (a changed policy, hours or holidays) first.
+        match self.sla_restamp(self.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tickets = n, "SLA settings changed: open clocks re-stamped"),
+            Err(e) => tracing::error!(error = %e, "re-stamping SLA clocks after a settings change"),
         }
         let mut listener = None;
         loop {

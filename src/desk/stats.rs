@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 pub use crate::domain::report::{ChartData, Range, MAX_RANGE_DAYS};
 
@@ -101,6 +102,9 @@ pub struct Report {
     pub from: DateTime<Utc>,
     /// End of the range (excluded).
     pub to: DateTime<Utc>,
+    /// The zone whose local days the range and the chart's points are (`[reports]
+    /// timezone`).
+    pub zone: Tz,
     /// The department asked for, if any.
     pub department: Option<String>,
     /// Tickets opened in the range (`tickets.opened_at`; merged ones not counted).
@@ -126,12 +130,14 @@ pub struct Report {
 pub type BusinessTime<'a> = dyn Fn(&str, DateTime<Utc>, DateTime<Utc>) -> Duration + 'a;
 
 /// The figures from the rows: `rows` are the tickets opened or resolved in `[from, to)`,
-/// `business(department, a, b)` the working time between two instants in that department.
+/// `business(department, a, b)` the working time between two instants in that department,
+/// the chart's points local days in `zone`.
 /// Pure: the tests check it against figures computed by hand.
 #[allow(clippy::too_many_arguments)]
 pub fn compute(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    zone: Tz,
     department: Option<String>,
     rows: &[store::stats::TicketTimes],
     backlog: [i64; 4],
@@ -144,14 +150,14 @@ pub fn compute(
     let mut resolution = Vec::new();
     let (mut opened, mut resolved) = (0, 0);
     let mut agents: BTreeMap<String, (i64, Vec<Duration>, i64)> = BTreeMap::new();
-    let first_day = from.date_naive();
-    let last_day = (to - Duration::nanoseconds(1)).date_naive().max(first_day);
+    let day_of = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
+    let first_day = day_of(from);
+    let last_day = day_of(to - Duration::nanoseconds(1)).max(first_day);
     let n_days = usize::try_from((last_day - first_day).num_days() + 1).unwrap_or(1);
     let mut days: Vec<(NaiveDate, i64, i64)> = (0..n_days)
         .map(|i| (first_day + Duration::days(i as i64), 0, 0))
         .collect();
-    let day_index =
-        |t: DateTime<Utc>| usize::try_from((t.date_naive() - first_day).num_days()).ok();
+    let day_index = |t: DateTime<Utc>| usize::try_from((day_of(t) - first_day).num_days()).ok();
     let mut bars = [0i64; 6];
     for r in rows {
         if in_range(r.opened_at) {
@@ -199,6 +205,7 @@ pub fn compute(
     Report {
         from,
         to,
+        zone,
         department,
         opened,
         resolved,
@@ -262,10 +269,13 @@ impl Desk {
         query: &StatsQuery,
         now: DateTime<Utc>,
     ) -> Result<Report, DeskError> {
-        let (from, to) = query.range.bounds(now);
+        let zone = self.reports.zone().unwrap_or(chrono_tz::UTC);
+        let (from, to) = query.range.bounds(now, zone);
         let department = query.department.as_deref().map(str::trim);
         if let Some(d) = department {
-            if !self.departments.is_empty() && !self.departments.contains_key(d) {
+            // Only a configured department is echoed back (in the answer and the chart's
+            // title): typed text never reaches the channel.
+            if !self.departments.contains_key(d) {
                 let mut known: Vec<&str> = self.departments.keys().map(String::as_str).collect();
                 known.sort();
                 return Err(DeskError::BadInput(super::messages::unknown_department(
@@ -288,6 +298,7 @@ impl Desk {
         Ok(compute(
             from,
             to,
+            zone,
             department.map(str::to_string),
             &rows,
             backlog,
@@ -337,15 +348,67 @@ mod tests {
         assert_eq!(Range::parse("2026-12-02..2026-11-01"), None);
         assert_eq!(Range::parse("billing"), None);
         let r = Range::parse("2026-11-01..2026-11-30").unwrap();
-        let (a, b) = r.bounds(now);
+        let utc = chrono_tz::UTC;
+        let (a, b) = r.bounds(now, utc);
         assert_eq!(a.to_rfc3339(), "2026-11-01T00:00:00+00:00");
         assert_eq!(b.to_rfc3339(), "2026-12-01T00:00:00+00:00");
-        let (a, b) = Range::Today.bounds(now);
+        let (a, b) = Range::Today.bounds(now, utc);
         assert_eq!(
             (a.to_rfc3339().as_str(), b),
             ("2026-12-02T00:00:00+00:00", now)
         );
-        assert_eq!(Range::Days(7).bounds(now).0, now - Duration::days(7));
+        assert_eq!(Range::Days(7).bounds(now, utc).0, now - Duration::days(7));
+    }
+
+    #[test]
+    fn days_are_local_days_of_the_reports_zone() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // 00:30 in Berlin (23:30 UTC the day before): "today" is the last half hour.
+        let now = at("2026-12-01T23:30:00Z");
+        assert_eq!(
+            Range::Today.bounds(now, berlin),
+            (at("2026-11-30T23:00:00Z"), now)
+        );
+        // A range over the October DST change: the 25th has 25 hours.
+        let r = Range::parse("2026-10-25..2026-10-25").unwrap();
+        assert_eq!(
+            r.bounds(now, berlin),
+            (at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z"))
+        );
+        // Where midnight is skipped (Santiago, 2026-09-06 00:00 -> 01:00), the day starts
+        // after the gap.
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let r = Range::parse("2026-09-06..2026-09-06").unwrap();
+        assert_eq!(r.bounds(now, santiago).0, at("2026-09-06T04:00:00Z"));
+        // The chart's points are Berlin days: a ticket opened at 23:30 UTC on the 30th
+        // counts on December 1st.
+        let row = store::stats::TicketTimes {
+            department: "support".into(),
+            opened_at: at("2026-11-30T23:30:00Z"),
+            first_response_at: None,
+            resolved_at: None,
+            assignee: None,
+        };
+        let (from, to) = Range::parse("2026-11-30..2026-12-01")
+            .unwrap()
+            .bounds(now, berlin);
+        let report = compute(
+            from,
+            to,
+            berlin,
+            None,
+            &[row],
+            [0; 4],
+            &[],
+            Vec::new(),
+            &|_: &str, a, b| b - a,
+        );
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            report.chart.days,
+            vec![(day("2026-11-30"), 0, 0), (day("2026-12-01"), 1, 0)]
+        );
     }
 
     #[test]

@@ -2,21 +2,23 @@
 //! the data a chart is drawn from (carried by an outbox row, so the chart is drawn at
 //! delivery and a retry draws the same picture).
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// Longest range `stats` covers, days (a chart of one point per day stays readable).
 pub const MAX_RANGE_DAYS: i64 = 366;
 
 /// The range typed after `stats`: `today`, `Nd` (the last N days, 1 ≤ N ≤ 366) or
-/// `YYYY-MM-DD..YYYY-MM-DD` (both days included). Days are UTC days.
+/// `YYYY-MM-DD..YYYY-MM-DD` (both days included). Days are local days of the reports' time
+/// zone (`[reports] timezone`, UTC when unset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Range {
-    /// Since midnight UTC today.
+    /// Since local midnight today.
     Today,
     /// The last N days up to now (`7d`: now minus 7 × 24 h to now).
     Days(u32),
-    /// From the first day's midnight UTC to the end of the second day.
+    /// From the first day's local midnight to the end of the second day.
     Between(NaiveDate, NaiveDate),
 }
 
@@ -48,15 +50,31 @@ impl Range {
             .then_some(Range::Between(a, b))
     }
 
-    /// The instants `[from, to)` the range covers at `now`.
-    pub fn bounds(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-        let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    /// The instants `[from, to)` the range covers at `now`, days being local days in `tz`
+    /// (a 23- or 25-hour day on a DST change counts as it is).
+    pub fn bounds(&self, now: DateTime<Utc>, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
         match *self {
-            Range::Today => (midnight(now.date_naive()), now),
+            Range::Today => (local_midnight(tz, now.with_timezone(&tz).date_naive()), now),
             Range::Days(n) => (now - Duration::days(i64::from(n)), now),
-            Range::Between(a, b) => (midnight(a), midnight(b) + Duration::days(1)),
+            Range::Between(a, b) => (
+                local_midnight(tz, a),
+                local_midnight(tz, b + Duration::days(1)),
+            ),
         }
     }
+}
+
+/// The first instant of local day `day` in `tz`: its midnight, or, where a DST change skips
+/// midnight, the first instant after the gap.
+pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let start = day.and_time(chrono::NaiveTime::MIN);
+    (0..=4)
+        .find_map(|h| {
+            tz.from_local_datetime(&(start + Duration::minutes(30 * h)))
+                .earliest()
+        })
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|| start.and_utc())
 }
 
 /// What the chart shows; small, so an outbox row can carry it and the chart is drawn at
@@ -65,7 +83,7 @@ impl Range {
 pub struct ChartData {
     /// Headline, e.g. `claimdesk · 2026-11-24 – 2026-12-01 · support`.
     pub title: String,
-    /// One point per UTC day of the range: (day, opened, resolved).
+    /// One point per local day of the range: (day, opened, resolved).
     pub days: Vec<(NaiveDate, i64, i64)>,
     /// First-response histogram: (bar label, tickets), `desk::stats::FIRST_RESPONSE_BARS` in order.
     pub first_response: Vec<(String, i64)>,

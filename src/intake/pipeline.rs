@@ -159,7 +159,10 @@ async fn prepare(batch: Vec<RawMessage>, now: DateTime<Utc>) -> anyhow::Result<V
             let parsed: Vec<Fetched> = batch
                 .into_iter()
                 .map(|m| {
-                    let at = m.internal_date.unwrap_or(now);
+                    // INTERNALDATE is the server's (or, for mail copied or APPENDed in, the
+                    // copier's) word: one in the future would start SLA clocks that have
+                    // not begun, so it counts as now.
+                    let at = m.internal_date.map_or(now, |d| d.min(now));
                     Fetched::new(m.uid, m.bytes, m.size).received(at)
                 })
                 .collect();

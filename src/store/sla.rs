@@ -32,8 +32,7 @@ pub struct ClockRow {
 pub struct TicketClocks {
     /// `tickets.id`.
     pub ticket_id: i64,
-    /// Its clocks (at most one per metric). Rows of metrics not named stay as they are:
-    /// the domain never drops a clock.
+    /// All its clocks (at most one per metric): rows of metrics not named are deleted.
     pub clocks: Vec<ClockRow>,
     /// The earliest warning or breach not yet alerted (`Clocks::next_moment`), stored in
     /// `tickets.sla_next_at`; `None`: nothing pending.
@@ -76,8 +75,10 @@ fn from_row(r: Row) -> Result<(i64, Clock), sqlx::Error> {
     ))
 }
 
-/// The clocks of each of `ticket_ids` (one query). Tickets without clocks are absent from
-/// the map; clocks come in the order of [`Metric::ALL`].
+/// The clocks of each of `ticket_ids`, for a caller that will change them: the tickets' rows
+/// are locked (`FOR UPDATE`, held to the end of the caller's transaction) and the clocks
+/// read in one query. Tickets without clocks are absent from the map; clocks come in the
+/// order of [`Metric::ALL`].
 ///
 /// Errors: the database's, or a stored metric this build does not know
 /// ([`sqlx::Error::Decode`]).
@@ -89,6 +90,14 @@ pub async fn load_many(
     if ticket_ids.is_empty() {
         return Ok(out);
     }
+    // The caller reads, changes and writes back these clocks in its transaction: lock the
+    // tickets first (in id order, so two writers never wait on each other crosswise), so the
+    // scheduler (`due_tickets`, `FOR UPDATE SKIP LOCKED`) cannot mark an alert on them in
+    // between, and a writer never saves clocks another has changed since it read them.
+    sqlx::query("SELECT 1 FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ticket_ids)
+        .execute(&mut *conn)
+        .await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT s.ticket_id, s.metric, s.goal_secs, s.business, s.started_at, s.consumed_secs,
                 s.running_since, s.met_at, s.warned_at, s.breached_at, s.breaches
@@ -105,6 +114,28 @@ pub async fn load_many(
         c.0.sort_by_key(|c| c.metric);
     }
     Ok(out)
+}
+
+/// Up to `limit` tickets not done (open, claimed, in progress, waiting, pending assignment)
+/// with an unmet clock and an id above `after`, ascending: the pages of a walk over every
+/// running SLA.
+///
+/// Errors: the database's.
+pub async fn unmet_ticket_ids(
+    conn: &mut PgConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT c.ticket_id FROM sla_clocks c JOIN tickets t ON t.id = c.ticket_id
+         WHERE c.ticket_id > $1 AND c.met_at IS NULL
+           AND t.status IN ('open', 'claimed', 'in_progress', 'waiting', 'pending_assignment')
+         ORDER BY c.ticket_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 /// The query of [`open_clocks`] (also shown by `store::report::explain`).
@@ -155,9 +186,11 @@ pub fn open_clocks(
 }
 
 /// Stores the clocks and the next moment of each ticket of `tickets` (at most one entry per
-/// ticket): clock rows are upserted by `(ticket_id, metric)`, `tickets.sla_next_at` set, and
-/// when any ticket's next moment became earlier (or appeared) the scheduler is woken
-/// (`NOTIFY` [`CHANNEL`], delivered at commit). Three statements at most.
+/// ticket, with all its clocks): rows of metrics a ticket no longer has are deleted (a policy
+/// change can drop a clock), the others upserted by `(ticket_id, metric)`,
+/// `tickets.sla_next_at` set, and when any ticket's next moment became earlier (or appeared)
+/// the scheduler is woken (`NOTIFY` [`CHANNEL`], delivered at commit). Four statements at
+/// most.
 ///
 /// Errors: the database's (e.g. a goal of zero seconds violates `goal_secs > 0`).
 pub async fn save_many(
@@ -171,6 +204,22 @@ pub async fn save_many(
         .iter()
         .flat_map(|t| t.clocks.iter().map(move |c| (t.ticket_id, c)))
         .collect();
+    {
+        let of: Vec<i64> = tickets.iter().map(|t| t.ticket_id).collect();
+        let kept_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let kept_metrics: Vec<&str> = rows.iter().map(|r| r.1.clock.metric.as_str()).collect();
+        sqlx::query(
+            "DELETE FROM sla_clocks c USING unnest($1::bigint[]) AS t(id)
+             WHERE c.ticket_id = t.id
+               AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS k(id, metric)
+                               WHERE k.id = c.ticket_id AND k.metric = c.metric)",
+        )
+        .bind(&of)
+        .bind(&kept_ids)
+        .bind(&kept_metrics)
+        .execute(&mut *conn)
+        .await?;
+    }
     if !rows.is_empty() {
         let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let metrics: Vec<&str> = rows.iter().map(|r| r.1.clock.metric.as_str()).collect();

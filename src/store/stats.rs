@@ -96,7 +96,10 @@ pub async fn open_by_agent(
 }
 
 /// Per SLA metric, `(metric, met without a breach, ended)` over the clocks that ended in
-/// `[from, to)`: met in it, or breached in it and still unmet. Metrics with no such clock
+/// `[from, to)`: met in it, or breached in it and still unmet. A clock row holds a ticket's
+/// latest cycle (for next response, the cycle since the last customer message), so a hit is
+/// a cycle met with no breach of its own, whatever earlier cycles did. Merged tickets (whose
+/// clocks the merge closed) are left out, as in [`ticket_times`]. Metrics with no such clock
 /// are absent.
 ///
 /// Errors: the database's.
@@ -107,13 +110,14 @@ pub async fn sla_rates(
     department: Option<&str>,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT c.metric, count(*) FILTER (WHERE c.met_at IS NOT NULL AND c.breaches = 0),
+        "SELECT c.metric, count(*) FILTER (WHERE c.met_at IS NOT NULL AND c.breached_at IS NULL),
                 count(*)
          FROM sla_clocks c
          WHERE ((c.met_at >= $1 AND c.met_at < $2)
                 OR (c.met_at IS NULL AND c.breached_at >= $1 AND c.breached_at < $2))
-           AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM tickets t
-                                            WHERE t.id = c.ticket_id AND t.department = $3))
+           AND EXISTS (SELECT 1 FROM tickets t
+                       WHERE t.id = c.ticket_id AND t.merged_into IS NULL
+                         AND ($3::text IS NULL OR t.department = $3))
          GROUP BY c.metric ORDER BY c.metric",
     )
     .bind(from)
