@@ -7,8 +7,8 @@
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::domain::report::ChartData;
 use super::messages;
+use crate::domain::report::ChartData;
 
 /// The chart's width, pixels.
 pub const WIDTH: u32 = 960;

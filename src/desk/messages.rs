@@ -765,8 +765,7 @@ pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> Stri
                 } else {
                     0.0
                 };
-                let metric =
-                    crate::domain::sla::Metric::parse(&s.metric).map_or("SLA", sla_metric);
+                let metric = crate::domain::sla::Metric::parse(&s.metric).map_or("SLA", sla_metric);
                 format!("{metric} {pct:.0}% ({}/{})", s.hit, s.ended)
             })
             .collect();
@@ -810,9 +809,11 @@ pub const CHART_RESOLVED: &str = "resolved";
 
 /// Heading of the weekly digest.
 pub fn digest_heading(until: chrono::NaiveDate) -> String {
-    format!("Weekly digest: the 7 days to {}", until.format("%a %Y-%m-%d"))
+    format!(
+        "Weekly digest: the 7 days to {}",
+        until.format("%a %Y-%m-%d")
+    )
 }
-
 
 /// The subject as an alert quotes it: at most 60 characters, made literal for a notice
 /// template (see [`literal`]; the notice escapes it for the platform).
