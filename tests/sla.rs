@@ -492,7 +492,7 @@ async fn a_tick_passes_over_a_ticket_whose_clocks_a_writer_holds() {
     let held = claimdesk::store::sla::load_many(&mut writer, &[id])
         .await
         .expect("load");
-    assert_eq!(held.get(&id).map(|c| c.0.len()), Some(2), "{held:?}");
+    assert_eq!(held.get(&id).map(|c| c.0.len()), Some(1), "{held:?}");
 
     // ... so the warning due meanwhile waits for it.
     assert_eq!(e.tick(&desk, min(45)).await, 0);

@@ -364,11 +364,11 @@ mod tests {
     fn days_are_local_days_of_the_reports_zone() {
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        // 00:30 in Berlin (23:30 UTC the day before): "today" is the last half hour.
+        // 00:30 on the 2nd in Berlin (23:30 UTC on the 1st): "today" is the last half hour.
         let now = at("2026-12-01T23:30:00Z");
         assert_eq!(
             Range::Today.bounds(now, berlin),
-            (at("2026-11-30T23:00:00Z"), now)
+            (at("2026-12-01T23:00:00Z"), now)
         );
         // A range over the October DST change: the 25th has 25 hours.
         let r = Range::parse("2026-10-25..2026-10-25").unwrap();
