@@ -39,38 +39,48 @@ pub struct TicketClocks {
     pub next_at: Option<DateTime<Utc>>,
 }
 
-type Row = (
-    i64,
-    String,
-    i64,
-    bool,
-    DateTime<Utc>,
-    i64,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i32,
-);
+/// One `sla_clocks` row as read (the columns of [`load_many`] and [`open_clocks`]).
+#[derive(sqlx::FromRow)]
+struct Record {
+    ticket_id: i64,
+    metric: String,
+    goal_secs: i64,
+    business: bool,
+    started_at: DateTime<Utc>,
+    consumed_secs: i64,
+    running_since: Option<DateTime<Utc>>,
+    met_at: Option<DateTime<Utc>>,
+    warned_at: Option<DateTime<Utc>>,
+    breached_at: Option<DateTime<Utc>>,
+    breaches: i32,
+}
 
-fn from_row(r: Row) -> Result<(i64, Clock), sqlx::Error> {
-    let metric = Metric::parse(&r.1)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown SLA metric `{}`", r.1).into()))?;
+/// A [`Record`] with its ticket's department ([`open_clocks`]).
+#[derive(sqlx::FromRow)]
+struct OpenRecord {
+    #[sqlx(flatten)]
+    clock: Record,
+    department: String,
+}
+
+fn from_row(r: Record) -> Result<(i64, Clock), sqlx::Error> {
+    let metric = Metric::parse(&r.metric)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown SLA metric `{}`", r.metric).into()))?;
     Ok((
-        r.0,
+        r.ticket_id,
         Clock {
             metric,
             goal: Goal {
-                within: Duration::seconds(r.2),
-                business: r.3,
+                within: Duration::seconds(r.goal_secs),
+                business: r.business,
             },
-            started_at: r.4,
-            consumed: Duration::seconds(r.5),
-            running_since: r.6,
-            met_at: r.7,
-            warned_at: r.8,
-            breached_at: r.9,
-            breaches: r.10,
+            started_at: r.started_at,
+            consumed: Duration::seconds(r.consumed_secs),
+            running_since: r.running_since,
+            met_at: r.met_at,
+            warned_at: r.warned_at,
+            breached_at: r.breached_at,
+            breaches: r.breaches,
         },
     ))
 }
@@ -98,7 +108,7 @@ pub async fn load_many(
         .bind(ticket_ids)
         .execute(&mut *conn)
         .await?;
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Record> = sqlx::query_as(
         "SELECT s.ticket_id, s.metric, s.goal_secs, s.business, s.started_at, s.consumed_secs,
                 s.running_since, s.met_at, s.warned_at, s.breached_at, s.breaches
          FROM sla_clocks s JOIN unnest($1::bigint[]) AS x(id) ON s.ticket_id = x.id",
@@ -161,26 +171,12 @@ pub fn open_clocks(
     conn: &mut PgConnection,
 ) -> futures::stream::BoxStream<'_, Result<(i64, String, Clock), sqlx::Error>> {
     use futures::StreamExt;
-    type OpenRow = (
-        i64,
-        String,
-        i64,
-        bool,
-        DateTime<Utc>,
-        i64,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-        i32,
-        String,
-    );
-    sqlx::query_as::<_, OpenRow>(OPEN_CLOCKS)
+    sqlx::query_as::<_, OpenRecord>(OPEN_CLOCKS)
         .fetch(conn)
         .map(|r| {
-            let (a, b, c, d, e, f, g, h, i, j, k, department) = r?;
-            let (id, clock) = from_row((a, b, c, d, e, f, g, h, i, j, k))?;
-            Ok((id, department, clock))
+            let r = r?;
+            let (id, clock) = from_row(r.clock)?;
+            Ok((id, r.department, clock))
         })
         .boxed()
 }

@@ -37,27 +37,7 @@ impl DiscordChat {
         dedupe_key: &str,
     ) -> Result<Option<String>, ChatError> {
         let (thread, created) = self.thread_of(post, number).await?;
-        let nonce: String = dedupe_key.chars().take(NONCE_MAX).collect();
-        let payload = serde_json::json!({
-            "attachments": [{"id": 0, "filename": file.name}],
-            "nonce": nonce,
-            "enforce_nonce": true,
-            "allowed_mentions": allowed_mentions_json(&[]),
-        });
-        let multipart = Multipart {
-            upload: MultipartUpload::Attachments(vec![CreateAttachment::bytes(
-                file.data.to_vec(),
-                file.name,
-            )]),
-            fields: Vec::new(),
-            payload_json: Some(payload.to_string()),
-        };
-        let req = Request::new(
-            Route::ChannelMessages { channel_id: thread },
-            LightMethod::Post,
-        )
-        .multipart(Some(multipart));
-        self.send(req).await?;
+        self.post_file(thread, file, None, dedupe_key).await?;
         Ok(created)
     }
 
@@ -78,6 +58,23 @@ impl DiscordChat {
             .filter(|c| *c != 0)
             .map(serenity::all::ChannelId::new)
             .unwrap_or_else(|| self.channel_for(None));
+        self.post_file(channel_id, file, comment, dedupe_key).await
+    }
+
+    /// Creates a message in `channel_id` (a channel or thread) with `file` as its one
+    /// attachment (multipart, `POST /channels/{id}/messages`,
+    /// discord.com/developers/docs/resources/message#create-message), `comment` as its
+    /// content when given (cut to the content limit), no mentions allowed, and `dedupe_key`
+    /// (cut to [`NONCE_MAX`]) as an enforced `nonce`, so a retry does not post it twice.
+    ///
+    /// Errors: the request fails.
+    async fn post_file(
+        &self,
+        channel_id: serenity::all::ChannelId,
+        file: &UploadFile<'_>,
+        comment: Option<&str>,
+        dedupe_key: &str,
+    ) -> Result<(), ChatError> {
         let nonce: String = dedupe_key.chars().take(NONCE_MAX).collect();
         let mut payload = serde_json::json!({
             "attachments": [{"id": 0, "filename": file.name}],

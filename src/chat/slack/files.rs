@@ -34,38 +34,11 @@ impl SlackChat {
         post: &ChatPost,
         file: &UploadFile<'_>,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
-        let target = session
-            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
-                file.name.to_string(),
-                file.data.len(),
-            ))
-            .await
-            .map_err(classify)?;
-        session
-            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
-                target.upload_url,
-                file.data.to_vec(),
-                file.content_type.to_string(),
-            ))
-            .await
-            .map_err(classify)?;
         let thread = post
             .thread_ref
             .clone()
             .unwrap_or_else(|| post.message_ref.clone());
-        let done =
-            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
-                target.file_id,
-            )
-            .with_title(file.name.to_string())])
-            .with_channel_id(post.channel.clone().into())
-            .with_thread_ts(thread.into());
-        session
-            .files_complete_upload_external(&done)
-            .await
-            .map_err(classify)?;
-        Ok(())
+        self.upload(file, &post.channel, Some(thread), None).await
     }
 
     /// Uploads `file` and shares it in `channel` (the desk channel when `None`), with
@@ -77,6 +50,26 @@ impl SlackChat {
         &self,
         channel: Option<&str>,
         file: &UploadFile<'_>,
+        comment: Option<&str>,
+    ) -> Result<(), ChatError> {
+        let channel = channel
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| self.channels.default_channel())
+            .to_string();
+        self.upload(file, &channel, None, comment).await
+    }
+
+    /// The external upload (api.slack.com/messaging/files#uploading_files):
+    /// `files.getUploadURLExternal`, the bytes to the URL it gives, then
+    /// `files.completeUploadExternal` sharing the file in `channel`, in the thread `thread`
+    /// when given, with `comment` (at most 3,000 characters) as its message when given.
+    ///
+    /// Errors: any of the three calls fails (rate limits as [`ChatError::RateLimited`]).
+    async fn upload(
+        &self,
+        file: &UploadFile<'_>,
+        channel: &str,
+        thread: Option<String>,
         comment: Option<&str>,
     ) -> Result<(), ChatError> {
         let session = self.client.open_session(&self.token);
@@ -95,15 +88,15 @@ impl SlackChat {
             ))
             .await
             .map_err(classify)?;
-        let channel = channel
-            .filter(|c| !c.trim().is_empty())
-            .unwrap_or_else(|| self.channels.default_channel());
         let mut done =
             SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
                 target.file_id,
             )
             .with_title(file.name.to_string())])
             .with_channel_id(channel.to_string().into());
+        if let Some(t) = thread {
+            done = done.with_thread_ts(t.into());
+        }
         if let Some(c) = comment {
             done = done.with_initial_comment(crate::desk::query::truncate(c, 3000));
         }
