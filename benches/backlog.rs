@@ -54,18 +54,7 @@ const TABLES: [&str; 15] = [
 ];
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
-    // and a benchmark is not a test, so it does nothing there.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("backlog: measured only under `cargo bench --bench backlog`");
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    claimdesk_testkit::bench::main("backlog", run);
 }
 
 /// The corpus files (raw bytes), sorted by path.

@@ -26,18 +26,7 @@ const MESSAGES: usize = 200;
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
-    // and a benchmark is not a test, so it does nothing there.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("push_latency: measured only under `cargo bench --bench push_latency`");
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    claimdesk_testkit::bench::main("push_latency", run);
 }
 
 async fn run() {

@@ -22,18 +22,7 @@ use claimdesk_testkit::fill::{fill, FillSpec};
 use sqlx::Connection as _;
 
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
-    // and a benchmark is not a test, so it does nothing there.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("reports: measured only under `cargo bench --bench reports`");
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    claimdesk_testkit::bench::main("reports", run);
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {

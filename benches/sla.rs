@@ -21,17 +21,7 @@ use claimdesk::desk::{Desk, Fetched};
 use support::harness::{customer_email, db_only, Platforms, TestEnv};
 
 fn main() {
-    // `cargo test --all-targets` runs this binary without `--bench`: not a test, so nothing.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("sla: measured only under `cargo bench --bench sla`");
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    claimdesk_testkit::bench::main("sla", run);
 }
 
 fn t0() -> DateTime<Utc> {

@@ -22,16 +22,7 @@ use support::harness::*;
 const TICKETS: usize = 200;
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("slack_ack: measured only under `cargo bench --bench slack_ack`");
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    claimdesk_testkit::bench::main("slack_ack", run);
 }
 
 fn report(what: &str, mut ms: Vec<f64>) {
