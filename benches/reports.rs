@@ -1,7 +1,7 @@
 //! Reports at scale (issue 14), on a generated desk of 1,000,000 tickets and 5,000,000
 //! messages with their SLA clocks (`claimdesk_testkit::fill`), kept between runs in the
 //! database `claimdesk_bench_<tickets>` (regenerated when absent, when its ticket count
-//! differs, or with `REPORTS_REFILL=1`).
+//! differs or a migration it was filled under changed, or with `REPORTS_REFILL=1`).
 //!
 //! - `report`: the release binary exports every ticket (`claimdesk report --format csv`,
 //!   then `json`) to /dev/null; prints rows/s and the child's peak RSS (`ru_maxrss` of
@@ -61,14 +61,16 @@ async fn database(spec: &FillSpec) -> String {
         Err(_) => None,
     };
     if existing == Some(spec.tickets) && !refill {
-        println!("database {name}: reused ({} tickets)", spec.tickets);
-        // Pending migrations of newer branches.
-        claimdesk::store::connect_and_migrate(&url, 1)
-            .await
-            .expect("migrate")
-            .close()
-            .await;
-        return url;
+        // Pending migrations of newer commits are applied; a migration changed since the fill
+        // means another schema: fill again.
+        match claimdesk::store::connect_and_migrate(&url, 1).await {
+            Ok(pool) => {
+                pool.close().await;
+                println!("database {name}: reused ({} tickets)", spec.tickets);
+                return url;
+            }
+            Err(e) => println!("database {name}: {e:#}; filling it again"),
+        }
     }
     let mut c = sqlx::PgConnection::connect(&admin)
         .await
@@ -148,7 +150,7 @@ async fn run() {
                 .expect("SLA state");
         let took = t.elapsed();
         println!(
-            "SLA state ({run}): {} open tickets, {} clocks in {:.3} s ({} overdue, {} due within the hour, next moment {:?})",
+            "SLA state ({run}): all open tickets read, {} with a running clock ({} clocks) in {:.3} s ({} overdue, {} due within the hour, next moment {:?})",
             state.tickets,
             state.clocks,
             took.as_secs_f64(),
@@ -158,7 +160,10 @@ async fn run() {
         );
         if run == "warm" {
             verdicts.push((
-                format!("SLA state of {} open tickets ≤ 1 s", state.tickets),
+                format!(
+                    "SLA state of the open tickets ({} with a running clock) ≤ 1 s",
+                    state.tickets
+                ),
                 took <= Duration::from_secs(1),
             ));
         }
