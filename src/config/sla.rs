@@ -393,13 +393,13 @@ impl SlaSettings {
     }
 
     /// The department's working hours (`[sla.hours.<department>]`, else `[sla.hours.default]`,
-    /// else 24/7 UTC).
-    pub fn calendar_for(&self, department: &str) -> Calendar {
+    /// else 24/7 UTC), borrowed: looked up per event, so nothing is copied.
+    pub fn calendar_for(&self, department: &str) -> &Calendar {
+        static ALWAYS: std::sync::LazyLock<Calendar> = std::sync::LazyLock::new(Calendar::always);
         self.calendars
             .get(department)
             .or_else(|| self.calendars.get("default"))
-            .cloned()
-            .unwrap_or_else(Calendar::always)
+            .unwrap_or(&ALWAYS)
     }
 
     /// Checks that every department the SLA settings name (policies and hours other than
@@ -632,7 +632,7 @@ mod tests {
             Duration::zero()
         );
         let none = SlaSettings::default();
-        assert_eq!(none.calendar_for("support"), Calendar::always());
+        assert_eq!(none.calendar_for("support"), &Calendar::always());
     }
 
     #[test]

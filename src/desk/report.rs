@@ -136,8 +136,10 @@ impl<'a> Calendars<'a> {
     /// The working hours of `department`.
     pub fn get(&mut self, department: &str) -> &Calendar {
         if !self.built.contains_key(department) {
-            self.built
-                .insert(department.to_string(), self.sla.calendar_for(department));
+            self.built.insert(
+                department.to_string(),
+                self.sla.calendar_for(department).clone(),
+            );
         }
         &self.built[department]
     }

@@ -124,13 +124,13 @@ impl Desk {
         let cal = self.sla.calendar_for(department);
         let mut clocks = before.clone();
         for e in events {
-            clocks.apply(policy.as_ref(), &cal, e);
+            clocks.apply(policy.as_ref(), cal, e);
         }
         let clocks = stored_precision(clocks);
         if clocks == before {
             return Ok(());
         }
-        let row = row_of(ticket_id, &clocks, &cal, self.warn_share(policy.as_ref()));
+        let row = row_of(ticket_id, &clocks, cal, self.warn_share(policy.as_ref()));
         sink.save_clocks(clocks, row).await
     }
 
@@ -185,9 +185,9 @@ impl Desk {
                 let cal = self.sla.calendar_for(&t.department);
                 let share = self.warn_share(policy.as_ref());
                 let mut clocks = all.remove(&t.id).unwrap_or_default();
-                let alerts = clocks.take_due_alerts(&cal, share, now);
+                let alerts = clocks.take_due_alerts(cal, share, now);
                 let clocks = stored_precision(clocks);
-                let mut row = row_of(t.id, &clocks, &cal, share);
+                let mut row = row_of(t.id, &clocks, cal, share);
                 if row.next_at.is_some_and(|n| n <= now) {
                     // The domain owes an alert it does not give: do not spin on it.
                     tracing::warn!(ticket = t.id, next = ?row.next_at, "SLA moment due but no alert taken; retrying in a minute");
@@ -400,14 +400,9 @@ impl Desk {
                 let policy = self.sla.policy_for(&t.department, t.priority);
                 let cal = self.sla.calendar_for(&t.department);
                 let mut clocks = all.remove(&t.id).unwrap_or_default();
-                clocks.apply(policy.as_ref(), &cal, &Event::PolicyChanged { at: now });
+                clocks.apply(policy.as_ref(), cal, &Event::PolicyChanged { at: now });
                 let clocks = stored_precision(clocks);
-                rows.push(row_of(
-                    t.id,
-                    &clocks,
-                    &cal,
-                    self.warn_share(policy.as_ref()),
-                ));
+                rows.push(row_of(t.id, &clocks, cal, self.warn_share(policy.as_ref())));
             }
             store::sla::save_many(&mut tx, &rows).await?;
             tx.commit().await?;

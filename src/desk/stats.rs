@@ -248,7 +248,10 @@ impl Desk {
         let mut out = HashMap::new();
         for r in rows {
             if !out.contains_key(&r.department) {
-                out.insert(r.department.clone(), self.sla.calendar_for(&r.department));
+                out.insert(
+                    r.department.clone(),
+                    self.sla.calendar_for(&r.department).clone(),
+                );
             }
         }
         out
