@@ -564,3 +564,48 @@ async fn changed_settings_restamp_the_open_clocks_once() {
     assert_eq!(e.tick(&desk, min(89)).await, 0);
     assert_eq!(e.tick(&desk, min(90)).await, 1);
 }
+
+/// A backlog — more than `SUMMARY_OVER` alerts of one department due at once, as after
+/// downtime or a first sync of an old mailbox — is one summary naming the admins once, not a
+/// channel full of pings; each ticket still gets its audit row and card refresh, and a few
+/// alerts at once are still posted one by one.
+#[tokio::test]
+async fn a_backlog_of_alerts_is_one_summary() {
+    let e = Env::new(wall_policy("first_response = \"1h\"", "none")).await;
+    let desk = e.desk();
+    let many = claimdesk::desk::sla::SUMMARY_OVER + 3;
+    let mut numbers = Vec::new();
+    for uid in 1..=many {
+        numbers.push(e.open(&desk, uid as u32).await);
+    }
+    assert_eq!(e.tick(&desk, min(120)).await, many);
+    // (The eight tickets from one sender also raise a mail-loop notice; only SLA ones count.)
+    let sla_notices = || async {
+        let all = e.notices().await;
+        all.into_iter()
+            .filter(|n| n.contains("SLA"))
+            .collect::<Vec<_>>()
+    };
+    let notices = sla_notices().await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let summary = &notices[0];
+    assert!(
+        summary.contains(&format!("{many} SLA alerts at once")),
+        "{summary}"
+    );
+    for n in &numbers {
+        assert!(
+            summary.contains(&format!("{n}: first response breached")),
+            "{summary}"
+        );
+    }
+    assert_eq!(summary.matches("{mention:ana}").count(), 1, "{summary}");
+    assert_eq!(e.sla_audit().await.len(), many);
+
+    // A few at once are still one notice each.
+    for uid in 100..102u32 {
+        e.open(&desk, uid).await;
+    }
+    assert_eq!(e.tick(&desk, min(240)).await, 2);
+    assert_eq!(sla_notices().await.len(), 3);
+}

@@ -860,6 +860,49 @@ pub fn sla_warning(
     parts.join(" ")
 }
 
+/// One alert's line in an SLA summary: `TICK-2026-0042: first response breached (was due
+/// 2026-12-02 14:05 UTC)` or `… first response due in 15 min`.
+pub fn sla_summary_line(
+    number: &str,
+    metric: crate::domain::sla::Metric,
+    kind: crate::domain::sla::AlertKind,
+    due: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    match kind {
+        crate::domain::sla::AlertKind::Breach => format!(
+            "{number}: {} breached (was due {})",
+            sla_metric(metric),
+            timestamp(due)
+        ),
+        crate::domain::sla::AlertKind::Warning => format!(
+            "{number}: {} due in {}",
+            sla_metric(metric),
+            age((due - now).num_seconds() as f64)
+        ),
+    }
+}
+
+/// Many SLA alerts of one department at once (a `ChannelNotice` template): how many, the
+/// first 20 `lines` ([`sla_summary_line`]; ticket numbers and our words, no customer text),
+/// and `whom` (the department's admins) named once.
+pub fn sla_summary(lines: &[&str], whom: &[String]) -> String {
+    let shown: Vec<String> = lines.iter().take(20).map(|l| format!("• {l}")).collect();
+    let more = lines.len().saturating_sub(20);
+    let mut out = format!(
+        "🚨 {} SLA alerts at once (a backlog):\n{}",
+        lines.len(),
+        shown.join("\n")
+    );
+    if more > 0 {
+        out.push_str(&format!("\n… and {more} more (`workload` counts them)."));
+    }
+    if !whom.is_empty() {
+        out.push_str(&format!("\n{}", mentions(whom)));
+    }
+    out
+}
+
 /// What a breach escalation did, for [`sla_breach`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BreachEscalation {

@@ -43,6 +43,12 @@ use super::{Desk, DeskError, Sink};
 /// Due tickets handled per transaction by [`Desk::sla_tick`].
 const TICK_BATCH: i64 = 200;
 
+/// An alert's notice before it is queued: ticket id, its own text, its line in a summary.
+type PendingNotice = (i64, String, String);
+
+/// More alerts than this for one department in one tick are posted as one summary.
+pub const SUMMARY_OVER: usize = 5;
+
 /// Tickets re-stamped per transaction by [`Desk::sla_restamp`].
 const RESTAMP_BATCH: i64 = 500;
 
@@ -222,6 +228,10 @@ impl Desk {
         let mut admins: HashMap<String, Vec<String>> = HashMap::new();
         let mut effects: Vec<(i64, Effect)> = Vec::new();
         let mut audit: Vec<(i64, &'static str, serde_json::Value)> = Vec::new();
+        // Per department, in order: (ticket, the alert's notice, its line in a summary).
+        let mut notices: Vec<(String, Vec<PendingNotice>)> = Vec::new();
+        // The card refreshes, queued after the notices.
+        let mut cards: Vec<(i64, Effect)> = Vec::new();
         let mut sent = 0;
         for (t, alerts) in due {
             if !admins.contains_key(&t.department) {
@@ -240,15 +250,11 @@ impl Desk {
                 let (text, action, escalation) = self
                     .alert_text(conn, t, &mut holder, &admin_handles, a, now)
                     .await?;
-                effects.extend(self.platforms.iter().map(|platform| {
-                    (
-                        t.id,
-                        Effect::ChannelNotice {
-                            platform: platform.clone(),
-                            text: text.clone(),
-                        },
-                    )
-                }));
+                let line = messages::sla_summary_line(&t.number, a.metric, a.kind, a.due, now);
+                match notices.iter_mut().find(|(d, _)| *d == t.department) {
+                    Some((_, list)) => list.push((t.id, text, line)),
+                    None => notices.push((t.department.clone(), vec![(t.id, text, line)])),
+                }
                 audit.push((
                     t.id,
                     action,
@@ -260,7 +266,7 @@ impl Desk {
                 ));
                 sent += 1;
             }
-            effects.extend(self.platforms.iter().map(|platform| {
+            cards.extend(self.platforms.iter().map(|platform| {
                 (
                     t.id,
                     Effect::Card {
@@ -269,6 +275,32 @@ impl Desk {
                 )
             }));
         }
+        // One notice per alert; a backlog (more than SUMMARY_OVER alerts of one department at
+        // once, e.g. after downtime or a first sync of an old mailbox) gets one summary that
+        // names the department's admins once, instead of a channel full of pings.
+        for (department, list) in &notices {
+            let per_alert: Vec<(i64, String)> = if list.len() > SUMMARY_OVER {
+                let whom = admins.get(department).cloned().unwrap_or_default();
+                let lines: Vec<&str> = list.iter().map(|(_, _, l)| l.as_str()).collect();
+                vec![(list[0].0, messages::sla_summary(&lines, &whom))]
+            } else {
+                list.iter()
+                    .map(|(id, text, _)| (*id, text.clone()))
+                    .collect()
+            };
+            for (id, text) in per_alert {
+                effects.extend(self.platforms.iter().map(|platform| {
+                    (
+                        id,
+                        Effect::ChannelNotice {
+                            platform: platform.clone(),
+                            text: text.clone(),
+                        },
+                    )
+                }));
+            }
+        }
+        effects.extend(cards);
         let events: Vec<AuditEvent<'_>> = audit
             .iter()
             .map(|(id, action, after)| {
