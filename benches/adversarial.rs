@@ -125,20 +125,6 @@ async fn run() {
         "worst per-message ingest time: {worst_per_msg:.3} s (target ≤ 1 s); \
          worst peak RSS: {worst_rss} MB (target ≤ 200 MB); failures: {failures}"
     );
-    println!(
-        "machine: {} cores, {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(
-                |t| t.lines().find(|l| l.starts_with("model name")).map(|l| l
-                    .split(':')
-                    .nth(1)
-                    .unwrap_or("")
-                    .trim()
-                    .to_string())
-            )
-            .unwrap_or_default()
-    );
+    println!("machine: {}", claimdesk_testkit::bench::machine());
     drop(app);
 }

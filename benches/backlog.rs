@@ -277,11 +277,7 @@ async fn run() {
 
     let rate = |d: Duration| total as f64 / d.as_secs_f64();
     let bound = fetch_bound + insert_bound;
-    println!(
-        "machine: {} CPUs, {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model()
-    );
+    println!("machine: {}", claimdesk_testkit::bench::machine());
     println!(
         "intake outcomes: {} new tickets, {} joined, {} duplicates, {} quarantined; {} rows written in {} tables",
         report.created,
@@ -317,16 +313,4 @@ async fn run() {
         verdict(hwm_kb <= 200 * 1024)
     );
     drop(app);
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

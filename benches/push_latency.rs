@@ -129,11 +129,7 @@ async fn run() {
     drop(running);
 
     println!("push latency over {MESSAGES} messages (IMAP IDLE, poll interval 300 s)");
-    println!(
-        "machine: {} CPUs, {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model()
-    );
+    println!("machine: {}", claimdesk_testkit::bench::machine());
     report("APPEND returned → ticket committed", &mut to_commit);
     report("APPEND returned → card posted     ", &mut to_card);
     let p99 = percentile(&to_card, 99.0).max(percentile(&to_commit, 99.0));
@@ -166,16 +162,4 @@ fn report(what: &str, v: &mut [Duration]) {
         ms(v.last().copied().unwrap_or_default()),
         ms(v.first().copied().unwrap_or_default()),
     );
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }

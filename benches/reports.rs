@@ -99,12 +99,7 @@ async fn database(spec: &FillSpec) -> String {
 }
 
 async fn run() {
-    println!(
-        "machine: {} CPUs, {}, {} RAM",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
-        ram()
-    );
+    println!("machine: {}", claimdesk_testkit::bench::machine());
     let spec = FillSpec {
         tickets: env_u64("REPORTS_TICKETS", 1_000_000),
         messages: env_u64("REPORTS_MESSAGES", 5_000_000),
@@ -314,29 +309,4 @@ fn count_rows(url: &str, from: &str, to: &str) -> u64 {
     })
     .join()
     .expect("count thread")
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-fn ram() -> String {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map(|kb| format!("{:.1} GB", kb as f64 / 1024.0 / 1024.0))
-        .unwrap_or_else(|| "unknown".into())
 }

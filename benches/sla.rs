@@ -98,8 +98,5 @@ async fn run() {
         "  sla_tick: {alerts} warnings in {tick_secs:.2} s ({:.0} alerts/s)",
         alerts as f64 / tick_secs
     );
-    println!(
-        "  machine: {} cpus",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
+    println!("  machine: {}", claimdesk_testkit::bench::machine());
 }

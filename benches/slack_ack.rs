@@ -38,20 +38,7 @@ fn report(what: &str, mut ms: Vec<f64>) {
 }
 
 async fn run() {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    println!(
-        "machine: {} cores, {cpu}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
+    println!("machine: {}", claimdesk_testkit::bench::machine());
 
     // HTTP
     let env = env(Platforms {
