@@ -1,5 +1,7 @@
 //! Every text people read in chat: card lines, thread entries, answers and errors.
-//! Logic decides; this file words it.
+//! Logic decides; this module words it. A feature with many words of its own keeps them in
+//! a submodule here (one file per feature), so the words stay in one place beside the use
+//! cases without one file growing without end.
 //!
 //! Text we did not write (subjects, addresses, bodies, notes) is escaped for the platform it
 //! goes to with [`Mention::escape`] (see `crate::desk::escape`) where it is placed among our
