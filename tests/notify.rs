@@ -5,7 +5,7 @@
 //! email through ingest, single and batch path), several answers folded into one DM, quiet
 //! hours holding everything for one summary, a kind turned off recording nothing, an agent
 //! without a user id getting no DM and no retries, an SLA warning to the holder, a repeated
-//! Discord delivery posting once, and `claimdesk serve` killed between fold and delivery
+//! delivery posting once on either platform, and `claimdesk serve` killed between fold and delivery
 //! sending the DM exactly once after the restart. `notify` on every surface is walked by
 //! tests/catalogue.rs.
 //!
@@ -456,27 +456,32 @@ async fn an_sla_warning_dms_the_holder() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repeated_discord_delivery_posts_the_dm_once() {
-    let env = db_only(Platforms {
-        slack: false,
-        discord: true,
-    })
-    .await;
+async fn a_repeated_delivery_posts_the_dm_once_on_slack_and_discord() {
+    let env = db_only(BOTH).await;
     let app = env.app().await;
+    let slack = env.slack.as_ref().expect("slack");
     let discord = env.discord.as_ref().expect("discord");
-    let p = app
-        .deliverer
-        .platforms
-        .iter()
-        .find(|p| p.name() == "discord")
-        .expect("discord platform");
-    // The same outbox row delivered twice (its first answer lost before the commit).
-    for _ in 0..2 {
-        p.direct_message(BEN_DISCORD, "📥 TICK-2026-0001 is now yours.", "cn42")
+    // The same outbox row delivered twice (its first answer lost before the commit): Discord
+    // drops the repeat by its nonce, Slack's is found in the DM's history by its metadata.
+    for p in &app.deliverer.platforms {
+        let user = if p.name() == "slack" {
+            BEN_SLACK
+        } else {
+            BEN_DISCORD
+        };
+        for _ in 0..2 {
+            p.direct_message(user, "📥 TICK-2026-0001 is now yours.", "cn42")
+                .await
+                .expect("dm");
+        }
+        // Another row is another message.
+        p.direct_message(user, "📥 TICK-2026-0002 is now yours.", "cn43")
             .await
             .expect("dm");
     }
-    assert_eq!(discord.direct_messages(BEN_DISCORD).len(), 1);
+    assert_eq!(slack.direct_messages(BEN_SLACK).len(), 2);
+    assert_eq!(discord.direct_messages(BEN_DISCORD).len(), 2);
+    assert_eq!(slack.violations(), Vec::<String>::new());
     assert_eq!(discord.violations(), Vec::<String>::new());
 }
 

@@ -463,6 +463,7 @@ const SLACK_IMPLEMENTED: &[&str] = &[
     "chat.delete",
     "chat.getPermalink",
     "conversations.replies",
+    "conversations.history",
     "auth.test",
     "views.open",
     "apps.connections.open",
@@ -514,6 +515,8 @@ const SLACK_POST_2021_PARAMS: &[(&str, &str, &str)] = &[
     ("chat.postEphemeral", "markdown_text", "string"),
     ("chat.update", "reply_broadcast", "boolean"),
     ("chat.update", "file_ids", "array"),
+    // https://api.slack.com/methods/conversations.history: `include_all_metadata` (2022).
+    ("conversations.history", "include_all_metadata", "boolean"),
 ];
 
 /// Parameters declared `type: string` that are nevertheless booleans: any name the spec
@@ -646,6 +649,16 @@ async fn slack_entry(
                 }
                 // `message.metadata` is echoed for the post-2021 `metadata` parameter.
                 if e.starts_with("response.message.metadata: property is not allowed") {
+                    continue;
+                }
+                // LENIENT: history returns metadata with `include_all_metadata` (post-2021),
+                // and an empty list for a conversation without messages (the frozen spec
+                // says minItems 1; Slack answers `"messages": []`).
+                if name == "conversations.history"
+                    && ((e.starts_with("response.messages[")
+                        && e.contains("].metadata: property is not allowed"))
+                        || e.starts_with("response.messages: has 0 items"))
+                {
                     continue;
                 }
                 st.core.violation(
@@ -1282,6 +1295,43 @@ fn slack_execute(
             "bot_id": SLACK_BOT_ID, "is_enterprise_install": false
         })),
         "conversations.open" => slack_conversations_open(d, p),
+        "conversations.history" => {
+            let known = d.messages.iter().any(|m| m.channel == channel)
+                || d.channel_ids.values().any(|c| *c == channel);
+            if !known {
+                return Err((
+                    "channel_not_found",
+                    format!("conversations.history of {channel}: no such conversation"),
+                ));
+            }
+            let limit = p
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(100)
+                .clamp(1, 999) as usize;
+            let metadata = p.get("include_all_metadata") == Some(&Value::Bool(true));
+            // Newest first, top-level messages only (replies are in conversations.replies).
+            let mut msgs: Vec<Value> = d
+                .messages
+                .iter()
+                .rev()
+                .filter(|m| m.channel == channel && !m.ephemeral && !m.deleted)
+                .filter(|m| m.msg["thread_ts"].as_str().is_none_or(|t| t == m.ts))
+                .take(limit)
+                .map(|m| m.msg.clone())
+                .collect();
+            if !metadata {
+                for m in &mut msgs {
+                    if let Some(o) = m.as_object_mut() {
+                        o.remove("metadata");
+                    }
+                }
+            }
+            Ok(json!({
+                "ok": true, "messages": msgs, "has_more": false, "pin_count": 0,
+                "channel_actions_ts": null, "channel_actions_count": 0
+            }))
+        }
         "chat.postMessage" => {
             if channel.starts_with('D') && !d.channel_ids.values().any(|c| *c == channel) {
                 return Err((
