@@ -33,6 +33,9 @@ use super::{Actor, Desk, DeskError};
 /// The sweep wakes at least this often even when nothing is due.
 pub const SWEEP_MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// One agent's pending notices as the folding rule sees them: `(kind, recorded at)`.
+type Moments = Vec<(Kind, DateTime<Utc>)>;
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepOutcome {
@@ -165,7 +168,7 @@ impl Desk {
             let mut conn = self.pool.acquire().await?;
             store::notifications::pending_moments(&mut conn).await?
         };
-        let mut by_agent: Vec<(i64, Vec<(Kind, DateTime<Utc>)>)> = Vec::new();
+        let mut by_agent: Vec<(i64, Moments)> = Vec::new();
         for (agent, kind, at) in moments {
             match by_agent.last_mut() {
                 Some((a, list)) if *a == agent => list.push((kind, at)),
