@@ -418,6 +418,18 @@ async fn an_agent_without_a_user_id_gets_no_dm_there_and_no_retries() {
     );
     let shown = notify(&app, "ben", Surface::Console, "").await;
     assert!(shown.contains("no DM can reach you"), "{shown}");
+
+    // An agent removed before the sweep is told nothing more.
+    let t3 = open_ticket(&app, 3, "n3@customer.example", "Gone", "Hi").await;
+    assign(&app, &t3, "cy").await;
+    sqlx::query("UPDATE agents SET active = false WHERE handle = 'cy'")
+        .execute(app.desk.pool())
+        .await
+        .expect("remove cy");
+    let o = app.desk.notify_sweep(Utc::now()).await.expect("sweep");
+    assert_eq!((o.messages, o.dropped), (0, 1), "{o:?}");
+    app.deliverer.drain().await.expect("drain");
+    assert_eq!(discord.direct_messages(CY_DISCORD).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

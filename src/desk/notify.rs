@@ -11,7 +11,7 @@
 //!    customer answers after `[notify] fold_secs`, nothing during quiet hours) and, in one
 //!    transaction per agent, locks the pending rows, queues one `direct_message` outbox
 //!    effect per platform the agent has a user id on, and marks the rows `sent` (`dropped`
-//!    when there is no such platform: no DM, no error loop). A crash before the commit
+//!    when there is no such platform, or the agent was removed: no DM, no error loop). A crash before the commit
 //!    leaves them pending; after it the outbox has them: none lost, none doubled.
 //! 3. **Delivered by the outbox worker** (`Effect::DirectMessage`): Slack `conversations.open`
 //!    and `chat.postMessage`, Discord `POST /users/@me/channels` and a message with a nonce
@@ -210,9 +210,10 @@ impl Desk {
             return Ok(());
         }
         let ids: Vec<i64> = notices.iter().map(|n| n.id).collect();
+        // A removed agent is told nothing more: their notices are dropped.
         let targets = match store::agents::by_id(&mut tx, agent_id).await? {
-            Some(a) => self.dm_targets(&a),
-            None => Vec::new(),
+            Some(a) if store::agents::is_active(&mut tx, agent_id).await? => self.dm_targets(&a),
+            _ => Vec::new(),
         };
         // Held by quiet hours: the oldest notice came in during them.
         let held = prefs
