@@ -261,6 +261,8 @@ impl App {
             // Sleeps until the earliest SLA moment, not a sweep (see `desk::sla`).
             tasks.push(tokio::spawn(self.desk.clone().sla_scheduler()));
         }
+        // Personal notifications: folds pending notices into DMs (see `desk::notify`).
+        tasks.push(tokio::spawn(self.desk.clone().notify_loop()));
         let desk = self.desk.clone();
         tasks.push(tokio::spawn(async move {
             // Safety net for the assignment queues, and the auto-release clock.

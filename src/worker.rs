@@ -381,6 +381,17 @@ impl Deliverer {
                 .await?;
                 Ok(())
             }
+            Effect::DirectMessage {
+                platform,
+                user,
+                text,
+            } => {
+                // The row id keys the message across retries (Discord nonce, Slack metadata).
+                self.platform(platform)?
+                    .direct_message(user, text, &format!("cn{item_id}"))
+                    .await?;
+                Ok(())
+            }
             Effect::Ephemeral {
                 platform,
                 channel,

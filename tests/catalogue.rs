@@ -76,6 +76,7 @@ fn value(spec: &Spec, arg: &catalogue::Arg, t: &Tickets, via: Via, discord: bool
         (_, _, ArgKind::Agent) if discord => BEN_DISCORD.into(),
         (_, _, ArgKind::Agent) => "ben".into(),
         (_, _, ArgKind::Departments) => "support".into(),
+        ("notify", _, _) => "quiet 22:00-07:00 Europe/Berlin".into(),
         (_, _, kind) => kind.example(&t.a, "ben"),
     }
 }
@@ -280,6 +281,18 @@ async fn check_effect(w: &World<'_>, via: Via, spec: &Spec, t: &Tickets, answer:
         "agent departments" => assert!(answer.contains("now works in support"), "{what}"),
         "agent remove" => assert!(answer.contains("removed"), "{what}"),
         "reassign-all" => assert!(answer.contains("Moved"), "{what}"),
+        "notify" => {
+            assert!(
+                answer.contains("Quiet hours 22:00-07:00 Europe/Berlin"),
+                "{what}"
+            );
+            let olga = actor(&w.app, "olga", Surface::Console).await;
+            let shown = w.app.desk.notify_settings(&olga, "").await.expect("notify");
+            assert!(
+                shown.contains("`quiet` 22:00-07:00 Europe/Berlin"),
+                "{what}: {shown}"
+            );
+        }
         // Listings: understood is all there is to check.
         _ => {}
     }

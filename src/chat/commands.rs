@@ -27,6 +27,9 @@ pub enum Command {
     Away(Option<String>, Option<chrono::DateTime<chrono::Utc>>),
     /// `back [@user]`.
     Back(Option<String>),
+    /// `notify [setting]`: the caller's personal notifications, shown or changed (the text
+    /// after `notify`, read by `domain::notify::parse_change`).
+    Notify(String),
     /// `release-all @user` (admins): release every ticket they hold.
     ReleaseAll(String),
     /// `reassign-all @from @to` (admins).
@@ -171,6 +174,7 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
                     None => format!("@{h} is away and gets no new tickets until `back`."),
                 })
         }
+        Command::Notify(text) => desk.notify_settings(actor, &text).await,
         Command::Back(who) => desk
             .set_back(actor, who.as_deref())
             .await

@@ -262,6 +262,27 @@ impl Platform {
         }
     }
 
+    /// Sends `text` (already in this platform's markup) to `user` (a platform user ID) as a
+    /// direct message: Slack `conversations.open` + `chat.postMessage`, Discord
+    /// `POST /users/@me/channels` + a message; the console prints it. `dedupe_key`
+    /// identifies this message across retries (Discord `nonce` with `enforce_nonce`; Slack
+    /// message metadata, looked for in the DM's recent history before posting).
+    pub async fn direct_message(
+        &self,
+        user: &str,
+        text: &str,
+        dedupe_key: &str,
+    ) -> Result<(), ChatError> {
+        match self {
+            Platform::Slack(s) => s.direct_message(user, text, dedupe_key).await,
+            Platform::Discord(d) => d.direct_message(user, text, dedupe_key).await,
+            Platform::Console(c) => {
+                c.print(&format!("(DM to {user}) {text}"));
+                Ok(())
+            }
+        }
+    }
+
     /// Sends a private answer to `user` in `channel`.
     pub async fn ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), ChatError> {
         match self {

@@ -8,6 +8,7 @@ mod desk;
 mod discord;
 mod imap;
 mod log;
+mod notify;
 mod outbox;
 pub mod report;
 mod reports;
@@ -28,6 +29,7 @@ pub use imap::{
     IntakeSettings, MailboxSettings, OAuth2Settings,
 };
 pub use log::LogSettings;
+pub use notify::NotifySettings;
 pub use outbox::OutboxSettings;
 pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
@@ -88,6 +90,9 @@ pub struct Settings {
     /// The weekly digest and where console charts go.
     #[serde(default)]
     pub reports: ReportsSettings,
+    /// Personal notifications (direct messages to agents).
+    #[serde(default)]
+    pub notify: NotifySettings,
 }
 
 fn default_true() -> bool {

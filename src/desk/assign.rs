@@ -88,6 +88,12 @@ impl Desk {
         self.sink(conn).cards(t.id).await?;
         self.sla_status(&mut self.sink(conn), t, t.status, status)
             .await?;
+        // A personal DM to the new holder, unless they gave it to themselves.
+        if actor != agent.handle {
+            self.sink(conn)
+                .notify(vec![self.assigned_notice(t.id, agent.id, actor)])
+                .await?;
+        }
         Ok(status)
     }
 

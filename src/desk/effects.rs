@@ -148,6 +148,25 @@ impl<'s, 'c, 'a> Sink<'s, 'c, 'a> {
         }
     }
 
+    /// Records personal notices (`notifications`; a kind its agent turned off is left out),
+    /// for the notification sweep to fold into direct messages (see `desk::notify`).
+    pub async fn notify(
+        &mut self,
+        notices: Vec<store::notifications::NewNotice>,
+    ) -> Result<(), sqlx::Error> {
+        match &mut self.to {
+            To::Conn(conn) => store::notifications::record_many(conn, &notices)
+                .await
+                .map(|_| ()),
+            To::Work(work) => {
+                for n in notices {
+                    work.notify(n);
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The SLA clocks of ticket `ticket_id` as the caller's transaction sees them (with what
     /// the unit of work queued).
     pub async fn clocks(&mut self, ticket_id: i64) -> Result<Clocks, sqlx::Error> {

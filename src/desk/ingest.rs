@@ -712,6 +712,11 @@ impl Desk {
         .await?;
         sink.cards(ticket_id).await?;
         sink.thread_messages(ticket_id, message_row).await?;
+        // The holder hears of the answer personally (folded with others, see `desk::notify`).
+        if let Some(holder) = ticket.assignee_id {
+            sink.notify(vec![self.reply_notice(ticket_id, holder, from)])
+                .await?;
+        }
         let mut events = Vec::with_capacity(2);
         if status != ticket.status {
             events.push(crate::domain::sla::Event::StatusChanged {

@@ -21,6 +21,7 @@ pub mod merge;
 pub mod messages;
 pub mod noise;
 pub mod note;
+pub mod notify;
 pub mod query;
 pub mod release;
 pub mod reply;
@@ -191,6 +192,8 @@ pub struct Desk {
     reports: crate::config::ReportsSettings,
     /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
     sla: std::sync::Arc<crate::config::SlaSettings>,
+    /// `[notify]`: personal notifications (see `desk::notify`).
+    notify: crate::config::NotifySettings,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -257,6 +260,7 @@ impl Desk {
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
             sla: std::sync::Arc::new(settings.sla.clone()),
+            notify: settings.notify.clone(),
         }
     }
 

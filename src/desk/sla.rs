@@ -233,6 +233,8 @@ impl Desk {
         // The card refreshes, queued after the notices.
         let mut cards: Vec<(i64, Effect)> = Vec::new();
         let mut sent = 0;
+        // Personal DMs to the holders of tickets nearing a deadline (see `desk::notify`).
+        let mut personal = Vec::new();
         for (t, alerts) in due {
             if !admins.contains_key(&t.department) {
                 let handles =
@@ -247,6 +249,11 @@ impl Desk {
             // The holder as it stands: an escalation may release it between two alerts.
             let mut holder = t.assignee_handle.clone();
             for a in alerts {
+                if let (AlertKind::Warning, Some(_), Some(agent_id)) =
+                    (a.kind, &holder, t.assignee_id)
+                {
+                    personal.push(self.sla_notice(t.id, agent_id, a));
+                }
                 let (text, action, escalation) = self
                     .alert_text(conn, t, &mut holder, &admin_handles, a, now)
                     .await?;
@@ -310,6 +317,7 @@ impl Desk {
         let mut sink = self.sink(conn);
         sink.effects(&effects).await?;
         sink.events(&events).await?;
+        sink.notify(personal).await?;
         Ok(sent)
     }
 

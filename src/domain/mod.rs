@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod auth_results;
 pub mod classify;
 pub mod limits;
+pub mod notify;
 pub mod permissions;
 pub mod quoting;
 pub mod report;

@@ -325,6 +325,17 @@ pub async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Agent>, sq
     row.map(from_row).transpose()
 }
 
+/// Whether agent `id` exists and is active (not removed).
+///
+/// Errors: the database's.
+pub async fn is_active(conn: &mut PgConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as("SELECT active FROM agents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some_and(|(a,)| a))
+}
+
 /// The first active admin or owner by handle, for the console surface's default identity.
 pub async fn first_admin(conn: &mut PgConnection) -> Result<Option<Agent>, sqlx::Error> {
     let sql = format!(

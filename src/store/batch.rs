@@ -76,6 +76,8 @@ struct Pending<'a> {
     loop_flags: Vec<(String, i32)>,
     /// SLA state per ticket (`sla_clocks`, `tickets.sla_next_at`); the last one queued wins.
     sla: HashMap<i64, TicketClocks>,
+    /// Personal notices (`notifications`).
+    notices: Vec<super::notifications::NewNotice>,
 }
 
 impl Pending<'_> {
@@ -93,6 +95,7 @@ impl Pending<'_> {
             && self.quarantine.is_empty()
             && self.loop_flags.is_empty()
             && self.sla.is_empty()
+            && self.notices.is_empty()
     }
 }
 
@@ -606,6 +609,12 @@ impl<'c, 'a> Work<'c, 'a> {
         Ok(())
     }
 
+    /// Queues a personal notice, as [`super::notifications::record_many`] (written at the
+    /// flush, after the tickets it names).
+    pub fn notify(&mut self, notice: super::notifications::NewNotice) {
+        self.pending.notices.push(notice);
+    }
+
     /// Queues a `duplicate_copies` record: `mailbox` (at `uidvalidity`/`uid`) held another
     /// copy of `message_id`, which belongs to `ticket_id`; recording one copy twice keeps one
     /// row.
@@ -702,6 +711,7 @@ impl<'c, 'a> Work<'c, 'a> {
             .collect();
         super::audit::record_many(conn, &audit).await?;
         super::outbox::enqueue_many(conn, &p.outbox).await?;
+        super::notifications::record_many(conn, &p.notices).await?;
         super::duplicates::record_many(conn, &p.duplicates).await?;
         super::noise::flag_loops(conn, &p.loop_flags).await?;
         super::quarantine::insert_many(conn, &p.quarantine).await?;

@@ -18,6 +18,8 @@ pub mod mailbox_status;
 pub mod messages;
 pub mod noise;
 pub mod notes;
+pub mod notification_prefs;
+pub mod notifications;
 pub mod outbox;
 pub mod quarantine;
 pub mod report;

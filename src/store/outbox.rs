@@ -77,6 +77,18 @@ pub enum Effect {
         /// What the chart shows.
         chart: crate::domain::report::ChartData,
     },
+    /// A direct message to one agent (personal notifications, `desk::notify`): Slack
+    /// `conversations.open` (users) then `chat.postMessage` into the DM; Discord
+    /// `POST /users/@me/channels` (recipient_id) then a message with a nonce and
+    /// `enforce_nonce`. Queued by the notification sweep with its text already folded.
+    DirectMessage {
+        /// Platform name.
+        platform: String,
+        /// The agent's platform user ID (Slack `U…`, Discord snowflake).
+        user: String,
+        /// Text, already in the platform's markup (anything not ours escaped).
+        text: String,
+    },
     /// A private answer to one chat user (Slack `chat.postEphemeral`).
     Ephemeral {
         /// Platform name.
@@ -103,6 +115,7 @@ impl Effect {
             Effect::ThreadFile { .. } => "thread_file",
             Effect::ChannelChart { .. } => "channel_chart",
             Effect::Ephemeral { .. } => "ephemeral",
+            Effect::DirectMessage { .. } => "direct_message",
         }
     }
 }

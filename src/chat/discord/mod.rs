@@ -6,6 +6,7 @@
 
 pub mod card;
 pub mod commands;
+pub mod dm;
 pub mod files;
 pub mod gateway;
 pub mod routes;

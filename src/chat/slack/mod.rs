@@ -5,6 +5,7 @@
 //! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
 
 pub mod card;
+pub mod dm;
 pub mod files;
 pub mod routes;
 pub mod socket;

@@ -104,6 +104,19 @@ impl DiscordStandin {
     pub fn uploads(&self) -> Vec<Upload> {
         self.state.data.lock().unwrap().uploads.clone()
     }
+    /// Messages created in `user`'s DM channel with the bot (opened by
+    /// `POST /users/@me/channels` with `recipient_id`), in order.
+    pub fn direct_messages(&self, user: &str) -> Vec<Value> {
+        let d = self.state.data.lock().unwrap();
+        let Some(channel) = d.dm_channels.get(user) else {
+            return Vec::new();
+        };
+        d.messages
+            .values()
+            .filter(|m| m["channel_id"].as_str() == Some(channel.as_str()))
+            .cloned()
+            .collect()
+    }
     /// Current stored state of a message this stand-in created (`None` if unknown/deleted).
     pub fn message(&self, message_id: &str) -> Option<Value> {
         let id: u64 = message_id.parse().ok()?;
@@ -172,6 +185,8 @@ struct DiscordData {
     commands: Option<Value>,
     /// What `GET /gateway/bot` answers as `url` (a local gateway stand-in).
     gateway_url: Option<String>,
+    /// DM channel per recipient user id (`POST /users/@me/channels`), stable per user.
+    dm_channels: HashMap<String, String>,
 }
 
 /// Rules from Discord's developer documentation that the OpenAPI file does not encode.
@@ -823,6 +838,7 @@ fn discord_implemented(r: &DiscordRoute) -> bool {
             )
             | ("GET", "/channels/{channel_id}")
             | ("GET", "/users/@me")
+            | ("POST", "/users/@me/channels")
             | (
                 "POST",
                 "/interactions/{interaction_id}/{interaction_token}/callback"
@@ -1223,6 +1239,37 @@ fn discord_execute(
                     "id": channel, "type": 0, "last_message_id": null, "flags": 0, "guild_id": DISCORD_GUILD_ID,
                     "name": format!("standin-{channel}"), "parent_id": null, "rate_limit_per_user": 0,
                     "topic": null, "position": 0, "permission_overwrites": [], "nsfw": false
+                })),
+            ))
+        }
+        ("POST", "/users/@me/channels") => {
+            // Create DM (https://discord.com/developers/docs/resources/user#create-dm): a bot
+            // opens 1:1 DMs by `recipient_id`; the same user gets the same channel.
+            let Some(user) = b["recipient_id"]
+                .as_str()
+                .filter(|u| u.parse::<u64>().is_ok_and(|n| n != 0))
+                .map(str::to_string)
+            else {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    json!({"code": 50035, "message": "Invalid Form Body", "errors": {"recipient_id": {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}}}),
+                    format!("create DM without a snowflake recipient_id: {b}"),
+                ));
+            };
+            let id = d
+                .dm_channels
+                .entry(user.clone())
+                .or_insert_with(|| next_snowflake().to_string())
+                .clone();
+            let mut recipient = discord_bot_user();
+            recipient["id"] = json!(user);
+            recipient["username"] = json!(format!("agent-{user}"));
+            recipient["bot"] = json!(false);
+            Ok((
+                StatusCode::OK,
+                Some(json!({
+                    "id": id, "type": 1, "last_message_id": null, "flags": 0,
+                    "recipients": [recipient]
                 })),
             ))
         }
