@@ -28,6 +28,7 @@ pub mod report;
 pub mod sla;
 pub mod stats;
 pub mod status;
+pub mod templates;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -191,6 +192,8 @@ pub struct Desk {
     reports: crate::config::ReportsSettings,
     /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
     sla: std::sync::Arc<crate::config::SlaSettings>,
+    /// `[[templates]]`: the canned replies of the config file, checked when it loaded.
+    config_templates: std::sync::Arc<Vec<crate::domain::templates::Template>>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -257,6 +260,15 @@ impl Desk {
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
             sla: std::sync::Arc::new(settings.sla.clone()),
+            config_templates: std::sync::Arc::new(
+                settings
+                    .templates
+                    .iter()
+                    .filter_map(|t| {
+                        crate::domain::templates::Template::parse(&t.name, &t.body).ok()
+                    })
+                    .collect(),
+            ),
         }
     }
 

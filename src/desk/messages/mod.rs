@@ -7,6 +7,8 @@
 //! goes to with [`Mention::escape`] (see `crate::desk::escape`) where it is placed among our
 //! own words, so it can neither address people nor disguise a link.
 
+pub mod templates;
+
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
 use crate::store::messages::Message;
