@@ -138,7 +138,7 @@ fn check_static_select(o: &serde_json::Map<String, Value>, at: &str, errs: &mut 
         }
     }
     if let Some(init) = o.get("initial_option") {
-        if !options.iter().any(|opt| *opt == init) {
+        if !options.contains(&init) {
             errs.push(format!("{at}.initial_option is not one of its options"));
         }
     }
