@@ -857,3 +857,97 @@ async fn discord_opens_the_reply_modal_prefilled_and_the_picker_leads_to_it_then
     );
     assert_eq!(sent_texts(&env).len(), 2);
 }
+
+/// The same over the Discord gateway: the picker and the prefilled modal go out through
+/// `POST /interactions/{id}/{token}/callback`, which the stand-in checks against the spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_gateway_answers_with_the_picker_and_the_prefilled_modal() {
+    let mut env = db_only(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    with_refund(&mut env);
+    if let Some(d) = env.settings.discord.as_mut() {
+        d.mode = claimdesk::config::DiscordMode::Gateway;
+        d.application_id = Some(DISCORD_APP_ID.into());
+        d.register_commands = false;
+    }
+    env.secrets.discord_public_key = None;
+    let discord = env.discord.as_ref().expect("discord stand-in");
+    let gateway = support::standin::GatewayStandin::start()
+        .await
+        .expect("gateway stand-in");
+    discord.set_gateway_url(&gateway.url);
+    let app = env.app().await;
+    let subject = "Refund for order 1234";
+    let number = open_ticket(&app, 1, "g1@customer.example", subject, "Hello").await;
+    app.deliverer.drain().await.expect("card posted");
+    let (card_id,): (String,) =
+        sqlx::query_as("SELECT message_ref FROM chat_posts WHERE platform = 'discord'")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("card");
+    // A component interaction carries the message it is on (serenity requires it).
+    let card = discord.message(&card_id).expect("card stored");
+    let task = app.start_discord_gateway().expect("gateway mode");
+    eventually(20, "IDENTIFY", || async { gateway.identifies().pop() }).await;
+
+    let callback = |id: &'static str| {
+        let path = format!("/interactions/{id}/token-{id}/callback");
+        async move {
+            eventually(20, "the callback", || async {
+                discord.calls_to("POST", &path).pop()
+            })
+            .await
+            .body
+        }
+    };
+
+    // `/reply ticket:T text:/refund`: the prefilled modal.
+    let mut cmd = gateway_interaction(
+        "applicationCommandRequestBody.json",
+        "500000000000000101",
+        ANA_DISCORD,
+    );
+    cmd["data"]["name"] = "reply".into();
+    cmd["data"]["type"] = 1.into();
+    cmd["data"]["options"] = json!([
+        {"name": "ticket", "type": 3, "value": number},
+        {"name": "text", "type": 3, "value": "/refund"}
+    ]);
+    gateway.dispatch("INTERACTION_CREATE", cmd);
+    let r = callback("500000000000000101").await;
+    assert_eq!(r["type"], 9, "{r}");
+    assert_eq!(modal_input(&r).1, Some(refund_for(&number, subject)));
+
+    // The Reply button: the picker; choosing: the prefilled modal.
+    let mut click = gateway_interaction(
+        "messageComponentRequestBody.json",
+        "500000000000000102",
+        ANA_DISCORD,
+    );
+    click["data"]["custom_id"] = format!("reply:{number}").into();
+    click["message"] = card.clone();
+    gateway.dispatch("INTERACTION_CREATE", click);
+    let r = callback("500000000000000102").await;
+    assert_eq!(r["type"], 4, "{r}");
+    let select_id = r["data"]["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mut pick = gateway_interaction(
+        "messageComponentRequestBody.json",
+        "500000000000000103",
+        ANA_DISCORD,
+    );
+    pick["data"] = json!({"custom_id": select_id, "component_type": 3, "values": ["refund"]});
+    pick["message"] = card;
+    gateway.dispatch("INTERACTION_CREATE", pick);
+    let r = callback("500000000000000103").await;
+    assert_eq!(r["type"], 9, "{r}");
+    assert_eq!(modal_input(&r).1, Some(refund_for(&number, subject)));
+
+    assert_eq!(discord.violations(), Vec::<String>::new());
+    task.abort();
+}

@@ -184,9 +184,9 @@ struct Data {
     /// Modal submit: the modal's components with the values typed.
     #[serde(default)]
     components: Vec<serde_json::Value>,
-    /// Select menu: the values chosen.
+    /// Select menu: the values chosen (`null` on other components over the gateway).
     #[serde(default)]
-    values: Vec<String>,
+    values: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -568,7 +568,8 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
                         agent,
                         surface: Surface::Discord,
                     };
-                    return Ok(Outcome::Respond(match data.values.first() {
+                    let chosen = data.values.as_deref().and_then(|v| v.first());
+                    return Ok(Outcome::Respond(match chosen {
                         Some(name) => template_modal(desk, &actor, n, name).await,
                         None => private(&messages::templates::unknown("", &[])),
                     }));
