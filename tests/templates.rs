@@ -951,3 +951,115 @@ async fn discord_gateway_answers_with_the_picker_and_the_prefilled_modal() {
     assert_eq!(discord.violations(), Vec::<String>::new());
     task.abort();
 }
+
+/// The Slack stand-in's checks the template flows rely on can fail: a picker whose initial
+/// option is not among its options, too many options, a prefilled text longer than the
+/// input takes, and `views.update` of a view never opened or with a stale hash.
+#[tokio::test]
+async fn the_slack_stand_in_refuses_bad_pickers_and_stale_view_updates() {
+    let s = support::standin::SlackStandin::start()
+        .await
+        .expect("stand-in");
+    let http = reqwest::Client::new();
+    let call = |method: &str, body: Value| {
+        http.post(format!("{}/{method}", s.api_url))
+            .header("authorization", "Bearer xoxb-1-2-3")
+            .json(&body)
+            .send()
+    };
+    let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
+    let view = |select: Value, initial: &str| {
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "Reply"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "blocks": [
+            {"type": "input", "block_id": "template", "dispatch_action": true, "optional": true,
+             "label": {"type": "plain_text", "text": "Template"}, "element": select},
+            {"type": "input", "block_id": "body", "label": {"type": "plain_text", "text": "Reply"},
+             "element": {"type": "plain_text_input", "action_id": "text", "multiline": true,
+                         "max_length": 3000, "initial_value": initial}}
+        ]})
+    };
+    let good_select = json!({"type": "static_select", "action_id": "template",
+        "options": [option("refund")], "initial_option": option("refund")});
+    let cases = [
+        (
+            view(
+                json!({"type": "static_select", "action_id": "template",
+                    "options": [option("refund")], "initial_option": option("other")}),
+                "x",
+            ),
+            "initial_option",
+        ),
+        (
+            view(
+                json!({"type": "static_select", "action_id": "template",
+                    "options": (0..101).map(|i| option(&format!("t{i}"))).collect::<Vec<_>>()}),
+                "x",
+            ),
+            "101 options",
+        ),
+        (
+            view(good_select.clone(), &"y".repeat(3001)),
+            "initial_value",
+        ),
+    ];
+    for (v, needle) in cases {
+        let before = s.violations().len();
+        let r: Value = call(
+            "views.open",
+            json!({"trigger_id": s.trigger_id(), "view": v}),
+        )
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+        assert_eq!(r["ok"], false, "{needle}: {r}");
+        let v = s.violations();
+        assert!(
+            v[before..].iter().any(|x| x.contains(needle)),
+            "{needle}: {v:#?}"
+        );
+    }
+
+    // A good one opens; updating it needs its id and current hash.
+    let r: Value = call(
+        "views.open",
+        json!({"trigger_id": s.trigger_id(), "view": view(good_select.clone(), "x")}),
+    )
+    .await
+    .expect("call")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(r["ok"], true, "{r}");
+    let (id, hash) = (r["view"]["id"].clone(), r["view"]["hash"].clone());
+    let update = |view_id: Value, hash: Value| {
+        call(
+            "views.update",
+            json!({"view_id": view_id, "hash": hash, "view": view(good_select.clone(), "z")}),
+        )
+    };
+    let r: Value = update(json!("V0NEVER"), hash.clone())
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["error"], "not_found", "{r}");
+    let r: Value = update(id.clone(), hash.clone())
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["ok"], true, "{r}");
+    let r: Value = update(id, hash)
+        .await
+        .expect("call")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["error"], "hash_conflict", "a stale hash is refused: {r}");
+    s.stop().await;
+}
