@@ -293,6 +293,10 @@ async fn check_effect(w: &World<'_>, via: Via, spec: &Spec, t: &Tickets, answer:
                 "{what}: {shown}"
             );
         }
+        "template add" => assert!(answer.contains("Template `refund` added"), "{what}"),
+        "template edit" => assert!(answer.contains("Template `refund` updated"), "{what}"),
+        "template remove" => assert!(answer.contains("Template `refund` removed"), "{what}"),
+        "template list" => assert!(answer.contains("template"), "{what}"),
         // Listings: understood is all there is to check.
         _ => {}
     }

@@ -45,6 +45,9 @@ pub enum ArgKind {
     Range,
     /// One department name, one word; checked by the use case.
     Department,
+    /// A reply template's name, one word, `/` optional (`refund`, `/refund`); checked by
+    /// the use case (`domain::templates`).
+    Template,
 }
 
 impl ArgKind {
@@ -84,6 +87,7 @@ impl ArgKind {
             ArgKind::Departments => "billing,shipping".into(),
             ArgKind::Range => "28d".into(),
             ArgKind::Department => "support".into(),
+            ArgKind::Template => "refund".into(),
         }
     }
 }
@@ -370,6 +374,9 @@ fn parse_value(kind: ArgKind, text: &str) -> Option<Value> {
         ArgKind::Role => text.parse::<Role>().ok().map(Value::Role),
         ArgKind::Range => crate::desk::stats::Range::parse(text).map(Value::Range),
         ArgKind::Department => Some(Value::Word(text.to_string())),
+        ArgKind::Template => Some(text.trim_start_matches('/').to_string())
+            .filter(|n| !n.is_empty())
+            .map(Value::Word),
         ArgKind::Departments => Some(Value::Departments(
             text.split(',')
                 .map(|d| d.trim().to_string())
@@ -418,7 +425,7 @@ pub static CATALOGUE: &[Spec] = &[
         example: "reply TICK-2026-0001 Thanks, fixed now.",
         slow: false,
         form: Some(Form::Reply),
-        build: |v| Command::Reply(v.word(0), v.word(1)),
+        build: |v| reply_command(v.word(0), v.word(1)),
     },
     Spec {
         name: "note",
@@ -766,7 +773,74 @@ pub static CATALOGUE: &[Spec] = &[
         form: None,
         build: |v| Command::AgentDepartments(v.word(0), v.departments(1)),
     },
+    Spec {
+        name: "template",
+        sub: Some("list"),
+        aliases: &[],
+        args: &[],
+        role: Role::Member,
+        help: "Canned replies; use one with reply <ticket> /<name>",
+        example: "template list",
+        slow: false,
+        form: None,
+        build: |_| Command::TemplateList,
+    },
+    Spec {
+        name: "template",
+        sub: Some("add"),
+        aliases: &[],
+        args: &[
+            req("name", ArgKind::Template, "A lower-case word, e.g. refund"),
+            req(
+                "text",
+                ArgKind::Text,
+                "The text; {customer_name} {ticket} {agent_name} {subject}",
+            ),
+        ],
+        role: Role::Admin,
+        help: "Add a canned reply",
+        example: "template add refund Hi {customer_name}, your refund is on its way.",
+        slow: false,
+        form: None,
+        build: |v| Command::TemplateAdd(v.word(0), v.word(1)),
+    },
+    Spec {
+        name: "template",
+        sub: Some("edit"),
+        aliases: &[],
+        args: &[
+            req("name", ArgKind::Template, "The template"),
+            req("text", ArgKind::Text, "Its new text"),
+        ],
+        role: Role::Admin,
+        help: "Change a canned reply",
+        example: "template edit refund Hi {customer_name}, refunded.",
+        slow: false,
+        form: None,
+        build: |v| Command::TemplateEdit(v.word(0), v.word(1)),
+    },
+    Spec {
+        name: "template",
+        sub: Some("remove"),
+        aliases: &[],
+        args: &[req("name", ArgKind::Template, "The template")],
+        role: Role::Admin,
+        help: "Remove a canned reply",
+        example: "template remove refund",
+        slow: false,
+        form: None,
+        build: |v| Command::TemplateRemove(v.word(0)),
+    },
 ];
+
+/// `reply <ticket> <text>`, or [`Command::ReplyTemplate`] when the text is only `/<name>`
+/// (`domain::templates::requested`): a template is shown to edit, never sent as typed.
+fn reply_command(ticket: String, text: String) -> Command {
+    match crate::domain::templates::requested(&text) {
+        Some(name) => Command::ReplyTemplate(ticket, name),
+        None => Command::Reply(ticket, text),
+    }
+}
 
 /// The catalogue's command names, each once (`agent` once for its subcommands), in order.
 pub fn names() -> Vec<&'static str> {
@@ -887,10 +961,15 @@ pub fn spec_of(cmd: &Command) -> &'static Spec {
         Command::Ticket(_) => "ticket",
         Command::List => "list",
         Command::Help => "help",
+        Command::ReplyTemplate(..) => "reply",
+        Command::TemplateList => "template list",
+        Command::TemplateAdd(..) => "template add",
+        Command::TemplateEdit(..) => "template edit",
+        Command::TemplateRemove(_) => "template remove",
     };
     CATALOGUE
         .iter()
-        .find(|s| s.sub.unwrap_or(s.name) == name)
+        .find(|s| s.sub.unwrap_or(s.name) == name || s.full_name() == name)
         .unwrap_or(&CATALOGUE[CATALOGUE.len() - 1])
 }
 

@@ -58,6 +58,18 @@ pub enum Command {
     List,
     /// `help`.
     Help,
+    /// `reply <ticket> /<template>`: the template filled for the ticket, shown (with its
+    /// recipient) to edit and send — never sent as it is. Surfaces with a form open it
+    /// prefilled; elsewhere the answer is the draft.
+    ReplyTemplate(String, String),
+    /// `template add <name> <text>` (admins).
+    TemplateAdd(String, String),
+    /// `template edit <name> <text>` (admins).
+    TemplateEdit(String, String),
+    /// `template remove <name>` (admins).
+    TemplateRemove(String),
+    /// `template list`.
+    TemplateList,
 }
 
 impl Command {
@@ -299,6 +311,26 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             Err(e) => Err(e),
         },
         Command::Help => Ok(super::catalogue::help(typed_prefix(actor.surface))),
+        Command::ReplyTemplate(n, name) => desk
+            .template_draft(actor, &n, &name)
+            .await
+            .map(|d| messages::templates::draft_preview(&d, style)),
+        Command::TemplateAdd(name, body) => desk
+            .add_template(actor, &name, &body)
+            .await
+            .map(|n| messages::templates::added(&n)),
+        Command::TemplateEdit(name, body) => desk
+            .edit_template(actor, &name, &body)
+            .await
+            .map(|n| messages::templates::edited(&n)),
+        Command::TemplateRemove(name) => desk
+            .remove_template(actor, &name)
+            .await
+            .map(|n| messages::templates::removed(&n)),
+        Command::TemplateList => desk
+            .templates()
+            .await
+            .map(|l| messages::templates::list(&l, style)),
     };
     r.map_err(|e| {
         if let crate::desk::DeskError::Store(err) = &e {

@@ -102,7 +102,8 @@ pub fn render(card: &CardView, what: &str) -> String {
     out
 }
 
-/// Reads commands from stdin until it closes, running each as `actor` and printing the answer.
+/// Reads commands from stdin until it closes, running each as `actor` and printing the answer
+/// (through one [`Session`], so a reply drafted from a template waits for `send`).
 ///
 /// Stdin is read on a dedicated OS thread ([`stdin_lines`]), never on the runtime's blocking
 /// pool: a read that waits for a line the user never types must not keep the runtime (and
@@ -114,18 +115,126 @@ pub async fn run(desk: Desk, actor: Actor) {
         actor.agent.role,
         messages::USAGE
     );
+    let mut session = Session::new(desk, actor);
     let mut lines = stdin_lines();
     while let Some(line) = lines.recv().await {
-        let line = line.trim();
-        if line.is_empty() {
+        if line.trim().is_empty() {
             continue;
         }
-        let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let answer = match commands::parse(name, args) {
-            Ok(cmd) => commands::execute(&desk, &actor, cmd).await,
-            Err(usage) => usage.0,
-        };
+        let answer = session.line(&line).await;
         println!("» {}\n", crate::desk::escape::terminal(&answer));
+    }
+}
+
+/// One agent's console: runs each typed line as its catalogue command, and keeps the reply
+/// a template filled (`reply <ticket> /<template>`) until the agent sends, edits or drops it
+/// — the console's way to show the filled text and the recipient before anything is sent.
+pub struct Session {
+    desk: Desk,
+    actor: Actor,
+    draft: Option<crate::desk::templates::Draft>,
+}
+
+impl Session {
+    /// A console session acting as `actor`.
+    pub fn new(desk: Desk, actor: Actor) -> Session {
+        Session {
+            desk,
+            actor,
+            draft: None,
+        }
+    }
+
+    /// The draft waiting to be sent, if any.
+    pub fn draft(&self) -> Option<&crate::desk::templates::Draft> {
+        self.draft.as_ref()
+    }
+
+    /// Runs one typed line and returns the answer to print (not yet cleaned for the terminal).
+    ///
+    /// - `reply <ticket> /<template>`: the filled draft, its recipient and subject; it waits.
+    /// - `send`: the draft goes through the reply use case (exactly like `reply <ticket>
+    ///   <text>`); `edit <text>` replaces its text and shows it again; `cancel` drops it.
+    /// - `reply <ticket>` alone: who the reply goes to and the templates to start from.
+    /// - anything else: its catalogue command (a waiting draft stays).
+    pub async fn line(&mut self, line: &str) -> String {
+        use crate::chat::commands::Command;
+        use crate::desk::messages::templates as words;
+        let line = line.trim();
+        let (name, args) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "send" if args.trim().is_empty() => {
+                let Some(d) = self.draft.take() else {
+                    return words::CONSOLE_NO_DRAFT.into();
+                };
+                match commands::run(
+                    &self.desk,
+                    &self.actor,
+                    Command::Reply(d.number.clone(), d.text.clone()),
+                )
+                .await
+                {
+                    Ok(done) => done,
+                    Err(refusal) => {
+                        // Kept, so a refusal (someone claimed it meanwhile) loses no text.
+                        self.draft = Some(d);
+                        refusal
+                    }
+                }
+            }
+            "edit" => {
+                let Some(d) = self.draft.as_mut() else {
+                    return words::CONSOLE_NO_DRAFT.into();
+                };
+                if args.trim().is_empty() {
+                    return words::CONSOLE_EDIT_EMPTY.into();
+                }
+                d.text = args.trim().to_string();
+                words::console_draft(d)
+            }
+            "cancel" if args.trim().is_empty() => match self.draft.take() {
+                Some(_) => words::CONSOLE_CANCELLED.into(),
+                None => words::CONSOLE_NO_DRAFT.into(),
+            },
+            _ => {
+                if let Some((super::catalogue::Form::Reply, ticket)) =
+                    super::catalogue::form_request(name, args)
+                {
+                    return self.picker(&ticket).await;
+                }
+                match commands::parse(name, args) {
+                    Ok(Command::ReplyTemplate(n, template)) => {
+                        match self.desk.template_draft(&self.actor, &n, &template).await {
+                            Ok(d) => {
+                                let shown = words::console_draft(&d);
+                                self.draft = Some(d);
+                                shown
+                            }
+                            Err(e) => messages::error(&e),
+                        }
+                    }
+                    Ok(cmd) => commands::execute(&self.desk, &self.actor, cmd).await,
+                    Err(usage) => usage.0,
+                }
+            }
+        }
+    }
+
+    /// `reply <ticket>` with no text: the recipient and the templates to start from.
+    async fn picker(&self, ticket: &str) -> String {
+        let t = match self.desk.show(ticket).await {
+            Ok(t) => t,
+            Err(e) => return messages::error(&e),
+        };
+        let names: Vec<String> = match self.desk.templates().await {
+            Ok(l) => l.into_iter().map(|e| e.name).collect(),
+            Err(e) => return messages::error(&e),
+        };
+        crate::desk::messages::templates::console_picker(
+            &t.summary.number,
+            &t.summary.requester,
+            &names,
+        )
     }
 }
 

@@ -15,6 +15,7 @@ mod reports;
 mod sla;
 mod slack;
 mod smtp;
+mod templates;
 mod web;
 
 pub use console::ConsoleSettings;
@@ -35,6 +36,7 @@ pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
+pub use templates::TemplateSettings;
 pub use web::WebSettings;
 
 use std::path::Path;
@@ -93,6 +95,9 @@ pub struct Settings {
     /// Personal notifications (direct messages to agents).
     #[serde(default)]
     pub notify: NotifySettings,
+    /// Canned replies from the file (read-only; `template add` adds more from chat).
+    #[serde(default)]
+    pub templates: Vec<TemplateSettings>,
 }
 
 fn default_true() -> bool {
@@ -162,6 +167,7 @@ impl Settings {
             }
         }
         self.reports.digest_time().map_err(SettingsError::Invalid)?;
+        templates::check(&self.templates).map_err(SettingsError::Invalid)?;
         self.reports.zone().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {

@@ -27,6 +27,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("log", "Log"),
     ("reports", "Reports"),
     ("notify", "Personal notifications"),
+    ("templates", "Canned replies"),
 ];
 
 /// `settings` as TOML with a comment heading each subsystem, followed by a `[secrets]`

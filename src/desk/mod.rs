@@ -29,6 +29,7 @@ pub mod report;
 pub mod sla;
 pub mod stats;
 pub mod status;
+pub mod templates;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -194,6 +195,8 @@ pub struct Desk {
     sla: std::sync::Arc<crate::config::SlaSettings>,
     /// `[notify]`: personal notifications (see `desk::notify`).
     notify: crate::config::NotifySettings,
+    /// `[[templates]]`: the canned replies of the config file, checked when it loaded.
+    config_templates: std::sync::Arc<Vec<crate::domain::templates::Template>>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -261,6 +264,15 @@ impl Desk {
             reports: settings.reports.clone(),
             sla: std::sync::Arc::new(settings.sla.clone()),
             notify: settings.notify.clone(),
+            config_templates: std::sync::Arc::new(
+                settings
+                    .templates
+                    .iter()
+                    .filter_map(|t| {
+                        crate::domain::templates::Template::parse(&t.name, &t.body).ok()
+                    })
+                    .collect(),
+            ),
         }
     }
 

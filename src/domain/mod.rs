@@ -12,6 +12,7 @@ pub mod quoting;
 pub mod report;
 pub mod sla;
 pub mod status;
+pub mod templates;
 pub mod threading;
 pub mod ticket;
 pub mod trust;

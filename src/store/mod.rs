@@ -27,6 +27,7 @@ pub mod scheduled_runs;
 pub mod secrets;
 pub mod sla;
 pub mod stats;
+pub mod templates;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;

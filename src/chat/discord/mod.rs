@@ -62,6 +62,11 @@ pub mod custom_id {
     pub const NOTE_MODAL: &str = "note-modal";
     /// The text input inside both modals.
     pub const TEXT_INPUT: &str = "text";
+    /// The template select of the reply picker (`reply-template:TICK-…`): the chosen
+    /// template opens the reply modal filled from it.
+    pub const REPLY_TEMPLATE: &str = "reply-template";
+    /// The reply picker's button for a blank reply (`reply-blank:TICK-…`).
+    pub const REPLY_BLANK: &str = "reply-blank";
 }
 
 /// A Discord bot posting into one channel.

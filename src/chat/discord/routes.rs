@@ -184,6 +184,9 @@ struct Data {
     /// Modal submit: the modal's components with the values typed.
     #[serde(default)]
     components: Vec<serde_json::Value>,
+    /// Select menu: the values chosen (`null` on other components over the gateway).
+    #[serde(default)]
+    values: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,16 +268,36 @@ fn option_text(opts: &[CommandOption], name: &str) -> String {
 /// A modal with one multi-line text input; its title names the ticket, its label the
 /// recipient (the customer) or that the note is internal.
 fn modal(custom_id: &str, title: &str, label: &str, placeholder: &str) -> serde_json::Value {
+    modal_with_value(custom_id, title, label, placeholder, None)
+}
+
+/// Discord's limit on a text input's value (and so on a reply typed in the modal),
+/// characters.
+const TEXT_INPUT_MAX: usize = 4000;
+
+/// As [`modal`], the text input prefilled with `value` (a template filled for the ticket),
+/// which the agent sees and may edit before submitting.
+fn modal_with_value(
+    custom_id: &str,
+    title: &str,
+    label: &str,
+    placeholder: &str,
+    value: Option<&str>,
+) -> serde_json::Value {
     let cut = |t: &str| crate::desk::query::truncate(t, MODAL_TITLE_MAX);
+    let mut input = serde_json::json!({
+        "type": 4, "custom_id": custom_id::TEXT_INPUT, "style": 2, "label": cut(label),
+        "placeholder": placeholder, "required": true, "min_length": 1, "max_length": TEXT_INPUT_MAX
+    });
+    if let Some(v) = value {
+        input["value"] = crate::desk::query::truncate(v, TEXT_INPUT_MAX).into();
+    }
     serde_json::json!({
         "type": RESPOND_MODAL,
         "data": {
             "custom_id": custom_id,
             "title": cut(title),
-            "components": [{"type": 1, "components": [{
-                "type": 4, "custom_id": custom_id::TEXT_INPUT, "style": 2, "label": cut(label),
-                "placeholder": placeholder, "required": true, "min_length": 1, "max_length": 4000
-            }]}]
+            "components": [{"type": 1, "components": [input]}]
         }
     })
 }
@@ -305,6 +328,79 @@ async fn reply_modal(desk: &Desk, n: &str) -> serde_json::Value {
         ),
         Err(e) => private(&messages::error(&e)),
     }
+}
+
+/// The reply modal for ticket `n` filled from template `name` for `actor`: the recipient in
+/// the label, the filled text in the input to edit before submitting (which sends it through
+/// the normal reply). A refusal (no such template, listing them; a ticket that takes no reply
+/// from `actor`) is a private answer instead.
+async fn template_modal(desk: &Desk, actor: &Actor, n: &str, name: &str) -> serde_json::Value {
+    match desk.template_draft(actor, n, name).await {
+        Ok(d) => modal_with_value(
+            &format!("{}:{}", custom_id::REPLY_MODAL, d.number),
+            &format!("Reply on {}", d.number),
+            &format!("To {}", d.to),
+            "Sent by email to the customer when you submit.",
+            Some(&d.text),
+        ),
+        Err(e) => private(&messages::error(&e)),
+    }
+}
+
+/// Discord's limit on a string select's options.
+const SELECT_OPTIONS_MAX: usize = 25;
+/// Discord's limit on a select option's label and description, characters.
+const OPTION_TEXT_MAX: usize = 100;
+
+/// What Reply opens on ticket `n`: with templates, a private message naming the recipient
+/// with a select of templates (each opens the reply modal filled from it) and a button for
+/// a blank reply; without, the reply modal at once. Discord's modals may hold a string
+/// select (in a label), but a modal sends nothing until it is submitted, so choosing a
+/// template there could not fill the text the agent is about to edit: the choice comes
+/// first, then the modal.
+async fn reply_form(desk: &Desk, n: &str) -> serde_json::Value {
+    let templates = match desk.templates().await {
+        Ok(t) => t,
+        Err(e) => return private(&messages::error(&e)),
+    };
+    if templates.is_empty() {
+        return reply_modal(desk, n).await;
+    }
+    let t = match desk.show(n).await {
+        Ok(t) => t,
+        Err(e) => return private(&messages::error(&e)),
+    };
+    let number = t.summary.number.clone();
+    let cut = |x: &str| crate::desk::query::truncate(x, OPTION_TEXT_MAX);
+    let options: Vec<serde_json::Value> = templates
+        .iter()
+        .take(SELECT_OPTIONS_MAX)
+        .map(|e| {
+            let one_line = e.body.split_whitespace().collect::<Vec<_>>().join(" ");
+            serde_json::json!({"label": cut(&format!("/{}", e.name)), "value": e.name, "description": cut(&one_line)})
+        })
+        .collect();
+    let more = templates.len().saturating_sub(SELECT_OPTIONS_MAX);
+    let words = messages::templates::discord_picker(&number, &t.summary.requester, more);
+    serde_json::json!({
+        "type": RESPOND_MESSAGE,
+        "data": {
+            "content": crate::desk::query::truncate(&words, crate::chat::discord::CONTENT_MAX),
+            "flags": EPHEMERAL,
+            "allowed_mentions": crate::chat::discord::allowed_mentions_json(&[]),
+            "components": [
+                {"type": 1, "components": [{
+                    "type": 3, "custom_id": format!("{}:{number}", custom_id::REPLY_TEMPLATE),
+                    "placeholder": messages::templates::DISCORD_PICKER_PLACEHOLDER,
+                    "min_values": 1, "max_values": 1, "options": options
+                }]},
+                {"type": 1, "components": [{
+                    "type": 2, "style": 2, "label": messages::templates::DISCORD_WRITE_OWN,
+                    "custom_id": format!("{}:{number}", custom_id::REPLY_BLANK)
+                }]}
+            ]
+        }
+    })
 }
 
 fn note_modal(n: &str) -> serde_json::Value {
@@ -353,7 +449,7 @@ async fn command_of(desk: &Desk, data: &Data) -> Result<Command, serde_json::Val
     if let Some(form) = spec.form {
         if option_text(opts, "text").trim().is_empty() && !ticket.trim().is_empty() {
             return Err(match form {
-                catalogue::Form::Reply => reply_modal(desk, ticket.trim()).await,
+                catalogue::Form::Reply => reply_form(desk, ticket.trim()).await,
                 catalogue::Form::Note => note_modal(ticket.trim()),
             });
         }
@@ -465,6 +561,24 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
         }
         kind::MESSAGE_COMPONENT => {
             let id = data.custom_id.as_deref().unwrap_or("");
+            // The reply picker: a template chosen, or a blank reply.
+            match id.split_once(':') {
+                Some((custom_id::REPLY_TEMPLATE, n)) => {
+                    let actor = Actor {
+                        agent,
+                        surface: Surface::Discord,
+                    };
+                    let chosen = data.values.as_deref().and_then(|v| v.first());
+                    return Ok(Outcome::Respond(match chosen {
+                        Some(name) => template_modal(desk, &actor, n, name).await,
+                        None => private(&messages::templates::unknown("", &[])),
+                    }));
+                }
+                Some((custom_id::REPLY_BLANK, n)) => {
+                    return Ok(Outcome::Respond(reply_modal(desk, n).await))
+                }
+                _ => {}
+            }
             // A card button's custom id is `{action}:{ticket}`; the action is its command.
             let Some((action, n)) = id
                 .split_once(':')
@@ -477,7 +591,7 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
             // Name the recipient before anything can be sent.
             match catalogue::form_request(action.name(), n) {
                 Some((catalogue::Form::Reply, n)) => {
-                    return Ok(Outcome::Respond(reply_modal(desk, &n).await))
+                    return Ok(Outcome::Respond(reply_form(desk, &n).await))
                 }
                 Some((catalogue::Form::Note, n)) => return Ok(Outcome::Respond(note_modal(&n))),
                 None => match catalogue::parse(action.name(), n) {
@@ -501,6 +615,12 @@ pub async fn handle(desk: &Desk, i: Interaction) -> Result<Outcome, Unanswerable
         agent,
         surface: Surface::Discord,
     };
+    // `/reply ticket:… text:/<template>`: the reply modal, filled, to edit and send.
+    if let Command::ReplyTemplate(n, name) = &cmd {
+        return Ok(Outcome::Respond(
+            template_modal(desk, &actor, n, name).await,
+        ));
+    }
     let cmd = match &i.channel_id {
         Some(c) => cmd.in_channel(c),
         None => cmd,

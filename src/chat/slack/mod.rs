@@ -102,10 +102,57 @@ pub struct ModalTarget {
     pub channel: String,
 }
 
+/// `block_id` / `action_id` of the reply modal's template picker: a `static_select` in an
+/// input block with `dispatch_action`, so choosing a template sends `block_actions` at once
+/// (answered with `views.update` filling the text).
+pub const TEMPLATE_BLOCK: &str = "template";
+/// See [`TEMPLATE_BLOCK`].
+pub const TEMPLATE_ACTION: &str = "template";
+/// Slack's limit on a `static_select`'s options.
+pub const SELECT_OPTIONS_MAX: usize = 100;
+
+/// The templates a reply modal offers, and the one it is filled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModalTemplates {
+    /// Every template's name (the picker shows the first [`SELECT_OPTIONS_MAX`]); none: no
+    /// picker.
+    pub names: Vec<String>,
+    /// The template picked and the text it filled for this ticket, prefilled for editing.
+    pub chosen: Option<(String, String)>,
+}
+
+/// The `block_id` of the text input: [`MODAL_BLOCK`] when blank, `body.<template>` when
+/// filled from a template. Slack keeps what was typed in an input across `views.update`
+/// while its `block_id` stays the same and ignores a new `initial_value`; a new id per
+/// template makes the filled text show.
+pub fn text_block_id(chosen: Option<&str>) -> String {
+    match chosen {
+        Some(name) => format!("{MODAL_BLOCK}.{name}"),
+        None => MODAL_BLOCK.to_string(),
+    }
+}
+
+/// Whether `block_id` is the text input of a claimdesk modal (see [`text_block_id`]).
+pub fn is_text_block(block_id: &str) -> bool {
+    block_id == MODAL_BLOCK || block_id.starts_with(&format!("{MODAL_BLOCK}."))
+}
+
 /// The modal for `kind` on `target` (Block Kit modal view,
 /// <https://api.slack.com/reference/surfaces/views>): a line saying where the text goes and a
 /// multi-line `plain_text_input`. `private_metadata` carries `{"ticket", "channel"}` as JSON.
 pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
+    modal_with_templates(kind, target, &ModalTemplates::default())
+}
+
+/// As [`modal`]; a reply modal also offers `templates.names` in a picker (first block, see
+/// [`TEMPLATE_BLOCK`]), and with `templates.chosen` shows that template selected and its
+/// filled text in the input (`initial_value`), to edit before sending.
+pub fn modal_with_templates(
+    kind: ModalKind,
+    target: &ModalTarget,
+    templates: &ModalTemplates,
+) -> SlackView {
+    use crate::desk::messages::templates as words;
     let (title, submit, label, intro) = match kind {
         ModalKind::Reply => (
             "Reply to customer",
@@ -129,19 +176,67 @@ pub fn modal(kind: ModalKind, target: &ModalTarget) -> SlackView {
             ),
         ),
     };
-    let input = SlackBlockPlainTextInputElement::new()
+    let chosen = match kind {
+        ModalKind::Reply => templates.chosen.as_ref(),
+        ModalKind::Note => None,
+    };
+    let mut input = SlackBlockPlainTextInputElement::new()
         .with_action_id(MODAL_ACTION.to_string().into())
         .with_multiline(true)
         .with_max_length(INPUT_MAX);
-    let blocks = vec![
-        section(&intro),
+    if let Some((_, text)) = chosen {
+        input = input.with_initial_value(truncate(text, INPUT_MAX as usize));
+    }
+    let mut blocks: Vec<SlackBlock> = Vec::new();
+    if kind == ModalKind::Reply && !templates.names.is_empty() {
+        let option = |name: &str| {
+            SlackBlockChoiceItem::new(
+                SlackBlockPlainTextOnly::from(format!("/{name}")),
+                name.to_string(),
+            )
+        };
+        let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = templates
+            .names
+            .iter()
+            .take(SELECT_OPTIONS_MAX)
+            .map(|n| option(n))
+            .collect();
+        let mut select = SlackBlockStaticSelectElement::new()
+            .with_action_id(TEMPLATE_ACTION.to_string().into())
+            .with_placeholder(SlackBlockPlainTextOnly::from(
+                words::SLACK_PICKER_PLACEHOLDER,
+            ))
+            .with_options(options);
+        if let Some((name, _)) = chosen.filter(|(n, _)| {
+            templates
+                .names
+                .iter()
+                .take(SELECT_OPTIONS_MAX)
+                .any(|x| x == n)
+        }) {
+            select = select.with_initial_option(option(name));
+        }
+        blocks.push(
+            SlackInputBlock::new(
+                SlackBlockPlainText::new(words::SLACK_PICKER_LABEL.to_string()).into(),
+                select.into(),
+            )
+            .with_block_id(TEMPLATE_BLOCK.to_string().into())
+            .with_dispatch_action(true)
+            .with_optional(true)
+            .with_hint(SlackBlockPlainText::new(words::SLACK_PICKER_HINT.to_string()).into())
+            .into(),
+        );
+    }
+    blocks.push(section(&intro));
+    blocks.push(
         SlackInputBlock::new(
             SlackBlockPlainText::new(label.to_string()).into(),
             input.into(),
         )
-        .with_block_id(MODAL_BLOCK.to_string().into())
+        .with_block_id(text_block_id(chosen.map(|(n, _)| n.as_str())).into())
         .into(),
-    ];
+    );
     let meta = serde_json::json!({"ticket": target.number, "channel": target.channel});
     SlackView::Modal(
         SlackModalView::new(SlackBlockPlainText::new(title.to_string()).into(), blocks)
@@ -202,6 +297,27 @@ impl SlackChat {
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
         session.views_open(&req).await.map_err(classify)?;
+        Ok(())
+    }
+
+    /// Replaces open modal `view_id` with `view` (`views.update`,
+    /// <https://api.slack.com/methods/views.update>); `hash` is the view's `hash` from the
+    /// interaction, so an update based on an older state of the view is refused
+    /// (`hash_conflict`) instead of overwriting a newer one. Called right after the
+    /// interaction, never queued: the agent is looking at the modal.
+    pub async fn update_view(
+        &self,
+        view_id: &str,
+        hash: Option<&str>,
+        view: SlackView,
+    ) -> Result<(), ChatError> {
+        let session = self.client.open_session(&self.token);
+        let mut req =
+            SlackApiViewsUpdateRequest::new(view).with_view_id(view_id.to_string().into());
+        if let Some(h) = hash {
+            req = req.with_hash(h.to_string());
+        }
+        session.views_update(&req).await.map_err(classify)?;
         Ok(())
     }
 

@@ -30,7 +30,10 @@ use sha2::Sha256;
 
 use crate::chat::catalogue;
 use crate::chat::commands::{self, Command};
-use crate::chat::slack::{modal, ModalKind, ModalTarget, SlackChat, MODAL_ACTION, MODAL_BLOCK};
+use crate::chat::slack::{
+    is_text_block, modal_with_templates, ModalKind, ModalTarget, ModalTemplates, SlackChat,
+    MODAL_ACTION, MODAL_BLOCK, TEMPLATE_ACTION,
+};
 use crate::desk::messages;
 use crate::desk::{Actor, Desk, DeskError, Surface};
 use crate::domain::actions::CardAction;
@@ -302,27 +305,32 @@ pub async fn on_command(s: &WebState, c: SlashCommand) -> Option<String> {
             agent,
             surface: Surface::Slack,
         };
-        if let (Some((kind, ticket)), Some(trigger), Some(chat)) = (
-            modal_request(&c.command, &c.text),
-            c.trigger_id.clone(),
-            chat,
-        ) {
-            return match open_modal(
-                &desk,
-                chat,
-                kind,
-                &ticket,
-                &trigger,
-                &c.channel_id,
-                &c.user_id,
-            )
-            .await
+        let parsed = commands::parse(&c.command, &c.text);
+        // `reply <ticket>` (a form) or `reply <ticket> /<template>` (the form, prefilled).
+        let form = modal_request(&c.command, &c.text)
+            .map(|(k, t)| (k, t, None))
+            .or_else(|| match &parsed {
+                Ok(Command::ReplyTemplate(t, name)) => {
+                    Some((ModalKind::Reply, t.clone(), Some(name.clone())))
+                }
+                _ => None,
+            });
+        if let (Some((kind, ticket, template)), Some(trigger), Some(chat)) =
+            (form, c.trigger_id.clone(), chat)
+        {
+            let at = Opener {
+                trigger: &trigger,
+                channel: &c.channel_id,
+                user: &c.user_id,
+            };
+            return match open_modal(&desk, chat, &actor, kind, &ticket, template.as_deref(), at)
+                .await
             {
                 Ok(()) => None,
                 Err(e) => Some(messages::error(&e)),
             };
         }
-        Some(match commands::parse(&c.command, &c.text) {
+        Some(match parsed {
             Ok(cmd) => commands::execute(&desk, &actor, cmd.in_channel(&c.channel_id)).await,
             Err(usage) => usage.0,
         })
@@ -338,19 +346,31 @@ pub async fn on_command(s: &WebState, c: SlashCommand) -> Option<String> {
     }
 }
 
+/// Where a modal is opened from: the interaction's trigger, the channel and the user.
+#[derive(Clone, Copy)]
+struct Opener<'a> {
+    trigger: &'a str,
+    channel: &'a str,
+    user: &'a str,
+}
+
 /// Looks up ticket `typed` and starts `views.open` with the `kind` modal in a detached task
-/// (so the caller's acknowledgement never waits for Slack). If Slack refuses, the opener is
-/// told privately through the outbox how to use the command instead.
+/// (so the caller's acknowledgement never waits for Slack). A reply modal offers the
+/// templates in a picker; with `template`, it opens filled from that template for `actor`
+/// (the text and the recipient shown, to edit before sending). If Slack refuses, the opener
+/// is told privately through the outbox how to use the command instead.
 ///
-/// Errors: the ticket lookup's ([`DeskError::BadTicketNumber`], [`DeskError::NoSuchTicket`]).
+/// Errors: the ticket lookup's ([`DeskError::BadTicketNumber`], [`DeskError::NoSuchTicket`]),
+/// and for `template` those of [`Desk::template_draft`] (no such template, listing them; a
+/// ticket that takes no reply from `actor`).
 async fn open_modal(
     desk: &Desk,
     chat: SlackChat,
+    actor: &Actor,
     kind: ModalKind,
     typed: &str,
-    trigger_id: &str,
-    channel: &str,
-    user: &str,
+    template: Option<&str>,
+    at: Opener<'_>,
 ) -> Result<(), DeskError> {
     let t = desk.show(typed).await?;
     if let Some(into) = t.summary.merged_into.clone() {
@@ -359,20 +379,34 @@ async fn open_modal(
             into,
         });
     }
+    let mut templates = ModalTemplates::default();
+    if kind == ModalKind::Reply {
+        templates.names = desk
+            .templates()
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        if let Some(name) = template {
+            let d = desk.template_draft(actor, &t.summary.number, name).await?;
+            templates.chosen = Some((d.template, d.text));
+        }
+    }
     let target = ModalTarget {
         number: t.summary.number.clone(),
         to: t.summary.requester.clone(),
         subject: t.summary.subject.clone(),
-        channel: channel.to_string(),
+        channel: at.channel.to_string(),
     };
     let (desk, trigger, channel, user) = (
         desk.clone(),
-        trigger_id.to_string(),
-        channel.to_string(),
-        user.to_string(),
+        at.trigger.to_string(),
+        at.channel.to_string(),
+        at.user.to_string(),
     );
     tokio::spawn(async move {
-        if let Err(e) = chat.open_view(&trigger, modal(kind, &target)).await {
+        let view = modal_with_templates(kind, &target, &templates);
+        if let Err(e) = chat.open_view(&trigger, view).await {
             tracing::warn!(error = %e, ticket = %target.number, "views.open failed");
             let how = match kind {
                 ModalKind::Reply => format!("/desk reply {} <text>", target.number),
@@ -383,6 +417,89 @@ async fn open_modal(
         }
     });
     Ok(())
+}
+
+/// A template picked in an open reply modal (`block_actions` from the [`TEMPLATE_ACTION`]
+/// select, `container.type` `view`): the modal is replaced (`views.update`, with the view's
+/// `hash`) by the same modal with the text filled from that template for the picker, to edit
+/// before sending. A refusal (the ticket no longer takes their reply, the template is gone)
+/// is told privately; the modal stays as it was.
+async fn template_picked(
+    desk: &Desk,
+    chat: Option<&SlackChat>,
+    p: &Value,
+    user: &str,
+    channel: &str,
+) {
+    let picked = p
+        .get("actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|a| a.get("action_id").and_then(Value::as_str) == Some(TEMPLATE_ACTION))
+        .and_then(|a| a.pointer("/selected_option/value"))
+        .and_then(Value::as_str);
+    let view_id = p.pointer("/view/id").and_then(Value::as_str);
+    let hash = p.pointer("/view/hash").and_then(Value::as_str);
+    let meta: Option<ModalMeta> = p
+        .pointer("/view/private_metadata")
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok());
+    let (Some(name), Some(view_id), Some(meta), Some(chat)) = (picked, view_id, meta, chat) else {
+        tracing::debug!("template pick without a selection, view or client; ignored");
+        return;
+    };
+    // Where to tell the agent privately: the channel the modal was opened from.
+    let tell_to = if meta.channel.is_empty() {
+        channel
+    } else {
+        meta.channel.as_str()
+    };
+    let agent = match desk.agent(Identity::Slack(user)).await {
+        Ok(a) => a,
+        Err(e) => return tell_later(desk, tell_to, user, &messages::error(&e)).await,
+    };
+    let actor = Actor {
+        agent,
+        surface: Surface::Slack,
+    };
+    let filled = async {
+        let d = desk.template_draft(&actor, &meta.ticket, name).await?;
+        let names: Vec<String> = desk
+            .templates()
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        Ok::<_, DeskError>((d, names))
+    };
+    match filled.await {
+        Ok((d, names)) => {
+            let target = ModalTarget {
+                number: d.number.clone(),
+                to: d.to.clone(),
+                subject: d.subject.clone(),
+                channel: meta.channel.clone(),
+            };
+            let view = modal_with_templates(
+                ModalKind::Reply,
+                &target,
+                &ModalTemplates {
+                    names,
+                    chosen: Some((d.template, d.text)),
+                },
+            );
+            if let Err(e) = chat.update_view(view_id, hash, view).await {
+                tracing::warn!(error = %e, ticket = %d.number, "views.update failed");
+                let text = format!(
+                    "Slack did not fill the form; type `/desk reply {} /{name}` instead.",
+                    d.number
+                );
+                tell_later(desk, tell_to, user, &text).await;
+            }
+        }
+        Err(e) => tell_later(desk, tell_to, user, &messages::error(&e)).await,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,6 +563,18 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
                 .and_then(Value::as_str)
                 .map(|id| IdOnly { id: id.to_string() })
         });
+    // The template picker of an open reply modal (a view has no channel): fill the modal.
+    let picks_template = p.get("view").is_some()
+        && p.get("actions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|a| a.get("action_id").and_then(Value::as_str) == Some(TEMPLATE_ACTION));
+    if let (true, Some(user)) = (picks_template, &user) {
+        let channel = channel.map(|c| c.id).unwrap_or_default();
+        template_picked(&desk, chat.as_ref(), &p, &user.id, &channel).await;
+        return;
+    }
     let (Some(user), Some(channel)) = (user, channel) else {
         return;
     };
@@ -478,11 +607,15 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
                     (Some((form, _)), Some(trigger), Some(chat)) => open_modal(
                         &desk,
                         chat.clone(),
+                        &actor,
                         modal_kind(form),
                         number,
-                        trigger,
-                        &channel.id,
-                        &user.id,
+                        None,
+                        Opener {
+                            trigger,
+                            channel: &channel.id,
+                            user: &user.id,
+                        },
                     )
                     .await
                     .err()
@@ -507,7 +640,12 @@ async fn block_actions(desk: Desk, chat: Option<SlackChat>, p: Value) {
 
 /// The `view_submission` answer that shows `text` under the modal's input.
 fn field_error(text: &str) -> Value {
-    json!({"response_action": "errors", "errors": {MODAL_BLOCK: text}})
+    field_error_on(MODAL_BLOCK, text)
+}
+
+/// The `view_submission` answer that shows `text` under input block `block_id`.
+fn field_error_on(block_id: &str, text: &str) -> Value {
+    json!({"response_action": "errors", "errors": {block_id: text}})
 }
 
 async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
@@ -535,13 +673,22 @@ async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
             "This form lost track of its ticket; open it again from the card.",
         ));
     };
-    let text = p
-        .pointer(&format!(
-            "/view/state/values/{MODAL_BLOCK}/{MODAL_ACTION}/value"
-        ))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    // The text input's block is `body`, or `body.<template>` once filled from a template.
+    let (text_block, text) = p
+        .pointer("/view/state/values")
+        .and_then(Value::as_object)
+        .and_then(|blocks| {
+            blocks.iter().find_map(|(id, actions)| {
+                let value = actions.pointer(&format!("/{MODAL_ACTION}/value"));
+                is_text_block(id).then(|| {
+                    (
+                        id.clone(),
+                        value.and_then(Value::as_str).unwrap_or("").to_string(),
+                    )
+                })
+            })
+        })
+        .unwrap_or_else(|| (MODAL_BLOCK.to_string(), String::new()));
     let desk = s.desk.clone();
     let (ticket, who) = (meta.ticket.clone(), user.clone());
     let work = async move {
@@ -575,7 +722,7 @@ async fn view_submission(s: &WebState, p: Value) -> Option<Value> {
             }
             None
         }
-        Some(Err(refusal)) => Some(field_error(&refusal)),
+        Some(Err(refusal)) => Some(field_error_on(&text_block, &refusal)),
         None => None,
     }
 }

@@ -8,6 +8,7 @@
 //! own words, so it can neither address people nor disguise a link.
 
 pub mod notify;
+pub mod templates;
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};

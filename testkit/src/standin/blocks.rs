@@ -63,6 +63,9 @@ fn check_element(e: &Value, at: &str, errs: &mut Vec<String>) {
             )),
         }
     }
+    if t == "static_select" {
+        check_static_select(o, at, errs);
+    }
     if t == "button" {
         match o.get("text") {
             Some(txt) => check_text_object(txt, &format!("{at}.text"), 75, true, errs),
@@ -88,6 +91,55 @@ fn check_element(e: &Value, at: &str, errs: &mut Vec<String>) {
                     "{at}.style must be \"primary\" or \"danger\", got {s}"
                 ));
             }
+        }
+    }
+}
+
+/// A `static_select` (<https://api.slack.com/reference/block-kit/block-elements#static_select>):
+/// `options` (1..=100) or `option_groups`; each option's `text` plain_text ≤ 75 and `value`
+/// a string ≤ 150, values unique; `placeholder` plain_text ≤ 150; `initial_option` one of
+/// the options.
+fn check_static_select(o: &serde_json::Map<String, Value>, at: &str, errs: &mut Vec<String>) {
+    if let Some(p) = o.get("placeholder") {
+        check_text_object(p, &format!("{at}.placeholder"), 150, true, errs);
+    }
+    let options: Vec<&Value> = match (o.get("options"), o.get("option_groups")) {
+        (Some(Value::Array(opts)), None) => opts.iter().collect(),
+        (None, Some(Value::Array(groups))) => groups
+            .iter()
+            .flat_map(|g| g["options"].as_array().into_iter().flatten())
+            .collect(),
+        _ => {
+            errs.push(format!(
+                "{at}: a static_select needs options or option_groups (not both)"
+            ));
+            return;
+        }
+    };
+    if options.is_empty() || options.len() > 100 {
+        errs.push(format!("{at} has {} options (1..=100)", options.len()));
+    }
+    let mut values = HashSet::new();
+    for (j, opt) in options.iter().enumerate() {
+        let oat = format!("{at}.options[{j}]");
+        match opt.get("text") {
+            Some(t) => check_text_object(t, &format!("{oat}.text"), 75, true, errs),
+            None => errs.push(format!("{oat}.text is required")),
+        }
+        match opt.get("value").and_then(Value::as_str) {
+            Some(v) if !v.is_empty() && v.chars().count() <= 150 => {
+                if !values.insert(v.to_string()) {
+                    errs.push(format!("{oat}.value {v:?} is repeated"));
+                }
+            }
+            _ => errs.push(format!(
+                "{oat}.value must be a string of 1..=150 characters"
+            )),
+        }
+    }
+    if let Some(init) = o.get("initial_option") {
+        if !options.contains(&init) {
+            errs.push(format!("{at}.initial_option is not one of its options"));
         }
     }
 }
@@ -319,6 +371,25 @@ pub(super) fn check_view(v: &Value, errs: &mut Vec<String>) {
                         if !m.as_u64().is_some_and(|m| (1..=3000).contains(&m)) {
                             errs.push(format!("{at}.element.max_length must be 1..=3000"));
                         }
+                    }
+                    if let Some(v) = e.get("initial_value") {
+                        let max = e.get("max_length").and_then(Value::as_u64).unwrap_or(3000);
+                        match v.as_str() {
+                            Some(t) if t.chars().count() as u64 <= max => {}
+                            _ => errs.push(format!(
+                                "{at}.element.initial_value must be a string of at most {max} characters"
+                            )),
+                        }
+                    }
+                }
+                if et == "static_select" {
+                    if let Some(o) = e.as_object() {
+                        check_static_select(o, &format!("{at}.element"), errs);
+                    }
+                }
+                if let Some(d) = b.get("dispatch_action") {
+                    if !d.is_boolean() {
+                        errs.push(format!("{at}.dispatch_action must be a boolean"));
                     }
                 }
                 if let Some(a) = e.get("action_id") {

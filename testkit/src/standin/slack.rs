@@ -153,6 +153,12 @@ impl SlackStandin {
         self.server.stop().await;
     }
 
+    /// Every view as the stand-in answered it (`views.open`, then each `views.update`), in
+    /// order: with its `id` and `hash`, as Slack puts the view in a `block_actions` payload.
+    pub fn answered_views(&self) -> Vec<Value> {
+        self.state.data.lock().unwrap().view_log.clone()
+    }
+
     /// A fresh `trigger_id`, as Slack puts in interaction and slash-command payloads. The
     /// stand-in accepts it in `views.open` for 3 s (Slack: "expires in 3 seconds"); an
     /// unknown or expired trigger is answered with Slack's error AND recorded as a violation.
@@ -414,6 +420,10 @@ struct SlackData {
     triggers: HashMap<String, std::time::Instant>,
     /// Views opened so far (for ids).
     views: usize,
+    /// Every view opened (`views.open`) as last answered, by id, for `views.update`.
+    open_views: HashMap<String, Value>,
+    /// Every view answered, in order (see `SlackStandin::answered_views`).
+    view_log: Vec<Value>,
     messages: Vec<SlackMsg>,
     /// Channel names ("#support", "support") and user ids (DMs) mapped to conversation ids.
     channel_ids: HashMap<String, String>,
@@ -466,6 +476,7 @@ const SLACK_IMPLEMENTED: &[&str] = &[
     "conversations.history",
     "auth.test",
     "views.open",
+    "views.update",
     "apps.connections.open",
     "files.getUploadURLExternal",
     "files.completeUploadExternal",
@@ -474,7 +485,7 @@ const SLACK_IMPLEMENTED: &[&str] = &[
 /// LENIENT: methods the frozen 2021 spec declares only for GET though Slack's method reference
 /// lists POST as the preferred HTTP method (<https://api.slack.com/methods/views.open>);
 /// a POST is checked against the GET declaration's parameters.
-const SLACK_POST_ALSO: &[&str] = &["views.open"];
+const SLACK_POST_ALSO: &[&str] = &["views.open", "views.update"];
 
 /// Methods documented after the frozen 2021 spec, declared here from their reference pages.
 /// `apps.connections.open` (<https://api.slack.com/methods/apps.connections.open>): POST, no
@@ -996,7 +1007,16 @@ fn slack_validate(
     }
 
     // ---- content rules (Block Kit, text) for message-carrying methods ----
-    if name == "views.open" {
+    if name == "views.update" && !out.contains_key("view_id") && !out.contains_key("external_id") {
+        problems.push((
+            "invalid_arguments",
+            "views.update needs view_id or external_id".into(),
+        ));
+    }
+    if name == "views.update" && !out.contains_key("view") {
+        problems.push(("invalid_arguments", "views.update without a view".into()));
+    }
+    if name == "views.open" || name == "views.update" {
         if let Some(view) = out.get("view") {
             let mut errs = vec![];
             check_view(view, &mut errs);
@@ -1562,6 +1582,66 @@ fn slack_execute(
                     view[k] = v;
                 }
             }
+            d.open_views.insert(id, view.clone());
+            d.view_log.push(view.clone());
+            Ok(json!({"ok": true, "view": view}))
+        }
+        // <https://api.slack.com/methods/views.update>: replaces an open view; with `hash`,
+        // only the view in that state (else `hash_conflict`). The stand-in knows only views it
+        // opened, by `view_id`.
+        "views.update" => {
+            let Some(id) = s("view_id") else {
+                return Err((
+                    "not_found",
+                    "views.update by external_id: the stand-in opens no view with one".into(),
+                ));
+            };
+            let Some(old) = d.open_views.get(&id).cloned() else {
+                return Err((
+                    "not_found",
+                    format!("views.update of view {id:?}, which the stand-in never opened"),
+                ));
+            };
+            if let Some(h) = s("hash") {
+                if old["hash"].as_str() != Some(h.as_str()) {
+                    return Err((
+                        "hash_conflict",
+                        format!(
+                            "views.update with hash {h:?}; the view is at {}",
+                            old["hash"]
+                        ),
+                    ));
+                }
+            }
+            d.views += 1;
+            let mut view = p.get("view").cloned().unwrap_or(json!({}));
+            let blocks = slack_normalise_blocks(&view["blocks"], &id);
+            for (k, v) in [
+                ("id", json!(id)),
+                ("team_id", json!(SLACK_TEAM_ID)),
+                ("blocks", blocks),
+                ("state", json!({"values": {}})),
+                ("hash", json!(format!("1700000000.{id}.{}", d.views))),
+                ("previous_view_id", Value::Null),
+                ("root_view_id", json!(id)),
+                ("app_id", json!(SLACK_APP_ID)),
+                ("bot_id", json!(SLACK_BOT_ID)),
+            ] {
+                view[k] = v;
+            }
+            for (k, v) in [
+                ("private_metadata", json!("")),
+                ("callback_id", json!("")),
+                ("external_id", json!("")),
+                ("clear_on_close", json!(false)),
+                ("notify_on_close", json!(false)),
+            ] {
+                if view.get(k).is_none() {
+                    view[k] = v;
+                }
+            }
+            d.open_views.insert(id, view.clone());
+            d.view_log.push(view.clone());
             Ok(json!({"ok": true, "view": view}))
         }
         other => Err((
