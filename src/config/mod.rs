@@ -14,6 +14,7 @@ mod reports;
 mod sla;
 mod slack;
 mod smtp;
+mod tags;
 mod web;
 
 pub use console::ConsoleSettings;
@@ -33,6 +34,7 @@ pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
+pub use tags::TagSettings;
 pub use web::WebSettings;
 
 use std::path::Path;
@@ -88,6 +90,9 @@ pub struct Settings {
     /// The weekly digest and where console charts go.
     #[serde(default)]
     pub reports: ReportsSettings,
+    /// Tags: the allowed list, the limit per ticket, the intake rules.
+    #[serde(default)]
+    pub tags: TagSettings,
 }
 
 fn default_true() -> bool {
@@ -183,6 +188,10 @@ impl Settings {
             self.departments.iter().map(|d| d.name.as_str()).collect();
         self.sla
             .check_departments(&department_names)
+            .map_err(SettingsError::Invalid)?;
+        let mailbox_names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        self.tags
+            .check_names(&department_names, &mailbox_names)
             .map_err(SettingsError::Invalid)?;
         for m in &self.mailboxes {
             m.check_transport().map_err(SettingsError::Invalid)?;

@@ -26,6 +26,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("web", "Web"),
     ("log", "Log"),
     ("reports", "Reports"),
+    ("tags", "Tags and intake rules"),
 ];
 
 /// `settings` as TOML with a comment heading each subsystem, followed by a `[secrets]`

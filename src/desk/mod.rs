@@ -28,6 +28,7 @@ pub mod report;
 pub mod sla;
 pub mod stats;
 pub mod status;
+pub mod tags;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -191,6 +192,8 @@ pub struct Desk {
     reports: crate::config::ReportsSettings,
     /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
     sla: std::sync::Arc<crate::config::SlaSettings>,
+    /// `[tags]`: the allowed list, the limit per ticket, the intake rules (see `desk::tags`).
+    tags: std::sync::Arc<crate::config::TagSettings>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -257,6 +260,7 @@ impl Desk {
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
             sla: std::sync::Arc::new(settings.sla.clone()),
+            tags: std::sync::Arc::new(settings.tags.clone()),
         }
     }
 

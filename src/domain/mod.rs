@@ -11,6 +11,7 @@ pub mod quoting;
 pub mod report;
 pub mod sla;
 pub mod status;
+pub mod tags;
 pub mod threading;
 pub mod ticket;
 pub mod trust;

@@ -25,6 +25,7 @@ pub mod scheduled_runs;
 pub mod secrets;
 pub mod sla;
 pub mod stats;
+pub mod tags;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;
