@@ -267,6 +267,19 @@ impl TryFrom<TagsToml> for TagSettings {
 }
 
 impl TagSettings {
+    /// The settings of a `[tags]` table's body written as TOML (`allowed = [..]`,
+    /// `[[rules]]` …), checked as when the settings load (departments and mailboxes aside:
+    /// [`TagSettings::check_names`]).
+    ///
+    /// Errors: the refusal, naming the key.
+    pub fn from_toml(text: &str) -> Result<TagSettings, String> {
+        config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize::<TagSettings>())
+            .map_err(|e| e.to_string())
+    }
+
     /// The intake rules, compiled, in the order written.
     pub fn rules(&self) -> &Rules {
         &self.parsed
@@ -390,6 +403,31 @@ mod tests {
         let none = load("").expect("loads");
         assert!(none.tags.allowed.is_empty() && none.tags.rules().rules.is_empty());
         assert_eq!(none.tags.max_per_ticket, 20);
+    }
+
+    #[test]
+    fn the_readme_example_loads_and_means_what_it_says() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## Tags\n")
+            .nth(1)
+            .expect("README has a Tags section");
+        let example = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .expect("a TOML example");
+        let s = load(example).expect("the README example loads");
+        let d = s.tags.rules().evaluate(&crate::domain::tags::Incoming {
+            mailbox: "support",
+            from: "jo@eu.bigcorp.example",
+            subject: "Refund",
+            body: "an Outage here",
+        });
+        let tags: Vec<&str> = d.tags().iter().map(|t| t.as_str()).collect();
+        assert_eq!(tags, ["billing", "vip", "outage"]);
+        assert_eq!(d.priority.map(|p| p.0), Some(Priority::High));
+        assert_eq!(d.department.map(|x| x.0).as_deref(), Some("billing"));
     }
 
     #[test]

@@ -541,7 +541,8 @@ mod tests {
         };
         // (mailbox, from, subject, body) → tags, priority, department
         type Want<'a> = (&'a [&'a str], Option<Priority>, Option<&'a str>);
-        let table: &[((&str, &str, &str, &str), Want)] = &[
+        type Mail<'a> = (&'a str, &'a str, &'a str, &'a str);
+        let table: &[(Mail, Want)] = &[
             (("support", "a@x.example", "Hello", "hi"), (&[], None, None)),
             (
                 ("support", "a@x.example", "Your INVOICE 42", "hi"),
