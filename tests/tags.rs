@@ -446,6 +446,27 @@ async fn the_allowed_list_and_the_limit_refuse_with_a_clear_answer_and_nothing_c
     )
     .await;
     assert_eq!(audit, 1, "only the change is audited");
+
+    // A merge carries the merged ticket's tags over, within the limit.
+    let other = open_ticket(&app, 2, "limit2@customer.example", "Other", "Hi").await;
+    let third = open_ticket(&app, 3, "limit3@customer.example", "Third", "Hi").await;
+    let ans = run(&format!("tag {other} refund")).await;
+    assert!(ans.contains("tagged refund"), "{ans}");
+    let ana = actor(&app, "ana", Surface::Console).await;
+    app.desk
+        .merge_tickets(&ana, &t, &other)
+        .await
+        .expect("merge");
+    assert_eq!(
+        tags_of(&app, &other).await,
+        ["billing", "refund"],
+        "2 at most"
+    );
+    app.desk
+        .merge_tickets(&ana, &other, &third)
+        .await
+        .expect("merge");
+    assert_eq!(tags_of(&app, &third).await, ["billing", "refund"]);
 }
 
 const RULES: &str = r#"

@@ -79,3 +79,32 @@ pub async fn all(conn: &mut PgConnection) -> Result<HashMap<i64, Vec<String>>, s
     .await?;
     Ok(rows.into_iter().collect())
 }
+
+/// Copies the tags of ticket `from` onto ticket `into` (a merge), each with who first added
+/// it, alphabetically, as many as fit under `limit` tags on `into`; tags `into` already
+/// carries are skipped. `from` keeps its own. Returns the tags added to `into`.
+///
+/// Errors: the database's.
+pub async fn copy_all(
+    conn: &mut PgConnection,
+    from: i64,
+    into: i64,
+    limit: usize,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "INSERT INTO ticket_tags (ticket_id, tag, added_by)
+         SELECT $2, s.tag, s.added_by FROM ticket_tags s
+         WHERE s.ticket_id = $1
+           AND NOT EXISTS (SELECT 1 FROM ticket_tags d WHERE d.ticket_id = $2 AND d.tag = s.tag)
+         ORDER BY s.tag
+         LIMIT GREATEST(0, $3 - (SELECT count(*) FROM ticket_tags c WHERE c.ticket_id = $2))
+         ON CONFLICT (ticket_id, tag) DO NOTHING
+         RETURNING tag",
+    )
+    .bind(from)
+    .bind(into)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
