@@ -217,7 +217,7 @@ pub fn plan_add(
     Ok(AddPlan { add, already })
 }
 
-/// Most bytes of a body a rule's pattern is matched against (the start of the body; the
+/// Most bytes of a body (or subject) a rule's pattern is matched against (the start; the
 /// rest is not looked at). 64 KiB holds any real request's words.
 pub const BODY_MATCH_MAX: usize = 64 * 1024;
 
@@ -272,7 +272,7 @@ pub struct Rule {
     pub mailbox: Option<String>,
     /// Only email from these senders (any of them).
     pub senders: Vec<Sender>,
-    /// Only when the subject matches.
+    /// Only when the subject (its first [`BODY_MATCH_MAX`] bytes) matches.
     pub subject: Option<regex::Regex>,
     /// Only when the body (its first [`BODY_MATCH_MAX`] bytes) matches.
     pub body: Option<regex::Regex>,
@@ -297,7 +297,7 @@ pub struct Incoming<'a> {
     pub body: &'a str,
 }
 
-/// `body` cut to at most [`BODY_MATCH_MAX`] bytes, on a character boundary.
+/// `text` cut to at most [`BODY_MATCH_MAX`] bytes, on a character boundary.
 fn body_head(body: &str) -> &str {
     if body.len() <= BODY_MATCH_MAX {
         return body;
@@ -319,7 +319,10 @@ impl Rule {
             || self.body.is_some();
         any && self.mailbox.as_deref().is_none_or(|mb| mb == m.mailbox)
             && (self.senders.is_empty() || self.senders.iter().any(|s| s.matches(m.from)))
-            && self.subject.as_ref().is_none_or(|r| r.is_match(m.subject))
+            && self
+                .subject
+                .as_ref()
+                .is_none_or(|r| r.is_match(body_head(m.subject)))
             && self
                 .body
                 .as_ref()
