@@ -196,6 +196,8 @@ async fn run() {
         from: chrono::Utc::now() - chrono::Duration::days(30),
         to: chrono::Utc::now(),
         department: Some("billing".into()),
+        tags: vec![],
+        group_by_tag: false,
     };
     let plans = claimdesk::store::report::explain(&mut conn, &range)
         .await

@@ -80,6 +80,12 @@ enum Cmd {
         /// Only this department.
         #[arg(long)]
         department: Option<String>,
+        /// Only tickets with this tag; repeat (or comma-separate) for tickets with all of them.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// `tag`: one row per ticket and tag, by tag (a `tag` column first; untagged last).
+        #[arg(long = "group-by")]
+        group_by: Option<String>,
         /// `csv` (spreadsheet-safe: formula-like cells are prefixed with ') or `json`.
         #[arg(long, default_value = "csv")]
         format: String,
@@ -269,10 +275,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         from,
         to,
         department,
+        tags,
+        group_by,
         format,
     } = &cli.command
     {
-        return report_command(&settings, from, to, department.as_deref(), format).await;
+        let filter = (tags.as_slice(), group_by.as_deref());
+        return report_command(&settings, from, to, department.as_deref(), filter, format).await;
     }
     let secrets = Secrets::from_env(&settings);
     if let Cmd::Doctor = cli.command {
@@ -428,10 +437,11 @@ async fn report_command(
     from: &str,
     to: &str,
     department: Option<&str>,
+    (tags, group_by): (&[String], Option<&str>),
     format: &str,
 ) -> anyhow::Result<()> {
     use claimdesk::desk::report;
-    let range = report::range(from, to, department)?;
+    let range = report::with_tags(report::range(from, to, department)?, tags, group_by)?;
     let format: report::Format = format.parse()?;
     let pool = claimdesk::store::open(&settings.database).await?;
     let mut conn = pool.acquire().await?;

@@ -262,6 +262,8 @@ async fn check_effect(w: &World<'_>, via: Via, spec: &Spec, t: &Tickets, answer:
             assert_eq!(d.priority.to_string(), "high", "{what}");
         }
         "merge" => assert_eq!(state(&w.app, &t.c).await.status, "merged", "{what}"),
+        "tag" => assert!(answer.contains("tagged billing"), "{what}"),
+        "untag" => assert!(answer.contains("untagged billing"), "{what}"),
         "assign" => assert_eq!(a.assignee.as_deref(), Some("ben"), "{what}"),
         "release-all" => assert_eq!(a.assignee, None, "{what}"),
         "away" => assert!(answer.contains("@ben is away"), "{what}"),

@@ -285,7 +285,8 @@ async fn csv_report_has_one_row_per_ticket_in_range_with_formulas_neutralised() 
             "resolution_secs",
             "sla_first_response",
             "sla_next_response",
-            "sla_resolution"
+            "sla_resolution",
+            "tags"
         ]
     );
     let numbers: Vec<&str> = rows.iter().map(|r| r["number"].as_str()).collect();
@@ -414,7 +415,7 @@ async fn department_filter_and_empty_range() {
     );
     let text = stdout_of(&out);
     let (header, rows) = csv_rows(&text);
-    assert_eq!(header.len(), 17);
+    assert_eq!(header.len(), 18);
     assert!(rows.is_empty(), "{text}");
     let out = report(
         &config,

@@ -48,6 +48,13 @@ pub enum ArgKind {
     /// A reply template's name, one word, `/` optional (`refund`, `/refund`); checked by
     /// the use case (`domain::templates`).
     Template,
+    /// One or more tags, the rest of the line, separated by blanks or commas
+    /// (`billing vip`); lower-cased (`domain::tags::parse_list`).
+    Tags,
+    /// A listing filter, the rest of the line: `tag:<tag>` words, every one required
+    /// (`tag:billing tag:vip`; `domain::tags::TagFilter`). On Discord the option takes the
+    /// tags with or without `tag:`.
+    TagFilter,
 }
 
 impl ArgKind {
@@ -55,12 +62,18 @@ impl ArgKind {
     /// department list). A typed option value (Discord) with blanks inside is refused for
     /// these: joined into the command line, its words would shift into the next argument.
     pub fn is_one_word(self) -> bool {
-        !matches!(self, ArgKind::Text | ArgKind::Departments)
+        !matches!(
+            self,
+            ArgKind::Text | ArgKind::Departments | ArgKind::Tags | ArgKind::TagFilter
+        )
     }
 
     /// Whether this argument takes the rest of the line.
     pub fn is_rest(self) -> bool {
-        matches!(self, ArgKind::Text | ArgKind::Status)
+        matches!(
+            self,
+            ArgKind::Text | ArgKind::Status | ArgKind::Tags | ArgKind::TagFilter
+        )
     }
 
     /// The values to offer as fixed choices (Discord `choices`), if the type has a short list.
@@ -88,6 +101,8 @@ impl ArgKind {
             ArgKind::Range => "28d".into(),
             ArgKind::Department => "support".into(),
             ArgKind::Template => "refund".into(),
+            ArgKind::Tags => "billing".into(),
+            ArgKind::TagFilter => "tag:billing".into(),
         }
     }
 }
@@ -134,6 +149,13 @@ const TICKET: Arg = req(
     "Ticket number, e.g. TICK-2026-0001",
 );
 
+/// The tag filter of the listings (`list tag:billing`).
+const TAG_FILTER: Arg = opt(
+    "tags",
+    ArgKind::TagFilter,
+    "Only tickets with all these tags: tag:billing tag:vip",
+);
+
 /// A form a command opens on chat surfaces when its text is not typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -158,6 +180,8 @@ enum Value {
     Role(Role),
     Departments(Vec<String>),
     Range(crate::desk::stats::Range),
+    Tags(Vec<crate::domain::tags::Tag>),
+    Filter(crate::domain::tags::TagFilter),
 }
 
 impl Values {
@@ -213,6 +237,20 @@ impl Values {
         }
     }
 
+    fn tags(&self, i: usize) -> Vec<crate::domain::tags::Tag> {
+        match self.get(i) {
+            Some(Value::Tags(t)) => t.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn filter(&self, i: usize) -> crate::domain::tags::TagFilter {
+        match self.get(i) {
+            Some(Value::Filter(f)) => f.clone(),
+            _ => crate::domain::tags::TagFilter::default(),
+        }
+    }
+
     fn departments(&self, i: usize) -> Vec<String> {
         match self.get(i) {
             Some(Value::Departments(d)) => d.clone(),
@@ -257,6 +295,8 @@ impl Spec {
                 ArgKind::Date => "YYYY-MM-DD".into(),
                 ArgKind::Departments => "dept,dept".into(),
                 ArgKind::Range => "today|7d|28d|YYYY-MM-DD..YYYY-MM-DD".into(),
+                ArgKind::Tags => "tag …".into(),
+                ArgKind::TagFilter => "tag:… …".into(),
                 _ => a.name.to_string(),
             };
             if a.required {
@@ -377,6 +417,11 @@ fn parse_value(kind: ArgKind, text: &str) -> Option<Value> {
         ArgKind::Template => Some(text.trim_start_matches('/').to_string())
             .filter(|n| !n.is_empty())
             .map(Value::Word),
+        ArgKind::Tags => crate::domain::tags::parse_list(text).ok().map(Value::Tags),
+        ArgKind::TagFilter => crate::domain::tags::TagFilter::parse(text)
+            .ok()
+            .filter(|f| !f.is_empty())
+            .map(Value::Filter),
         ArgKind::Departments => Some(Value::Departments(
             text.split(',')
                 .map(|d| d.trim().to_string())
@@ -503,6 +548,36 @@ pub static CATALOGUE: &[Spec] = &[
         build: |v| Command::Priority(v.word(0), v.priority(1)),
     },
     Spec {
+        name: "tag",
+        sub: None,
+        aliases: &[],
+        args: &[
+            TICKET,
+            req("tags", ArgKind::Tags, "Tags to add, e.g. billing vip"),
+        ],
+        role: Role::Member,
+        help: "Tag a ticket (lower-case words)",
+        example: "tag TICK-2026-0001 billing vip",
+        slow: false,
+        form: None,
+        build: |v| Command::Tag(v.word(0), v.tags(1)),
+    },
+    Spec {
+        name: "untag",
+        sub: None,
+        aliases: &[],
+        args: &[
+            TICKET,
+            req("tags", ArgKind::Tags, "Tags to remove, e.g. vip"),
+        ],
+        role: Role::Member,
+        help: "Remove tags from a ticket",
+        example: "untag TICK-2026-0001 vip",
+        slow: false,
+        form: None,
+        build: |v| Command::Untag(v.word(0), v.tags(1)),
+    },
+    Spec {
         name: "merge",
         sub: None,
         aliases: &[],
@@ -551,37 +626,37 @@ pub static CATALOGUE: &[Spec] = &[
         name: "mine",
         sub: None,
         aliases: &[],
-        args: &[],
+        args: &[TAG_FILTER],
         role: Role::Member,
         help: "Tickets you hold",
-        example: "mine",
+        example: "mine tag:urgent-customer",
         slow: true,
         form: None,
-        build: |_| Command::Mine,
+        build: |v| Command::Mine(v.filter(0)),
     },
     Spec {
         name: "unassigned",
         sub: None,
         aliases: &["queue"],
-        args: &[],
+        args: &[TAG_FILTER],
         role: Role::Member,
         help: "Tickets nobody holds, oldest first",
         example: "unassigned",
         slow: true,
         form: None,
-        build: |_| Command::Unassigned,
+        build: |v| Command::Unassigned(v.filter(0)),
     },
     Spec {
         name: "list",
         sub: None,
         aliases: &["tickets"],
-        args: &[],
+        args: &[TAG_FILTER],
         role: Role::Member,
         help: "Every open ticket",
-        example: "list",
+        example: "list tag:billing",
         slow: true,
         form: None,
-        build: |_| Command::List,
+        build: |v| Command::List(v.filter(0)),
     },
     Spec {
         name: "workload",
@@ -927,6 +1002,19 @@ pub fn line_from_options(spec: &Spec, value: impl Fn(&Arg) -> Option<String>) ->
         };
         words.push(match a.kind {
             ArgKind::Agent | ArgKind::Handle => format!("@{}", v.trim_start_matches('@')),
+            // Discord's option takes the tags with or without `tag:`.
+            ArgKind::TagFilter => v
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    if w.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tag:")) {
+                        w.to_string()
+                    } else {
+                        format!("tag:{w}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
             _ => v,
         });
     }
@@ -954,12 +1042,14 @@ pub fn spec_of(cmd: &Command) -> &'static Spec {
         Command::AgentAdd(..) => "add",
         Command::AgentRemove(_) => "remove",
         Command::AgentDepartments(..) => "departments",
-        Command::Mine => "mine",
-        Command::Unassigned => "unassigned",
+        Command::Mine(_) => "mine",
+        Command::Unassigned(_) => "unassigned",
+        Command::Tag(..) => "tag",
+        Command::Untag(..) => "untag",
         Command::Workload => "workload",
         Command::Stats(_) => "stats",
         Command::Ticket(_) => "ticket",
-        Command::List => "list",
+        Command::List(_) => "list",
         Command::Help => "help",
         Command::ReplyTemplate(..) => "reply",
         Command::TemplateList => "template list",
@@ -1105,8 +1195,14 @@ mod tests {
             parse("back", "ben").unwrap(),
             Command::Back(Some("ben".into()))
         );
-        assert_eq!(parse("queue", "").unwrap(), Command::Unassigned);
-        assert_eq!(parse("tickets", "").unwrap(), Command::List);
+        assert_eq!(
+            parse("queue", "").unwrap(),
+            Command::Unassigned(Default::default())
+        );
+        assert_eq!(
+            parse("tickets", "").unwrap(),
+            Command::List(Default::default())
+        );
         assert_eq!(
             parse("unclaim-all", "@ben").unwrap(),
             Command::ReleaseAll("ben".into())

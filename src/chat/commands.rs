@@ -44,18 +44,22 @@ pub enum Command {
     AgentRemove(String),
     /// `agent departments @handle dept,dept` (owners).
     AgentDepartments(String, Vec<String>),
-    /// `mine`: tickets I hold.
-    Mine,
-    /// `unassigned`: tickets nobody holds, oldest first.
-    Unassigned,
+    /// `tag <ticket> <tag>…`: add tags.
+    Tag(String, Vec<crate::domain::tags::Tag>),
+    /// `untag <ticket> <tag>…`: remove tags.
+    Untag(String, Vec<crate::domain::tags::Tag>),
+    /// `mine [tag:…]`: tickets I hold (with every tag of the filter).
+    Mine(crate::domain::tags::TagFilter),
+    /// `unassigned [tag:…]`: tickets nobody holds, oldest first.
+    Unassigned(crate::domain::tags::TagFilter),
     /// `workload`: per-agent load and the unassigned queue.
     Workload,
     /// `stats [range] [department]`: the figures, and a chart posted where it was asked.
     Stats(crate::desk::stats::StatsQuery),
     /// `ticket <number>`: summary and recent history.
     Ticket(String),
-    /// `list`.
-    List,
+    /// `list [tag:…]`: open tickets (with every tag of the filter).
+    List(crate::domain::tags::TagFilter),
     /// `help`.
     Help,
     /// `reply <ticket> /<template>`: the template filled for the ticket, shown (with its
@@ -137,7 +141,7 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             .reply(actor, &n, &text)
             .await
             .map(|o| messages::replied(&o, style)),
-        Command::List => desk.list().await.map(|ts| {
+        Command::List(filter) => desk.list_tagged(&filter).await.map(|ts| {
             let now = desk.clock_now();
             let mut open: Vec<&crate::desk::TicketSummary> = ts
                 .iter()
@@ -153,7 +157,9 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
                 .into_iter()
                 .map(|t| messages::summary_with_sla(t, style, now))
                 .collect();
-            if open.is_empty() {
+            if open.is_empty() && !filter.is_empty() {
+                messages::tags::none_tagged("open tickets", &filter)
+            } else if open.is_empty() {
                 "No open tickets.".to_string()
             } else {
                 open.join("\n")
@@ -211,9 +217,13 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
         Command::History(n) => desk.history(&n).await.map(|(number, rows)| {
             let mut out = format!("History of {number}:");
             for r in rows {
+                let action = messages::tags::history_action(&r).unwrap_or(r.action);
                 out.push_str(&format!(
                     "\n{} {} by {} via {}",
-                    r.at, r.action, r.actor, r.surface
+                    r.at,
+                    action,
+                    messages::tags::history_actor(&r.actor),
+                    r.surface
                 ));
             }
             out
@@ -234,24 +244,42 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             .set_agent_departments(actor, &h, &ds)
             .await
             .map(|h| format!("@{h} now works in {}.", ds.join(", "))),
-        Command::Mine => desk.mine(actor).await.map(|l| {
+        Command::Mine(filter) => desk.mine_tagged(actor, &filter).await.map(|l| {
+            let empty = if filter.is_empty() {
+                "You hold no open tickets.".to_string()
+            } else {
+                messages::tags::none_tagged("tickets of yours", &filter)
+            };
             messages::queue(
-                "Your tickets, SLA due first",
+                &messages::tags::title("Your tickets, SLA due first", &filter),
                 &l,
-                "You hold no open tickets.",
+                &empty,
                 style,
                 desk.clock_now(),
             )
         }),
-        Command::Unassigned => desk.unassigned().await.map(|l| {
+        Command::Unassigned(filter) => desk.unassigned_tagged(&filter).await.map(|l| {
+            let empty = if filter.is_empty() {
+                "Nothing is waiting for an owner.".to_string()
+            } else {
+                messages::tags::none_tagged("unassigned tickets", &filter)
+            };
             messages::queue(
-                "Unassigned, oldest first",
+                &messages::tags::title("Unassigned, oldest first", &filter),
                 &l,
-                "Nothing is waiting for an owner.",
+                &empty,
                 style,
                 desk.clock_now(),
             )
         }),
+        Command::Tag(n, tags) => desk
+            .tag(actor, &n, &tags)
+            .await
+            .map(|o| messages::tags::tagged(&o, style)),
+        Command::Untag(n, tags) => desk
+            .untag(actor, &n, &tags)
+            .await
+            .map(|o| messages::tags::untagged(&o, style)),
         Command::Workload => desk.workload().await.map(|w| messages::workload(&w)),
         Command::Stats(q) => {
             let platform = match actor.surface {
@@ -299,11 +327,13 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
                     .into_iter()
                     .rev()
                 {
+                    let action =
+                        messages::tags::history_action(h).unwrap_or_else(|| h.action.clone());
                     out.push_str(&format!(
                         "\n  {} {} by {}",
                         h.at.get(..16).unwrap_or(&h.at),
-                        h.action,
-                        h.actor
+                        action,
+                        messages::tags::history_actor(&h.actor)
                     ));
                 }
                 Ok(out)
@@ -358,9 +388,18 @@ mod tests {
             parse("reply", "TICK-2026-0001  Hello there,\nfixed.").unwrap(),
             Command::Reply("TICK-2026-0001".into(), "Hello there,\nfixed.".into())
         );
-        assert_eq!(parse("list", "").unwrap(), Command::List);
-        assert_eq!(parse("desk", "mine").unwrap(), Command::Mine);
-        assert_eq!(parse("desk", "unassigned").unwrap(), Command::Unassigned);
+        assert_eq!(
+            parse("list", "").unwrap(),
+            Command::List(Default::default())
+        );
+        assert_eq!(
+            parse("desk", "mine").unwrap(),
+            Command::Mine(Default::default())
+        );
+        assert_eq!(
+            parse("desk", "unassigned").unwrap(),
+            Command::Unassigned(Default::default())
+        );
         assert_eq!(parse("desk", "workload").unwrap(), Command::Workload);
         assert_eq!(
             parse("desk", "ticket TICK-2026-0001").unwrap(),

@@ -323,6 +323,7 @@ mod tests {
             sla: None,
             attachment_count: 0,
             bounced: false,
+            tags: vec![],
             linked_to: None,
             department: "support".into(),
             attachments: Vec::new(),

@@ -16,6 +16,7 @@ mod sla;
 mod slack;
 mod smtp;
 mod templates;
+mod tags;
 mod web;
 
 pub use console::ConsoleSettings;
@@ -37,6 +38,7 @@ pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
 pub use templates::TemplateSettings;
+pub use tags::TagSettings;
 pub use web::WebSettings;
 
 use std::path::Path;
@@ -98,6 +100,9 @@ pub struct Settings {
     /// Canned replies from the file (read-only; `template add` adds more from chat).
     #[serde(default)]
     pub templates: Vec<TemplateSettings>,
+    /// Tags: the allowed list, the limit per ticket, the intake rules.
+    #[serde(default)]
+    pub tags: TagSettings,
 }
 
 fn default_true() -> bool {
@@ -194,6 +199,10 @@ impl Settings {
             self.departments.iter().map(|d| d.name.as_str()).collect();
         self.sla
             .check_departments(&department_names)
+            .map_err(SettingsError::Invalid)?;
+        let mailbox_names: Vec<&str> = self.mailboxes.iter().map(|m| m.name.as_str()).collect();
+        self.tags
+            .check_names(&department_names, &mailbox_names)
             .map_err(SettingsError::Invalid)?;
         for m in &self.mailboxes {
             m.check_transport().map_err(SettingsError::Invalid)?;

@@ -28,6 +28,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("reports", "Reports"),
     ("notify", "Personal notifications"),
     ("templates", "Canned replies"),
+    ("tags", "Tags and intake rules"),
 ];
 
 /// `settings` as TOML with a comment heading each subsystem, followed by a `[secrets]`

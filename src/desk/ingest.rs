@@ -549,9 +549,12 @@ impl Desk {
         let rethreaded = !merge.is_empty() || !link.is_empty();
         // SLA time counts from when the message reached our server, not from now.
         let received_at = received.0;
+        // Intake rules (`[[tags.rules]]`) are decided only for an email that opens a ticket.
+        let mut rules = crate::domain::tags::Decision::default();
         let (ticket_id, created) = match target {
             Some(id) => (id, false),
             None => {
+                rules = self.rules_for(src.mailbox, from, &p.subject, &p.body_text);
                 let year = self.now().year();
                 let number = work.next_number(&self.prefix, year).await?;
                 let subject = if p.subject.is_empty() {
@@ -567,8 +570,12 @@ impl Desk {
                             requester_name: p.from_name.as_deref(),
                             subject,
                             mailbox: src.mailbox,
-                            department: &self.department_of(src.mailbox),
-                            priority: crate::domain::Priority::default(),
+                            department: &rules
+                                .department
+                                .as_ref()
+                                .map(|(d, _)| d.clone())
+                                .unwrap_or_else(|| self.department_of(src.mailbox)),
+                            priority: rules.priority.as_ref().map(|(p, _)| *p).unwrap_or_default(),
                             opened_at: Some(received.0),
                         },
                         linked.or(link.first().copied()),
@@ -659,6 +666,10 @@ impl Desk {
                 })),
             })
             .await?;
+            if !rules.is_empty() {
+                self.apply_rules(work, ticket_id, &rules).await?;
+            }
+            let mut sink = self.queued(work);
             sink.cards(ticket_id).await?;
             self.sla_events(
                 &mut sink,

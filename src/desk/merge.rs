@@ -116,6 +116,20 @@ impl Desk {
         store::messages::move_all(conn, from, into).await?;
         store::thread_keys::move_all(conn, from, into).await?;
         store::tickets::mark_merged(conn, from, into).await?;
+        // The merged ticket's tags go with its messages (within the limit per ticket).
+        let tags = store::tags::copy_all(conn, from, into, self.tags.max_per_ticket).await?;
+        if !tags.is_empty() {
+            let mut sink = self.sink(conn);
+            sink.audit(
+                into,
+                who,
+                "ticket.tagged",
+                json!({ "merged_from": from }),
+                json!({ "added": tags }),
+            )
+            .await?;
+            sink.cards(into).await?;
+        }
         self.sink(conn)
             .audit(
                 from,

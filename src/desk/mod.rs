@@ -30,6 +30,7 @@ pub mod sla;
 pub mod stats;
 pub mod status;
 pub mod templates;
+pub mod tags;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -197,6 +198,8 @@ pub struct Desk {
     notify: crate::config::NotifySettings,
     /// `[[templates]]`: the canned replies of the config file, checked when it loaded.
     config_templates: std::sync::Arc<Vec<crate::domain::templates::Template>>,
+    /// `[tags]`: the allowed list, the limit per ticket, the intake rules (see `desk::tags`).
+    tags: std::sync::Arc<crate::config::TagSettings>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -273,6 +276,7 @@ impl Desk {
                     })
                     .collect(),
             ),
+            tags: std::sync::Arc::new(settings.tags.clone()),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct TicketSummary {
     pub opened_at: String,
     /// Its headline SLA clock: the unmet clock due first; `None` without one.
     pub sla: Option<SlaDue>,
+    /// Its tags, alphabetically (`ticket_tags`).
+    pub tags: Vec<String>,
 }
 
 /// One message as shown by `ticket show`.
@@ -121,6 +123,8 @@ pub struct CardView {
     pub as_of: chrono::DateTime<chrono::Utc>,
     /// A delivery report says one of our messages on this ticket bounced.
     pub bounced: bool,
+    /// Its tags, alphabetically (`ticket_tags`).
+    pub tags: Vec<String>,
 }
 
 /// One attachment as a card lists it.
@@ -153,6 +157,7 @@ impl Desk {
         for (t, m) in ids {
             by_ticket.entry(t).or_default().push(m);
         }
+        let mut tags = store::tags::all(&mut conn).await?;
         let numbers: std::collections::HashMap<i64, String> =
             tickets.iter().map(|t| (t.id, t.number.clone())).collect();
         Ok(tickets
@@ -171,6 +176,7 @@ impl Desk {
                     linked_to: links.remove(&t.id),
                     opened_at: t.opened_at.to_rfc3339(),
                     sla: clocks.remove(&t.id),
+                    tags: tags.remove(&t.id).unwrap_or_default(),
                 }
             })
             .collect())
@@ -190,6 +196,7 @@ impl Desk {
         let history = store::audit::for_ticket(&mut conn, t.id).await?;
         let participants = store::tickets::participants(&mut conn, t.id).await?;
         let sla = store::tickets::sla_headline(&mut conn, t.id).await?;
+        let tags = store::tags::for_ticket(&mut conn, t.id).await?;
         Ok(TicketDetail {
             priority: t.priority.as_str().to_string(),
             department: t.department.clone(),
@@ -206,6 +213,7 @@ impl Desk {
                 linked_to,
                 opened_at: t.opened_at.to_rfc3339(),
                 sla,
+                tags,
             },
             messages: msgs
                 .into_iter()
@@ -291,6 +299,7 @@ impl Desk {
             sla: store::tickets::sla_headline(&mut conn, t.id).await?,
             as_of: self.clock_now(),
             bounced,
+            tags: store::tags::for_ticket(&mut conn, t.id).await?,
         }))
     }
 

@@ -59,6 +59,12 @@ pub enum ReportError {
     /// Neither `csv` nor `json`.
     #[error("unknown format `{0}`: use csv or json")]
     UnknownFormat(String),
+    /// A `--tag` that is not a tag.
+    #[error("--tag: {0}")]
+    BadTag(String),
+    /// A `--group-by` other than `tag`.
+    #[error("unknown --group-by `{0}`: use tag")]
+    BadGroup(String),
     /// Reading the tickets failed.
     #[error("reading tickets: {0}")]
     Db(#[from] sqlx::Error),
@@ -107,7 +113,37 @@ pub fn range(from: &str, to: &str, department: Option<&str>) -> Result<Range, Re
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(String::from),
+        tags: Vec::new(),
+        group_by_tag: false,
     })
+}
+
+/// `range` narrowed to tickets carrying every tag of `tags` (`--tag`, repeatable; each may
+/// also be comma-separated, lower-cased as `domain::tags` normalises them), and grouped by
+/// tag when `group_by` is `tag` (`--group-by tag`).
+///
+/// Errors: [`ReportError::BadTag`] for a tag that is not one, [`ReportError::BadGroup`] for
+/// a grouping other than `tag`.
+pub fn with_tags(
+    mut range: Range,
+    tags: &[String],
+    group_by: Option<&str>,
+) -> Result<Range, ReportError> {
+    for t in tags {
+        for tag in
+            crate::domain::tags::parse_list(t).map_err(|e| ReportError::BadTag(e.to_string()))?
+        {
+            if !range.tags.iter().any(|x| x == tag.as_str()) {
+                range.tags.push(tag.to_string());
+            }
+        }
+    }
+    range.group_by_tag = match group_by.map(|g| g.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(g) if g == "tag" => true,
+        Some(g) => return Err(ReportError::BadGroup(g)),
+    };
+    Ok(range)
 }
 
 /// Business time between two instants for a department: implemented over the configured
@@ -244,10 +280,25 @@ pub struct Row {
     pub sla_next_response: Outcome,
     /// Resolution SLA outcome.
     pub sla_resolution: Outcome,
+    /// Its tags, alphabetically (in CSV one cell, separated by spaces).
+    pub tags: Vec<String>,
 }
 
+/// A row of the report grouped by tag: the group's tag (`None`: untagged), then the row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupedRow<'r> {
+    /// The group: one of the ticket's tags, `None` for an untagged ticket.
+    pub tag: Option<&'r str>,
+    /// The ticket's row.
+    #[serde(flatten)]
+    pub row: &'r Row,
+}
+
+/// The CSV header of the report grouped by tag: `tag`, then [`COLUMNS`].
+pub const GROUP_COLUMN: &str = "tag";
+
 /// The CSV header: [`Row`]'s fields in order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "number",
     "department",
     "requester",
@@ -265,6 +316,7 @@ pub const COLUMNS: [&str; 17] = [
     "sla_first_response",
     "sla_next_response",
     "sla_resolution",
+    "tags",
 ];
 
 /// `t` as RFC 3339 in UTC, whole seconds (`2026-12-01T09:00:00Z`).
@@ -274,6 +326,15 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Assembles the report row of `line` at `now`, counting durations with `hours`.
 pub fn row(line: TicketLine, hours: &mut impl WorkingTime, now: DateTime<Utc>) -> Row {
+    row_of(line, hours, now).0
+}
+
+/// [`row`] and the group tag of `line` (grouped reports).
+fn row_of(
+    line: TicketLine,
+    hours: &mut impl WorkingTime,
+    now: DateTime<Utc>,
+) -> (Row, Option<String>) {
     let opened = line.opened_at;
     let first_response_secs = line
         .first_response_at
@@ -282,7 +343,7 @@ pub fn row(line: TicketLine, hours: &mut impl WorkingTime, now: DateTime<Utc>) -
         .resolved_at
         .or(line.closed_at)
         .map(|t| hours.working_secs(&line.department, opened, t));
-    Row {
+    let row = Row {
         sla_first_response: Outcome::of(&line.first_response.0, now),
         sla_next_response: Outcome::of(&line.next_response.0, now),
         sla_resolution: Outcome::of(&line.resolution.0, now),
@@ -300,7 +361,9 @@ pub fn row(line: TicketLine, hours: &mut impl WorkingTime, now: DateTime<Utc>) -
         closed: line.closed_at.map(rfc3339),
         first_response_secs,
         resolution_secs,
-    }
+        tags: line.tags,
+    };
+    (row, line.group_tag)
 }
 
 /// `cell` made safe for spreadsheets (OWASP "CSV injection"): one whose first character
@@ -317,7 +380,7 @@ pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The CSV cells of `r`, neutralised, in [`COLUMNS`] order.
-fn csv_cells(r: &Row) -> [String; 17] {
+fn csv_cells(r: &Row) -> [String; 18] {
     let text = |s: &str| neutralise_cell(s).into_owned();
     let opt = |s: &Option<String>| s.as_deref().map(text).unwrap_or_default();
     let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
@@ -339,6 +402,7 @@ fn csv_cells(r: &Row) -> [String; 17] {
         r.sla_first_response.as_str().into(),
         r.sla_next_response.as_str().into(),
         r.sla_resolution.as_str().into(),
+        r.tags.join(" "),
     ]
 }
 
@@ -359,9 +423,18 @@ pub async fn write(
     match format {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(COLUMNS)?;
+            if range.group_by_tag {
+                w.write_record(std::iter::once(GROUP_COLUMN).chain(COLUMNS))?;
+            } else {
+                w.write_record(COLUMNS)?;
+            }
             while let Some(line) = lines.try_next().await? {
-                w.write_record(csv_cells(&row(line, hours, now)))?;
+                let (r, tag) = row_of(line, hours, now);
+                if range.group_by_tag {
+                    w.write_record(std::iter::once(tag.unwrap_or_default()).chain(csv_cells(&r)))?;
+                } else {
+                    w.write_record(csv_cells(&r))?;
+                }
                 n += 1;
             }
             w.flush()?;
@@ -371,7 +444,16 @@ pub async fn write(
             out.write_all(b"[")?;
             while let Some(line) = lines.try_next().await? {
                 out.write_all(if n == 0 { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut out, &row(line, hours, now))?;
+                let (r, tag) = row_of(line, hours, now);
+                if range.group_by_tag {
+                    let g = GroupedRow {
+                        tag: tag.as_deref(),
+                        row: &r,
+                    };
+                    serde_json::to_writer(&mut out, &g)?;
+                } else {
+                    serde_json::to_writer(&mut out, &r)?;
+                }
                 n += 1;
             }
             out.write_all(b"\n]\n")?;

@@ -13,6 +13,7 @@ pub mod report;
 pub mod sla;
 pub mod status;
 pub mod templates;
+pub mod tags;
 pub mod threading;
 pub mod ticket;
 pub mod trust;

@@ -78,6 +78,8 @@ struct Pending<'a> {
     sla: HashMap<i64, TicketClocks>,
     /// Personal notices (`notifications`).
     notices: Vec<super::notifications::NewNotice>,
+    /// Tags added by intake rules: `(ticket, tag, added_by)`.
+    tags: Vec<super::tags::NewTag>,
 }
 
 impl Pending<'_> {
@@ -96,6 +98,7 @@ impl Pending<'_> {
             && self.loop_flags.is_empty()
             && self.sla.is_empty()
             && self.notices.is_empty()
+            && self.tags.is_empty()
     }
 }
 
@@ -504,6 +507,16 @@ impl<'c, 'a> Work<'c, 'a> {
         }
     }
 
+    /// Queues tags for ticket `ticket_id`, added by `added_by` (`rule:<name>`); one already
+    /// on the ticket is left as it is.
+    pub fn add_tags(&mut self, ticket_id: i64, tags: &[String], added_by: &str) {
+        for t in tags {
+            self.pending
+                .tags
+                .push((ticket_id, t.clone(), added_by.to_string()));
+        }
+    }
+
     /// Queues the message unless its Message-ID is stored or pending, as
     /// [`super::messages::insert`]; `Some(id)` when queued.
     /// `raw` is kept with it (borrowed until the flush); `m.raw` is not read.
@@ -682,6 +695,7 @@ impl<'c, 'a> Work<'c, 'a> {
         super::tickets::set_states(conn, &last_states(&p.states), Some(self.now)).await?;
         super::thread_keys::add_many(conn, &p.thread_keys).await?;
         super::tickets::add_participants_many(conn, &p.participants).await?;
+        super::tags::add_many(conn, &p.tags).await?;
         let inserted = super::messages::insert_many(conn, &p.messages, Some(self.now)).await?;
         if inserted.len() != p.messages.len() {
             // Someone stored one of these Message-IDs after we looked: the decisions of this

@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod sla;
 pub mod stats;
 pub mod templates;
+pub mod tags;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;

@@ -26,6 +26,8 @@ pub struct QueueLine {
     pub sla_metric: Option<String>,
     /// When that clock is (or was) due.
     pub due_at: Option<DateTime<Utc>>,
+    /// Its tags, alphabetically (`ticket_tags`).
+    pub tags: Vec<String>,
 }
 
 /// One agent's row of `workload`.
@@ -53,7 +55,8 @@ pub struct AgentLoad {
 /// A queue line with its headline SLA clock (the unmet clock with a due time due first).
 const LINE: &str =
     "SELECT t.number, t.status, t.priority, t.subject, t.requester_email AS requester,
-        t.created_at, t.opened_at, sla.metric AS sla_metric, sla.due_at
+        t.created_at, t.opened_at, sla.metric AS sla_metric, sla.due_at,
+        ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag) AS tags
     FROM tickets t
     LEFT JOIN LATERAL (
         SELECT c.metric, c.due_at FROM sla_clocks c
@@ -69,23 +72,61 @@ pub async fn held_by(
     conn: &mut PgConnection,
     agent_id: i64,
 ) -> Result<Vec<QueueLine>, sqlx::Error> {
+    held_by_tagged(conn, agent_id, &[]).await
+}
+
+/// Whether ticket `t` carries every tag of the text array `$n` (true for an empty array):
+/// the tag filter of the listings (`list tag:billing`), by the index on `ticket_tags`.
+fn has_tags(n: u8) -> String {
+    format!(
+        "(SELECT count(*) FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ANY(${n}::text[]))
+         = cardinality(${n}::text[])"
+    )
+}
+
+/// [`held_by`], only tickets carrying every tag of `tags` (all of them when empty).
+///
+/// Errors: the database's.
+pub async fn held_by_tagged(
+    conn: &mut PgConnection,
+    agent_id: i64,
+    tags: &[String],
+) -> Result<Vec<QueueLine>, sqlx::Error> {
     let sql = format!(
         "{LINE} WHERE t.assignee_id = $1 AND t.status IN ('claimed', 'in_progress', 'waiting')
+         AND {has}
          ORDER BY sla.due_at NULLS LAST,
              CASE t.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END,
-             t.opened_at, t.id"
+             t.opened_at, t.id",
+        has = has_tags(2)
     );
-    sqlx::query_as(&sql).bind(agent_id).fetch_all(conn).await
+    sqlx::query_as(&sql)
+        .bind(agent_id)
+        .bind(tags)
+        .fetch_all(conn)
+        .await
 }
 
 /// Tickets nobody holds (open or pending assignment), oldest first.
 ///
 /// Errors: the database's.
 pub async fn unassigned(conn: &mut PgConnection) -> Result<Vec<QueueLine>, sqlx::Error> {
+    unassigned_tagged(conn, &[]).await
+}
+
+/// [`unassigned`], only tickets carrying every tag of `tags` (all of them when empty).
+///
+/// Errors: the database's.
+pub async fn unassigned_tagged(
+    conn: &mut PgConnection,
+    tags: &[String],
+) -> Result<Vec<QueueLine>, sqlx::Error> {
     let sql = format!(
-        "{LINE} WHERE t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment') ORDER BY t.opened_at, t.id"
+        "{LINE} WHERE t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment')
+         AND {has} ORDER BY t.opened_at, t.id",
+        has = has_tags(1)
     );
-    sqlx::query_as(&sql).fetch_all(conn).await
+    sqlx::query_as(&sql).bind(tags).fetch_all(conn).await
 }
 
 /// Per ticket, whether an SLA clock of it is breached at `$1` (unmet, due time passed) and

@@ -63,6 +63,10 @@ pub fn command_definitions() -> serde_json::Value {
                         o["type"] = STRING.into();
                         o["max_length"] = 33.into();
                     }
+                    ArgKind::Tags | ArgKind::TagFilter => {
+                        o["type"] = STRING.into();
+                        o["max_length"] = 200.into();
+                    }
                     kind @ (ArgKind::Status | ArgKind::Priority | ArgKind::Role) => {
                         o["type"] = STRING.into();
                         o["choices"] = kind

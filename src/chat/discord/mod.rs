@@ -537,6 +537,7 @@ mod tests {
             attachment_count: 3,
             attachments: vec![],
             bounced: true,
+            tags: vec!["billing".into()],
             linked_to: None,
         }
     }

@@ -442,6 +442,7 @@ mod tests {
                 })
                 .collect(),
             bounced: true,
+            tags: vec!["billing".into()],
             linked_to: None,
         };
         let v = serde_json::to_value(card_content(&card)).expect("serialises");

@@ -9,6 +9,7 @@
 
 pub mod notify;
 pub mod templates;
+pub mod tags;
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
@@ -98,7 +99,7 @@ pub fn assignee_line(card: &CardView, style: Mention) -> String {
 /// The card's labelled facts, in display order: the running SLA clock (when there is one,
 /// [`sla_line`]), status, assignee (with time since the claim), priority, when the ticket was
 /// opened and when the customer last wrote (both from when the email reached our server),
-/// and the message count. Each platform lays them out its own way (Discord embed fields,
+/// the message count, and the tags (when it has any). Each platform lays them out its own way (Discord embed fields,
 /// Slack section fields, console lines).
 pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)> {
     let status = match card.status {
@@ -128,6 +129,9 @@ pub fn card_facts(card: &CardView, style: Mention) -> Vec<(&'static str, String)
         ("Customer last wrote", last),
         ("Messages", card.message_count.to_string()),
     ]);
+    if !card.tags.is_empty() {
+        facts.push((tags::CARD_FACT, tags::list(&card.tags, style)));
+    }
     facts
 }
 
@@ -375,12 +379,13 @@ pub fn summary_line(t: &TicketSummary, style: Mention) -> String {
         .map(|n| format!(" · linked to {n}"))
         .unwrap_or_default();
     format!(
-        "{}  {:<12} {:<10} {}  ({}){linked}",
+        "{}  {:<12} {:<10} {}  ({}){linked}{}",
         t.number,
         t.status,
         who,
         style.escape(&t.subject),
-        style.escape(&t.requester)
+        style.escape(&t.requester),
+        tags::suffix(&t.tags, style)
     )
 }
 
@@ -494,12 +499,13 @@ pub fn queue(
             _ => String::new(),
         };
         out.push_str(&format!(
-            "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago){sla}",
+            "\n{}  {:<11} {:<7} {}  ({}, opened {waited} ago){sla}{}",
             l.number,
             l.status,
             l.priority,
             style.escape(&l.subject),
-            style.escape(&l.requester)
+            style.escape(&l.requester),
+            tags::suffix(&l.tags, style)
         ));
     }
     out
