@@ -750,13 +750,17 @@ pub static CATALOGUE: &[Spec] = &[
         name: "help",
         sub: None,
         aliases: &[""],
-        args: &[],
+        args: &[opt(
+            "command",
+            ArgKind::Text,
+            "A command to explain, e.g. `reply` or `agent add`",
+        )],
         role: Role::Member,
-        help: "What claimdesk can do",
-        example: "help",
+        help: "What claimdesk can do; `help <command>` explains one",
+        example: "help reply",
         slow: false,
         form: None,
-        build: |_| Command::Help,
+        build: |v| Command::Help(v.opt_word(0)),
     },
     Spec {
         name: "assign",
@@ -1050,7 +1054,7 @@ pub fn spec_of(cmd: &Command) -> &'static Spec {
         Command::Stats(_) => "stats",
         Command::Ticket(_) => "ticket",
         Command::List(_) => "list",
-        Command::Help => "help",
+        Command::Help(_) => "help",
         Command::ReplyTemplate(..) => "reply",
         Command::TemplateList => "template list",
         Command::TemplateAdd(..) => "template add",
@@ -1072,18 +1076,54 @@ pub fn is_slow(cmd: &Command) -> bool {
 /// line; `prefix` is put before each command as typed on the surface (`/desk ` on Slack,
 /// `/` on Discord, nothing on the console).
 pub fn help(prefix: &str) -> String {
-    let groups: Vec<(Role, Vec<(String, &'static str)>)> = Role::ALL
+    let groups: Vec<(Role, Vec<String>)> = Role::ALL
         .into_iter()
         .map(|role| {
             let lines = CATALOGUE
                 .iter()
                 .filter(|s| s.role == role)
-                .map(|s| (format!("{prefix}{}", s.usage()), s.help))
+                .map(|s| format!("{prefix}{}", s.usage()))
                 .collect();
             (role, lines)
         })
         .collect();
-    messages::help(&groups)
+    messages::help(&groups, prefix)
+}
+
+/// The `help <command>` text: each form of the command named by the first word of `what`
+/// (a leading `/` ignored; a second word picks one subcommand, e.g. `agent add`) with its
+/// usage, what it does, who may run it, its arguments and an example, each written with
+/// `prefix`. An unknown name answers with the short help's pointer instead.
+pub fn help_for(prefix: &str, what: &str) -> String {
+    let mut words = what.split_whitespace();
+    let name = words
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_ascii_lowercase();
+    let sub = words.next().map(str::to_ascii_lowercase);
+    let specs = named(&name);
+    let picked: Vec<&Spec> = match &sub {
+        Some(sub) if specs.iter().any(|s| s.sub == Some(sub.as_str())) => specs
+            .into_iter()
+            .filter(|s| s.sub == Some(sub.as_str()))
+            .collect(),
+        _ => specs,
+    };
+    if picked.is_empty() {
+        return messages::help_unknown(what, prefix);
+    }
+    let forms: Vec<messages::HelpForm> = picked
+        .iter()
+        .map(|s| messages::HelpForm {
+            usage: format!("{prefix}{}", s.usage()),
+            help: s.help,
+            role: s.role,
+            args: s.args.iter().map(|a| (a.name, a.help)).collect(),
+            example: format!("{prefix}{}", s.example),
+        })
+        .collect();
+    messages::help_one(&forms)
 }
 
 #[cfg(test)]
@@ -1157,7 +1197,15 @@ mod tests {
         let h = help("");
         for s in CATALOGUE {
             assert!(h.contains(&s.usage()), "{} missing from help", s.usage());
+            // `help <command>` explains every form, with its example.
+            let one = help_for("", &s.full_name());
+            assert!(one.contains(s.help), "{}: {one}", s.full_name());
+            assert!(one.contains(s.example), "{}: {one}", s.full_name());
         }
+        assert!(help_for("/", "agent").contains("/agent add"));
+        assert!(!help_for("/", "agent add").contains("/agent remove"));
+        assert!(help_for("", "/Reply").contains("reply <ticket>"));
+        assert!(help_for("", "frobnicate").contains("No command `frobnicate`"));
         let admins = h.find("Admins").expect("admin group");
         let owners = h.find("Owners").expect("owner group");
         assert!(h.find("assign <ticket>").expect("assign") > admins);

@@ -61,7 +61,7 @@ pub enum Command {
     /// `list [tag:…]`: open tickets (with every tag of the filter).
     List(crate::domain::tags::TagFilter),
     /// `help`.
-    Help,
+    Help(Option<String>),
     /// `reply <ticket> /<template>`: the template filled for the ticket, shown (with its
     /// recipient) to edit and send — never sent as it is. Surfaces with a form open it
     /// prefilled; elsewhere the answer is the draft.
@@ -340,7 +340,11 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
             }
             Err(e) => Err(e),
         },
-        Command::Help => Ok(super::catalogue::help(typed_prefix(actor.surface))),
+        Command::Help(None) => Ok(super::catalogue::help(typed_prefix(actor.surface))),
+        Command::Help(Some(what)) => Ok(super::catalogue::help_for(
+            typed_prefix(actor.surface),
+            &what,
+        )),
         Command::ReplyTemplate(n, name) => desk
             .template_draft(actor, &n, &name)
             .await
@@ -405,7 +409,11 @@ mod tests {
             parse("desk", "ticket TICK-2026-0001").unwrap(),
             Command::Ticket("TICK-2026-0001".into())
         );
-        assert_eq!(parse("/desk", "").unwrap(), Command::Help);
+        assert_eq!(parse("/desk", "").unwrap(), Command::Help(None));
+        assert_eq!(
+            parse("/desk", "help agent add").unwrap(),
+            Command::Help(Some("agent add".into()))
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ mod reports;
 mod sla;
 mod slack;
 mod smtp;
-mod templates;
 mod tags;
+mod templates;
 mod web;
 
 pub use console::ConsoleSettings;
@@ -37,8 +37,8 @@ pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
 pub use smtp::{SmtpSecurity, SmtpSettings};
-pub use templates::TemplateSettings;
 pub use tags::TagSettings;
+pub use templates::TemplateSettings;
 pub use web::WebSettings;
 
 use std::path::Path;

@@ -29,8 +29,8 @@ pub mod report;
 pub mod sla;
 pub mod stats;
 pub mod status;
-pub mod templates;
 pub mod tags;
+pub mod templates;
 pub mod workload;
 
 use std::collections::HashMap;

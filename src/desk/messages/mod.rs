@@ -8,8 +8,8 @@
 //! own words, so it can neither address people nor disguise a link.
 
 pub mod notify;
-pub mod templates;
 pub mod tags;
+pub mod templates;
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
@@ -573,17 +573,66 @@ pub fn help_heading(role: Role) -> &'static str {
     }
 }
 
-/// The `help` text: for each role, its heading and one line per command (`usage — help`).
-/// Groups without commands are left out.
-pub fn help(groups: &[(Role, Vec<(String, &str)>)]) -> String {
+/// The `help` text: for each role, its heading and one line per command usage, then how to
+/// ask about one (`help <command>`, written with `prefix`). Groups without commands are left
+/// out. Short on purpose: it fits one Discord message (2,000 characters) with every command.
+pub fn help(groups: &[(Role, Vec<String>)], prefix: &str) -> String {
     let mut out = String::from("claimdesk commands (who may run them):");
     for (role, lines) in groups.iter().filter(|(_, l)| !l.is_empty()) {
         out.push_str(&format!("\n\n{}:", help_heading(*role)));
-        for (usage, help) in lines {
-            out.push_str(&format!("\n  {usage} — {help}"));
+        for usage in lines {
+            out.push_str(&format!("\n  {usage}"));
         }
     }
+    out.push_str(&format!(
+        "\n\n`{prefix}help <command>` says what one does, with an example."
+    ));
     out
+}
+
+/// One form of a command, as `help <command>` explains it.
+#[derive(Debug, Clone)]
+pub struct HelpForm {
+    /// The usage line with the surface's prefix (`/reply <ticket> [text]`).
+    pub usage: String,
+    /// What it does.
+    pub help: &'static str,
+    /// Who may run it.
+    pub role: Role,
+    /// Each argument's name and what it is.
+    pub args: Vec<(&'static str, &'static str)>,
+    /// A line that runs it, with the prefix.
+    pub example: String,
+}
+
+/// The `help <command>` text: each form's usage and purpose, who may run it, its arguments
+/// and an example.
+pub fn help_one(forms: &[HelpForm]) -> String {
+    forms
+        .iter()
+        .map(|f| {
+            let mut out = format!("{} — {}\nWho: {}", f.usage, f.help, help_heading(f.role));
+            for (name, help) in &f.args {
+                out.push_str(&format!("\n  <{name}>: {help}"));
+            }
+            out.push_str(&format!("\nExample: {}", f.example));
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// `help <what>` for a command that does not exist.
+pub fn help_unknown(what: &str, prefix: &str) -> String {
+    // Only the characters a command name can have are echoed, so a typed line can neither
+    // mention anyone nor break out of the code span.
+    let shown: String = what
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ' ' | '/'))
+        .take(40)
+        .collect();
+    format!("No command `{shown}`. `{prefix}help` lists them all.")
 }
 
 /// An error answer: what went wrong and what to do next.
