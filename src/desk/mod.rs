@@ -56,6 +56,8 @@ pub enum Surface {
     Console,
     /// A `claimdesk` subcommand.
     Cli,
+    /// The web view (`crate::web::ui`), by a signed-in agent.
+    Web,
 }
 
 impl Surface {
@@ -66,6 +68,7 @@ impl Surface {
             Surface::Discord => "discord",
             Surface::Console => "console",
             Surface::Cli => "cli",
+            Surface::Web => "web",
         }
     }
 }

@@ -20,14 +20,18 @@ pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;
+pub mod queues;
 pub mod report;
 pub mod scheduled_runs;
 pub mod secrets;
+pub mod signin_attempts;
+pub mod signin_tokens;
 pub mod sla;
 pub mod stats;
 pub mod thread_keys;
 pub mod ticket_links;
 pub mod tickets;
+pub mod web_sessions;
 pub mod workload;
 
 use sqlx::migrate::MigrateDatabase;
