@@ -916,3 +916,78 @@ async fn html_bodies_are_inert_and_attachments_download_as_attachments() {
     );
     assert_eq!(Browser::new(running.addr).get(&link).await.status(), 303);
 }
+
+#[tokio::test]
+async fn signin_attempts_are_rate_limited_per_address_and_per_client() {
+    let env = db_only(SLACK).await;
+    let app = env.app().await;
+    let running = app.start_web().await.expect("web");
+    let b = Browser::new(running.addr);
+    // Per address, known or not, the same: 5 requests per window, then 429.
+    for address in ["ana@claimdesk.test", "nobody@evil.example"] {
+        for i in 0..5 {
+            let r = b.post("/signin", &[("email", address)]).await;
+            assert_eq!(r.status(), 200, "{address} #{i}");
+        }
+        let r = b.post("/signin", &[("email", address)]).await;
+        assert_eq!(r.status(), 429, "{address}");
+        assert!(r
+            .text()
+            .await
+            .expect("body")
+            .contains("Too many sign-in attempts"));
+    }
+    let links: i64 = sqlx::query_scalar("SELECT count(*) FROM web_signin_tokens")
+        .fetch_one(app.desk.pool())
+        .await
+        .expect("count");
+    assert_eq!(links, 5, "no link beyond the limit");
+    // Per client: 20 requests in all (12 made above), whatever the addresses.
+    let mut statuses = Vec::new();
+    for i in 0..10 {
+        let r = b
+            .post(
+                "/signin",
+                &[("email", format!("x{i}@evil.example").as_str())],
+            )
+            .await;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 429, 429]);
+    // Unusable links: 10 per client, then even a good one waits.
+    for i in 0..10 {
+        let r = b
+            .post(
+                &format!(
+                    "/signin/{}",
+                    format!("{i:x}").repeat(64).get(..64).unwrap_or("")
+                ),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "guess {i}");
+    }
+    let id = claimdesk::web::ui::session::random_token();
+    let agent: i64 = sqlx::query_scalar("SELECT id FROM agents WHERE handle = 'ben'")
+        .fetch_one(app.desk.pool())
+        .await
+        .expect("ben");
+    let mut conn = app.desk.pool().acquire().await.expect("conn");
+    claimdesk::store::signin_tokens::create(
+        &mut conn,
+        &claimdesk::web::ui::session::hash(&id),
+        agent,
+        "/",
+        chrono::Utc::now() + chrono::Duration::minutes(15),
+    )
+    .await
+    .expect("token");
+    let r = b.post(&format!("/signin/{id}"), &[]).await;
+    assert_eq!(r.status(), 429);
+    let used: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM web_signin_tokens WHERE used_at IS NOT NULL")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("count");
+    assert_eq!(used, 0, "a limited client uses up nothing");
+}
