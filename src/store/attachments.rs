@@ -116,7 +116,8 @@ pub async fn for_ticket(
     conn: &mut PgConnection,
     ticket_id: i64,
 ) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
-    let rows: Vec<(i64, i64, Option<String>, String, i64, String, String)> = sqlx::query_as(
+    type Row = (i64, i64, Option<String>, String, i64, String, String);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT a.id, a.message_id, a.name, a.content_type, a.size, a.sha256, a.store
          FROM attachments a JOIN messages m ON m.id = a.message_id
          WHERE m.ticket_id = $1 ORDER BY a.message_id, a.position",

@@ -280,7 +280,11 @@ pub async fn page(
     match filter.queue {
         Queue::Mine(agent) => {
             q.push(" AND t.assignee_id = ").push_bind(agent);
-            if filter.status.is_none() {
+            // Open work (also written beside a status filter that implies it): the
+            // holders' partial indexes.
+            let open_work =
+                |s: Status| !matches!(s, Status::Resolved | Status::Closed | Status::Merged);
+            if filter.status.is_none_or(open_work) {
                 q.push(" AND t.status NOT IN ('resolved', 'closed', 'merged')");
             }
         }
@@ -311,26 +315,33 @@ pub async fn page(
         None => {}
     }
     if let Some(state) = filter.sla {
+        // Written on the due sort's key (`COALESCE(sla_due_at, 'infinity')`, never infinity
+        // for a real due time), so with that sort the state is a range of its index.
+        let due = Sort::Due.key();
         let now = filter.now;
         match state {
             SlaState::Breached => {
-                q.push(" AND t.sla_due_at <= ").push_bind(now);
+                q.push(format_args!(" AND {due} <= ")).push_bind(now);
             }
             SlaState::AtRisk => {
-                q.push(" AND t.sla_due_at > ")
+                q.push(format_args!(" AND {due} > "))
                     .push_bind(now)
-                    .push(" AND t.sla_warn_at <= ")
+                    .push(format_args!(
+                        " AND {due} < 'infinity' AND t.sla_warn_at <= "
+                    ))
                     .push_bind(now);
             }
             SlaState::OnTrack => {
-                q.push(" AND t.sla_due_at > ")
+                q.push(format_args!(" AND {due} > "))
                     .push_bind(now)
-                    .push(" AND (t.sla_warn_at IS NULL OR t.sla_warn_at > ")
+                    .push(format_args!(
+                        " AND {due} < 'infinity' AND (t.sla_warn_at IS NULL OR t.sla_warn_at > "
+                    ))
                     .push_bind(now)
                     .push(")");
             }
             SlaState::None => {
-                q.push(" AND t.sla_due_at IS NULL");
+                q.push(format_args!(" AND {due} = 'infinity'"));
             }
         }
     }

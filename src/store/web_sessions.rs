@@ -45,7 +45,7 @@ pub async fn create(
 ///
 /// Errors: the database's.
 pub async fn find(conn: &mut PgConnection, id_hash: &[u8]) -> Result<Option<Session>, sqlx::Error> {
-    let row: Option<(
+    type Row = (
         i64,
         String,
         String,
@@ -55,7 +55,8 @@ pub async fn find(conn: &mut PgConnection, id_hash: &[u8]) -> Result<Option<Sess
         Option<String>,
         String,
         DateTime<Utc>,
-    )> = sqlx::query_as(
+    );
+    let row: Option<Row> = sqlx::query_as(
         "SELECT a.id, a.handle, a.name, a.email, a.role, a.slack_user_id, a.discord_user_id,
                 s.csrf, s.expires_at
          FROM web_sessions s JOIN agents a ON a.id = s.agent_id
