@@ -31,6 +31,7 @@ pub mod stats;
 pub mod status;
 pub mod tags;
 pub mod templates;
+pub mod webview;
 pub mod workload;
 
 use std::collections::HashMap;
@@ -59,6 +60,8 @@ pub enum Surface {
     Console,
     /// A `claimdesk` subcommand.
     Cli,
+    /// The web view (`crate::web::ui`), by a signed-in agent.
+    Web,
 }
 
 impl Surface {
@@ -69,6 +72,7 @@ impl Surface {
             Surface::Discord => "discord",
             Surface::Console => "console",
             Surface::Cli => "cli",
+            Surface::Web => "web",
         }
     }
 }

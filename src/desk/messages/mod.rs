@@ -10,6 +10,7 @@
 pub mod notify;
 pub mod tags;
 pub mod templates;
+pub mod web;
 
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
@@ -32,7 +33,9 @@ impl Mention {
         match surface {
             crate::desk::Surface::Slack => Mention::Slack,
             crate::desk::Surface::Discord => Mention::Discord,
-            crate::desk::Surface::Console | crate::desk::Surface::Cli => Mention::Plain,
+            crate::desk::Surface::Console
+            | crate::desk::Surface::Cli
+            | crate::desk::Surface::Web => Mention::Plain,
         }
     }
 
