@@ -13,6 +13,7 @@ pub mod channels;
 pub mod chart;
 pub mod claim;
 pub mod content;
+pub mod customer;
 pub mod digest;
 pub mod effects;
 pub mod escape;
@@ -191,6 +192,8 @@ pub struct Desk {
     reports: crate::config::ReportsSettings,
     /// `[sla]`: policies, working hours, alerts (see `desk::sla`).
     sla: std::sync::Arc<crate::config::SlaSettings>,
+    /// The customer's signed status and rating links (`desk::customer`); `None`: off.
+    customer_links: Option<customer::CustomerLinks>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -257,6 +260,7 @@ impl Desk {
             acks_capped_at: std::sync::Arc::default(),
             reports: settings.reports.clone(),
             sla: std::sync::Arc::new(settings.sla.clone()),
+            customer_links: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod noise;
 pub mod notes;
 pub mod outbox;
 pub mod quarantine;
+pub mod ratings;
 pub mod report;
 pub mod scheduled_runs;
 pub mod secrets;

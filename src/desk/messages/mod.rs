@@ -7,6 +7,8 @@
 //! goes to with [`Mention::escape`] (see `crate::desk::escape`) where it is placed among our
 //! own words, so it can neither address people nor disguise a link.
 
+pub mod web;
+
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
 use crate::store::messages::Message;
@@ -773,6 +775,8 @@ pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> Stri
             .collect();
         out.push_str(&format!("SLA met: {}\n", rates.join(" · ")));
     }
+    out.push_str(&web::ratings_stats_line(r.ratings.good, r.ratings.bad));
+    out.push('\n');
     if !r.agents.is_empty() {
         out.push_str("agent        resolved  median 1st response  open now\n");
         for a in &r.agents {

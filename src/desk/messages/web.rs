@@ -1,0 +1,202 @@
+//! Words of the web view (issue 12) and of the emails that link to it. Pages render these
+//! through maud, which escapes them; text we did not write (subjects, bodies, comments) is
+//! passed to the page separately and escaped there, never formatted into these strings.
+
+// ---------------------------------------------------------------------------------------------
+// Customer status page and ratings (webcustomer)
+
+use crate::domain::rating::Rating;
+use crate::domain::Status;
+
+/// The line the acknowledgement email adds for the customer's status page (`url` is ours,
+/// signed: `<public_url>/status/<token>`).
+pub fn status_link_line(url: &str) -> String {
+    format!(
+        "\nYou can follow your request online, without signing in: {url}\n\
+         (Keep this link to yourself: anyone who has it can read the conversation.)\n"
+    )
+}
+
+/// The status page's title and heading: "Your request TICK-2026-0001".
+pub fn status_title(number: &str) -> String {
+    format!("Your request {number}")
+}
+
+/// A status as the customer reads it (no internal words such as "claimed").
+pub fn customer_status(s: Status) -> &'static str {
+    match s {
+        Status::PendingAssignment | Status::Open => "Received — waiting for a member of our team",
+        Status::Claimed | Status::InProgress => "In progress — a member of our team is on it",
+        Status::Waiting => "Waiting for your answer",
+        Status::Resolved => "Resolved",
+        Status::Closed => "Closed",
+        Status::Merged => "Merged into another request",
+    }
+}
+
+/// Label of the status line.
+pub const STATUS_LABEL: &str = "Status";
+/// Label of the subject line.
+pub const SUBJECT_LABEL: &str = "Subject";
+/// Label of the opened line.
+pub const OPENED_LABEL: &str = "Opened";
+/// Heading of the conversation.
+pub const CONVERSATION_HEADING: &str = "Messages";
+/// Shown instead of the conversation when there is none yet.
+pub const NO_MESSAGES: &str = "No messages yet.";
+/// Who wrote a message, for the customer: ours.
+pub const FROM_US: &str = "Our team";
+/// Who wrote a message, for the customer: theirs (followed by the sender).
+pub const FROM_YOU: &str = "You";
+/// How to add to the conversation (the page is read-only).
+pub const REPLY_BY_EMAIL: &str = "To add something, reply to any of our emails about this request.";
+
+/// A merged ticket's page: where the conversation went.
+pub fn merged_into(number: &str) -> String {
+    format!("This request was joined with {number}; our answers continue there by email.")
+}
+
+/// Heading of the rating section.
+pub const RATE_HEADING: &str = "How did we do?";
+/// The question above the two rating buttons.
+pub const RATE_QUESTION: &str = "Was your request handled well?";
+
+/// The one-click link's or button's words for a rating.
+pub fn rate_button(r: Rating) -> &'static str {
+    match r {
+        Rating::Good => "👍 Good",
+        Rating::Bad => "👎 Bad",
+    }
+}
+
+/// The rating as the customer reads it back.
+pub fn rating_word(r: Rating) -> &'static str {
+    match r {
+        Rating::Good => "good",
+        Rating::Bad => "bad",
+    }
+}
+
+/// What the status page says once rated.
+pub fn you_rated(r: Rating) -> String {
+    format!(
+        "You rated this request {}. Thank you! You can change your rating at any time.",
+        rating_word(r)
+    )
+}
+
+/// The rating page's title.
+pub fn rate_title(number: &str) -> String {
+    format!("Rate your request {number}")
+}
+
+/// The rating page (GET) before anything is recorded: the one-click link opened this page,
+/// and only the button below records (link scanners that prefetch emails do not vote).
+pub fn rate_confirm(r: Rating) -> String {
+    format!(
+        "You are rating this request {}. Press the button to send your rating; you may add a comment.",
+        rating_word(r)
+    )
+}
+
+/// Label of the rating choice (radio buttons) on the rating page.
+pub const RATE_CHOICE_LABEL: &str = "Your rating";
+/// Label of the comment box on the rating page.
+pub const COMMENT_LABEL: &str = "Comment (optional)";
+/// The rating page's submit button.
+pub const RATE_SUBMIT: &str = "Send rating";
+/// Link back to the status page.
+pub const BACK_TO_STATUS: &str = "Back to your request";
+
+/// After the rating was recorded (POST).
+pub fn rated(r: Rating, changed: bool) -> String {
+    if changed {
+        format!(
+            "Your rating is changed to {}. Thank you for telling us.",
+            rating_word(r)
+        )
+    } else {
+        format!("Thank you — your rating ({}) is recorded.", rating_word(r))
+    }
+}
+
+/// A ticket that is not resolved or closed cannot be rated (yet).
+pub fn not_ratable(number: &str) -> String {
+    format!("{number} is not resolved yet. You can rate it once it is.")
+}
+
+/// A rating form sent without a valid rating (neither `good` nor `bad`).
+pub const RATE_PICK_ONE: &str = "Please choose good or bad.";
+
+/// A comment that is too long (the error says by how much); the typed text is shown again.
+pub fn comment_refused(why: &str) -> String {
+    format!("Your comment was not saved: {why}. Please shorten it and send again.")
+}
+
+/// Title of the page every bad, forged or unknown link gets (404), and of links that are
+/// turned off.
+pub const LINK_NOT_FOUND_TITLE: &str = "Link not found";
+/// Body of that page.
+pub const LINK_NOT_FOUND: &str = "This link is not valid. Please use the link in the latest \
+     email about your request, or reply to that email.";
+/// When the desk could not read or store (500): nothing was changed.
+pub const CUSTOMER_TRY_AGAIN: &str =
+    "Something went wrong on our side and nothing was changed. Please try again in a moment.";
+
+// Agents' side of ratings (chat `ticket`, the web ticket page, `stats`).
+
+/// One line with a ticket's customer rating for agents: "Customer rating: 👍 good". The
+/// comment is the customer's text: the caller escapes it for its surface and passes it here.
+pub fn agent_rating_line(r: Rating, escaped_comment: Option<&str>) -> String {
+    let face = match r {
+        Rating::Good => "👍",
+        Rating::Bad => "👎",
+    };
+    match escaped_comment {
+        Some(c) => format!("Customer rating: {face} {} — “{c}”", rating_word(r)),
+        None => format!("Customer rating: {face} {}", rating_word(r)),
+    }
+}
+
+/// `stats`' ratings line: counts and the share of good ratings (none: says so).
+pub fn ratings_stats_line(good: i64, bad: i64) -> String {
+    let total = good + bad;
+    if total == 0 {
+        return "Customer ratings: none in this range".into();
+    }
+    let pct = 100.0 * good as f64 / total as f64;
+    format!("Customer ratings: {good} good · {bad} bad ({pct:.0}% good)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_line_counts_and_rounds() {
+        assert_eq!(
+            ratings_stats_line(0, 0),
+            "Customer ratings: none in this range"
+        );
+        assert_eq!(
+            ratings_stats_line(3, 1),
+            "Customer ratings: 3 good · 1 bad (75% good)"
+        );
+        assert_eq!(
+            ratings_stats_line(2, 1),
+            "Customer ratings: 2 good · 1 bad (67% good)"
+        );
+        assert_eq!(
+            ratings_stats_line(0, 4),
+            "Customer ratings: 0 good · 4 bad (0% good)"
+        );
+    }
+
+    #[test]
+    fn every_status_has_a_customer_word_without_internal_terms() {
+        for s in Status::ALL {
+            let w = customer_status(s).to_lowercase();
+            assert!(!w.contains("claim") && !w.contains("pending"), "{s:?}: {w}");
+        }
+    }
+}
