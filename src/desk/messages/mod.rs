@@ -30,7 +30,9 @@ impl Mention {
         match surface {
             crate::desk::Surface::Slack => Mention::Slack,
             crate::desk::Surface::Discord => Mention::Discord,
-            crate::desk::Surface::Console | crate::desk::Surface::Cli => Mention::Plain,
+            crate::desk::Surface::Console
+            | crate::desk::Surface::Cli
+            | crate::desk::Surface::Web => Mention::Plain,
         }
     }
 
