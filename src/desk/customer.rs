@@ -56,6 +56,32 @@ impl CustomerLinks {
         })
     }
 
+    /// The links `[web]` asks for: `None` when `status_links = false`, or when the secret
+    /// (the variable `link_secret_env` names) is unset — then with a warning in the log, as
+    /// customers get no status link. Links point at `web.public_url()`.
+    ///
+    /// Errors: a secret shorter than [`links::MIN_SECRET_LEN`] bytes (the message names the
+    /// variable and the length, never the value).
+    pub fn from_settings(
+        web: &crate::config::WebSettings,
+        secret: Option<SecretString>,
+    ) -> anyhow::Result<Option<CustomerLinks>> {
+        if !web.status_links {
+            return Ok(None);
+        }
+        let Some(secret) = secret else {
+            tracing::warn!(
+                variable = %web.link_secret_env,
+                "customer status links are off: the link secret is not set (web.link_secret_env); \
+                 acknowledgements go out without a status link"
+            );
+            return Ok(None);
+        };
+        CustomerLinks::new(&web.public_url(), secret)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{} (web.link_secret_env): {e}", web.link_secret_env))
+    }
+
     /// The token of ticket row `ticket_id`.
     pub fn token(&self, ticket_id: i64) -> String {
         links::token(self.secret.expose_secret().as_bytes(), ticket_id)

@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod customer;
 pub mod layout;
 pub mod pages;
 pub mod session;
@@ -32,6 +33,7 @@ pub fn routes() -> Router<WebState> {
         .merge(pages::routes())
         .merge(auth::routes())
         .merge(assets::routes())
+        .merge(customer::routes())
         .layer(axum::middleware::from_fn(flash_layer))
         .layer(axum::middleware::map_response(security_headers))
 }
