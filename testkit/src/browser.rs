@@ -21,6 +21,11 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::services::free_port;
 
+/// The WebDriver client crate, for tests that need more than the helpers here.
+pub use fantoccini;
+/// Special keys for [`Browser::press`] (Tab, Enter, …).
+pub use fantoccini::key::Key;
+
 /// How long the helpers wait by default for an element or a text (seconds).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
@@ -215,6 +220,71 @@ impl Browser {
             .await
             .context("read the page text")?;
         Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Presses and releases `key` (WebDriver key actions) on whatever has the focus.
+    pub async fn press(&self, key: Key) -> Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let value: char = key.into();
+        let keys = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        self.client
+            .perform_actions(keys)
+            .await
+            .context("press a key")?;
+        Ok(())
+    }
+
+    /// Presses Tab from the top of the page until the focused element matches `css`, at
+    /// most `max_tabs` times; returns how many presses it took (what a keyboard user does).
+    ///
+    /// Errors: never reached within `max_tabs`.
+    pub async fn tab_to(&self, css: &str, max_tabs: usize) -> Result<usize> {
+        self.client
+            .execute(
+                "if (document.activeElement) { document.activeElement.blur(); } window.scrollTo(0, 0);",
+                vec![],
+            )
+            .await
+            .context("reset the focus")?;
+        for n in 1..=max_tabs {
+            self.press(Key::Tab).await?;
+            let hit = self
+                .client
+                .execute(
+                    "return !!document.activeElement && document.activeElement.matches(arguments[0]);",
+                    vec![css.into()],
+                )
+                .await
+                .context("read the focus")?;
+            if hit.as_bool() == Some(true) {
+                return Ok(n);
+            }
+        }
+        bail!("`{css}` was not reached with {max_tabs} presses of Tab")
+    }
+
+    /// The name a screen reader announces for the element matching `css`, by the main steps
+    /// of the accessible-name computation: `aria-label`, else `aria-labelledby`, else its
+    /// `<label>`s, else its text or value. Empty when it has none.
+    pub async fn label_of(&self, css: &str) -> Result<String> {
+        let v = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); if (!e) return null;\n\
+                 if (e.getAttribute('aria-label')) return e.getAttribute('aria-label');\n\
+                 const by = e.getAttribute('aria-labelledby');\n\
+                 if (by) return by.split(/\\s+/).map(i => (document.getElementById(i) || {}).innerText || '').join(' ');\n\
+                 if (e.labels && e.labels.length) return Array.from(e.labels).map(l => l.innerText).join(' ');\n\
+                 return (e.innerText || e.value || '').trim();",
+                vec![css.into()],
+            )
+            .await
+            .context("read a label")?;
+        v.as_str()
+            .map(|s| s.trim().to_string())
+            .ok_or_else(|| anyhow!("no element `{css}`"))
     }
 
     /// The current URL.

@@ -191,11 +191,12 @@ pub const RATE_HEADING: &str = "How did we do?";
 /// The question above the two rating buttons.
 pub const RATE_QUESTION: &str = "Was your request handled well?";
 
-/// The one-click link's or button's words for a rating.
+/// The one-click link's or button's words for a rating (words, not emoji: a customer's
+/// browser may have no emoji font).
 pub fn rate_button(r: Rating) -> &'static str {
     match r {
-        Rating::Good => "👍 Good",
-        Rating::Bad => "👎 Bad",
+        Rating::Good => "Good — my request was handled well",
+        Rating::Bad => "Bad — it was not",
     }
 }
 
