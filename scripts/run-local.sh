@@ -303,6 +303,9 @@ else
     say "chat: neither SLACK_BOT_TOKEN nor DISCORD_BOT_TOKEN is set; using the console surface"
 fi
 say "mail claimdesk sends lands in $SENT_DIR/ (one .eml file per message)"
+WEB_BIND="${CLAIMDESK__WEB__BIND:-127.0.0.1:8080}"
+say "web view: open http://$WEB_BIND/ and sign in as the sample agent with ana@claimdesk.local;"
+say "  the one-time sign-in link arrives as the newest file in $SENT_DIR/ (valid 15 minutes)"
 say "stop the local Dovecot and SMTP sink later with: scripts/run-local.sh stop"
 if [ -n "${CLAIMDESK_RUN_LOCAL_DRY:-}" ] && [ "${CLAIMDESK_RUN_LOCAL_DRY}" != 0 ]; then
     say "CLAIMDESK_RUN_LOCAL_DRY is set: not building or starting claimdesk (would run: cargo build, then target/debug/claimdesk --config config/default.toml serve)"

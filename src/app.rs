@@ -281,6 +281,9 @@ impl App {
                 if let Err(e) = desk.auto_release_sweep().await {
                     tracing::error!(error = %e, "auto-release sweep");
                 }
+                if let Err(e) = crate::web::ui::auth::purge_expired(desk.pool()).await {
+                    tracing::warn!(error = %e, "purging ended web sessions");
+                }
             }
         }));
         let names: Vec<String> = self
@@ -319,8 +322,15 @@ impl App {
         let addr = listener.local_addr()?;
         self.register_discord_commands().await;
         // With the client's address (`ConnectInfo`): the web view's sign-in limits count it.
-        let router = web::router(self.web.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let mut state = self.web.clone();
+        if state.web.public_url.is_none() {
+            // Links in emails name the address really bound (`bind` may say port 0).
+            let mut w = (*state.web).clone();
+            w.public_url = Some(format!("http://{addr}"));
+            state.web = Arc::new(w);
+        }
+        let router =
+            web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "web server stopped");

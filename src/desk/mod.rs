@@ -29,6 +29,7 @@ pub mod report;
 pub mod sla;
 pub mod stats;
 pub mod status;
+pub mod webview;
 pub mod workload;
 
 use std::collections::HashMap;

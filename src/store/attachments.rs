@@ -93,6 +93,9 @@ pub async fn insert_many(
 /// An attachment as listed by `ticket show`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AttachmentInfo {
+    /// `attachments.id` (the web view's download link).
+    #[serde(skip)]
+    pub id: i64,
     /// `messages.id`.
     #[serde(skip)]
     pub message_id: i64,
@@ -113,8 +116,8 @@ pub async fn for_ticket(
     conn: &mut PgConnection,
     ticket_id: i64,
 ) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
-    let rows: Vec<(i64, Option<String>, String, i64, String, String)> = sqlx::query_as(
-        "SELECT a.message_id, a.name, a.content_type, a.size, a.sha256, a.store
+    let rows: Vec<(i64, i64, Option<String>, String, i64, String, String)> = sqlx::query_as(
+        "SELECT a.id, a.message_id, a.name, a.content_type, a.size, a.sha256, a.store
          FROM attachments a JOIN messages m ON m.id = a.message_id
          WHERE m.ticket_id = $1 ORDER BY a.message_id, a.position",
     )
@@ -124,12 +127,13 @@ pub async fn for_ticket(
     Ok(rows
         .into_iter()
         .map(|r| AttachmentInfo {
-            message_id: r.0,
-            name: r.1,
-            content_type: r.2,
-            size: r.3,
-            sha256: r.4,
-            store: r.5,
+            id: r.0,
+            message_id: r.1,
+            name: r.2,
+            content_type: r.3,
+            size: r.4,
+            sha256: r.5,
+            store: r.6,
         })
         .collect())
 }

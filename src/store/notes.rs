@@ -59,3 +59,29 @@ pub async fn by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Note>, sql
         created_at: r.5,
     }))
 }
+
+/// The notes of ticket `ticket_id`, oldest first.
+///
+/// Errors: the database's.
+pub async fn for_ticket(conn: &mut PgConnection, ticket_id: i64) -> Result<Vec<Note>, sqlx::Error> {
+    type Row = (i64, i64, Option<String>, String, bool, DateTime<Utc>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT n.id, n.ticket_id, a.handle, n.body, n.flagged, n.created_at
+         FROM notes n LEFT JOIN agents a ON a.id = n.author_agent_id
+         WHERE n.ticket_id = $1 ORDER BY n.created_at, n.id",
+    )
+    .bind(ticket_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Note {
+            id: r.0,
+            ticket_id: r.1,
+            author: r.2,
+            body: r.3,
+            flagged: r.4,
+            created_at: r.5,
+        })
+        .collect())
+}

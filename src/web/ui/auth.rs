@@ -336,6 +336,19 @@ async fn signout(State(s): State<WebState>, viewer: Viewer, Form(f): Form<CsrfFo
         .into_response()
 }
 
+/// Deletes what sign-in no longer needs: sessions and links that ended, and attempt
+/// counters whose window closed. Run every minute by `serve`.
+///
+/// Errors: the database's.
+pub async fn purge_expired(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let now = Utc::now();
+    let mut conn = pool.acquire().await?;
+    store::web_sessions::purge_expired(&mut conn, now).await?;
+    store::signin_tokens::purge_expired(&mut conn, now - Duration::hours(1)).await?;
+    store::signin_attempts::purge(&mut conn, now - Duration::minutes(WINDOW_MINUTES)).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
