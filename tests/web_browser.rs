@@ -477,5 +477,15 @@ async fn the_customer_status_page_shows_the_conversation_but_no_internal_note() 
     let r = d.rating.expect("rating on the ticket");
     assert_eq!(r.rating.as_str(), "good");
     assert_eq!(r.comment.as_deref(), Some("Fast and friendly"));
+
+    // Agents see the rating on the web ticket page.
+    let path = format!("/tickets/{number}");
+    sign_in(&b, &env, &base, ANA_EMAIL, &path).await;
+    let text = b
+        .wait_for_text("Customer rating", WAIT)
+        .await
+        .expect("rating on the ticket page");
+    assert!(text.contains("good — “Fast and friendly”"), "{text}");
+    shot(&b, "33-agent-sees-rating").await;
     b.close().await.expect("close");
 }

@@ -276,17 +276,29 @@ pub const CUSTOMER_TRY_AGAIN: &str =
 
 // Agents' side of ratings (chat `ticket`, the web ticket page, `stats`).
 
-/// One line with a ticket's customer rating for agents: "Customer rating: 👍 good". The
-/// comment is the customer's text: the caller escapes it for its surface and passes it here.
-pub fn agent_rating_line(r: Rating, escaped_comment: Option<&str>) -> String {
+/// Label of the rating on the web ticket page.
+pub const CUSTOMER_RATING_LABEL: &str = "Customer rating";
+
+/// A customer rating for agents: "👍 good", or "👎 bad — “too slow”". The comment is the
+/// customer's text: the caller escapes it for its surface (a web page's template does).
+pub fn rating_summary(r: Rating, comment: Option<&str>) -> String {
     let face = match r {
         Rating::Good => "👍",
         Rating::Bad => "👎",
     };
-    match escaped_comment {
-        Some(c) => format!("Customer rating: {face} {} — “{c}”", rating_word(r)),
-        None => format!("Customer rating: {face} {}", rating_word(r)),
+    match comment {
+        Some(c) => format!("{face} {} — “{c}”", rating_word(r)),
+        None => format!("{face} {}", rating_word(r)),
     }
+}
+
+/// One line with a ticket's customer rating for agents: "Customer rating: 👍 good" (see
+/// [`rating_summary`] for the comment).
+pub fn agent_rating_line(r: Rating, escaped_comment: Option<&str>) -> String {
+    format!(
+        "{CUSTOMER_RATING_LABEL}: {}",
+        rating_summary(r, escaped_comment)
+    )
 }
 
 /// `stats`' ratings line: counts and the share of good ratings (none: says so).
