@@ -9,6 +9,7 @@ pub mod limits;
 pub mod permissions;
 pub mod quoting;
 pub mod report;
+pub mod search;
 pub mod sla;
 pub mod status;
 pub mod threading;
