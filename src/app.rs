@@ -217,6 +217,7 @@ impl App {
             slack: slack_in,
             discord: discord_in,
             admin_token: secrets.admin_token.clone().map(Arc::new),
+            web: Arc::new(settings.web.clone()),
         };
         Ok(App {
             settings,
@@ -310,7 +311,9 @@ impl App {
             .with_context(|| format!("cannot listen on {}", self.settings.web.bind))?;
         let addr = listener.local_addr()?;
         self.register_discord_commands().await;
-        let router = web::router(self.web.clone());
+        // With the client's address (`ConnectInfo`): the web view's sign-in limits count it.
+        let router = web::router(self.web.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "web server stopped");

@@ -286,6 +286,30 @@ impl Deliverer {
                     Err(e) => Err(Failure::Retry(e.to_string(), None)),
                 }
             }
+            Effect::SigninLink {
+                to,
+                name,
+                link,
+                minutes,
+            } => {
+                if link.is_empty() {
+                    return Ok(());
+                }
+                let body = crate::desk::messages::web::signin_email(name, link, *minutes);
+                let from = self.desk.from_address("");
+                let subject = crate::desk::messages::web::SIGNIN_EMAIL_SUBJECT;
+                match self.mailer.send_text(from, to, subject, &body).await {
+                    Ok(()) => {
+                        store::outbox::scrub_link(conn, item_id).await?;
+                        Ok(())
+                    }
+                    Err(e @ SendError::Build(_)) => Err(Failure::Retry(
+                        e.to_string(),
+                        Some(Duration::from_secs(86_400)),
+                    )),
+                    Err(e) => Err(Failure::Retry(e.to_string(), None)),
+                }
+            }
             Effect::ThreadNote { platform, note_id } => {
                 let p = self.platform(platform)?;
                 let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;

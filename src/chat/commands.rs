@@ -90,7 +90,7 @@ fn typed_prefix(surface: crate::desk::Surface) -> &'static str {
     match surface {
         crate::desk::Surface::Slack => "/desk ",
         crate::desk::Surface::Discord => "/",
-        crate::desk::Surface::Console | crate::desk::Surface::Cli => "",
+        crate::desk::Surface::Console | crate::desk::Surface::Cli | crate::desk::Surface::Web => "",
     }
 }
 
@@ -242,7 +242,7 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
                 crate::desk::Surface::Slack => Some("slack"),
                 crate::desk::Surface::Discord => Some("discord"),
                 crate::desk::Surface::Console => Some("console"),
-                crate::desk::Surface::Cli => None,
+                crate::desk::Surface::Cli | crate::desk::Surface::Web => None,
             };
             match platform {
                 Some(p) => desk.stats_with_chart(p, &q).await.map(|(r, queued)| {

@@ -1,4 +1,4 @@
-//! `[web]`: the HTTP listeners (chat routes, health, metrics).
+//! `[web]`: the HTTP listeners (chat routes, health, metrics, the web view).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,32 @@ pub struct WebSettings {
     /// `admin_token_env` is set, then with it. No chat routes there.
     #[serde(default)]
     pub admin_bind: Option<String>,
+    /// The address people open the web view at, scheme and authority without a trailing
+    /// slash (`https://desk.example.com`); the sign-in links sent by email start with it, and
+    /// the session cookie gets `Secure` when it is `https`. Unset: `http://<bind>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// How long a web session lasts after signing in, hours (then the agent signs in again).
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+}
+
+impl WebSettings {
+    /// [`WebSettings::public_url`] without a trailing slash, or `http://<bind>`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_string(),
+            _ => format!("http://{}", self.bind),
+        }
+    }
+
+    /// Whether the web view is served over TLS (the public URL is `https`): cookies are
+    /// then sent with `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
 }
 
 impl Default for WebSettings {
@@ -27,6 +53,8 @@ impl Default for WebSettings {
             bind: default_bind(),
             admin_token_env: default_admin_token_env(),
             admin_bind: None,
+            public_url: None,
+            session_hours: default_session_hours(),
         }
     }
 }
@@ -36,4 +64,7 @@ fn default_admin_token_env() -> String {
 }
 fn default_bind() -> String {
     "127.0.0.1:8080".into()
+}
+fn default_session_hours() -> u32 {
+    12
 }

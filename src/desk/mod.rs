@@ -57,6 +57,8 @@ pub enum Surface {
     Console,
     /// A `claimdesk` subcommand.
     Cli,
+    /// The web view (`crate::web::ui`), by a signed-in agent.
+    Web,
 }
 
 impl Surface {
@@ -67,6 +69,7 @@ impl Surface {
             Surface::Discord => "discord",
             Surface::Console => "console",
             Surface::Cli => "cli",
+            Surface::Web => "web",
         }
     }
 }

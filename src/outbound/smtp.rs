@@ -98,6 +98,40 @@ impl Mailer {
     }
 }
 
+impl Mailer {
+    /// Sends a plain-text email of ours that is not part of a ticket (the web view's
+    /// sign-in link) from `from` to `to`, with `Auto-Submitted: auto-generated` (RFC 3834
+    /// §5) and a fresh Message-ID.
+    ///
+    /// Errors: [`SendError::Build`] for an address that does not parse (retrying won't
+    /// help), [`SendError::Transport`].
+    pub async fn send_text(
+        &self,
+        from: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), SendError> {
+        let bad = |e: &dyn std::fmt::Display| SendError::Build(e.to_string());
+        let from: Mailbox = format!("{} <{from}>", self.from_name)
+            .parse()
+            .or_else(|_| from.parse())
+            .map_err(|e| bad(&e))?;
+        let mut email = Message::builder()
+            .from(from)
+            .to(to.parse::<Mailbox>().map_err(|e| bad(&e))?)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_string())
+            .map_err(|e| bad(&e))?;
+        email
+            .headers_mut()
+            .set(AutoSubmitted("auto-generated".into()));
+        self.transport.send(email).await?;
+        Ok(())
+    }
+}
+
 /// The `Auto-Submitted` field (RFC 3834 §5): `auto-replied`, `auto-generated` or `no`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoSubmitted(pub String);

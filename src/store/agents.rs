@@ -308,6 +308,22 @@ pub async fn find(
     row.map(from_row).transpose()
 }
 
+/// The active agents whose email address is `email` (compared case-insensitively), by
+/// handle (the web view's sign-in signs in only when exactly one matches).
+pub async fn active_by_email(
+    conn: &mut PgConnection,
+    email: &str,
+) -> Result<Vec<Agent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM agents a WHERE lower(a.email) = lower($1) AND a.active ORDER BY a.handle"
+    );
+    let rows: Vec<Row> = sqlx::query_as(&sql)
+        .bind(email.trim())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(from_row).collect()
+}
+
 /// Every active agent, by handle.
 pub async fn all_active(conn: &mut PgConnection) -> Result<Vec<Agent>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM agents a WHERE a.active ORDER BY a.handle");

@@ -77,6 +77,19 @@ pub enum Effect {
         /// What the chart shows.
         chart: crate::domain::report::ChartData,
     },
+    /// Email a one-time sign-in link of the web view to an agent (`crate::web::ui::auth`).
+    /// The link is a secret: once sent, the worker blanks it in the stored row
+    /// ([`scrub_link`]).
+    SigninLink {
+        /// The agent's address.
+        to: String,
+        /// The agent's name, for the greeting.
+        name: String,
+        /// The link (`<public_url>/signin/<token>`); empty once sent.
+        link: String,
+        /// Minutes it stays valid, for the text.
+        minutes: i64,
+    },
     /// A private answer to one chat user (Slack `chat.postEphemeral`).
     Ephemeral {
         /// Platform name.
@@ -103,6 +116,7 @@ impl Effect {
             Effect::ThreadFile { .. } => "thread_file",
             Effect::ChannelChart { .. } => "channel_chart",
             Effect::Ephemeral { .. } => "ephemeral",
+            Effect::SigninLink { .. } => "signin_link",
         }
     }
 }
@@ -303,6 +317,21 @@ pub async fn mark_cards_coalesced(
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected())
+}
+
+/// Blanks the link of sign-in item `id` (`payload.link`) once it was emailed, so the
+/// outbox keeps no usable sign-in token.
+///
+/// Errors: the database's.
+pub async fn scrub_link(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET payload = jsonb_set(payload, '{link}', '\"\"') WHERE id = $1
+           AND kind = 'signin_link'",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Undelivered items: `(count, oldest age in seconds)`.

@@ -8,6 +8,8 @@
 //! with neither configured they answer 404. Chat routes take bodies of at most
 //! [`CHAT_BODY_LIMIT`] bytes (413 beyond).
 
+pub mod ui;
+
 use crate::chat::discord::routes as discord;
 use crate::chat::slack::routes as slack;
 use std::sync::Arc;
@@ -38,11 +40,13 @@ pub struct WebState {
     /// The admin bearer token (`web.admin_token_env`), when set: `/metrics` and
     /// `/healthz/details` then need it on every listener.
     pub admin_token: Option<Arc<SecretString>>,
+    /// `[web]`: the public URL (links in emails, `Secure` cookies) and session length.
+    pub web: Arc<crate::config::WebSettings>,
 }
 
 /// The public router: `/healthz`; the Slack and Discord routes when the platform is active
 /// (bodies limited to [`CHAT_BODY_LIMIT`]); `/metrics` and `/healthz/details` only when an
-/// admin token is configured (else 404).
+/// admin token is configured (else 404); the web view ([`ui::routes`]).
 pub fn router(state: WebState) -> Router {
     let mut r = Router::new().route("/healthz", get(healthz));
     if state.admin_token.is_some() {
@@ -61,6 +65,7 @@ pub fn router(state: WebState) -> Router {
         chat = chat.route("/discord/interactions", post(discord::interactions));
     }
     r.merge(chat.layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
+        .merge(ui::routes())
         .with_state(state)
 }
 

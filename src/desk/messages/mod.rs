@@ -7,6 +7,8 @@
 //! goes to with [`Mention::escape`] (see `crate::desk::escape`) where it is placed among our
 //! own words, so it can neither address people nor disguise a link.
 
+pub mod web;
+
 use crate::desk::{CardView, ClaimOutcome, DeskError, ReplyOutcome, TicketSummary};
 use crate::domain::{Role, Status};
 use crate::store::messages::Message;
@@ -28,7 +30,9 @@ impl Mention {
         match surface {
             crate::desk::Surface::Slack => Mention::Slack,
             crate::desk::Surface::Discord => Mention::Discord,
-            crate::desk::Surface::Console | crate::desk::Surface::Cli => Mention::Plain,
+            crate::desk::Surface::Console
+            | crate::desk::Surface::Cli
+            | crate::desk::Surface::Web => Mention::Plain,
         }
     }
 

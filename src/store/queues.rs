@@ -1,0 +1,422 @@
+//! The web view's ticket lists (My tickets, Unassigned, All): filtered, sorted and
+//! keyset-paged reads of `tickets` (read-only; the sort columns and their indexes are in
+//! migrations/0020_web.sql).
+//!
+//! Every sort is `(key, id)` ascending, an absent key last (`COALESCE(key, 'infinity')`, the
+//! expression the indexes are built on), so a page is an index walk from the cursor and
+//! tickets with equal keys are neither repeated nor skipped across pages.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+use crate::domain::{Priority, Status};
+
+/// Which list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Tickets agent `id` holds; without a status filter only those not done (not resolved,
+    /// closed or merged).
+    Mine(i64),
+    /// Tickets nobody holds that wait for someone: `open` or `pending_assignment`.
+    Unassigned,
+    /// Every ticket.
+    All,
+}
+
+/// The order of a list, each ascending with tickets lacking the key last, then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// The headline SLA clock's due time (`tickets.sla_due_at`): soonest due first.
+    #[default]
+    Due,
+    /// Opening time (`tickets.opened_at`): oldest first.
+    Age,
+    /// The newest customer message (`tickets.last_customer_at`): the customer waiting
+    /// longest first.
+    LastCustomer,
+}
+
+impl Sort {
+    /// The query-string name: `due`, `age`, `last_customer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Due => "due",
+            Sort::Age => "age",
+            Sort::LastCustomer => "last_customer",
+        }
+    }
+
+    /// Parses [`Sort::as_str`]'s names; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Sort> {
+        match s {
+            "due" => Some(Sort::Due),
+            "age" => Some(Sort::Age),
+            "last_customer" => Some(Sort::LastCustomer),
+            _ => None,
+        }
+    }
+
+    /// The SQL key expression (matches the index expressions of 0020_web.sql).
+    fn key(self) -> &'static str {
+        match self {
+            Sort::Due => "COALESCE(t.sla_due_at, 'infinity')",
+            Sort::Age => "t.opened_at",
+            Sort::LastCustomer => "COALESCE(t.last_customer_at, 'infinity')",
+        }
+    }
+}
+
+/// A ticket's SLA state as the lists filter it, judged at [`QueueFilter::now`] from its
+/// headline clock (the unmet clock due first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaState {
+    /// Due time passed.
+    Breached,
+    /// Warning time passed, due time not yet.
+    AtRisk,
+    /// A running clock before its warning time.
+    OnTrack,
+    /// No running clock (no SLA, all met, or paused).
+    None,
+}
+
+impl SlaState {
+    /// The query-string name: `breached`, `at_risk`, `on_track`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaState::Breached => "breached",
+            SlaState::AtRisk => "at_risk",
+            SlaState::OnTrack => "on_track",
+            SlaState::None => "none",
+        }
+    }
+
+    /// Parses [`SlaState::as_str`]'s names; `None` for anything else.
+    pub fn parse(s: &str) -> Option<SlaState> {
+        [
+            SlaState::Breached,
+            SlaState::AtRisk,
+            SlaState::OnTrack,
+            SlaState::None,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// The state of a clock due at `due` with warning at `warn`, at `now`.
+    pub fn of(
+        due: Option<DateTime<Utc>>,
+        warn: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> SlaState {
+        match (due, warn) {
+            (None, _) => SlaState::None,
+            (Some(d), _) if d <= now => SlaState::Breached,
+            (Some(_), Some(w)) if w <= now => SlaState::AtRisk,
+            (Some(_), _) => SlaState::OnTrack,
+        }
+    }
+}
+
+/// Who holds the tickets to list (the `assignee` filter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody.
+    Nobody,
+    /// The agent with this handle.
+    Handle(String),
+}
+
+/// What to list and in which order. Filters left `None` do not filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueFilter {
+    /// Which list.
+    pub queue: Queue,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only this department.
+    pub department: Option<String>,
+    /// Only tickets held by this agent, or by nobody.
+    pub assignee: Option<Holder>,
+    /// Only tickets in this SLA state.
+    pub sla: Option<SlaState>,
+    /// Only tickets carrying this tag (`ticket_tags.tag`).
+    pub tag: Option<String>,
+    /// Only tickets opened at or after this instant.
+    pub opened_from: Option<DateTime<Utc>>,
+    /// Only tickets opened before this instant.
+    pub opened_to: Option<DateTime<Utc>>,
+    /// The order.
+    pub sort: Sort,
+    /// The instant SLA states are judged at.
+    pub now: DateTime<Utc>,
+}
+
+impl QueueFilter {
+    /// The list `queue` in `sort` order, unfiltered, SLA judged at `now`.
+    pub fn new(queue: Queue, sort: Sort, now: DateTime<Utc>) -> QueueFilter {
+        QueueFilter {
+            queue,
+            status: None,
+            priority: None,
+            department: None,
+            assignee: None,
+            sla: None,
+            tag: None,
+            opened_from: None,
+            opened_to: None,
+            sort,
+            now,
+        }
+    }
+}
+
+/// Where a page starts: after the ticket with this sort key and id. Opaque to people: its
+/// text form ([`Cursor::encode`]) is `<key in µs since the epoch, or "inf">.<id>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// The sort key of the last ticket shown; `None`: it had none (sorted last).
+    pub key: Option<DateTime<Utc>>,
+    /// Its id.
+    pub id: i64,
+}
+
+impl Cursor {
+    /// The text form for a link (`after=`).
+    pub fn encode(&self) -> String {
+        match self.key {
+            Some(k) => format!("{}.{}", k.timestamp_micros(), self.id),
+            None => format!("inf.{}", self.id),
+        }
+    }
+
+    /// Parses [`Cursor::encode`]'s form; `None` for anything else.
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (k, id) = s.split_once('.')?;
+        let id: i64 = id.parse().ok()?;
+        let key = match k {
+            "inf" => None,
+            _ => Some(DateTime::<Utc>::from_timestamp_micros(k.parse().ok()?)?),
+        };
+        Some(Cursor { key, id })
+    }
+}
+
+/// One ticket of a list.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct QueueRow {
+    /// `tickets.id`.
+    pub id: i64,
+    /// `TICK-2026-0001`.
+    pub number: String,
+    /// Subject (from the customer: escape before showing).
+    pub subject: String,
+    /// Requester address.
+    pub requester_email: String,
+    /// Requester display name.
+    pub requester_name: Option<String>,
+    /// Stored status name.
+    pub status: String,
+    /// Stored priority name.
+    pub priority: String,
+    /// Department.
+    pub department: String,
+    /// Holder's handle.
+    pub assignee: Option<String>,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When the newest customer message arrived.
+    pub last_customer_at: Option<DateTime<Utc>>,
+    /// The headline SLA clock's due time.
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// The headline SLA clock's warning time.
+    pub sla_warn_at: Option<DateTime<Utc>>,
+    /// Its tags, sorted.
+    pub tags: Vec<String>,
+}
+
+impl QueueRow {
+    /// This row's key in `sort` (`None`: absent, sorted last).
+    pub fn key(&self, sort: Sort) -> Option<DateTime<Utc>> {
+        match sort {
+            Sort::Due => self.sla_due_at,
+            Sort::Age => Some(self.opened_at),
+            Sort::LastCustomer => self.last_customer_at,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    /// The tickets, in order.
+    pub rows: Vec<QueueRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// Up to `limit` (1..=500) tickets of `filter` after `after` (from the start without it), and
+/// the cursor of the next page when there are more.
+///
+/// Errors: the database's.
+pub async fn page(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<QueuePage, sqlx::Error> {
+    let limit = limit.clamp(1, 500);
+    let key = filter.sort.key();
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT t.id, t.number, t.subject, t.requester_email, t.requester_name, t.status,
+                t.priority, t.department, a.handle AS assignee, t.opened_at,
+                t.last_customer_at, t.sla_due_at, t.sla_warn_at,
+                ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag)
+                    AS tags
+         FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id WHERE TRUE",
+    );
+    match filter.queue {
+        Queue::Mine(agent) => {
+            q.push(" AND t.assignee_id = ").push_bind(agent);
+            if filter.status.is_none() {
+                q.push(" AND t.status NOT IN ('resolved', 'closed', 'merged')");
+            }
+        }
+        // Written as the unassigned indexes' predicate, so the planner can use them.
+        Queue::Unassigned => {
+            q.push(" AND t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment')");
+        }
+        Queue::All => {}
+    }
+    if let Some(s) = filter.status {
+        q.push(" AND t.status = ").push_bind(s.as_str());
+    }
+    if let Some(p) = filter.priority {
+        q.push(" AND t.priority = ").push_bind(p.as_str());
+    }
+    if let Some(d) = &filter.department {
+        q.push(" AND t.department = ").push_bind(d.clone());
+    }
+    match &filter.assignee {
+        Some(Holder::Nobody) => {
+            q.push(" AND t.assignee_id IS NULL");
+        }
+        Some(Holder::Handle(h)) => {
+            q.push(" AND t.assignee_id = (SELECT id FROM agents WHERE handle = ")
+                .push_bind(h.clone())
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(state) = filter.sla {
+        let now = filter.now;
+        match state {
+            SlaState::Breached => {
+                q.push(" AND t.sla_due_at <= ").push_bind(now);
+            }
+            SlaState::AtRisk => {
+                q.push(" AND t.sla_due_at > ")
+                    .push_bind(now)
+                    .push(" AND t.sla_warn_at <= ")
+                    .push_bind(now);
+            }
+            SlaState::OnTrack => {
+                q.push(" AND t.sla_due_at > ")
+                    .push_bind(now)
+                    .push(" AND (t.sla_warn_at IS NULL OR t.sla_warn_at > ")
+                    .push_bind(now)
+                    .push(")");
+            }
+            SlaState::None => {
+                q.push(" AND t.sla_due_at IS NULL");
+            }
+        }
+    }
+    if let Some(tag) = &filter.tag {
+        q.push(" AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    if let Some(from) = filter.opened_from {
+        q.push(" AND t.opened_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.opened_to {
+        q.push(" AND t.opened_at < ").push_bind(to);
+    }
+    if let Some(c) = after {
+        q.push(format_args!(" AND ({key}, t.id) > (COALESCE("))
+            .push_bind(c.key)
+            .push("::timestamptz, 'infinity'), ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
+        .push_bind(limit + 1);
+    let mut rows: Vec<QueueRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = if more {
+        rows.last().map(|r| Cursor {
+            key: r.key(filter.sort),
+            id: r.id,
+        })
+    } else {
+        None
+    };
+    Ok(QueuePage { rows, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_refuses_junk() {
+        let t = DateTime::<Utc>::from_timestamp_micros(1_764_000_000_123_456);
+        for c in [
+            Cursor { key: t, id: 42 },
+            Cursor { key: None, id: 7 },
+            Cursor {
+                key: DateTime::<Utc>::from_timestamp_micros(-5),
+                id: 1,
+            },
+        ] {
+            assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        }
+        for junk in [
+            "",
+            "x",
+            "1.",
+            ".1",
+            "inf",
+            "inf.x",
+            "1.2.3",
+            "99999999999999999999.1",
+        ] {
+            assert_eq!(Cursor::decode(junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn sla_state_of_a_clock() {
+        let now = Utc::now();
+        let h = chrono::Duration::hours(1);
+        assert_eq!(SlaState::of(None, None, now), SlaState::None);
+        assert_eq!(SlaState::of(Some(now - h), None, now), SlaState::Breached);
+        assert_eq!(
+            SlaState::of(Some(now), Some(now - h), now),
+            SlaState::Breached
+        );
+        assert_eq!(
+            SlaState::of(Some(now + h), Some(now - h), now),
+            SlaState::AtRisk
+        );
+        assert_eq!(
+            SlaState::of(Some(now + h), Some(now + h), now),
+            SlaState::OnTrack
+        );
+        assert_eq!(SlaState::of(Some(now + h), None, now), SlaState::OnTrack);
+    }
+}

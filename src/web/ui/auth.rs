@@ -1,0 +1,361 @@
+//! Sign-in by a one-time link sent to the agent's email, and sign-out.
+//!
+//! - `GET /signin` shows the form; `POST /signin` takes an address. When it is an active
+//!   agent's, a random 32-byte token is stored as its SHA-256 (`web_signin_tokens`, valid
+//!   [`LINK_MINUTES`] minutes, once) and the link `<public_url>/signin/<token>` is emailed
+//!   through the outbox (`signin_link`, sent over SMTP by the worker). The answer is the same
+//!   whether or not the address is an agent's, so the form tells nobody who is one.
+//! - `GET /signin/{token}` shows a button only; `POST /signin/{token}` uses the token (one
+//!   conditional UPDATE: once), opens a session (`web_sessions`, [`crate::config::WebSettings::session_hours`])
+//!   and sets the cookie. Mail scanners that fetch links therefore never use them up.
+//! - `POST /signout` ends the session (CSRF-checked).
+//!
+//! Rate limits, per fixed window of [`WINDOW_MINUTES`] minutes, counted in Postgres
+//! (`web_signin_attempts`): [`PER_ADDRESS`] link requests per address (known or not),
+//! [`PER_CLIENT`] link requests per client address, [`FAILED_PER_CLIENT`] unusable links per
+//! client. Past a limit the answer is `429` with the same words for every address.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{Duration, Utc};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{message_response, page};
+use super::session::{self, Viewer};
+use crate::desk::messages::web as words;
+use crate::store;
+use crate::web::WebState;
+
+/// How long a sign-in link works, minutes.
+pub const LINK_MINUTES: i64 = 15;
+/// The rate-limit window, minutes.
+pub const WINDOW_MINUTES: i64 = 15;
+/// Link requests per address per window.
+pub const PER_ADDRESS: i32 = 5;
+/// Link requests per client (IP address) per window.
+pub const PER_CLIENT: i32 = 20;
+/// Unknown, used or expired links tried per client per window.
+pub const FAILED_PER_CLIENT: i32 = 10;
+
+/// `GET|POST /signin`, `GET|POST /signin/{token}`, `POST /signout`.
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/signin", get(signin_form).post(signin_request))
+        .route("/signin/{token}", get(link_page).post(link_use))
+        .route("/signout", post(signout))
+}
+
+/// `next`: where to go after signing in.
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, Deserialize)]
+struct SigninForm {
+    #[serde(default)]
+    email: String,
+    next: Option<String>,
+}
+
+/// A form with only the CSRF token.
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// `next` when it is a path on this site (`/…`, not `//…` or `/\…`, no control characters,
+/// at most 1000 bytes); else `/`. Keeps the sign-in from being an open redirect.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && p.len() <= 1000
+                && !p.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            p.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+fn form(next: &str, notice: Option<&str>) -> maud::Markup {
+    html! {
+        @if let Some(n) = notice {
+            p class="notice" role="status" { (n) }
+        }
+        p { (words::SIGNIN_PROMPT) }
+        form method="post" action="/signin" {
+            input type="hidden" name="next" value=(next);
+            p {
+                label for="email" { (words::SIGNIN_EMAIL_LABEL) }
+                br;
+                input id="email" type="email" name="email" required autocomplete="email" size="40";
+            }
+            p { button type="submit" { (words::SIGNIN_SEND) } }
+        }
+    }
+}
+
+async fn signin_form(viewer: Option<Viewer>, Query(q): Query<NextQuery>) -> Response {
+    let next = local_path(q.next.as_deref());
+    if viewer.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    page(words::SIGNIN_TITLE, None, form(&next, None)).into_response()
+}
+
+fn db_error(e: &sqlx::Error) -> Response {
+    tracing::error!(error = %e, "web sign-in: database error");
+    message_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        words::SIGNIN_TITLE,
+        &crate::desk::messages::error(&crate::desk::DeskError::BadInput(
+            "Something went wrong on our side. Please try again.".into(),
+        )),
+    )
+}
+
+async fn signin_request(
+    State(s): State<WebState>,
+    parts: axum::http::request::Parts,
+    Form(f): Form<SigninForm>,
+) -> Response {
+    let next = local_path(f.next.as_deref());
+    let client = session::client_of(&parts.extensions);
+    let address = f.email.trim().to_lowercase();
+    match request_link(&s, &client, &address, &next).await {
+        Ok(true) => page(
+            words::SIGNIN_TITLE,
+            None,
+            form(&next, Some(&words::signin_sent(LINK_MINUTES))),
+        )
+        .into_response(),
+        Ok(false) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            page(
+                words::SIGNIN_TITLE,
+                None,
+                html! { p class="error" role="alert" { (words::signin_rate_limited(WINDOW_MINUTES)) } },
+            ),
+        )
+            .into_response(),
+        Err(e) => db_error(&e),
+    }
+}
+
+/// Counts the request and, within the limits, queues a link when `address` is exactly one
+/// active agent's. `Ok(false)`: over a limit (nothing queued).
+async fn request_link(
+    s: &WebState,
+    client: &str,
+    address: &str,
+    next: &str,
+) -> Result<bool, sqlx::Error> {
+    let now = Utc::now();
+    let window = WINDOW_MINUTES * 60;
+    let mut tx = s.desk.pool().begin().await?;
+    let by_client =
+        store::signin_attempts::count(&mut tx, &format!("client:{client}"), now, window).await?;
+    let by_address =
+        store::signin_attempts::count(&mut tx, &format!("address:{address}"), now, window).await?;
+    if by_client > PER_CLIENT || by_address > PER_ADDRESS {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    let agents = if address.is_empty() {
+        Vec::new()
+    } else {
+        store::agents::active_by_email(&mut tx, address).await?
+    };
+    if let [agent] = agents.as_slice() {
+        let token = session::random_token();
+        store::signin_tokens::create(
+            &mut tx,
+            &session::hash(&token),
+            agent.id,
+            next,
+            now + Duration::minutes(LINK_MINUTES),
+        )
+        .await?;
+        let effect = store::outbox::Effect::SigninLink {
+            to: agent.email.clone(),
+            name: agent.name.clone(),
+            link: format!("{}/signin/{token}", s.web.public_url()),
+            minutes: LINK_MINUTES,
+        };
+        store::outbox::enqueue(&mut tx, None, &effect).await?;
+        tracing::info!(agent = %agent.handle, "web sign-in link queued");
+    } else if agents.len() > 1 {
+        tracing::warn!("web sign-in: several agents share one address; no link sent");
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The token as it may appear in a link: 64 hex digits.
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+async fn link_page(Path(token): Path<String>) -> Response {
+    if !well_formed(&token) {
+        return invalid_link(StatusCode::NOT_FOUND);
+    }
+    page(
+        words::SIGNIN_TITLE,
+        None,
+        html! {
+            p { (words::SIGNIN_LINK_PROMPT) }
+            form method="post" action={ "/signin/" (token) } {
+                button type="submit" { (words::SIGNIN_LINK_BUTTON) }
+            }
+        },
+    )
+    .into_response()
+}
+
+fn invalid_link(code: StatusCode) -> Response {
+    (
+        code,
+        page(
+            words::SIGNIN_TITLE,
+            None,
+            html! {
+                p class="error" role="alert" { (words::SIGNIN_LINK_INVALID) }
+                (form("/", None))
+            },
+        ),
+    )
+        .into_response()
+}
+
+async fn link_use(
+    State(s): State<WebState>,
+    parts: axum::http::request::Parts,
+    Path(token): Path<String>,
+) -> Response {
+    let client = session::client_of(&parts.extensions);
+    match use_link(&s, &client, &token).await {
+        Ok(Used::SignedIn { cookie, next }) => {
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+        }
+        Ok(Used::Invalid) => invalid_link(StatusCode::BAD_REQUEST),
+        Ok(Used::Limited) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            page(
+                words::SIGNIN_TITLE,
+                None,
+                html! { p class="error" role="alert" { (words::signin_rate_limited(WINDOW_MINUTES)) } },
+            ),
+        )
+            .into_response(),
+        Err(e) => db_error(&e),
+    }
+}
+
+enum Used {
+    SignedIn { cookie: String, next: String },
+    Invalid,
+    Limited,
+}
+
+async fn use_link(s: &WebState, client: &str, token: &str) -> Result<Used, sqlx::Error> {
+    let now = Utc::now();
+    let window = WINDOW_MINUTES * 60;
+    let key = format!("failed:{client}");
+    let mut tx = s.desk.pool().begin().await?;
+    if store::signin_attempts::current(&mut tx, &key, now, window).await? >= FAILED_PER_CLIENT {
+        return Ok(Used::Limited);
+    }
+    let used = if well_formed(token) {
+        store::signin_tokens::consume(&mut tx, &session::hash(token), now).await?
+    } else {
+        None
+    };
+    let agent = match used {
+        Some((agent_id, _)) => store::agents::by_id(&mut tx, agent_id).await?,
+        None => None,
+    };
+    let active = match &agent {
+        Some(a) => store::agents::find(&mut tx, store::agents::Identity::Handle(&a.handle))
+            .await?
+            .filter(|x| x.id == a.id),
+        None => None,
+    };
+    let (Some(agent), Some((_, next))) = (active, used) else {
+        store::signin_attempts::count(&mut tx, &key, now, window).await?;
+        tx.commit().await?;
+        return Ok(Used::Invalid);
+    };
+    let id = session::random_token();
+    let hours = i64::from(s.web.session_hours.max(1));
+    store::web_sessions::create(
+        &mut tx,
+        &session::hash(&id),
+        agent.id,
+        &session::random_token(),
+        now + Duration::hours(hours),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(agent = %agent.handle, "web session opened");
+    Ok(Used::SignedIn {
+        cookie: session::set_cookie(session::SESSION_COOKIE, &id, hours * 3600, s.web.is_https()),
+        next: local_path(Some(&next)),
+    })
+}
+
+async fn signout(State(s): State<WebState>, viewer: Viewer, Form(f): Form<CsrfForm>) -> Response {
+    if let Err(r) = viewer.check_csrf(&f.csrf) {
+        return r;
+    }
+    let ended = async {
+        let mut conn = s.desk.pool().acquire().await?;
+        store::web_sessions::delete(&mut conn, &viewer.session_hash).await
+    }
+    .await;
+    if let Err(e) = ended {
+        return db_error(&e);
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            session::set_cookie(session::SESSION_COOKIE, "", 0, s.web.is_https()),
+        )],
+        Redirect::to("/signin"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_a_local_path_or_home() {
+        for ok in ["/", "/tickets/mine", "/tickets/all?sort=age&after=1.2"] {
+            assert_eq!(local_path(Some(ok)), ok);
+        }
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "",
+            "/a\r\nSet-Cookie: x=1",
+            "tickets",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
+}
