@@ -9,7 +9,9 @@
 pub mod assets;
 pub mod auth;
 pub mod layout;
+pub mod live;
 pub mod pages;
+pub mod search;
 pub mod session;
 
 use axum::extract::Request;
@@ -32,6 +34,8 @@ pub fn routes() -> Router<WebState> {
         .merge(pages::routes())
         .merge(auth::routes())
         .merge(assets::routes())
+        .merge(search::routes())
+        .merge(live::routes())
         .layer(axum::middleware::from_fn(flash_layer))
         .layer(axum::middleware::map_response(security_headers))
 }
