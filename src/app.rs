@@ -225,6 +225,7 @@ impl App {
             discord: discord_in,
             admin_token: secrets.admin_token.clone().map(Arc::new),
             web: Arc::new(settings.web.clone()),
+            live: web::ui::live::Hub::new(desk.pool().clone()),
         };
         Ok(App {
             settings,

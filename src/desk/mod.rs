@@ -26,6 +26,7 @@ pub mod query;
 pub mod release;
 pub mod reply;
 pub mod report;
+pub mod search;
 pub mod sla;
 pub mod stats;
 pub mod status;

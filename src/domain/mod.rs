@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod quoting;
 pub mod rating;
 pub mod report;
+pub mod search;
 pub mod sla;
 pub mod status;
 pub mod threading;

@@ -311,6 +311,91 @@ pub fn ratings_stats_line(good: i64, bad: i64) -> String {
     format!("Customer ratings: {good} good · {bad} bad ({pct:.0}% good)")
 }
 
+// --- Search (`/search`) and the live feed (`/assets/live.js`), websearch's part. ---
+
+/// Title of the search page.
+pub const SEARCH_TITLE: &str = "Search";
+
+/// Label of the search box.
+pub const SEARCH_LABEL: &str = "Words, a ticket number, a Message-ID or a customer's email address";
+
+/// The search button.
+pub const SEARCH_BUTTON: &str = "Search";
+
+/// How the search box can be used (shown under it).
+pub const SEARCH_HINT: &str = "Words are matched in subjects and messages. \
+     Use \"quotes\" for a phrase, or for either word, and -word to leave out \
+     subjects and messages with that word.";
+
+/// Nothing matched `query`.
+pub fn search_none(query: &str) -> String {
+    format!("Nothing matches “{query}”.")
+}
+
+/// `query` has nothing that can be searched for.
+pub fn search_no_words(query: &str) -> String {
+    format!("“{query}” has no words to search for. Try a word from the subject or the mail.")
+}
+
+/// How many tickets matched `query`, on page `page` (results `first..=last` of `total`).
+pub fn search_count(query: &str, total: i64, first: i64, last: i64) -> String {
+    match total {
+        1 => format!("1 ticket matches “{query}”."),
+        _ => format!("{total} tickets match “{query}”; showing {first}–{last}."),
+    }
+}
+
+/// When more than `window` messages or subjects matched: only the latest were ranked.
+pub fn search_capped(window: i64) -> String {
+    format!(
+        "Many messages match: the best of the latest {window} matches are shown. \
+         Add a word to narrow the search."
+    )
+}
+
+/// Heading of a requester's tickets.
+pub fn search_requester(address: &str) -> String {
+    format!("Tickets from {address}, newest first")
+}
+
+/// Column headings of the search results: ticket, subject and snippet, status, requester,
+/// holder, opened.
+pub const SEARCH_COLUMNS: [&str; 6] = [
+    "Ticket",
+    "Subject",
+    "Status",
+    "Requester",
+    "Holder",
+    "Opened",
+];
+
+/// Shown for a ticket nobody holds.
+pub const SEARCH_UNHELD: &str = "—";
+
+/// Label of the snippet of the best matching message.
+pub const SEARCH_SNIPPET_LABEL: &str = "In a message:";
+
+/// Link to the previous page of results.
+pub const SEARCH_PREVIOUS: &str = "Previous page";
+
+/// Link to the next page of results.
+pub const SEARCH_NEXT: &str = "Next page";
+
+/// Accessible name of the results' page navigation.
+pub const SEARCH_PAGES: &str = "Result pages";
+
+/// Announced (aria-live) when a list page was refreshed by the live feed.
+pub const LIVE_LIST_UPDATED: &str = "The list was updated.";
+
+/// Announced when one new ticket appeared on a list page.
+pub const LIVE_NEW_ONE: &str = "1 new ticket in the list.";
+
+/// Announced when several new tickets appeared: `{n}` is replaced by the count.
+pub const LIVE_NEW_MANY: &str = "{n} new tickets in the list.";
+
+/// Announced when the open ticket changed.
+pub const LIVE_TICKET_UPDATED: &str = "This ticket was updated.";
+
 #[cfg(test)]
 mod customer_tests {
     use super::*;
