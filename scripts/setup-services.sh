@@ -3,6 +3,7 @@
 #   - Dovecot IMAP server      (Debian dovecot-imapd, /usr/sbin/dovecot)
 #   - aiosmtpd SMTP library    (Debian python3-aiosmtpd, for /usr/bin/python3)
 #   - the openssl CLI          (Debian openssl; tests make a private CA with it)
+#   - headless Chromium and its WebDriver (Debian chromium, chromium-driver; tests/web_browser.rs)
 #   - Postgres answering on 127.0.0.1:5432 with trust auth for user `postgres`, with the roles
 #     claimdesk_owner and claimdesk_app (see ensure_roles)
 #     (or whatever CLAIMDESK_TEST_DATABASE_URL names, if set; then only that is checked).
@@ -44,6 +45,9 @@ missing=()
 # tests/transport_security.rs makes a private CA and a server certificate with the openssl CLI
 # (dovecot-core depends on it too; named here so the tests do not rely on that).
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# tests/web_browser.rs drives a real headless Chromium through chromedriver (testkit/src/browser.rs).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 custom_db_url="${CLAIMDESK_TEST_DATABASE_URL:-}"
 # The server binaries are needed even when a server already answers: tests/faults.rs starts
 # (and restarts) a throwaway cluster of its own with initdb/pg_ctl.

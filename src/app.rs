@@ -39,6 +39,8 @@ pub struct Secrets {
     pub discord_public_key: Option<SecretString>,
     /// Bearer token for `/metrics` and `/healthz/details` (`web.admin_token_env`).
     pub admin_token: Option<SecretString>,
+    /// Secret signing the customer's status and rating links (`web.link_secret_env`).
+    pub link_secret: Option<SecretString>,
 }
 
 impl Secrets {
@@ -109,6 +111,7 @@ impl Secrets {
                 .as_ref()
                 .and_then(|d| Settings::secret(&d.public_key_env)),
             admin_token: Settings::secret(&settings.web.admin_token_env),
+            link_secret: Settings::secret(&settings.web.link_secret_env),
         }
     }
 }
@@ -142,6 +145,10 @@ impl App {
         // touching anything.
         settings.message_id_key()?;
         secrets.check(&settings)?;
+        let customer_links = crate::desk::customer::CustomerLinks::from_settings(
+            &settings.web,
+            secrets.link_secret.clone(),
+        )?;
         let pool = store::open(&settings.database).await?;
         {
             let mut conn = pool.acquire().await?;
@@ -203,7 +210,7 @@ impl App {
             ));
         }
         let names = platforms.iter().map(|p| p.name().to_string()).collect();
-        let desk = Desk::new(pool, &settings, names);
+        let desk = Desk::new(pool, &settings, names).with_customer_links(customer_links);
         let mailer =
             Mailer::new(&settings.smtp, secrets.smtp_password.as_ref()).context("SMTP settings")?;
         let deliverer = Deliverer {
@@ -218,6 +225,7 @@ impl App {
             discord: discord_in,
             admin_token: secrets.admin_token.clone().map(Arc::new),
             web: Arc::new(settings.web.clone()),
+            live: web::ui::live::Hub::new(desk.pool().clone()),
         };
         Ok(App {
             settings,

@@ -355,6 +355,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             );
             say!("{}", messages::opened(&d.summary.opened_at));
+            if let Some(r) = &d.rating {
+                // say! drops control and bidi characters from the whole line.
+                say!(
+                    "{}",
+                    messages::web::agent_rating_line(r.rating, r.comment.as_deref())
+                );
+            }
             for m in &d.messages {
                 say!(
                     "\n--- {} {} · {} · <{}>",

@@ -314,6 +314,14 @@ pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, Str
                     d.summary.message_count,
                     messages::opened(&d.summary.opened_at)
                 );
+                if let Some(r) = &d.rating {
+                    let comment = r.comment.as_deref().map(|c| style.escape(c));
+                    out.push('\n');
+                    out.push_str(&messages::web::agent_rating_line(
+                        r.rating,
+                        comment.as_deref(),
+                    ));
+                }
                 let skip = d.messages.len().saturating_sub(10);
                 for m in d.messages.iter().skip(skip) {
                     out.push_str(&messages::message_line(m, style));

@@ -114,6 +114,7 @@ fn secret_vars(s: &Settings) -> Vec<(String, String)> {
         add(&d.public_key_env, "discord.public_key_env".into());
     }
     add(&s.web.admin_token_env, "web.admin_token_env".into());
+    add(&s.web.link_secret_env, "web.link_secret_env".into());
     vars
 }
 

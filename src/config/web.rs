@@ -27,6 +27,17 @@ pub struct WebSettings {
     /// How long a web session lasts after signing in, hours (then the agent signs in again).
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
+    /// Whether the acknowledgement email carries the customer's status link
+    /// (`<public_url>/status/<token>`) and the status and rating pages answer. `false`: no
+    /// link is sent and those pages answer 404.
+    #[serde(default = "default_status_links")]
+    pub status_links: bool,
+    /// Name of the environment variable holding the secret that signs the customer's links
+    /// (HMAC-SHA256, at least 16 bytes, e.g. `openssl rand -hex 32`). Unset or empty: no
+    /// links are sent and a warning is logged at start. Changing it invalidates the links
+    /// already sent.
+    #[serde(default = "default_link_secret_env")]
+    pub link_secret_env: String,
 }
 
 impl WebSettings {
@@ -55,6 +66,8 @@ impl Default for WebSettings {
             admin_bind: None,
             public_url: None,
             session_hours: default_session_hours(),
+            status_links: default_status_links(),
+            link_secret_env: default_link_secret_env(),
         }
     }
 }
@@ -67,4 +80,10 @@ fn default_bind() -> String {
 }
 fn default_session_hours() -> u32 {
     12
+}
+fn default_status_links() -> bool {
+    true
+}
+fn default_link_secret_env() -> String {
+    "CLAIMDESK_LINK_SECRET".into()
 }

@@ -13,6 +13,7 @@ pub mod channels;
 pub mod chart;
 pub mod claim;
 pub mod content;
+pub mod customer;
 pub mod digest;
 pub mod effects;
 pub mod escape;
@@ -26,6 +27,7 @@ pub mod query;
 pub mod release;
 pub mod reply;
 pub mod report;
+pub mod search;
 pub mod sla;
 pub mod stats;
 pub mod status;
@@ -204,6 +206,8 @@ pub struct Desk {
     config_templates: std::sync::Arc<Vec<crate::domain::templates::Template>>,
     /// `[tags]`: the allowed list, the limit per ticket, the intake rules (see `desk::tags`).
     tags: std::sync::Arc<crate::config::TagSettings>,
+    /// The customer's signed status and rating links (`desk::customer`); `None`: off.
+    customer_links: Option<customer::CustomerLinks>,
 }
 
 /// The desk's source of the current time (tests move it to check year rollover).
@@ -281,6 +285,7 @@ impl Desk {
                     .collect(),
             ),
             tags: std::sync::Arc::new(settings.tags.clone()),
+            customer_links: None,
         }
     }
 

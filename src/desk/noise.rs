@@ -197,7 +197,10 @@ impl Desk {
         let key = self.message_id_key(work.unbuffered()).await?;
         let message_id = threading::outgoing_msg_id(&n, &unique, &self.message_id_domain, key);
         let subject = threading::reply_subject(&t.subject, &n);
-        let body = crate::desk::messages::acknowledgement_email(&t.number, &t.subject);
+        let mut body = crate::desk::messages::acknowledgement_email(&t.number, &t.subject);
+        if let Some(url) = self.status_url(t.id) {
+            body.push_str(&crate::desk::messages::web::status_link_line(&url));
+        }
         let sender = self.from_address(&t.mailbox).to_string();
         let to = vec![from.to_string()];
         let mut references = p.references.clone();

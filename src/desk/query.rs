@@ -78,6 +78,27 @@ pub struct TicketDetail {
     pub department: String,
     /// Everyone on the email thread.
     pub participants: Vec<String>,
+    /// The customer's rating (`desk::customer`), if given.
+    pub rating: Option<RatingView>,
+}
+
+/// A customer's rating as agents see it (`ticket show`, chat `ticket`, the web ticket page).
+#[derive(Debug, Clone, Serialize)]
+pub struct RatingView {
+    /// Good or bad (serialised `good` / `bad`).
+    #[serde(serialize_with = "rating_name")]
+    pub rating: crate::domain::rating::Rating,
+    /// The customer's comment (their text: escape before showing).
+    pub comment: Option<String>,
+    /// When it was given or last changed (RFC 3339, UTC).
+    pub rated_at: String,
+}
+
+fn rating_name<S: serde::Serializer>(
+    r: &crate::domain::rating::Rating,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.as_str())
 }
 
 /// Everything a card shows, read at delivery time so an edit always shows the latest state.
@@ -197,7 +218,15 @@ impl Desk {
         let participants = store::tickets::participants(&mut conn, t.id).await?;
         let sla = store::tickets::sla_headline(&mut conn, t.id).await?;
         let tags = store::tags::for_ticket(&mut conn, t.id).await?;
+        let rating = store::ratings::for_ticket(&mut conn, t.id)
+            .await?
+            .map(|r| RatingView {
+                rating: r.rating,
+                comment: r.comment,
+                rated_at: r.rated_at.to_rfc3339(),
+            });
         Ok(TicketDetail {
+            rating,
             priority: t.priority.as_str().to_string(),
             department: t.department.clone(),
             participants,

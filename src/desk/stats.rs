@@ -123,6 +123,25 @@ pub struct Report {
     pub agents: Vec<AgentLine>,
     /// The chart's data.
     pub chart: ChartData,
+    /// Customer ratings given or changed in the range (`ticket_ratings.rated_at`).
+    pub ratings: RatingCounts,
+}
+
+/// Customer ratings in a range (see `desk::customer`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatingCounts {
+    /// Rated good.
+    pub good: i64,
+    /// Rated bad.
+    pub bad: i64,
+}
+
+impl RatingCounts {
+    /// Share of good ratings, percent; `None` without ratings.
+    pub fn percent_good(&self) -> Option<f64> {
+        let total = self.good + self.bad;
+        (total > 0).then(|| 100.0 * self.good as f64 / total as f64)
+    }
 }
 
 /// Working time between two instants for a ticket of a department:
@@ -203,6 +222,7 @@ pub fn compute(
             .unwrap_or_default()
     );
     Report {
+        ratings: RatingCounts::default(),
         from,
         to,
         zone,
@@ -298,7 +318,8 @@ impl Desk {
         let calendars = self.calendars_of(&rows);
         let always = crate::domain::sla::Calendar::always();
         let business = |d: &str, a, b| calendars.get(d).unwrap_or(&always).working_between(a, b);
-        Ok(compute(
+        let (good, bad) = store::ratings::counts(&mut conn, from, to, department).await?;
+        let mut report = compute(
             from,
             to,
             zone,
@@ -308,7 +329,9 @@ impl Desk {
             &open,
             sla,
             &business,
-        ))
+        );
+        report.ratings = RatingCounts { good, bad };
+        Ok(report)
     }
 
     /// Runs `stats` for `query` and queues its chart into the channel it names on

@@ -42,6 +42,8 @@ pub struct WebState {
     pub admin_token: Option<Arc<SecretString>>,
     /// `[web]`: the public URL (links in emails, `Secure` cookies) and session length.
     pub web: Arc<crate::config::WebSettings>,
+    /// The live feed's one LISTEN connection and its fan-out to open pages (`/events`).
+    pub live: ui::live::Hub,
 }
 
 /// The public router: `/healthz`; the Slack and Discord routes when the platform is active

@@ -17,6 +17,8 @@ use claimdesk_testkit::tripwire::Tripwire;
 
 /// Slack signing secret used by every test.
 pub const SLACK_SECRET: &str = "test-slack-signing-secret";
+/// Secret signing the customers' status links in every test (`web.link_secret_env`).
+pub const LINK_SECRET: &str = "test-link-secret-0123456789abcdef";
 /// Slack channel the cards go to.
 pub const SLACK_CHANNEL: &str = "C0TESTDESK";
 /// Discord channel the cards go to.
@@ -240,6 +242,7 @@ async fn build(p: Platforms, mail: bool) -> TestEnv {
             .discord
             .then(|| SecretString::from(discord_signer.public_key_hex())),
         admin_token: None,
+        link_secret: Some(SecretString::from(LINK_SECRET)),
     };
     TestEnv {
         db,

@@ -834,6 +834,8 @@ pub fn stats_report(r: &crate::desk::stats::Report, chart: Option<&str>) -> Stri
             .collect();
         out.push_str(&format!("SLA met: {}\n", rates.join(" · ")));
     }
+    out.push_str(&web::ratings_stats_line(r.ratings.good, r.ratings.bad));
+    out.push('\n');
     if !r.agents.is_empty() {
         out.push_str("agent        resolved  median 1st response  open now\n");
         for a in &r.agents {

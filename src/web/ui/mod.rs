@@ -8,8 +8,11 @@
 
 pub mod assets;
 pub mod auth;
+pub mod customer;
 pub mod layout;
+pub mod live;
 pub mod pages;
+pub mod search;
 pub mod session;
 
 use axum::extract::Request;
@@ -32,6 +35,9 @@ pub fn routes() -> Router<WebState> {
         .merge(pages::routes())
         .merge(auth::routes())
         .merge(assets::routes())
+        .merge(search::routes())
+        .merge(live::routes())
+        .merge(customer::routes())
         .layer(axum::middleware::from_fn(flash_layer))
         .layer(axum::middleware::map_response(security_headers))
 }

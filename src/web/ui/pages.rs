@@ -340,6 +340,12 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
             @if let Some(l) = &t.linked_to {
                 dt { "Linked to" } dd { a href={ "/tickets/" (l) } { (l) } }
             }
+            @if let Some(r) = &d.rating {
+                dt { (words::CUSTOMER_RATING_LABEL) }
+                dd class={ "rating rating-" (r.rating.as_str()) } {
+                    (words::rating_summary(r.rating, r.comment.as_deref()))
+                }
+            }
         }
         @if !merged {
             section class="actions" aria-label="Actions" {
