@@ -75,10 +75,13 @@ impl Desk {
         req: &SearchRequest<'_>,
     ) -> Result<SearchOutcome, DeskError> {
         let mut conn = self.pool.acquire().await?;
-        store::agents::find(&mut conn, store::agents::Identity::Handle(&actor.agent.handle))
-            .await?
-            .filter(|a| a.id == actor.agent.id)
-            .ok_or(DeskError::NotAMember)?;
+        store::agents::find(
+            &mut conn,
+            store::agents::Identity::Handle(&actor.agent.handle),
+        )
+        .await?
+        .filter(|a| a.id == actor.agent.id)
+        .ok_or(DeskError::NotAMember)?;
         let text = match classify(req.q) {
             Lookup::Nothing => return Ok(SearchOutcome::Nothing),
             Lookup::Number(n) => {
@@ -130,8 +133,7 @@ impl Desk {
         };
         let page = req.page.clamp(1, MAX_PAGE);
         let hits =
-            store::search::full_text(&mut conn, &tsquery, i64::from(page - 1) * PAGE, PAGE)
-                .await?;
+            store::search::full_text(&mut conn, &tsquery, i64::from(page - 1) * PAGE, PAGE).await?;
         Ok(SearchOutcome::Text {
             query: text,
             hits,

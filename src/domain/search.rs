@@ -90,9 +90,7 @@ pub fn classify(q: &str) -> Lookup {
         let bare = text.strip_prefix("mailto:").unwrap_or(&text);
         let bare = bare.strip_prefix('<').unwrap_or(bare);
         let bare = bare.strip_suffix('>').unwrap_or(bare);
-        let both_sides = bare
-            .find('@')
-            .is_some_and(|i| i > 0 && i + 1 < bare.len());
+        let both_sides = bare.find('@').is_some_and(|i| i > 0 && i + 1 < bare.len());
         if both_sides && !bare.contains(['<', '>']) {
             let address = address_shaped(bare).then(|| bare.to_ascii_lowercase());
             return Lookup::Address {
