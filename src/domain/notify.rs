@@ -439,8 +439,16 @@ mod tests {
         let night = quiet("22:00-07:00", "UTC");
         let t = utc("2026-05-01T12:00:00Z");
         let s = Duration::seconds;
+        /// (what, pending notices, quiet hours, now, when the DM is due).
+        type Case<'q> = (
+            &'static str,
+            Vec<(Kind, DateTime<Utc>)>,
+            Option<&'q QuietHours>,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+        );
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<(Kind, DateTime<Utc>)>, Option<&QuietHours>, DateTime<Utc>, Option<DateTime<Utc>>)> = vec![
+        let cases: Vec<Case> = vec![
             ("nothing pending", vec![], None, t, None),
             ("an assignment is due at once", vec![(Kind::Assigned, t)], None, t, Some(t)),
             ("an SLA warning is due at once", vec![(Kind::Sla, t)], None, t, Some(t)),
