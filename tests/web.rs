@@ -1037,3 +1037,36 @@ async fn oversized_or_malformed_addresses_get_the_usual_answer_and_store_nothing
     assert_eq!(r.status(), 413);
 }
 
+#[tokio::test]
+async fn a_cursor_outside_postgres_time_range_is_a_400_not_a_database_error() {
+    let env = db_only(SLACK).await;
+    let app = env.app().await;
+    let running = app.start_web().await.expect("web");
+    let b = sign_in_without_mail(&app, running.addr, "ben").await;
+    let micros = |y: i32, m: u32, d: u32| {
+        chrono::NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("date")
+            .and_utc()
+            .timestamp_micros()
+    };
+    // Postgres holds 4714-11-24 BC (year -4713) to 294276 AD; chrono to ±262143.
+    let earliest = micros(-4713, 11, 24);
+    for (key, want) in [
+        (micros(-5000, 1, 1).to_string(), 400),
+        ((earliest - 1).to_string(), 400),
+        (i64::MIN.to_string(), 400),
+        (i64::MAX.to_string(), 400),
+        ("1000000000000000000000000".to_string(), 400),
+        (earliest.to_string(), 200),
+        (micros(262_000, 1, 1).to_string(), 200),
+        (micros(2026, 1, 1).to_string(), 200),
+    ] {
+        for sort in ["due", "age", "last_customer"] {
+            let r = b
+                .get(&format!("/tickets/all?sort={sort}&after={key}.1"))
+                .await;
+            assert_eq!(r.status(), want, "sort={sort} after={key}.1");
+        }
+    }
+}
