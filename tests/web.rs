@@ -834,6 +834,11 @@ async fn sign_in_without_mail(
     b
 }
 
+/// An SVG with a script in it.
+const SVG: &[u8] = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert('svg')</script></svg>";
+/// The 8-byte PNG signature and a few bytes: labelled `image/png`, served as such.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-really";
+
 fn hostile_mail() -> Vec<u8> {
     use base64::Engine;
     let page = b"<html><script>alert('x')</script><p>evil</p></html>";
@@ -843,8 +848,14 @@ Message-ID: <hostile@customer.example>\r\nMIME-Version: 1.0\r\nContent-Type: mul
 --ZZ\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
 <html><body><p>Please pay</p><script>alert('pwned')</script><img src=x onerror=\"steal()\"><iframe src=\"https://evil.example\"></iframe></body></html>\r\n\
 --ZZ\r\nContent-Type: text/html; name=\"x.html\"\r\nContent-Disposition: attachment; filename=\"../../evil\\\" onload=x.html\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+--ZZ\r\nContent-Type: image/svg+xml; name=\"logo.svg\"\r\nContent-Disposition: attachment; filename=\"logo.svg\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+--ZZ\r\nContent-Type: image/png; name=\"dot.png\"\r\nContent-Disposition: attachment; filename=\"dot.png\"\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--ZZ--\r\n",
-        base64::engine::general_purpose::STANDARD.encode(page)
+        base64::engine::general_purpose::STANDARD.encode(page),
+        base64::engine::general_purpose::STANDARD.encode(SVG),
+        base64::engine::general_purpose::STANDARD.encode(PNG),
     )
     .into_bytes()
 }
@@ -885,34 +896,65 @@ async fn html_bodies_are_inert_and_attachments_download_as_attachments() {
         assert!(tag.contains("src=\"/assets/"), "{tag}");
     }
 
-    let i = page.find("/attachments/").expect("attachment link");
-    let rest = &page[i..];
-    let link = format!("/tickets/{number}{}", &rest[..rest.find('"').expect("end")]);
-    let r = b.get(&link).await;
-    assert_eq!(r.status(), 200);
-    let h = r.headers().clone();
-    let get = |k: &str| {
-        h.get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
+    // Every attachment link of the page, in order: the HTML, the SVG, the PNG.
+    let links: Vec<String> = page
+        .match_indices("/attachments/")
+        .map(|(i, _)| {
+            let rest = &page[i..];
+            format!("/tickets/{number}{}", &rest[..rest.find('"').expect("end")])
+        })
+        .collect();
+    assert_eq!(links.len(), 3, "{page}");
+    let expected: [(&[u8], &str); 3] = [
+        (
+            b"<html><script>alert('x')</script><p>evil</p></html>",
+            "application/octet-stream",
+        ),
+        (SVG, "application/octet-stream"),
+        (PNG, "image/png"),
+    ];
+    for (link, (body, ct)) in links.iter().zip(expected) {
+        let r = b.get(link).await;
+        assert_eq!(r.status(), 200, "{link}");
+        let h = r.headers().clone();
+        let get = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        assert_eq!(get("content-type"), ct, "{link}");
+        let cd = get("content-disposition");
+        assert!(cd.starts_with("attachment; filename=\""), "{cd}");
+        assert!(!cd.contains("..") && !cd.contains('/'), "{cd}");
+        assert_eq!(get("x-content-type-options"), "nosniff");
+        assert_eq!(
+            get("content-security-policy"),
+            "sandbox; default-src 'none'",
+            "{link}"
+        );
+        assert_eq!(r.bytes().await.expect("body").as_ref(), body, "{link}");
+    }
+    let link = links[0].clone();
+    // Another, real ticket's path does not serve it (404 for that reason, not for a
+    // missing ticket); nor does a signed-out visitor get it.
+    let other = match app
+        .desk
+        .ingest(
+            src(2),
+            &customer_email("other@customer.example", "Other", "hello", None),
+        )
+        .await
+        .expect("ingest")
+    {
+        claimdesk::desk::Ingested::Created(n) => n,
+        other => panic!("{other:?}"),
     };
-    assert_eq!(get("content-type"), "text/html");
-    let cd = get("content-disposition");
-    assert!(cd.starts_with("attachment; filename=\""), "{cd}");
-    assert!(!cd.contains("..") && !cd.contains('/'), "{cd}");
-    assert_eq!(get("x-content-type-options"), "nosniff");
-    assert!(get("content-security-policy").contains("default-src 'self'"));
+    assert_eq!(b.get(&format!("/tickets/{other}")).await.status(), 200);
     assert_eq!(
-        r.bytes().await.expect("body").as_ref(),
-        b"<html><script>alert('x')</script><p>evil</p></html>"
-    );
-    // Another ticket's path does not serve it; nor does a signed-out visitor.
-    assert_eq!(
-        b.get(&link.replace(&number, "TICK-2026-9999"))
-            .await
-            .status(),
-        404
+        b.get(&link.replace(&number, &other)).await.status(),
+        404,
+        "another ticket's attachment"
     );
     assert_eq!(Browser::new(running.addr).get(&link).await.status(), 303);
 }

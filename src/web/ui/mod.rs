@@ -42,16 +42,19 @@ pub fn routes() -> Router<WebState> {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// Adds to every answer: `Content-Security-Policy` ([`CSP`]), `X-Content-Type-Options:
+/// Adds to every answer: `Content-Security-Policy` ([`CSP`], unless the handler set its
+/// own: attachment downloads set a stricter one), `X-Content-Type-Options:
 /// nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` (a sign-in link's
 /// token never leaves in a Referer), and `Cache-Control: no-store` unless the handler set
 /// one (pages show customers' data).
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
