@@ -500,3 +500,55 @@ async fn after_a_merge_each_requester_sees_only_their_own_mail() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rating_that_changes_nothing_writes_and_audits_nothing() {
+    let (env, app, _web, base) = start(|_| {}).await;
+    let number = open_ticket(&app, 1, "c1@customer.example", "Invoice", "wrong VAT").await;
+    app.deliverer.drain().await.expect("deliver");
+    let (_, link) = status_link(&env, DANA);
+    let token = link
+        .expect("link")
+        .rsplit('/')
+        .next()
+        .expect("token")
+        .to_string();
+    let rate = format!("{base}/rate/{token}");
+    let ana = actor(&app, "ana", Surface::Cli).await;
+    app.desk.claim(&ana, &number).await.expect("claim");
+    app.desk
+        .set_status(&ana, &number, claimdesk::domain::Status::Resolved)
+        .await
+        .expect("resolve");
+    let pool = env.db.pool().await.expect("pool");
+    let state = || async {
+        let audits: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'ticket.rated'")
+                .fetch_one(&pool)
+                .await
+                .expect("audits");
+        let rated_at: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT rated_at FROM ticket_ratings")
+                .fetch_optional(&pool)
+                .await
+                .expect("rated_at");
+        (audits, rated_at)
+    };
+    let (code, _) = post(&rate, &[("r", "good"), ("comment", "Thanks")]).await;
+    assert_eq!(code, 200);
+    let first = state().await;
+    assert_eq!(first.0, 1);
+    // The same rating and comment (the comment as the form may send it again, with a
+    // trailing newline cleaned away): nothing new.
+    for comment in ["Thanks", "Thanks\r\n"] {
+        let (code, page) = post(&rate, &[("r", "good"), ("comment", comment)]).await;
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("is recorded"), "{page}");
+        assert_eq!(state().await, first, "{comment:?}");
+    }
+    // A different comment is a change.
+    let (code, _) = post(&rate, &[("r", "good"), ("comment", "")]).await;
+    assert_eq!(code, 200);
+    let after = state().await;
+    assert_eq!(after.0, 2);
+    assert_eq!(rating_row(&env).await, Some(("good".into(), None)));
+}

@@ -162,7 +162,8 @@ pub struct Rated {
     pub rating: Rating,
     /// The comment now stored.
     pub comment: Option<String>,
-    /// Whether this replaced an earlier rating.
+    /// Whether this replaced an earlier, different rating or comment (`false` for a first
+    /// rating, and for one that repeats what was stored: then nothing was written).
     pub changed: bool,
 }
 
@@ -317,7 +318,8 @@ impl Desk {
 
     /// Records the customer's `rating` of the ticket `token` opens, with `comment` (cleaned by
     /// `domain::rating::clean_comment`), replacing an earlier one; audited as `ticket.rated`
-    /// by `customer:<requester>` through `web`, with the rating before and after.
+    /// by `customer:<requester>` through `web`, with the rating before and after. Sending
+    /// again what is stored writes and audits nothing.
     ///
     /// Errors: [`CustomerError::NotFound`] as [`Desk::customer_view`];
     /// [`CustomerError::NotRatable`] unless the ticket is resolved or closed;
@@ -335,6 +337,18 @@ impl Desk {
             return Err(CustomerError::NotRatable(t.number));
         }
         let before = store::ratings::for_ticket(&mut tx, t.id).await?;
+        if before
+            .as_ref()
+            .is_some_and(|b| b.rating == rating && b.comment == comment)
+        {
+            tx.rollback().await?;
+            return Ok(Rated {
+                number: t.number,
+                rating,
+                comment,
+                changed: false,
+            });
+        }
         store::ratings::set(&mut tx, t.id, rating, comment.as_deref(), self.now()).await?;
         let actor = format!("customer:{}", t.requester_email);
         self.sink(&mut tx)
