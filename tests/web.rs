@@ -298,6 +298,78 @@ async fn https_public_url_makes_the_cookie_secure() {
         cookie.contains("Secure") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+    // The flash cookie too: set by an action's redirect, cleared by the next page.
+    let mut b = b;
+    b.cookie = Some(cookie.split(';').next().unwrap_or("").to_string());
+    let number = open_ticket(&app, 1, "c1@customer.example", "Hello", "hi").await;
+    let page = b
+        .get(&format!("/tickets/{number}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    let r = b
+        .post(
+            &format!("/tickets/{number}/claim"),
+            &[("_csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let flash = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("claimdesk_flash="))
+        .expect("flash cookie");
+    assert!(flash.contains("; Secure"), "{flash}");
+    let shown = format!(
+        "{}; {}",
+        b.cookie.as_deref().unwrap_or(""),
+        flash.split(';').next().unwrap_or("")
+    );
+    b.cookie = Some(shown);
+    let r = b.get(&format!("/tickets/{number}")).await;
+    assert_eq!(r.status(), 200);
+    let cleared = set_cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("claimdesk_flash="))
+        .expect("flash cleared");
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("; Secure"),
+        "{cleared}"
+    );
+}
+
+#[tokio::test]
+async fn signing_in_again_ends_the_browsers_previous_session() {
+    let env = env(SLACK).await;
+    let app = env.app().await;
+    let running = app.start().await.expect("start");
+    let mut b = sign_in(&env, running.addr, "ana@claimdesk.test", 1).await;
+    let old = b.cookie.clone().expect("cookie");
+    let sessions = || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM web_sessions")
+            .fetch_one(app.desk.pool())
+            .await
+            .expect("count");
+        n
+    };
+    assert_eq!(sessions().await, 1);
+    // The same browser (its session cookie sent along) signs in by a new link.
+    let r = b.post("/signin", &[("email", "ana@claimdesk.test")]).await;
+    assert_eq!(r.status(), 200);
+    let mails = env
+        .smtp
+        .wait_for(2, Duration::from_secs(20))
+        .await
+        .expect("mail");
+    let r = b.post(&path_of(&link_in(&mails[1])), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(sessions().await, 1, "the previous session is deleted");
+    b.cookie = Some(old);
+    assert_eq!(
+        b.get("/tickets/mine").await.status(),
+        303,
+        "old cookie is dead"
+    );
 }
 
 #[tokio::test]

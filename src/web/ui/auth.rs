@@ -7,7 +7,8 @@
 //!   whether or not the address is an agent's, so the form tells nobody who is one.
 //! - `GET /signin/{token}` shows a button only; `POST /signin/{token}` uses the token (one
 //!   conditional UPDATE: once), opens a session (`web_sessions`, [`crate::config::WebSettings::session_hours`])
-//!   and sets the cookie. Mail scanners that fetch links therefore never use them up.
+//!   and sets the cookie, ending the session the browser's cookie named before (if any).
+//!   Mail scanners that fetch links therefore never use them up.
 //! - `POST /signout` ends the session (CSRF-checked).
 //!
 //! Rate limits, per fixed window of [`WINDOW_MINUTES`] minutes, counted in Postgres
@@ -283,7 +284,10 @@ async fn link_use(
     Path(token): Path<String>,
 ) -> Response {
     let client = session::client_of(&parts.extensions);
-    match use_link(&s, &client, &token).await {
+    let previous = session::cookie(&parts.headers, session::SESSION_COOKIE)
+        .filter(|v| !v.is_empty())
+        .map(session::hash);
+    match use_link(&s, &client, &token, previous.as_deref()).await {
         Ok(Used::SignedIn { cookie, next }) => {
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
@@ -307,7 +311,14 @@ enum Used {
     Limited,
 }
 
-async fn use_link(s: &WebState, client: &str, token: &str) -> Result<Used, sqlx::Error> {
+/// Uses `token` from `client`; on success opens a session and ends the browser's
+/// `previous` one (the hash of the session cookie it sent, if any).
+async fn use_link(
+    s: &WebState,
+    client: &str,
+    token: &str,
+    previous: Option<&[u8]>,
+) -> Result<Used, sqlx::Error> {
     let now = Utc::now();
     let window = WINDOW_MINUTES * 60;
     let key = counter_key("failed", client);
@@ -339,6 +350,9 @@ async fn use_link(s: &WebState, client: &str, token: &str) -> Result<Used, sqlx:
             Used::Invalid
         });
     };
+    if let Some(old) = previous {
+        store::web_sessions::delete(&mut tx, old).await?;
+    }
     let id = session::random_token();
     let hours = i64::from(s.web.session_hours.max(1));
     store::web_sessions::create(

@@ -661,11 +661,15 @@ async fn act(
         None => "/tickets/mine".into(),
     };
     match done {
-        Ok((n, detail)) => redirect_with_flash(&back, &words::action_done(&action, &n, &detail)),
+        Ok((n, detail)) => redirect_with_flash(
+            &back,
+            &words::action_done(&action, &n, &detail),
+            s.web.is_https(),
+        ),
         Err(
             e @ (DeskError::BadTicketNumber(_) | DeskError::NoSuchTicket(_) | DeskError::Store(_)),
         ) => desk_error(&e),
-        Err(e) => redirect_with_flash(&back, &crate::desk::messages::error(&e)),
+        Err(e) => redirect_with_flash(&back, &crate::desk::messages::error(&e), s.web.is_https()),
     }
 }
 
