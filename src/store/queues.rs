@@ -422,9 +422,18 @@ mod tests {
             "inf.x",
             "1.2.3",
             "99999999999999999999.1",
+            // Before 4714-11-24 BC: no timestamptz can hold it.
+            "-210866803200000001.1",
+            "-219951936000000000.1",
+            "-9223372036854775808.1",
         ] {
             assert_eq!(Cursor::decode(junk), None, "{junk}");
         }
+        // The earliest timestamptz is a valid key.
+        assert_eq!(
+            Cursor::decode("-210866803200000000.1").and_then(|c| c.key),
+            Some(pg_min())
+        );
     }
 
     #[test]
