@@ -403,3 +403,152 @@ async fn ratings_need_a_resolved_ticket_are_confirmed_by_post_can_change_and_are
     assert!(status.contains("You rated this request bad"), "{status}");
     assert!(!status.contains("?r=good"), "{status}");
 }
+
+const ERIN: &str = "erin@other.example";
+
+/// An email from Erin (another requester than Dana) opening a ticket, ingested at `uid`.
+async fn open_erins_ticket(
+    app: &claimdesk::app::App,
+    uid: u32,
+    subject: &str,
+    body: &str,
+) -> String {
+    let raw = String::from_utf8(customer_email(
+        &format!("erin{uid}@other.example"),
+        subject,
+        body,
+        None,
+    ))
+    .expect("ascii")
+    .replace(
+        "Dana Customer <dana@customer.example>",
+        &format!("Erin Other <{ERIN}>"),
+    )
+    .into_bytes();
+    let src = claimdesk::desk::Source {
+        mailbox: "support",
+        uidvalidity: 1,
+        uid,
+    };
+    match app.desk.ingest(src, &raw).await.expect("ingest") {
+        claimdesk::desk::Ingested::Created(number) => number,
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_merge_each_requester_sees_only_their_own_mail() {
+    let (env, app, _web, _base) = start(|_| {}).await;
+    let a = open_ticket(
+        &app,
+        1,
+        "c1@customer.example",
+        "Printer",
+        "DANA-ASKS: paper jam",
+    )
+    .await;
+    let b = open_erins_ticket(&app, 2, "Scanner", "ERIN-ASKS: scanner is dead").await;
+    app.deliverer.drain().await.expect("deliver");
+    let (_, link_a) = status_link(&env, DANA);
+    let (_, link_b) = status_link(&env, ERIN);
+    let link_a = link_a.expect("Dana's link");
+    let link_b = link_b.expect("Erin's link");
+    let token_a = link_a.rsplit('/').next().expect("token").to_string();
+    let token_b = link_b.rsplit('/').next().expect("token").to_string();
+
+    let ana = actor(&app, "ana", Surface::Cli).await;
+    app.desk.claim(&ana, &a).await.expect("claim a");
+    app.desk.claim(&ana, &b).await.expect("claim b");
+    app.desk
+        .reply(&ana, &a, "TO-DANA: try tray 2")
+        .await
+        .expect("reply a");
+    app.desk
+        .reply(&ana, &b, "TO-ERIN: replug the scanner")
+        .await
+        .expect("reply b");
+    app.deliverer.drain().await.expect("deliver");
+    app.desk.merge_tickets(&ana, &b, &a).await.expect("merge");
+    app.desk
+        .reply(&ana, &a, "TO-DANA-AFTER: fixed?")
+        .await
+        .expect("reply after");
+    app.deliverer.drain().await.expect("deliver");
+
+    let (code, _, page_a) = get(&link_a).await;
+    assert_eq!(code, 200, "{page_a}");
+    for own in ["DANA-ASKS", "TO-DANA: try tray 2", "TO-DANA-AFTER"] {
+        assert!(page_a.contains(own), "Dana's page lacks {own:?}:\n{page_a}");
+    }
+    for foreign in ["ERIN-ASKS", "TO-ERIN", ERIN, token_b.as_str()] {
+        assert!(
+            !page_a.contains(foreign),
+            "Dana's page shows {foreign:?}:\n{page_a}"
+        );
+    }
+
+    let (code, _, page_b) = get(&link_b).await;
+    assert_eq!(code, 200, "{page_b}");
+    for own in ["ERIN-ASKS", "TO-ERIN: replug the scanner"] {
+        assert!(page_b.contains(own), "Erin's page lacks {own:?}:\n{page_b}");
+    }
+    for foreign in ["DANA-ASKS", "TO-DANA", DANA, token_a.as_str()] {
+        assert!(
+            !page_b.contains(foreign),
+            "Erin's page shows {foreign:?}:\n{page_b}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rating_that_changes_nothing_writes_and_audits_nothing() {
+    let (env, app, _web, base) = start(|_| {}).await;
+    let number = open_ticket(&app, 1, "c1@customer.example", "Invoice", "wrong VAT").await;
+    app.deliverer.drain().await.expect("deliver");
+    let (_, link) = status_link(&env, DANA);
+    let token = link
+        .expect("link")
+        .rsplit('/')
+        .next()
+        .expect("token")
+        .to_string();
+    let rate = format!("{base}/rate/{token}");
+    let ana = actor(&app, "ana", Surface::Cli).await;
+    app.desk.claim(&ana, &number).await.expect("claim");
+    app.desk
+        .set_status(&ana, &number, claimdesk::domain::Status::Resolved)
+        .await
+        .expect("resolve");
+    let pool = env.db.pool().await.expect("pool");
+    let state = || async {
+        let audits: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE action = 'ticket.rated'")
+                .fetch_one(&pool)
+                .await
+                .expect("audits");
+        let rated_at: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT rated_at FROM ticket_ratings")
+                .fetch_optional(&pool)
+                .await
+                .expect("rated_at");
+        (audits, rated_at)
+    };
+    let (code, _) = post(&rate, &[("r", "good"), ("comment", "Thanks")]).await;
+    assert_eq!(code, 200);
+    let first = state().await;
+    assert_eq!(first.0, 1);
+    // The same rating and comment (the comment as the form may send it again, with a
+    // trailing newline cleaned away): nothing new.
+    for comment in ["Thanks", "Thanks\r\n"] {
+        let (code, page) = post(&rate, &[("r", "good"), ("comment", comment)]).await;
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("is recorded"), "{page}");
+        assert_eq!(state().await, first, "{comment:?}");
+    }
+    // A different comment is a change.
+    let (code, _) = post(&rate, &[("r", "good"), ("comment", "")]).await;
+    assert_eq!(code, 200);
+    let after = state().await;
+    assert_eq!(after.0, 2);
+    assert_eq!(rating_row(&env).await, Some(("good".into(), None)));
+}

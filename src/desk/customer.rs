@@ -135,8 +135,11 @@ pub struct CustomerView {
     pub status: Status,
     /// When the first message reached us.
     pub opened_at: DateTime<Utc>,
-    /// The messages exchanged by email, oldest first: every inbound message, and ours once
-    /// SMTP accepted them (a reply still queued or that failed was not exchanged).
+    /// The messages exchanged by email with this ticket's requester and participants, oldest
+    /// first: inbound from one of them, and ours to one of them once SMTP accepted it (a
+    /// reply still queued or that failed was not exchanged). After a merge, each requester
+    /// sees only their own mail: a merged ticket's page looks in the ticket it went into,
+    /// and the people of tickets merged in are not this ticket's.
     pub messages: Vec<CustomerMessage>,
     /// The number of the ticket this one continues in, when it was merged.
     pub merged_into: Option<String>,
@@ -159,7 +162,8 @@ pub struct Rated {
     pub rating: Rating,
     /// The comment now stored.
     pub comment: Option<String>,
-    /// Whether this replaced an earlier rating.
+    /// Whether this replaced an earlier, different rating or comment (`false` for a first
+    /// rating, and for one that repeats what was stored: then nothing was written).
     pub changed: bool,
 }
 
@@ -242,10 +246,26 @@ impl Desk {
             Some(i) => store::tickets::by_id(&mut conn, i).await?.map(|x| x.number),
             None => None,
         };
-        let messages = store::messages::for_ticket(&mut conn, t.id)
-            .await?
+        let people = self.customer_people(&mut conn, &t).await?;
+        // A merged ticket's messages live in the ticket it was merged into (and on, along
+        // a chain of merges): look there, for this requester's own mail.
+        let mut holders = vec![t.id];
+        let mut next = t.merged_into;
+        while let Some(id) = next.filter(|id| !holders.contains(id) && holders.len() < 64) {
+            holders.push(id);
+            next = store::tickets::by_id(&mut conn, id)
+                .await?
+                .and_then(|x| x.merged_into);
+        }
+        let mut found = Vec::new();
+        for id in holders {
+            found.extend(store::messages::for_ticket(&mut conn, id).await?);
+        }
+        found.sort_by_key(|m| (m.received_at, m.id));
+        let messages = found
             .into_iter()
             .filter(|m| !m.outbound || m.sent_at.is_some())
+            .filter(|m| exchanged_with(m, &people))
             .map(|m| CustomerMessage {
                 from_us: m.outbound,
                 from: match (m.outbound, &m.from_name) {
@@ -274,9 +294,32 @@ impl Desk {
         })
     }
 
+    /// The lower-cased addresses whose mail belongs on `t`'s status page: its requester and
+    /// participants, less those of tickets merged into it (their mail came with the merge;
+    /// `t`'s own requester is always kept).
+    async fn customer_people(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        t: &store::tickets::Ticket,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let requester = t.requester_email.to_lowercase();
+        let foreign = store::tickets::merged_in_people(conn, t.id).await?;
+        let mut people: Vec<String> = store::tickets::participants(conn, t.id)
+            .await?
+            .into_iter()
+            .map(|p| p.to_lowercase())
+            .filter(|p| !foreign.contains(p))
+            .collect();
+        people.push(requester);
+        people.sort();
+        people.dedup();
+        Ok(people)
+    }
+
     /// Records the customer's `rating` of the ticket `token` opens, with `comment` (cleaned by
     /// `domain::rating::clean_comment`), replacing an earlier one; audited as `ticket.rated`
-    /// by `customer:<requester>` through `web`, with the rating before and after.
+    /// by `customer:<requester>` through `web`, with the rating before and after. Sending
+    /// again what is stored writes and audits nothing.
     ///
     /// Errors: [`CustomerError::NotFound`] as [`Desk::customer_view`];
     /// [`CustomerError::NotRatable`] unless the ticket is resolved or closed;
@@ -294,6 +337,18 @@ impl Desk {
             return Err(CustomerError::NotRatable(t.number));
         }
         let before = store::ratings::for_ticket(&mut tx, t.id).await?;
+        if before
+            .as_ref()
+            .is_some_and(|b| b.rating == rating && b.comment == comment)
+        {
+            tx.rollback().await?;
+            return Ok(Rated {
+                number: t.number,
+                rating,
+                comment,
+                changed: false,
+            });
+        }
         store::ratings::set(&mut tx, t.id, rating, comment.as_deref(), self.now()).await?;
         let actor = format!("customer:{}", t.requester_email);
         self.sink(&mut tx)
@@ -315,5 +370,16 @@ impl Desk {
             comment,
             changed: before.is_some(),
         })
+    }
+}
+
+/// Whether `m` was exchanged with one of `people` (lower-cased addresses): inbound from one
+/// of them, or ours addressed to one of them.
+fn exchanged_with(m: &store::messages::Message, people: &[String]) -> bool {
+    let known = |a: &str| people.iter().any(|p| p.eq_ignore_ascii_case(a.trim()));
+    if m.outbound {
+        m.to_addrs.iter().any(|a| known(a))
+    } else {
+        known(&m.from_addr)
     }
 }

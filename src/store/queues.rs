@@ -192,16 +192,33 @@ impl Cursor {
         }
     }
 
-    /// Parses [`Cursor::encode`]'s form; `None` for anything else.
+    /// Parses [`Cursor::encode`]'s form; `None` for anything else, including a key outside
+    /// what a `timestamptz` holds (before 4714-11-24 BC; the upper end, 294276 AD, lies
+    /// beyond what chrono holds), which no stored ticket can have.
     pub fn decode(s: &str) -> Option<Cursor> {
         let (k, id) = s.split_once('.')?;
         let id: i64 = id.parse().ok()?;
         let key = match k {
             "inf" => None,
-            _ => Some(DateTime::<Utc>::from_timestamp_micros(k.parse().ok()?)?),
+            _ => {
+                let t = DateTime::<Utc>::from_timestamp_micros(k.parse().ok()?)?;
+                if t < pg_min() {
+                    return None;
+                }
+                Some(t)
+            }
         };
         Some(Cursor { key, id })
     }
+}
+
+/// The earliest `timestamptz` Postgres holds: 4714-11-24 00:00 UTC BC (astronomical year
+/// -4713, Julian day 0).
+fn pg_min() -> DateTime<Utc> {
+    chrono::NaiveDate::from_ymd_opt(-4713, 11, 24)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// One ticket of a list.
@@ -405,9 +422,18 @@ mod tests {
             "inf.x",
             "1.2.3",
             "99999999999999999999.1",
+            // Before 4714-11-24 BC: no timestamptz can hold it.
+            "-210866803200000001.1",
+            "-219951936000000000.1",
+            "-9223372036854775808.1",
         ] {
             assert_eq!(Cursor::decode(junk), None, "{junk}");
         }
+        // The earliest timestamptz is a valid key.
+        assert_eq!(
+            Cursor::decode("-210866803200000000.1").and_then(|c| c.key),
+            Some(pg_min())
+        );
     }
 
     #[test]

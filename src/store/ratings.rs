@@ -51,7 +51,8 @@ pub async fn for_ticket(
 }
 
 /// Records `rating` and `comment` for ticket `ticket_id` at `at`, replacing an earlier rating
-/// (its `first_rated_at` is kept). Returns the stored row.
+/// (its `first_rated_at` is kept). Returns the stored row; `None` when the stored rating and
+/// comment already were these (nothing is written, `rated_at` stays).
 ///
 /// Errors: the database's (a comment over 2000 characters breaks the table's check).
 pub async fn set(
@@ -61,20 +62,22 @@ pub async fn set(
     comment: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<Option<Rating>, sqlx::Error> {
-    let row: Row = sqlx::query_as(
+    let row: Option<Row> = sqlx::query_as(
         "INSERT INTO ticket_ratings (ticket_id, rating, comment, first_rated_at, rated_at)
          VALUES ($1, $2, $3, $4, $4)
          ON CONFLICT (ticket_id) DO UPDATE
             SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, rated_at = EXCLUDED.rated_at
+            WHERE (ticket_ratings.rating, ticket_ratings.comment)
+                  IS DISTINCT FROM (EXCLUDED.rating, EXCLUDED.comment)
          RETURNING ticket_id, rating, comment, first_rated_at, rated_at",
     )
     .bind(ticket_id)
     .bind(rating.as_str())
     .bind(comment)
     .bind(at)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(from_row(row))
+    Ok(row.and_then(from_row))
 }
 
 /// Ratings given or last changed in `[from, to)` (through `ticket_ratings_rated_at_idx`), of

@@ -631,6 +631,29 @@ pub async fn participants(conn: &mut PgConnection, id: i64) -> Result<Vec<String
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// The requesters and participants (lower-cased, once each) of every ticket merged into
+/// ticket `id`, directly or through a chain of merges: the people whose mail came to `id`
+/// with a merge rather than as its own.
+pub async fn merged_in_people(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "WITH RECURSIVE m(id, depth) AS (
+             SELECT id, 1 FROM tickets WHERE merged_into = $1
+             UNION
+             SELECT t.id, m.depth + 1 FROM tickets t JOIN m ON t.merged_into = m.id WHERE m.depth < 64
+         )
+         SELECT lower(requester_email) FROM tickets WHERE id IN (SELECT id FROM m)
+         UNION
+         SELECT lower(email) FROM ticket_participants WHERE ticket_id IN (SELECT id FROM m)",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 /// Records that ticket `id` was opened naming ticket `linked` (a subject tag or plus-address
 /// from someone not on that ticket's thread).
 pub async fn set_linked(conn: &mut PgConnection, id: i64, linked: i64) -> Result<(), sqlx::Error> {

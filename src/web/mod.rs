@@ -67,7 +67,7 @@ pub fn router(state: WebState) -> Router {
         chat = chat.route("/discord/interactions", post(discord::interactions));
     }
     r.merge(chat.layer(DefaultBodyLimit::max(CHAT_BODY_LIMIT)))
-        .merge(ui::routes())
+        .merge(ui::routes(&state))
         .with_state(state)
 }
 

@@ -7,13 +7,20 @@
 //!   whether or not the address is an agent's, so the form tells nobody who is one.
 //! - `GET /signin/{token}` shows a button only; `POST /signin/{token}` uses the token (one
 //!   conditional UPDATE: once), opens a session (`web_sessions`, [`crate::config::WebSettings::session_hours`])
-//!   and sets the cookie. Mail scanners that fetch links therefore never use them up.
+//!   and sets the cookie, ending the session the browser's cookie named before (if any).
+//!   Mail scanners that fetch links therefore never use them up.
 //! - `POST /signout` ends the session (CSRF-checked).
 //!
 //! Rate limits, per fixed window of [`WINDOW_MINUTES`] minutes, counted in Postgres
-//! (`web_signin_attempts`): [`PER_ADDRESS`] link requests per address (known or not),
-//! [`PER_CLIENT`] link requests per client address, [`FAILED_PER_CLIENT`] unusable links per
-//! client. Past a limit the answer is `429` with the same words for every address.
+//! (`web_signin_attempts`, keyed by a SHA-256 of the address, never the address itself):
+//! [`PER_ADDRESS`] link requests per address (known or not) — past it the answer is the
+//! usual one and no link is sent, so the limit tells nothing about an address;
+//! [`PER_CLIENT`] link requests per client address, then `429`; [`FAILED_PER_CLIENT`]
+//! unusable links per client, then `429` for unusable ones — a valid link always works
+//! (behind a proxy every client shares one address, and junk must not lock agents out).
+//!
+//! An address over [`MAX_ADDRESS_BYTES`] bytes or without `@` gets the usual answer without
+//! touching the database; bodies over [`MAX_FORM_BYTES`] are refused with `413`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -41,12 +48,31 @@ pub const PER_CLIENT: i32 = 20;
 /// Unknown, used or expired links tried per client per window.
 pub const FAILED_PER_CLIENT: i32 = 10;
 
-/// `GET|POST /signin`, `GET|POST /signin/{token}`, `POST /signout`.
+/// The longest address a link is sent to, bytes (RFC 5321 §4.5.3.1.3 path less `<>`).
+pub const MAX_ADDRESS_BYTES: usize = 254;
+/// The largest sign-in or sign-out form body read, bytes.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// `GET|POST /signin`, `GET|POST /signin/{token}`, `POST /signout`; bodies up to
+/// [`MAX_FORM_BYTES`].
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/signin", get(signin_form).post(signin_request))
         .route("/signin/{token}", get(link_page).post(link_use))
         .route("/signout", post(signout))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+/// Whether `address` (trimmed, lower-cased) may be looked up at all: 1 to
+/// [`MAX_ADDRESS_BYTES`] bytes with an `@`.
+fn plausible_address(address: &str) -> bool {
+    address.len() <= MAX_ADDRESS_BYTES && address.contains('@')
+}
+
+/// The attempt counter's key for `kind` (`address`, `client`, `failed`) of `value`: a hex
+/// SHA-256, so the table never holds what someone typed (nor its length).
+fn counter_key(kind: &str, value: &str) -> String {
+    format!("{kind}:{}", hex::encode(session::hash(value)))
 }
 
 /// `next`: where to go after signing in.
@@ -132,6 +158,14 @@ async fn signin_request(
     let next = local_path(f.next.as_deref());
     let client = session::client_of(&parts.extensions);
     let address = f.email.trim().to_lowercase();
+    if !plausible_address(&address) {
+        return page(
+            words::SIGNIN_TITLE,
+            None,
+            form(&next, Some(&words::signin_sent(LINK_MINUTES))),
+        )
+        .into_response();
+    }
     match request_link(&s, &client, &address, &next).await {
         Ok(true) => page(
             words::SIGNIN_TITLE,
@@ -153,7 +187,8 @@ async fn signin_request(
 }
 
 /// Counts the request and, within the limits, queues a link when `address` is exactly one
-/// active agent's. `Ok(false)`: over a limit (nothing queued).
+/// active agent's. `Ok(false)`: over the per-client limit (nothing queued); over the
+/// per-address limit is `Ok(true)` with nothing queued, like an unknown address.
 async fn request_link(
     s: &WebState,
     client: &str,
@@ -164,12 +199,17 @@ async fn request_link(
     let window = WINDOW_MINUTES * 60;
     let mut tx = s.desk.pool().begin().await?;
     let by_client =
-        store::signin_attempts::count(&mut tx, &format!("client:{client}"), now, window).await?;
+        store::signin_attempts::count(&mut tx, &counter_key("client", client), now, window).await?;
     let by_address =
-        store::signin_attempts::count(&mut tx, &format!("address:{address}"), now, window).await?;
-    if by_client > PER_CLIENT || by_address > PER_ADDRESS {
+        store::signin_attempts::count(&mut tx, &counter_key("address", address), now, window)
+            .await?;
+    if by_client > PER_CLIENT {
         tx.commit().await?;
         return Ok(false);
+    }
+    if by_address > PER_ADDRESS {
+        tx.commit().await?;
+        return Ok(true);
     }
     let agents = if address.is_empty() {
         Vec::new()
@@ -244,7 +284,10 @@ async fn link_use(
     Path(token): Path<String>,
 ) -> Response {
     let client = session::client_of(&parts.extensions);
-    match use_link(&s, &client, &token).await {
+    let previous = session::cookie(&parts.headers, session::SESSION_COOKIE)
+        .filter(|v| !v.is_empty())
+        .map(session::hash);
+    match use_link(&s, &client, &token, previous.as_deref()).await {
         Ok(Used::SignedIn { cookie, next }) => {
             ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
@@ -268,14 +311,19 @@ enum Used {
     Limited,
 }
 
-async fn use_link(s: &WebState, client: &str, token: &str) -> Result<Used, sqlx::Error> {
+/// Uses `token` from `client`; on success opens a session and ends the browser's
+/// `previous` one (the hash of the session cookie it sent, if any).
+async fn use_link(
+    s: &WebState,
+    client: &str,
+    token: &str,
+    previous: Option<&[u8]>,
+) -> Result<Used, sqlx::Error> {
     let now = Utc::now();
     let window = WINDOW_MINUTES * 60;
-    let key = format!("failed:{client}");
+    let key = counter_key("failed", client);
     let mut tx = s.desk.pool().begin().await?;
-    if store::signin_attempts::current(&mut tx, &key, now, window).await? >= FAILED_PER_CLIENT {
-        return Ok(Used::Limited);
-    }
+    // The token first: a valid link works whatever junk others sent from this address.
     let used = if well_formed(token) {
         store::signin_tokens::consume(&mut tx, &session::hash(token), now).await?
     } else {
@@ -292,10 +340,19 @@ async fn use_link(s: &WebState, client: &str, token: &str) -> Result<Used, sqlx:
         None => None,
     };
     let (Some(agent), Some((_, next))) = (active, used) else {
-        store::signin_attempts::count(&mut tx, &key, now, window).await?;
+        // Only failed uses are counted and limited. (A used-up link of a deactivated agent
+        // stays used: the UPDATE is committed with the count.)
+        let failed = store::signin_attempts::count(&mut tx, &key, now, window).await?;
         tx.commit().await?;
-        return Ok(Used::Invalid);
+        return Ok(if failed > FAILED_PER_CLIENT {
+            Used::Limited
+        } else {
+            Used::Invalid
+        });
     };
+    if let Some(old) = previous {
+        store::web_sessions::delete(&mut tx, old).await?;
+    }
     let id = session::random_token();
     let hours = i64::from(s.web.session_hours.max(1));
     store::web_sessions::create(

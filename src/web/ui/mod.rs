@@ -15,7 +15,7 @@ pub mod pages;
 pub mod search;
 pub mod session;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -29,8 +29,9 @@ pub const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'non
                        form-action 'self'; object-src 'none'";
 
 /// Every route of the web view, with [`security_headers`] and the flash-cookie handling of
-/// [`flash_layer`]. One line per part.
-pub fn routes() -> Router<WebState> {
+/// [`flash_layer`] (which reads `state`'s `public_url` for the cookie's `Secure`). One line
+/// per part.
+pub fn routes(state: &WebState) -> Router<WebState> {
     Router::new()
         .merge(pages::routes())
         .merge(auth::routes())
@@ -38,20 +39,26 @@ pub fn routes() -> Router<WebState> {
         .merge(search::routes())
         .merge(live::routes())
         .merge(customer::routes())
-        .layer(axum::middleware::from_fn(flash_layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            flash_layer,
+        ))
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// Adds to every answer: `Content-Security-Policy` ([`CSP`]), `X-Content-Type-Options:
+/// Adds to every answer: `Content-Security-Policy` ([`CSP`], unless the handler set its
+/// own: attachment downloads set a stricter one), `X-Content-Type-Options:
 /// nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` (a sign-in link's
 /// token never leaves in a Referer), and `Cache-Control: no-store` unless the handler set
 /// one (pages show customers' data).
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -68,8 +75,9 @@ pub async fn security_headers(mut r: Response) -> Response {
 }
 
 /// A flash message lives one page: when a request carried the flash cookie and is answered
-/// with a page (`200` HTML), the cookie is deleted with that answer.
-pub async fn flash_layer(req: Request, next: Next) -> Response {
+/// with a page (`200` HTML), the cookie is deleted with that answer (`Secure` when
+/// `public_url` is https, like the cookie it deletes).
+pub async fn flash_layer(State(s): State<WebState>, req: Request, next: Next) -> Response {
     let had = session::cookie(req.headers(), session::FLASH_COOKIE).is_some();
     let mut r = next.run(req).await;
     let is_page = r.status() == axum::http::StatusCode::OK
@@ -78,9 +86,11 @@ pub async fn flash_layer(req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/html"));
     if had && is_page {
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0",
-            session::FLASH_COOKIE
+        if let Ok(v) = HeaderValue::from_str(&session::set_cookie(
+            session::FLASH_COOKIE,
+            "",
+            0,
+            s.web.is_https(),
         )) {
             r.headers_mut().append(header::SET_COOKIE, v);
         }
@@ -88,14 +98,12 @@ pub async fn flash_layer(req: Request, next: Next) -> Response {
     r
 }
 
-/// A `303 See Other` to `to` that leaves `flash` for the next page (POST-redirect-GET).
-pub fn redirect_with_flash(to: &str, flash: &str) -> Response {
+/// A `303 See Other` to `to` that leaves `flash` for the next page (POST-redirect-GET), in
+/// a cookie living 60 s, `Secure` when `secure` (`public_url` is https).
+pub fn redirect_with_flash(to: &str, flash: &str, secure: bool) -> Response {
     use axum::response::IntoResponse;
     let value: String = url::form_urlencoded::byte_serialize(flash.as_bytes()).collect();
-    let cookie = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60",
-        session::FLASH_COOKIE
-    );
+    let cookie = session::set_cookie(session::FLASH_COOKIE, &value, 60, secure);
     (
         [(header::SET_COOKIE, cookie)],
         axum::response::Redirect::to(to),

@@ -469,8 +469,27 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
     page_live(&number, Some(&v), Live::Ticket(&number), body).into_response()
 }
 
-/// A MIME type safe to send as `Content-Type`: `type/subtype` of RFC 2045 token characters
-/// (parameters dropped), else `application/octet-stream`.
+/// The attachment types served as what they are ([`safe_content_type`]): raster images a
+/// browser shows inertly, PDF and plain text. Anything else (HTML, SVG, XML, scripts…) could
+/// run script if a browser rendered it, so it goes out as `application/octet-stream`.
+pub const INLINE_SAFE_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/avif",
+    "application/pdf",
+    "text/plain",
+];
+
+/// `Content-Security-Policy` of an attachment download: no script, no subresource, an
+/// opaque origin, whatever a browser makes of the bytes.
+pub const ATTACHMENT_CSP: &str = "sandbox; default-src 'none'";
+
+/// The `Content-Type` an attachment labelled `ct` is sent with: its `type/subtype`
+/// (lower-cased, parameters dropped) when in [`INLINE_SAFE_TYPES`], else
+/// `application/octet-stream`.
 pub fn safe_content_type(ct: &str) -> String {
     let base = ct
         .split(';')
@@ -478,14 +497,10 @@ pub fn safe_content_type(ct: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    match base.split_once('/') {
-        Some((a, b)) if token(a) && token(b) => base,
-        _ => "application/octet-stream".into(),
+    if INLINE_SAFE_TYPES.contains(&base.as_str()) {
+        base
+    } else {
+        "application/octet-stream".into()
     }
 }
 
@@ -552,6 +567,10 @@ async fn attachment(
             h.insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("private, no-store"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(ATTACHMENT_CSP),
             );
             r
         }
@@ -642,11 +661,15 @@ async fn act(
         None => "/tickets/mine".into(),
     };
     match done {
-        Ok((n, detail)) => redirect_with_flash(&back, &words::action_done(&action, &n, &detail)),
+        Ok((n, detail)) => redirect_with_flash(
+            &back,
+            &words::action_done(&action, &n, &detail),
+            s.web.is_https(),
+        ),
         Err(
             e @ (DeskError::BadTicketNumber(_) | DeskError::NoSuchTicket(_) | DeskError::Store(_)),
         ) => desk_error(&e),
-        Err(e) => redirect_with_flash(&back, &crate::desk::messages::error(&e)),
+        Err(e) => redirect_with_flash(&back, &crate::desk::messages::error(&e), s.web.is_https()),
     }
 }
 
@@ -749,10 +772,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_types_are_tokens_or_octet_stream() {
-        assert_eq!(safe_content_type("text/html; charset=utf-8"), "text/html");
+    fn content_types_are_allowlisted_or_octet_stream() {
         assert_eq!(safe_content_type("Image/PNG"), "image/png");
+        assert_eq!(safe_content_type("text/plain; charset=utf-8"), "text/plain");
+        assert_eq!(safe_content_type("application/PDF"), "application/pdf");
         for bad in [
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/javascript",
+            "text/javascript",
+            "multipart/x-mixed-replace",
             "",
             "text",
             "text/",
