@@ -77,6 +77,7 @@ fn value(spec: &Spec, arg: &catalogue::Arg, t: &Tickets, via: Via, discord: bool
         (_, _, ArgKind::Agent) => "ben".into(),
         (_, _, ArgKind::Departments) => "support".into(),
         ("notify", _, _) => "quiet 22:00-07:00 Europe/Berlin".into(),
+        ("help", _, _) => "reply".into(),
         (_, _, kind) => kind.example(&t.a, "ben"),
     }
 }
