@@ -559,14 +559,17 @@ impl Dovecot {
     /// Stops and starts the server again: same port, same user, same mail.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
-        // Just-exited children may still hold the listening socket for a moment.
+        // Just-exited children may still hold the listening socket (TCP) or a service's UNIX
+        // socket (`Socket already exists`: a child forked just before the kill, e.g. anvil,
+        // that exits once it sees the master gone) for a moment.
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             match self.launch_and_wait().await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    let busy = self.log().contains("Address already in use")
-                        || format!("{e:#}").contains("Address already in use");
+                    let text = format!("{}\n{e:#}", self.log());
+                    let busy = text.contains("Address already in use")
+                        || text.contains("Socket already exists");
                     self.stop().await.ok();
                     if !busy || Instant::now() > deadline {
                         return Err(e.context(format!("restart Dovecot on port {}", self.port)));
