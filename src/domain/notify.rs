@@ -309,6 +309,21 @@ pub fn due_at(
     }
 }
 
+/// Whether the message folding `pending` was held by `quiet` hours (and so opens with the
+/// "While your notifications were quiet" heading): the moment it was first due — the
+/// earliest notice's time plus its [`Kind::delay`], as in [`due_at`] — fell inside them. An
+/// answer that arrived just before quiet hours but whose fold ended inside them was held.
+pub fn held(pending: &[(Kind, DateTime<Utc>)], fold: Duration, quiet: Option<&QuietHours>) -> bool {
+    let Some(q) = quiet else {
+        return false;
+    };
+    pending
+        .iter()
+        .map(|(k, at)| *at + k.delay(fold))
+        .min()
+        .is_some_and(|due| q.contains(due))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,6 +470,29 @@ mod tests {
         ];
         for (what, pending, q, now, want) in cases {
             assert_eq!(due_at(&pending, fold, q, now), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn held_is_judged_at_the_moment_the_message_was_due() {
+        let fold = Duration::seconds(120);
+        let night = quiet("22:00-07:00", "UTC");
+        let at = utc;
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<(Kind, DateTime<Utc>)>, Option<&QuietHours>, bool)> = vec![
+            ("nothing pending", vec![], Some(&night), false),
+            ("no quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], None, false),
+            ("an assignment in quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], Some(&night), true),
+            ("an assignment just before them", vec![(Kind::Assigned, at("2026-05-01T21:59:00Z"))], Some(&night), false),
+            ("an answer before them whose fold ends in them", vec![(Kind::Replies, at("2026-05-01T21:59:00Z"))], Some(&night), true),
+            ("an answer whose fold ends before them", vec![(Kind::Replies, at("2026-05-01T21:57:00Z"))], Some(&night), false),
+            ("an answer in them whose fold ends after them", vec![(Kind::Replies, at("2026-05-02T06:59:00Z"))], Some(&night), false),
+            ("the earliest due decides, not the oldest", vec![(Kind::Replies, at("2026-05-01T21:59:00Z")), (Kind::Assigned, at("2026-05-01T22:00:30Z"))], Some(&night), true),
+            ("an assignment before them takes a later answer along", vec![(Kind::Replies, at("2026-05-01T21:50:00Z")), (Kind::Assigned, at("2026-05-01T21:51:00Z"))], Some(&night), false),
+            ("midday", vec![(Kind::Sla, at("2026-05-01T12:00:00Z"))], Some(&night), false),
+        ];
+        for (what, pending, q, want) in cases {
+            assert_eq!(held(&pending, fold, q), want, "{what}");
         }
     }
 
