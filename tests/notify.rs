@@ -470,6 +470,52 @@ async fn two_replicas_sweeping_at_once_send_one_dm_per_platform() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_the_platform_refuses_is_given_up_not_retried_for_ever() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let slack = env.slack.as_ref().expect("slack");
+    let discord = env.discord.as_ref().expect("discord");
+    let t = open_ticket(&app, 1, "r1@customer.example", "Refused", "Hi").await;
+    assign(&app, &t, "ben").await;
+    app.deliverer.drain().await.expect("drain the cards");
+    assert_eq!(
+        app.desk
+            .notify_sweep(Utc::now())
+            .await
+            .expect("sweep")
+            .messages,
+        2
+    );
+    // Slack answers `missing_scope`, Discord 403 50007 "Cannot send messages to this user".
+    slack.set_behaviour(Behaviour::Refused);
+    discord.set_behaviour(Behaviour::Refused);
+    app.deliverer.drain().await.expect("drain");
+    let calls = || slack.received().len() + discord.received().len();
+    let before = calls();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE kind = 'direct_message'
+             AND delivered_at IS NOT NULL AND attempts = 1 AND last_error LIKE 'given up: %'"
+        )
+        .await,
+        2,
+        "both DMs given up after one refusal"
+    );
+    // Due or not, nothing is tried again.
+    sqlx::query("UPDATE outbox SET next_attempt_at = now() - interval '1 hour'")
+        .execute(app.desk.pool())
+        .await
+        .expect("make due");
+    app.deliverer.drain().await.expect("drain");
+    assert_eq!(calls(), before);
+    slack.set_behaviour(Behaviour::Normal);
+    discord.set_behaviour(Behaviour::Normal);
+    assert!(slack.direct_messages(BEN_SLACK).is_empty());
+    assert!(discord.direct_messages(BEN_DISCORD).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_without_a_user_id_gets_no_dm_there_and_no_retries() {
     let mut env = db_only(BOTH).await;
     for a in env.settings.agents.iter_mut() {
