@@ -516,6 +516,48 @@ async fn a_dm_the_platform_refuses_is_given_up_not_retried_for_ever() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_notify_changes_at_once_both_stay() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let other = env.app().await;
+    notify(&app, "ben", Surface::Console, "replies on").await; // Ben has a row
+                                                               // Another change (on another replica) is mid-way: it holds the row and sets quiet hours.
+    let mut first = app.desk.pool().begin().await.expect("begin");
+    sqlx::query(
+        "SELECT 1 FROM notification_prefs p JOIN agents a ON a.id = p.agent_id
+         WHERE a.handle = 'ben' FOR UPDATE OF p",
+    )
+    .execute(&mut *first)
+    .await
+    .expect("lock");
+    let second =
+        tokio::spawn(async move { notify(&other, "ben", Surface::Slack, "assigned off").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query(
+        "UPDATE notification_prefs SET quiet_start = '22:00', quiet_end = '07:00',
+             quiet_zone = 'UTC' FROM agents a WHERE a.id = agent_id AND a.handle = 'ben'",
+    )
+    .execute(&mut *first)
+    .await
+    .expect("quiet");
+    first.commit().await.expect("commit");
+    let answer = second.await.expect("join");
+    assert!(answer.contains("off"), "{answer}");
+    let (assigned, zone): (bool, Option<String>) = sqlx::query_as(
+        "SELECT p.assigned, p.quiet_zone FROM notification_prefs p
+         JOIN agents a ON a.id = p.agent_id WHERE a.handle = 'ben'",
+    )
+    .fetch_one(app.desk.pool())
+    .await
+    .expect("prefs");
+    assert_eq!(
+        (assigned, zone.as_deref()),
+        (false, Some("UTC")),
+        "both changes kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_without_a_user_id_gets_no_dm_there_and_no_retries() {
     let mut env = db_only(BOTH).await;
     for a in env.settings.agents.iter_mut() {

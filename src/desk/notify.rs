@@ -118,21 +118,25 @@ impl Desk {
     pub async fn notify_settings(&self, actor: &Actor, text: &str) -> Result<String, DeskError> {
         let change = rules::parse_change(text)
             .map_err(|e| DeskError::BadInput(messages::notify::change_error(&e)))?;
+        if change == Change::Show {
+            let mut conn = self.pool.acquire().await?;
+            let current = store::notification_prefs::get(&mut conn, actor.agent.id).await?;
+            let platforms: Vec<&str> = self
+                .dm_targets(&actor.agent)
+                .iter()
+                .map(|(p, _)| if p == "slack" { "Slack" } else { "Discord" })
+                .collect();
+            return Ok(messages::notify::prefs(
+                &current,
+                &platforms,
+                self.notify.fold_secs,
+            ));
+        }
         let mut tx = self.pool.begin().await?;
-        let current = store::notification_prefs::get(&mut tx, actor.agent.id).await?;
+        // Locked: two changes at once (say `assigned off` and `quiet …`) both stay.
+        let current = store::notification_prefs::get_for_update(&mut tx, actor.agent.id).await?;
         let next = match change {
-            Change::Show => {
-                let platforms: Vec<&str> = self
-                    .dm_targets(&actor.agent)
-                    .iter()
-                    .map(|(p, _)| if p == "slack" { "Slack" } else { "Discord" })
-                    .collect();
-                return Ok(messages::notify::prefs(
-                    &current,
-                    &platforms,
-                    self.notify.fold_secs,
-                ));
-            }
+            Change::Show => current,
             Change::Kind(k, on) => current.with(k, on),
             Change::Quiet(q) => Prefs {
                 quiet: q,
