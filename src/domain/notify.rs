@@ -328,6 +328,9 @@ pub fn held(pending: &[(Kind, DateTime<Utc>)], fold: Duration, quiet: Option<&Qu
 mod tests {
     use super::*;
 
+    /// Pending notices: `(kind, recorded at)`.
+    type Moments = Vec<(Kind, DateTime<Utc>)>;
+
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
             .expect("rfc3339")
@@ -455,18 +458,82 @@ mod tests {
         let t = utc("2026-05-01T12:00:00Z");
         let s = Duration::seconds;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<(Kind, DateTime<Utc>)>, Option<&QuietHours>, DateTime<Utc>, Option<DateTime<Utc>>)> = vec![
+        type Case<'q> = (&'q str, Moments, Option<&'q QuietHours>, DateTime<Utc>, Option<DateTime<Utc>>);
+        let cases: Vec<Case> = vec![
             ("nothing pending", vec![], None, t, None),
-            ("an assignment is due at once", vec![(Kind::Assigned, t)], None, t, Some(t)),
-            ("an SLA warning is due at once", vec![(Kind::Sla, t)], None, t, Some(t)),
-            ("an answer waits for the fold", vec![(Kind::Replies, t)], None, t, Some(t + fold)),
-            ("answers fold from the first", vec![(Kind::Replies, t), (Kind::Replies, t + s(90))], None, t + s(100), Some(t + fold)),
-            ("an assignment takes the answers along", vec![(Kind::Replies, t), (Kind::Assigned, t + s(30))], None, t + s(30), Some(t + s(30))),
-            ("quiet hours hold an assignment", vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z"))], Some(&night), utc("2026-05-01T23:00:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("a fold ending in quiet hours waits for their end", vec![(Kind::Replies, utc("2026-05-01T21:59:00Z"))], Some(&night), utc("2026-05-01T21:59:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("a fold due before quiet hours but swept in them waits", vec![(Kind::Assigned, utc("2026-05-01T21:00:00Z"))], Some(&night), utc("2026-05-01T22:30:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("after quiet hours the held notices are due", vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z")), (Kind::Replies, utc("2026-05-02T01:00:00Z"))], Some(&night), utc("2026-05-02T07:00:01Z"), Some(utc("2026-05-01T23:00:00Z"))),
-            ("outside quiet hours nothing changes", vec![(Kind::Replies, t)], Some(&night), t, Some(t + fold)),
+            (
+                "an assignment is due at once",
+                vec![(Kind::Assigned, t)],
+                None,
+                t,
+                Some(t),
+            ),
+            (
+                "an SLA warning is due at once",
+                vec![(Kind::Sla, t)],
+                None,
+                t,
+                Some(t),
+            ),
+            (
+                "an answer waits for the fold",
+                vec![(Kind::Replies, t)],
+                None,
+                t,
+                Some(t + fold),
+            ),
+            (
+                "answers fold from the first",
+                vec![(Kind::Replies, t), (Kind::Replies, t + s(90))],
+                None,
+                t + s(100),
+                Some(t + fold),
+            ),
+            (
+                "an assignment takes the answers along",
+                vec![(Kind::Replies, t), (Kind::Assigned, t + s(30))],
+                None,
+                t + s(30),
+                Some(t + s(30)),
+            ),
+            (
+                "quiet hours hold an assignment",
+                vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z"))],
+                Some(&night),
+                utc("2026-05-01T23:00:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "a fold ending in quiet hours waits for their end",
+                vec![(Kind::Replies, utc("2026-05-01T21:59:00Z"))],
+                Some(&night),
+                utc("2026-05-01T21:59:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "a fold due before quiet hours but swept in them waits",
+                vec![(Kind::Assigned, utc("2026-05-01T21:00:00Z"))],
+                Some(&night),
+                utc("2026-05-01T22:30:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "after quiet hours the held notices are due",
+                vec![
+                    (Kind::Assigned, utc("2026-05-01T23:00:00Z")),
+                    (Kind::Replies, utc("2026-05-02T01:00:00Z")),
+                ],
+                Some(&night),
+                utc("2026-05-02T07:00:01Z"),
+                Some(utc("2026-05-01T23:00:00Z")),
+            ),
+            (
+                "outside quiet hours nothing changes",
+                vec![(Kind::Replies, t)],
+                Some(&night),
+                t,
+                Some(t + fold),
+            ),
         ];
         for (what, pending, q, now, want) in cases {
             assert_eq!(due_at(&pending, fold, q, now), want, "{what}");
@@ -479,7 +546,7 @@ mod tests {
         let night = quiet("22:00-07:00", "UTC");
         let at = utc;
         #[rustfmt::skip]
-        let cases: Vec<(&str, Vec<(Kind, DateTime<Utc>)>, Option<&QuietHours>, bool)> = vec![
+        let cases: Vec<(&str, Moments, Option<&QuietHours>, bool)> = vec![
             ("nothing pending", vec![], Some(&night), false),
             ("no quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], None, false),
             ("an assignment in quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], Some(&night), true),
