@@ -139,6 +139,7 @@ async fn run() {
     let ordinary = Incoming {
         mailbox: "support",
         from: "dana@customer.example",
+        dmarc: None,
         subject: "Question about my invoice",
         body: "My order arrived broken; please tell me what to do next.",
     };
@@ -146,6 +147,7 @@ async fn run() {
     let hostile = Incoming {
         mailbox: "support",
         from: "x@customer.example",
+        dmarc: None,
         subject: &"invoic ".repeat(100_000),
         body: &hostile_body,
     };

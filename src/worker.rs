@@ -40,6 +40,8 @@ pub enum Pass {
 enum Failure {
     /// Try again after this long.
     Retry(String, Option<Duration>),
+    /// The platform refused the call and will refuse it again ([`ChatError::Refused`]).
+    Refused(String),
 }
 
 impl From<sqlx::Error> for Failure {
@@ -53,6 +55,7 @@ impl From<ChatError> for Failure {
         match e {
             ChatError::RateLimited(d) => Failure::Retry("rate limited".into(), Some(d)),
             ChatError::Failed(m) => Failure::Retry(m, None),
+            ChatError::Refused(m) => Failure::Refused(m),
         }
     }
 }
@@ -91,8 +94,21 @@ impl Deliverer {
             }
         };
         let is_upload = matches!(item.effect, Ok(Effect::ThreadFile { .. }));
+        let is_dm = matches!(item.effect, Ok(Effect::DirectMessage { .. }));
+        let result = match result {
+            // Only a DM is given up at once: it is a courtesy to one agent, and the user it
+            // names cannot be reached (no DMs from the bot, unknown user, missing scope). Other
+            // effects keep their order on the ticket and are retried.
+            Err(Failure::Refused(msg)) if !is_dm => Err(Failure::Retry(msg, None)),
+            other => other,
+        };
         match result {
             Ok(()) => store::outbox::mark_delivered(&mut tx, item.id).await?,
+            Err(Failure::Refused(msg)) => {
+                tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
+                    "direct message refused by the platform; given up");
+                store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+            }
             // An upload is an extra (the card lists the file, the store keeps it): one the
             // platform keeps refusing (a missing scope, a file it will not take) must not hold
             // up the ticket's later effects on that platform, which are delivered in order.

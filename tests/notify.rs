@@ -371,6 +371,192 @@ async fn a_kind_turned_off_records_nothing_and_bad_settings_are_refused() {
     assert_eq!(audited, 3);
 }
 
+/// Ben gets an assignment (due at once) and then a customer answer (due after the fold).
+async fn assigned_then_answered(app: &App) -> String {
+    let t = open_ticket(app, 1, "c1@customer.example", "Two replicas", "Hi").await;
+    assign(app, &t, "ben").await;
+    app.desk
+        .ingest(
+            src(2),
+            &answer("c2@customer.example", "c1@customer.example", "More"),
+        )
+        .await
+        .expect("ingest");
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_running_on_another_replica_is_waited_for_not_split_or_sent_early() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let other = env.app().await; // a second replica: its own Desk and pool, one database
+    assigned_then_answered(&app).await;
+    let ben: i64 = sqlx::query_scalar("SELECT id FROM agents WHERE handle = 'ben'")
+        .fetch_one(app.desk.pool())
+        .await
+        .expect("ben");
+    // The first replica's sweep, mid-way: it holds Ben's lock and the assignment's row (the
+    // only notice due), and will mark it sent.
+    let mut first = app.desk.pool().begin().await.expect("begin");
+    claimdesk::store::locks::hold_named_for_transaction(
+        &mut first,
+        &claimdesk::store::locks::notify_agent(ben),
+    )
+    .await
+    .expect("lock");
+    let assigned: i64 = sqlx::query_scalar(
+        "SELECT id FROM notifications WHERE kind = 'assigned' AND state = 'pending' FOR UPDATE",
+    )
+    .fetch_one(&mut *first)
+    .await
+    .expect("row");
+    // The second replica sweeps meanwhile: it saw the assignment due.
+    let second = tokio::spawn(async move { other.desk.notify_sweep(Utc::now()).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query("UPDATE notifications SET state = 'sent', swept_at = now() WHERE id = $1")
+        .bind(assigned)
+        .execute(&mut *first)
+        .await
+        .expect("mark");
+    first.commit().await.expect("commit");
+    let o = second.await.expect("join").expect("sweep");
+    // The answer is not due for another two minutes: the second sweep must not send it on
+    // its own (before the fix it took the rows it could and sent the answer early, alone).
+    assert_eq!(o.messages, 0, "{o:?}");
+    assert!(o.next.is_some(), "{o:?}");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM notifications WHERE kind = 'replies' AND state = 'pending'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE kind = 'direct_message'"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_sweeping_at_once_send_one_dm_per_platform() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let other = env.app().await;
+    let slack = env.slack.as_ref().expect("slack");
+    let t = assigned_then_answered(&app).await;
+    let due = Utc::now() + chrono::Duration::seconds(121);
+    for round in 0..5 {
+        let (a, b) = tokio::join!(app.desk.notify_sweep(due), other.desk.notify_sweep(due));
+        let (a, b) = (a.expect("sweep"), b.expect("sweep"));
+        assert_eq!(
+            a.messages + b.messages,
+            if round == 0 { 2 } else { 0 },
+            "round {round}: {a:?} {b:?}"
+        );
+    }
+    app.deliverer.drain().await.expect("drain");
+    let dms = slack.direct_messages(BEN_SLACK);
+    assert_eq!(dms.len(), 1, "{dms:?}");
+    assert!(
+        dms[0].contains(&t) && dms[0].contains("answered"),
+        "{}",
+        dms[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_the_platform_refuses_is_given_up_not_retried_for_ever() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let slack = env.slack.as_ref().expect("slack");
+    let discord = env.discord.as_ref().expect("discord");
+    let t = open_ticket(&app, 1, "r1@customer.example", "Refused", "Hi").await;
+    assign(&app, &t, "ben").await;
+    app.deliverer.drain().await.expect("drain the cards");
+    assert_eq!(
+        app.desk
+            .notify_sweep(Utc::now())
+            .await
+            .expect("sweep")
+            .messages,
+        2
+    );
+    // Slack answers `missing_scope`, Discord 403 50007 "Cannot send messages to this user".
+    slack.set_behaviour(Behaviour::Refused);
+    discord.set_behaviour(Behaviour::Refused);
+    app.deliverer.drain().await.expect("drain");
+    let calls = || slack.received().len() + discord.received().len();
+    let before = calls();
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE kind = 'direct_message'
+             AND delivered_at IS NOT NULL AND attempts = 1 AND last_error LIKE 'given up: %'"
+        )
+        .await,
+        2,
+        "both DMs given up after one refusal"
+    );
+    // Due or not, nothing is tried again.
+    sqlx::query("UPDATE outbox SET next_attempt_at = now() - interval '1 hour'")
+        .execute(app.desk.pool())
+        .await
+        .expect("make due");
+    app.deliverer.drain().await.expect("drain");
+    assert_eq!(calls(), before);
+    slack.set_behaviour(Behaviour::Normal);
+    discord.set_behaviour(Behaviour::Normal);
+    assert!(slack.direct_messages(BEN_SLACK).is_empty());
+    assert!(discord.direct_messages(BEN_DISCORD).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_notify_changes_at_once_both_stay() {
+    let env = db_only(BOTH).await;
+    let app = env.app().await;
+    let other = env.app().await;
+    notify(&app, "ben", Surface::Console, "replies on").await; // Ben has a row
+                                                               // Another change (on another replica) is mid-way: it holds the row and sets quiet hours.
+    let mut first = app.desk.pool().begin().await.expect("begin");
+    sqlx::query(
+        "SELECT 1 FROM notification_prefs p JOIN agents a ON a.id = p.agent_id
+         WHERE a.handle = 'ben' FOR UPDATE OF p",
+    )
+    .execute(&mut *first)
+    .await
+    .expect("lock");
+    let second =
+        tokio::spawn(async move { notify(&other, "ben", Surface::Slack, "assigned off").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query(
+        "UPDATE notification_prefs SET quiet_start = '22:00', quiet_end = '07:00',
+             quiet_zone = 'UTC' FROM agents a WHERE a.id = agent_id AND a.handle = 'ben'",
+    )
+    .execute(&mut *first)
+    .await
+    .expect("quiet");
+    first.commit().await.expect("commit");
+    let answer = second.await.expect("join");
+    assert!(answer.contains("off"), "{answer}");
+    let (assigned, zone): (bool, Option<String>) = sqlx::query_as(
+        "SELECT p.assigned, p.quiet_zone FROM notification_prefs p
+         JOIN agents a ON a.id = p.agent_id WHERE a.handle = 'ben'",
+    )
+    .fetch_one(app.desk.pool())
+    .await
+    .expect("prefs");
+    assert_eq!(
+        (assigned, zone.as_deref()),
+        (false, Some("UTC")),
+        "both changes kept"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_without_a_user_id_gets_no_dm_there_and_no_retries() {
     let mut env = db_only(BOTH).await;

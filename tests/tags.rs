@@ -393,6 +393,48 @@ async fn tag_filter_and_untag_on_every_surface_and_the_card_shows_the_tags() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tagging_a_ticket_merged_while_waiting_for_its_lock_is_refused_as_merged() {
+    let env = db_only(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let ben = actor(&app, "ben", Surface::Console).await;
+    let a = open_ticket(&app, 1, "m1@customer.example", "First", "Hello").await;
+    let b = open_ticket(&app, 2, "m2@customer.example", "Second", "Hello").await;
+    let (a_id, b_id) = (ticket_id(&app, &a).await, ticket_id(&app, &b).await);
+    // A merge holds the ticket's lock while `tag` looks it up, then commits.
+    let mut merge = app.desk.pool().begin().await.expect("begin");
+    sqlx::query("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
+        .bind(b_id)
+        .execute(&mut *merge)
+        .await
+        .expect("lock");
+    let desk = app.desk.clone();
+    let number = b.clone();
+    let tagging = tokio::spawn(async move {
+        let vip = claimdesk::domain::tags::Tag::parse("vip").expect("tag");
+        desk.tag(&ben, &number, &[vip]).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sqlx::query("UPDATE tickets SET merged_into = $1 WHERE id = $2")
+        .bind(a_id)
+        .bind(b_id)
+        .execute(&mut *merge)
+        .await
+        .expect("merge");
+    merge.commit().await.expect("commit");
+    match tagging.await.expect("join") {
+        Err(claimdesk::desk::DeskError::Merged { number, into }) => {
+            assert_eq!((number, into), (b.clone(), a.clone()))
+        }
+        other => panic!("expected Merged, got {other:?}"),
+    }
+    assert!(tags_of(&app, &b).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allowed_list_and_the_limit_refuse_with_a_clear_answer_and_nothing_changes() {
     let mut env = db_only(Platforms {
         slack: false,

@@ -112,9 +112,16 @@ pub enum ChatError {
     /// Rate limited: try again after this many seconds (HTTP 429 `Retry-After`).
     #[error("rate limited; retry after {0:?}")]
     RateLimited(std::time::Duration),
-    /// Anything else (5xx, timeouts, refusals); retried with backoff.
+    /// Anything else (5xx, timeouts, transient errors); retried with backoff.
     #[error("{0}")]
     Failed(String),
+    /// A refusal the same call will get again: an HTTP 4xx other than 429 (Discord 403
+    /// `50007` "Cannot send messages to this user", 400 `50035` …), or a Slack `ok: false`
+    /// whose error is not transient (`user_not_found`, `missing_scope`,
+    /// `not_allowed_token_type`, …; see `slack::is_transient`). The outbox worker gives up a
+    /// direct message on it; other effects are retried as for [`ChatError::Failed`].
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Platform {

@@ -173,6 +173,7 @@ impl Settings {
         }
         self.reports.digest_time().map_err(SettingsError::Invalid)?;
         templates::check(&self.templates).map_err(SettingsError::Invalid)?;
+        self.notify.check().map_err(SettingsError::Invalid)?;
         self.reports.zone().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {
@@ -410,6 +411,26 @@ mod tests {
         let shipped = serde_json::to_value(&shipped).expect("to json");
         let defaults = serde_json::to_value(&defaults).expect("to json");
         assert_eq!(differences(&shipped, &defaults, ""), LOCAL_RUN_CHANGES);
+    }
+
+    #[test]
+    fn notify_fold_secs_is_bounded_naming_the_key() {
+        for (secs, ok) in [
+            (0u64, true),
+            (120, true),
+            (3600, true),
+            (3601, false),
+            (i64::MAX as u64, false),
+        ] {
+            let s = parse(&format!("{REQUIRED_ONLY}\n[notify]\nfold_secs = {secs}\n"));
+            match s.validate() {
+                Ok(()) => assert!(ok, "{secs} accepted"),
+                Err(e) => {
+                    assert!(!ok, "{secs}: {e}");
+                    assert!(e.to_string().contains("notify.fold_secs"), "{e}");
+                }
+            }
+        }
     }
 
     #[test]

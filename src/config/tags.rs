@@ -421,6 +421,7 @@ mod tests {
         let d = s.tags.rules().evaluate(&crate::domain::tags::Incoming {
             mailbox: "support",
             from: "jo@eu.bigcorp.example",
+            dmarc: None,
             subject: "Refund",
             body: "an Outage here",
         });

@@ -554,7 +554,10 @@ impl Desk {
         let (ticket_id, created) = match target {
             Some(id) => (id, false),
             None => {
-                rules = self.rules_for(src.mailbox, from, &p.subject, &p.body_text);
+                // Sender conditions count only for a DMARC-proven From where the desk trusts
+                // Authentication-Results (`domain::tags::Incoming::dmarc`).
+                let dmarc = self.dmarc_verdict(raw, from);
+                rules = self.rules_for(src.mailbox, from, dmarc, &p.subject, &p.body_text);
                 let year = self.now().year();
                 let number = work.next_number(&self.prefix, year).await?;
                 let subject = if p.subject.is_empty() {

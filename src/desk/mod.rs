@@ -402,13 +402,27 @@ impl Desk {
     }
 
     /// The ticket as typed, locked for the rest of the transaction.
+    ///
+    /// Errors: as [`Desk::ticket_by_number`]; [`DeskError::Merged`] also when the ticket was
+    /// merged while this call waited for its lock (checked again once it holds the lock).
     async fn locked_ticket(
         &self,
         conn: &mut PgConnection,
         typed: &str,
     ) -> Result<store::tickets::Ticket, DeskError> {
         let found = self.ticket_by_number(conn, typed).await?;
-        Ok(store::tickets::lock(conn, found.id).await?.unwrap_or(found))
+        let t = store::tickets::lock(conn, found.id).await?.unwrap_or(found);
+        if let Some(into) = t.merged_into {
+            let into = store::tickets::by_id(conn, into)
+                .await?
+                .map(|i| i.number)
+                .unwrap_or_default();
+            return Err(DeskError::Merged {
+                number: t.number,
+                into,
+            });
+        }
+        Ok(t)
     }
 
     /// Refuses unless `actor` may do `action` to `t` (`domain::permissions::allows`): with

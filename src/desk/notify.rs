@@ -52,7 +52,7 @@ pub struct SweepOutcome {
 impl Desk {
     /// The fold window (`[notify] fold_secs`).
     fn fold(&self) -> Duration {
-        Duration::seconds(i64::try_from(self.notify.fold_secs).unwrap_or(i64::MAX / 1000))
+        Duration::seconds(self.notify.fold_seconds())
     }
 
     /// The notice that ticket `ticket_id` was given to agent `agent_id` by `actor` (a handle,
@@ -118,21 +118,25 @@ impl Desk {
     pub async fn notify_settings(&self, actor: &Actor, text: &str) -> Result<String, DeskError> {
         let change = rules::parse_change(text)
             .map_err(|e| DeskError::BadInput(messages::notify::change_error(&e)))?;
+        if change == Change::Show {
+            let mut conn = self.pool.acquire().await?;
+            let current = store::notification_prefs::get(&mut conn, actor.agent.id).await?;
+            let platforms: Vec<&str> = self
+                .dm_targets(&actor.agent)
+                .iter()
+                .map(|(p, _)| if p == "slack" { "Slack" } else { "Discord" })
+                .collect();
+            return Ok(messages::notify::prefs(
+                &current,
+                &platforms,
+                self.notify.fold_secs,
+            ));
+        }
         let mut tx = self.pool.begin().await?;
-        let current = store::notification_prefs::get(&mut tx, actor.agent.id).await?;
+        // Locked: two changes at once (say `assigned off` and `quiet …`) both stay.
+        let current = store::notification_prefs::get_for_update(&mut tx, actor.agent.id).await?;
         let next = match change {
-            Change::Show => {
-                let platforms: Vec<&str> = self
-                    .dm_targets(&actor.agent)
-                    .iter()
-                    .map(|(p, _)| if p == "slack" { "Slack" } else { "Discord" })
-                    .collect();
-                return Ok(messages::notify::prefs(
-                    &current,
-                    &platforms,
-                    self.notify.fold_secs,
-                ));
-            }
+            Change::Show => current,
             Change::Kind(k, on) => current.with(k, on),
             Change::Quiet(q) => Prefs {
                 quiet: q,
@@ -157,9 +161,11 @@ impl Desk {
     }
 
     /// Folds every agent's due pending notices at `now` into direct messages (see the
-    /// module documentation): per agent, in one transaction, the pending rows are locked,
-    /// one outbox effect per platform queued, and the rows marked. Agents whose rows another
-    /// sweep holds are skipped (that sweep sends them).
+    /// module documentation): per agent, in one transaction under the agent's lock, all
+    /// their pending rows are taken, whether they are due decided again, one outbox effect
+    /// per platform queued, and the rows marked. A concurrent sweep (another replica) waits
+    /// for that lock and then finds nothing pending: one agent's notices are never split
+    /// into two DMs, nor sent before they are due.
     ///
     /// Errors: the database's (agents handled before stay committed; the rest is retried at
     /// the next sweep).
@@ -191,23 +197,39 @@ impl Desk {
                 out.next = Some(out.next.map_or(due, |n| n.min(due)));
                 continue;
             }
-            self.send_folded(agent_id, &p, now, &mut out).await?;
+            self.send_folded(agent_id, now, &mut out).await?;
         }
         Ok(out)
     }
 
-    /// One agent's pending notices as one DM per platform, in one transaction.
+    /// One agent's pending notices as one DM per platform, in one transaction: under the
+    /// agent's lock (`store::locks::notify_agent`, so a concurrent sweep on another replica
+    /// waits and then finds nothing), all their pending rows are taken and whether they are
+    /// due is decided again from those rows and the current preferences; nothing is done
+    /// when they are not (the moment goes to `out.next`).
     async fn send_folded(
         &self,
         agent_id: i64,
-        prefs: &Prefs,
         now: DateTime<Utc>,
         out: &mut SweepOutcome,
     ) -> Result<(), DeskError> {
         let mut tx = self.pool.begin().await?;
+        store::locks::hold_named_for_transaction(&mut tx, &store::locks::notify_agent(agent_id))
+            .await?;
         let notices = store::notifications::take_pending(&mut tx, agent_id).await?;
         if notices.is_empty() {
             return Ok(());
+        }
+        let prefs = store::notification_prefs::get(&mut tx, agent_id).await?;
+        let moments: Moments = notices.iter().map(|n| (n.kind, n.at)).collect();
+        let fold = self.fold();
+        match rules::due_at(&moments, fold, prefs.quiet.as_ref(), now) {
+            Some(due) if due <= now => {}
+            Some(due) => {
+                out.next = Some(out.next.map_or(due, |n| n.min(due)));
+                return Ok(());
+            }
+            None => return Ok(()),
         }
         let ids: Vec<i64> = notices.iter().map(|n| n.id).collect();
         // A removed agent is told nothing more: their notices are dropped.
@@ -215,11 +237,8 @@ impl Desk {
             Some(a) if store::agents::is_active(&mut tx, agent_id).await? => self.dm_targets(&a),
             _ => Vec::new(),
         };
-        // Held by quiet hours: the oldest notice came in during them.
-        let held = prefs
-            .quiet
-            .as_ref()
-            .is_some_and(|q| notices.first().is_some_and(|n| q.contains(n.at)));
+        // Held by quiet hours: the moment the message was first due fell in them.
+        let held = rules::held(&moments, fold, prefs.quiet.as_ref());
         let effects: Vec<Effect> = targets
             .into_iter()
             .map(|(platform, user)| {

@@ -193,6 +193,7 @@ impl Desk {
         &self,
         mailbox: &str,
         from: &str,
+        dmarc: Option<crate::domain::auth_results::Dmarc>,
         subject: &str,
         body: &str,
     ) -> Decision {
@@ -202,6 +203,7 @@ impl Desk {
         self.tags.rules().evaluate(&tags::Incoming {
             mailbox,
             from,
+            dmarc,
             subject,
             body,
         })

@@ -309,9 +309,27 @@ pub fn due_at(
     }
 }
 
+/// Whether the message folding `pending` was held by `quiet` hours (and so opens with the
+/// "While your notifications were quiet" heading): the moment it was first due — the
+/// earliest notice's time plus its [`Kind::delay`], as in [`due_at`] — fell inside them. An
+/// answer that arrived just before quiet hours but whose fold ended inside them was held.
+pub fn held(pending: &[(Kind, DateTime<Utc>)], fold: Duration, quiet: Option<&QuietHours>) -> bool {
+    let Some(q) = quiet else {
+        return false;
+    };
+    pending
+        .iter()
+        .map(|(k, at)| *at + k.delay(fold))
+        .min()
+        .is_some_and(|due| q.contains(due))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pending notices: `(kind, recorded at)`.
+    type Moments = Vec<(Kind, DateTime<Utc>)>;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)
@@ -439,30 +457,109 @@ mod tests {
         let night = quiet("22:00-07:00", "UTC");
         let t = utc("2026-05-01T12:00:00Z");
         let s = Duration::seconds;
-        /// (what, pending notices, quiet hours, now, when the DM is due).
-        type Case<'q> = (
-            &'static str,
-            Vec<(Kind, DateTime<Utc>)>,
-            Option<&'q QuietHours>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-        );
         #[rustfmt::skip]
+        type Case<'q> = (&'q str, Moments, Option<&'q QuietHours>, DateTime<Utc>, Option<DateTime<Utc>>);
         let cases: Vec<Case> = vec![
             ("nothing pending", vec![], None, t, None),
-            ("an assignment is due at once", vec![(Kind::Assigned, t)], None, t, Some(t)),
-            ("an SLA warning is due at once", vec![(Kind::Sla, t)], None, t, Some(t)),
-            ("an answer waits for the fold", vec![(Kind::Replies, t)], None, t, Some(t + fold)),
-            ("answers fold from the first", vec![(Kind::Replies, t), (Kind::Replies, t + s(90))], None, t + s(100), Some(t + fold)),
-            ("an assignment takes the answers along", vec![(Kind::Replies, t), (Kind::Assigned, t + s(30))], None, t + s(30), Some(t + s(30))),
-            ("quiet hours hold an assignment", vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z"))], Some(&night), utc("2026-05-01T23:00:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("a fold ending in quiet hours waits for their end", vec![(Kind::Replies, utc("2026-05-01T21:59:00Z"))], Some(&night), utc("2026-05-01T21:59:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("a fold due before quiet hours but swept in them waits", vec![(Kind::Assigned, utc("2026-05-01T21:00:00Z"))], Some(&night), utc("2026-05-01T22:30:00Z"), Some(utc("2026-05-02T07:00:00Z"))),
-            ("after quiet hours the held notices are due", vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z")), (Kind::Replies, utc("2026-05-02T01:00:00Z"))], Some(&night), utc("2026-05-02T07:00:01Z"), Some(utc("2026-05-01T23:00:00Z"))),
-            ("outside quiet hours nothing changes", vec![(Kind::Replies, t)], Some(&night), t, Some(t + fold)),
+            (
+                "an assignment is due at once",
+                vec![(Kind::Assigned, t)],
+                None,
+                t,
+                Some(t),
+            ),
+            (
+                "an SLA warning is due at once",
+                vec![(Kind::Sla, t)],
+                None,
+                t,
+                Some(t),
+            ),
+            (
+                "an answer waits for the fold",
+                vec![(Kind::Replies, t)],
+                None,
+                t,
+                Some(t + fold),
+            ),
+            (
+                "answers fold from the first",
+                vec![(Kind::Replies, t), (Kind::Replies, t + s(90))],
+                None,
+                t + s(100),
+                Some(t + fold),
+            ),
+            (
+                "an assignment takes the answers along",
+                vec![(Kind::Replies, t), (Kind::Assigned, t + s(30))],
+                None,
+                t + s(30),
+                Some(t + s(30)),
+            ),
+            (
+                "quiet hours hold an assignment",
+                vec![(Kind::Assigned, utc("2026-05-01T23:00:00Z"))],
+                Some(&night),
+                utc("2026-05-01T23:00:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "a fold ending in quiet hours waits for their end",
+                vec![(Kind::Replies, utc("2026-05-01T21:59:00Z"))],
+                Some(&night),
+                utc("2026-05-01T21:59:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "a fold due before quiet hours but swept in them waits",
+                vec![(Kind::Assigned, utc("2026-05-01T21:00:00Z"))],
+                Some(&night),
+                utc("2026-05-01T22:30:00Z"),
+                Some(utc("2026-05-02T07:00:00Z")),
+            ),
+            (
+                "after quiet hours the held notices are due",
+                vec![
+                    (Kind::Assigned, utc("2026-05-01T23:00:00Z")),
+                    (Kind::Replies, utc("2026-05-02T01:00:00Z")),
+                ],
+                Some(&night),
+                utc("2026-05-02T07:00:01Z"),
+                Some(utc("2026-05-01T23:00:00Z")),
+            ),
+            (
+                "outside quiet hours nothing changes",
+                vec![(Kind::Replies, t)],
+                Some(&night),
+                t,
+                Some(t + fold),
+            ),
         ];
         for (what, pending, q, now, want) in cases {
             assert_eq!(due_at(&pending, fold, q, now), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn held_is_judged_at_the_moment_the_message_was_due() {
+        let fold = Duration::seconds(120);
+        let night = quiet("22:00-07:00", "UTC");
+        let at = utc;
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Moments, Option<&QuietHours>, bool)> = vec![
+            ("nothing pending", vec![], Some(&night), false),
+            ("no quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], None, false),
+            ("an assignment in quiet hours", vec![(Kind::Assigned, at("2026-05-01T23:00:00Z"))], Some(&night), true),
+            ("an assignment just before them", vec![(Kind::Assigned, at("2026-05-01T21:59:00Z"))], Some(&night), false),
+            ("an answer before them whose fold ends in them", vec![(Kind::Replies, at("2026-05-01T21:59:00Z"))], Some(&night), true),
+            ("an answer whose fold ends before them", vec![(Kind::Replies, at("2026-05-01T21:57:00Z"))], Some(&night), false),
+            ("an answer in them whose fold ends after them", vec![(Kind::Replies, at("2026-05-02T06:59:00Z"))], Some(&night), false),
+            ("the earliest due decides, not the oldest", vec![(Kind::Replies, at("2026-05-01T21:59:00Z")), (Kind::Assigned, at("2026-05-01T22:00:30Z"))], Some(&night), true),
+            ("an assignment before them takes a later answer along", vec![(Kind::Replies, at("2026-05-01T21:50:00Z")), (Kind::Assigned, at("2026-05-01T21:51:00Z"))], Some(&night), false),
+            ("midday", vec![(Kind::Sla, at("2026-05-01T12:00:00Z"))], Some(&night), false),
+        ];
+        for (what, pending, q, want) in cases {
+            assert_eq!(held(&pending, fold, q), want, "{what}");
         }
     }
 

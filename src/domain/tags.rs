@@ -15,6 +15,7 @@
 
 use std::fmt;
 
+use super::auth_results::Dmarc;
 use super::Priority;
 
 /// Longest tag, characters.
@@ -289,8 +290,14 @@ pub struct Rule {
 pub struct Incoming<'a> {
     /// The mailbox's configured name.
     pub mailbox: &'a str,
-    /// The From address.
+    /// The From address (as written: anyone can write any From).
     pub from: &'a str,
+    /// Our server's DMARC verdict on `from` when the desk trusts its Authentication-Results
+    /// (`intake.trust_authentication_results` set); `None` when it does not. With a verdict,
+    /// sender conditions ([`Sender`]) hold only on [`Dmarc::Pass`]: a forged
+    /// `From: ceo@bigcorp.example` gets no vip tag, priority or routing. Without one they
+    /// match the From as written and can be spoofed (README, config/default.toml).
+    pub dmarc: Option<Dmarc>,
     /// The subject (decoded).
     pub subject: &'a str,
     /// The plain-text body.
@@ -311,14 +318,17 @@ fn body_head(body: &str) -> &str {
 
 impl Rule {
     /// Whether every condition of the rule holds for `m` (a rule with no condition matches
-    /// nothing; the settings refuse one).
+    /// nothing; the settings refuse one). A sender condition holds only for an authenticated
+    /// sender when `m.dmarc` is known (see [`Incoming::dmarc`]).
     pub fn matches(&self, m: &Incoming<'_>) -> bool {
         let any = self.mailbox.is_some()
             || !self.senders.is_empty()
             || self.subject.is_some()
             || self.body.is_some();
         any && self.mailbox.as_deref().is_none_or(|mb| mb == m.mailbox)
-            && (self.senders.is_empty() || self.senders.iter().any(|s| s.matches(m.from)))
+            && (self.senders.is_empty()
+                || (m.dmarc.is_none_or(|d| d == Dmarc::Pass)
+                    && self.senders.iter().any(|s| s.matches(m.from))))
             && self
                 .subject
                 .as_ref()
@@ -503,8 +513,66 @@ mod tests {
         Incoming {
             mailbox,
             from,
+            dmarc: None,
             subject,
             body,
+        }
+    }
+
+    #[test]
+    fn sender_conditions_need_dmarc_pass_when_the_desk_trusts_authentication_results() {
+        let vip = Rule {
+            senders: vec![
+                Sender::Domain("bigcorp.example".into()),
+                Sender::Address("ceo@small.example".into()),
+            ],
+            priority: Some(Priority::Urgent),
+            department: Some("sales".into()),
+            ..rule("vip")
+        };
+        let vip_refunds = Rule {
+            senders: vec![Sender::Domain("bigcorp.example".into())],
+            subject: Some(compile("(?i)refund").unwrap()),
+            ..rule("viprefund")
+        };
+        let refunds = Rule {
+            subject: Some(compile("(?i)refund").unwrap()),
+            ..rule("refund")
+        };
+        let rules = Rules {
+            rules: vec![vip, vip_refunds, refunds],
+            limit: 20,
+        };
+        use Dmarc::*;
+        // (from, verdict, subject) → tags; `None`: the desk does not read Authentication-Results.
+        let table: &[(&str, Option<Dmarc>, &str, &[&str])] = &[
+            ("ceo@bigcorp.example", None, "hi", &["vip"]),
+            ("ceo@bigcorp.example", Some(Pass), "hi", &["vip"]),
+            ("ceo@bigcorp.example", Some(Fail), "hi", &[]),
+            ("ceo@bigcorp.example", Some(NotProven), "hi", &[]),
+            ("CEO@small.example", Some(Pass), "hi", &["vip"]),
+            ("ceo@small.example", Some(NotProven), "hi", &[]),
+            ("a@eu.bigcorp.example", Some(Fail), "Refund", &["refund"]),
+            (
+                "a@eu.bigcorp.example",
+                Some(Pass),
+                "Refund",
+                &["vip", "viprefund", "refund"],
+            ),
+            ("a@else.example", Some(Pass), "Refund", &["refund"]),
+            ("a@else.example", Some(Fail), "Refund", &["refund"]),
+            ("a@else.example", Some(Pass), "hi", &[]),
+        ];
+        for (from, dmarc, subject, want) in table {
+            let d = rules.evaluate(&Incoming {
+                dmarc: *dmarc,
+                ..mail("support", from, subject, "")
+            });
+            let got: Vec<&str> = d.tags().iter().map(|t| t.as_str()).collect();
+            assert_eq!(&got, want, "{from} {dmarc:?} {subject}");
+            let vip = want.contains(&"vip");
+            assert_eq!(d.priority.is_some(), vip, "{from} {dmarc:?}");
+            assert_eq!(d.department.is_some(), vip, "{from} {dmarc:?}");
         }
     }
 

@@ -9,6 +9,7 @@
 //! | [`THREADING`] | `0x636c_6169_6d64` | ingest and merge: threading keys, ticket numbers |
 //! | [`ASSIGNMENT`] | `0x6173_7369_676e` | auto-assignment and draining the pending queue |
 //! | [`oauth_refresh`]`(mailbox)` | `hashtextextended('oauth2:' ‖ mailbox, 0)` | one OAuth2 token exchange per mailbox |
+//! | [`notify_agent`]`(agent)` | `hashtextextended('notify:' ‖ agent id, 0)` | one notification sweep per agent: their pending notices go out as one DM |
 //! | [`GRANTS`] | `hashtextextended('claimdesk:grants', 0)` | the app role's `GRANT`s at start |
 
 /// Ingest and merge: while held, no other transaction decides threading (which ticket a
@@ -28,6 +29,13 @@ pub const GRANTS: &str = "claimdesk:grants";
 /// [`hold_named_for_transaction`].
 pub fn oauth_refresh(mailbox: &str) -> String {
     format!("oauth2:{mailbox}")
+}
+
+/// Name of the lock around folding agent `agent_id`'s pending notices into a DM
+/// (`notify:<id>`), so two replicas' sweeps never split one agent's notices into two DMs;
+/// taken with [`hold_named_for_transaction`].
+pub fn notify_agent(agent_id: i64) -> String {
+    format!("notify:{agent_id}")
 }
 
 /// Waits for and takes the advisory lock `key` for the rest of `conn`'s transaction.

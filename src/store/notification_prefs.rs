@@ -66,6 +66,26 @@ pub async fn get_many(
     Ok(rows.into_iter().map(from_row).collect())
 }
 
+/// The choices of `agent_id`, their row locked (`FOR UPDATE`) for the rest of the
+/// transaction, created with the defaults first when they have none: a change read from
+/// here and written with [`set`] in the same transaction is never lost to a concurrent one.
+///
+/// Errors: the database's.
+pub async fn get_for_update(conn: &mut PgConnection, agent_id: i64) -> Result<Prefs, sqlx::Error> {
+    sqlx::query("INSERT INTO notification_prefs (agent_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(agent_id)
+        .execute(&mut *conn)
+        .await?;
+    let row: Row = sqlx::query_as(
+        "SELECT agent_id, assigned, replies, sla, quiet_start, quiet_end, quiet_zone
+         FROM notification_prefs WHERE agent_id = $1 FOR UPDATE",
+    )
+    .bind(agent_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(from_row(row).1)
+}
+
 /// Stores `prefs` as the choices of `agent_id` (insert or replace).
 ///
 /// Errors: the database's.

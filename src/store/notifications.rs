@@ -118,8 +118,9 @@ pub struct Pending {
     pub at: DateTime<Utc>,
 }
 
-/// Locks and returns the pending notices of `agent_id`, oldest first (rows another sweep
-/// holds are skipped: that sweep sends them).
+/// Locks and returns every pending notice of `agent_id`, oldest first. The sweep calls it
+/// holding the agent's lock (`store::locks::notify_agent`), so no other sweep holds any of
+/// them; a row swept by a sweep that committed meanwhile is not returned.
 ///
 /// Errors: the database's.
 pub async fn take_pending(
@@ -138,7 +139,7 @@ pub async fn take_pending(
              FROM notifications n JOIN tickets t ON t.id = n.ticket_id
              WHERE n.agent_id = $1 AND n.state = 'pending'
              ORDER BY n.created_at, n.id
-             FOR UPDATE OF n SKIP LOCKED",
+             FOR UPDATE OF n",
     )
     .bind(agent_id)
     .fetch_all(&mut *conn)

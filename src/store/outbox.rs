@@ -254,7 +254,7 @@ pub async fn mark_delivered(conn: &mut PgConnection, id: i64) -> Result<(), sqlx
 }
 
 /// Closes an item that is not worth trying again (an upload that failed
-/// `worker::UPLOAD_MAX_ATTEMPTS` times): counted as an attempt, delivered as of now so the
+/// `worker::UPLOAD_MAX_ATTEMPTS` times, a direct message the platform refuses): counted as an attempt, delivered as of now so the
 /// ticket's later effects are not held up behind it, with `error` kept as `last_error`
 /// prefixed by `given up: `.
 pub async fn mark_given_up(

@@ -169,8 +169,8 @@ impl DiscordChat {
     /// Sends `req` with JSON `body`; returns the JSON answer (`None` for 204).
     ///
     /// Errors: [`ChatError::RateLimited`] on 429 with the wait Discord asked for (see
-    /// [`retry_after`]); [`ChatError::Failed`] on any other failure, with the status and
-    /// Discord's error message.
+    /// [`retry_after`]); [`ChatError::Refused`] on any other 4xx and [`ChatError::Failed`]
+    /// on any other failure, with the status and Discord's error message.
     pub(crate) async fn call(
         &self,
         req: Request<'_>,
@@ -217,10 +217,13 @@ impl DiscordChat {
         }
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
-            return Err(ChatError::Failed(format!(
-                "discord: HTTP {status}: {}",
-                truncate(&text, 300)
-            )));
+            let msg = format!("discord: HTTP {status}: {}", truncate(&text, 300));
+            // A 4xx other than 429 (handled above) is Discord refusing the call itself.
+            return Err(if status.is_client_error() {
+                ChatError::Refused(msg)
+            } else {
+                ChatError::Failed(msg)
+            });
         }
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
@@ -342,7 +345,9 @@ impl DiscordChat {
                     // lost, or an upload into it failed before the commit): a thread started
                     // from a message has that message's ID (Discord API, "Start Thread from
                     // Message"; error 160004, "A thread has already been created").
-                    Err(ChatError::Failed(e)) if e.contains("160004") => message_id.get(),
+                    Err(ChatError::Failed(e) | ChatError::Refused(e)) if e.contains("160004") => {
+                        message_id.get()
+                    }
                     Err(e) => return Err(e),
                 };
                 (ChannelId::new(id), Some(id.to_string()))

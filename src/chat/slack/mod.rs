@@ -406,8 +406,28 @@ fn classify(e: SlackClientError) -> ChatError {
         SlackClientError::RateLimitError(r) => {
             ChatError::RateLimited(r.retry_after.unwrap_or(std::time::Duration::from_secs(1)))
         }
+        SlackClientError::ApiError(a) if !is_transient(&a.code) => {
+            ChatError::Refused(format!("slack: {a}"))
+        }
         other => ChatError::Failed(format!("slack: {other}")),
     }
+}
+
+/// Whether a Slack Web API error code (`ok: false`, `error`) may go away on its own: Slack's
+/// documented server-side and rate errors. Every other code (`user_not_found`,
+/// `missing_scope`, `not_allowed_token_type`, `channel_not_found`, `invalid_auth` …) is
+/// the same on the next attempt.
+pub(crate) fn is_transient(code: &str) -> bool {
+    matches!(
+        code,
+        "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "ratelimited"
+            | "rate_limited"
+            | "team_added_to_org"
+    )
 }
 
 #[cfg(test)]

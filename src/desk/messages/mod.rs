@@ -625,6 +625,21 @@ pub fn help_one(forms: &[HelpForm]) -> String {
         .join("\n\n")
 }
 
+/// Words a person typed, as a refusal may echo them on any surface: only ASCII letters,
+/// digits, blanks and `-_/:+.{}` are kept (at most 40), so the echo can neither mention
+/// anyone, format text nor break out of the code span it is shown in — on Slack, Discord
+/// or a terminal alike.
+pub fn typed_word(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, ' ' | '-' | '_' | '/' | ':' | '+' | '.' | '{' | '}')
+        })
+        .take(40)
+        .collect()
+}
+
 /// `help <what>` for a command that does not exist.
 pub fn help_unknown(what: &str, prefix: &str) -> String {
     // Only the characters a command name can have are echoed, so a typed line can neither

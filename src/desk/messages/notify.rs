@@ -11,8 +11,20 @@ use crate::store::notifications::Pending;
 /// Most lines one direct message lists; the rest are counted ("… and 12 more").
 pub const DM_LINES_MAX: usize = 10;
 
-/// Longest subject quoted in a direct message, characters.
+/// Longest subject quoted in a direct message, characters (cut before escaping, so no
+/// escape is cut in half; the whole message is fitted after escaping, see [`dm_max`]).
 const SUBJECT_MAX: usize = 80;
+
+/// Most characters of one direct message in `style`: Slack 3,000 (the section block our DMs
+/// are, `chat::slack` `SECTION_TEXT_MAX`), Discord 2,000 (message `content`); the terminal
+/// has no limit.
+pub fn dm_max(style: Mention) -> usize {
+    match style {
+        Mention::Slack => 3000,
+        Mention::Discord => 2000,
+        Mention::Plain => usize::MAX,
+    }
+}
 
 fn subject(s: &str, style: Mention) -> String {
     style.escape(&crate::desk::query::truncate(s, SUBJECT_MAX))
@@ -92,10 +104,29 @@ pub fn dm(notices: &[Pending], style: Mention, now: DateTime<Utc>, held: bool) -
     } else {
         format!("🔔 {} on your tickets", updates(lines.len()))
     };
+    // Lines are escaped already: they are fitted within the platform's limit here, so the
+    // transport never cuts the message (and its "… and N more") off.
+    let max = dm_max(style);
+    let count = |s: &str| s.chars().count();
+    let mut used = count(&heading);
     let mut out = vec![heading];
-    out.extend(lines.iter().take(DM_LINES_MAX).map(|l| format!("• {l}")));
-    if lines.len() > DM_LINES_MAX {
-        out.push(format!("… and {} more", lines.len() - DM_LINES_MAX));
+    for (i, l) in lines.iter().take(DM_LINES_MAX).enumerate() {
+        let item = format!("• {l}");
+        let left = lines.len() - i - 1;
+        let tail = if left > 0 {
+            1 + count(&format!("… and {left} more"))
+        } else {
+            0
+        };
+        if used + 1 + count(&item) + tail > max {
+            break;
+        }
+        used += 1 + count(&item);
+        out.push(item);
+    }
+    let shown = out.len() - 1;
+    if shown < lines.len() {
+        out.push(format!("… and {} more", lines.len() - shown));
     }
     out.join("\n")
 }
@@ -192,14 +223,14 @@ pub fn change_error(e: &ChangeError) -> String {
     let why = match e {
         ChangeError::UnknownSetting(w) => format!(
             "`{}` is not a notification setting: use `assigned`, `replies`, `sla` or `quiet`.",
-            Mention::Plain.escape(w)
+            super::typed_word(w)
         ),
         ChangeError::OnOff(k, w) if w.is_empty() => {
             format!("Say `on` or `off` after `{}`.", k.as_str())
         }
         ChangeError::OnOff(k, w) => format!(
             "`{}` is neither `on` nor `off` (for `{}`).",
-            Mention::Plain.escape(w),
+            super::typed_word(w),
             k.as_str()
         ),
         ChangeError::QuietRange(r) if r.is_empty() => {
@@ -207,22 +238,22 @@ pub fn change_error(e: &ChangeError) -> String {
         }
         ChangeError::QuietRange(r) => format!(
             "`{}` is not a range of hours: write `HH:MM-HH:MM`, e.g. `22:00-07:00`.",
-            Mention::Plain.escape(r)
+            super::typed_word(r)
         ),
         ChangeError::QuietEmpty(r) => format!(
             "`{}` starts when it ends: quiet hours need a start and a different end.",
-            Mention::Plain.escape(r)
+            super::typed_word(r)
         ),
         ChangeError::QuietNoZone => {
             "Add your time zone after the hours, e.g. `22:00-07:00 Europe/Berlin`.".to_string()
         }
         ChangeError::QuietZone(z) => format!(
             "`{}` is not a time zone: use an IANA name such as `Europe/Berlin`, `America/New_York` or `UTC`.",
-            Mention::Plain.escape(z)
+            super::typed_word(z)
         ),
         ChangeError::TooMuch(w) => format!(
             "Too many words: `{}` is more than the setting takes.",
-            Mention::Plain.escape(w)
+            super::typed_word(w)
         ),
     };
     format!("{why}\nUsage: {}", usage())
@@ -231,6 +262,85 @@ pub fn change_error(e: &ChangeError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dms_full_of_markup_fit_the_platform_and_keep_the_count_line() {
+        let now = Utc::now();
+        for subject in ["<".repeat(200), "*".repeat(200), "<*&>_~`|".repeat(30)] {
+            for n in [2usize, 9, 10, 11, 30] {
+                let notices: Vec<Pending> = (0..n)
+                    .map(|i| {
+                        pending(
+                            Kind::Assigned,
+                            &format!("TICK-2026-{i:04}"),
+                            &subject,
+                            serde_json::json!({"by": "<@U1>*ana*"}),
+                        )
+                    })
+                    .collect();
+                for style in [Mention::Slack, Mention::Discord] {
+                    let text = dm(&notices, style, now, true);
+                    assert!(
+                        text.chars().count() <= dm_max(style),
+                        "{style:?} {n}: {} chars",
+                        text.chars().count()
+                    );
+                    let shown = text.lines().filter(|l| l.starts_with("• ")).count();
+                    let last = text.lines().last().unwrap_or("");
+                    if shown < n {
+                        assert_eq!(last, format!("… and {} more", n - shown), "{style:?} {n}");
+                    } else {
+                        assert!(last.starts_with("• "), "{style:?} {n}: {last}");
+                    }
+                    assert!(shown >= 1, "{style:?} {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_echo_only_name_characters_on_every_surface() {
+        let hostile = "<!channel> <@U123> *bold* `tick` @everyone _x_ ~y~ |z| &amp;";
+        let answers = [
+            change_error(&ChangeError::UnknownSetting(hostile.into())),
+            change_error(&ChangeError::OnOff(Kind::Sla, hostile.into())),
+            change_error(&ChangeError::QuietRange(hostile.into())),
+            change_error(&ChangeError::QuietEmpty(hostile.into())),
+            change_error(&ChangeError::QuietZone(hostile.into())),
+            change_error(&ChangeError::TooMuch(hostile.into())),
+            crate::desk::messages::templates::unknown(hostile, &[]),
+            crate::desk::messages::templates::no_such(hostile),
+            crate::desk::messages::templates::exists(hostile),
+            crate::desk::messages::templates::from_config(hostile),
+            crate::desk::messages::templates::not_saved(
+                hostile,
+                &crate::domain::templates::TemplateError::BadName(hostile.into()),
+            ),
+            crate::desk::messages::templates::not_saved(
+                "ok",
+                &crate::domain::templates::TemplateError::UnknownPlaceholder(hostile.into()),
+            ),
+        ];
+        for a in answers {
+            for bad in [
+                "<!channel>",
+                "<@U123>",
+                "*bold*",
+                "`tick`",
+                "@everyone",
+                "&amp;",
+                "&lt;",
+                "\\*",
+                "\\_",
+                "~y~",
+                "|z|",
+            ] {
+                assert!(!a.contains(bad), "{bad:?} in {a}");
+            }
+            // The words survive, so the person sees what was refused.
+            assert!(a.contains("channel"), "{a}");
+        }
+    }
 
     fn pending(kind: Kind, number: &str, subject: &str, detail: serde_json::Value) -> Pending {
         Pending {

@@ -2,7 +2,7 @@
 //! draft a template fills (console, and the answer where no form can open), and the labels
 //! of the template pickers on Slack and Discord.
 
-use super::Mention;
+use super::{typed_word, Mention};
 use crate::desk::templates::{Draft, TemplateEntry, TemplateSource};
 use crate::domain::templates::TemplateError;
 
@@ -11,27 +11,37 @@ const LIST_PREVIEW_CHARS: usize = 80;
 
 /// A template that could not be saved, and why (naming the bad placeholder).
 pub fn not_saved(name: &str, e: &TemplateError) -> String {
+    // What was typed is echoed by name characters only (the answer goes to any surface).
+    let e = match e {
+        TemplateError::BadName(n) => TemplateError::BadName(typed_word(n)),
+        TemplateError::UnknownPlaceholder(p) => TemplateError::UnknownPlaceholder(typed_word(p)),
+        other => other.clone(),
+    };
+    let name = typed_word(name);
     format!("Template `{name}` not saved: {e}.")
 }
 
 /// `name` is a config template: read-only from chat.
 pub fn from_config(name: &str) -> String {
+    let name = typed_word(name);
     format!("`{name}` comes from the config file ([[templates]]); change it there.")
 }
 
 /// `template add` of a name already taken.
 pub fn exists(name: &str) -> String {
+    let name = typed_word(name);
     format!("There is already a template `{name}`; use `template edit {name} <text>` to change it.")
 }
 
 /// `template edit|remove` of a name that is not a chat template.
 pub fn no_such(name: &str) -> String {
+    let name = typed_word(name);
     format!("There is no template `{name}` added from chat. `template list` shows them all.")
 }
 
 /// `reply <ticket> /<name>` with no such template: what there is instead. Nothing was sent.
 pub fn unknown(name: &str, names: &[String]) -> String {
-    let name = name.trim().trim_start_matches('/');
+    let name = typed_word(name.trim().trim_start_matches('/'));
     if names.is_empty() {
         return format!(
             "There is no template `{name}`, and none are set up yet; nothing was sent. \

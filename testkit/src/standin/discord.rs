@@ -425,6 +425,13 @@ async fn discord_entry(
             st.core.hang().await;
             return empty_response(StatusCode::SERVICE_UNAVAILABLE, &[]);
         }
+        Behaviour::Refused => {
+            return json_response(
+                StatusCode::FORBIDDEN,
+                &json!({"message": "Cannot send messages to this user", "code": 50007}),
+                &[],
+            )
+        }
     }
 
     let route = match verdict {

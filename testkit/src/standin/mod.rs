@@ -82,6 +82,10 @@ pub enum Behaviour {
     RateLimited { retry_after_secs: u64 },
     /// Never answer (the request is held until the stand-in stops).
     Hang,
+    /// A refusal no retry can fix: Slack `{"ok": false, "error": "missing_scope"}` (HTTP
+    /// 200, as Slack answers), Discord HTTP 403 `{"code": 50007, "message": "Cannot send
+    /// messages to this user"}`.
+    Refused,
 }
 
 /// A file part of a Discord multipart request (`files[n]`).

@@ -627,6 +627,13 @@ async fn slack_entry(
             st.core.hang().await;
             return empty_response(StatusCode::SERVICE_UNAVAILABLE, &[]);
         }
+        Behaviour::Refused => {
+            return json_response(
+                StatusCode::OK,
+                &json!({"ok": false, "error": "missing_scope", "needed": "im:write", "provided": "chat:write"}),
+                &[],
+            )
+        }
     }
 
     let (name, params) = match verdict {
@@ -765,6 +772,7 @@ async fn slack_response_url(
             st.core.hang().await;
             return empty_response(StatusCode::SERVICE_UNAVAILABLE, &[]);
         }
+        Behaviour::Refused => return empty_response(StatusCode::FORBIDDEN, &[]),
     }
     if problems.is_empty() {
         st.core.lock().accepted.push(rec.clone());
