@@ -236,12 +236,17 @@ async fn run() {
     filtered.status = Some(claimdesk::domain::Status::Open);
     filtered.department = Some("billing".into());
     filtered.priority = Some(claimdesk::domain::Priority::High);
-    filtered.opened_from = Some(now - chrono::Duration::days(30));
+    let from = now - chrono::Duration::days(30);
+    filtered.opened_from = Some(from);
     lists.push((
         "list all status+dept+priority+opened".into(),
         filtered,
         None,
-        "/tickets/all?status=open&department=billing&priority=high&sort=due".into(),
+        // The same filter over HTTP, the opening bound included (RFC 3339, as the page takes).
+        format!(
+            "/tickets/all?status=open&department=billing&priority=high&sort=due&opened_from={}",
+            from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
     ));
     lists.push((
         "list all sort=age, 100 pages deep".into(),

@@ -241,6 +241,18 @@ async fn an_agent_signs_in_by_link_sees_a_ticket_arrive_live_claims_it_by_keyboa
         .await
         .expect("reply in the conversation");
     shot(&b, "07-ticket-replied").await;
+
+    // Live on the ticket page too: a colleague's note from another surface appears in the
+    // open page's conversation without a reload (the page is not navigated again).
+    let ben = actor(&app, "ben", Surface::Console).await;
+    app.desk
+        .note(&ben, &number, "LIVE-NOTE-1 checked the roller stock")
+        .await
+        .expect("note from the console");
+    b.wait_for_text("LIVE-NOTE-1", WAIT)
+        .await
+        .expect("the note appears live on the open ticket page");
+    shot(&b, "08-ticket-live-note").await;
     assert!(slack.violations().is_empty(), "{:?}", slack.violations());
     b.close().await.expect("close");
 }

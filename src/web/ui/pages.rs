@@ -323,8 +323,10 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
     let path = format!("/tickets/{number}");
     let merged = t.merged_into.is_some();
     let body = html! {
-        p class="subject" { strong { "Subject: " } (t.subject) }
-        dl class="facts" {
+        // Each part has an id so the live feed (assets/live.js) can swap it when the
+        // ticket changes elsewhere.
+        p id="t-subject" class="subject" { strong { "Subject: " } (t.subject) }
+        dl id="t-facts" class="facts" {
             dt { "Status" } dd { (t.status.replace('_', " ")) }
             dt { "Priority" } dd { (d.priority) }
             dt { "Department" } dd { (d.department) }
@@ -348,7 +350,7 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
             }
         }
         @if !merged {
-            section class="actions" aria-label="Actions" {
+            section id="t-actions" class="actions" aria-label="Actions" {
                 @if t.assignee.is_none() {
                     form method="post" action={ (path) "/claim" } { (csrf_field(&v)) button type="submit" { "Claim" } }
                 } @else {
@@ -388,7 +390,7 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
                 }
             }
         }
-        section aria-labelledby="conv" {
+        section id="t-conversation" aria-labelledby="conv" {
             h2 id="conv" { "Conversation" }
             @for (_, e) in &entries {
                 @match e {
@@ -433,7 +435,7 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
             }
         }
         @if !merged {
-            section class="compose" aria-label="Reply and note" {
+            section id="t-compose" class="compose" aria-label="Reply and note" {
                 form method="post" action={ (path) "/reply" } {
                     (csrf_field(&v))
                     h2 { label for="reply-text" { "Reply to the customer" } }
@@ -450,7 +452,7 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
                 }
             }
         }
-        section aria-labelledby="hist" {
+        section id="t-history" aria-labelledby="hist" {
             h2 id="hist" { "History" }
             table {
                 thead { tr { th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "Via" } th scope="col" { "What" } th scope="col" { "Before" } th scope="col" { "After" } } }
