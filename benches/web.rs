@@ -18,79 +18,28 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use claimdesk::store::queues::{self, Cursor, Queue, QueueFilter, Sort};
-use claimdesk_testkit::fill::{fill, FillSpec};
+use claimdesk_testkit::fill::FillSpec;
 use sqlx::Connection as _;
 
 fn main() {
     claimdesk_testkit::bench::main("web", run);
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::env_u64;
 
-/// The server's admin URL and the bench database's URL and name.
-fn urls(tickets: u64) -> (String, String, String) {
-    let admin = std::env::var("CLAIMDESK_TEST_DATABASE_URL")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("claimdesk_bench_{tickets}");
-    let mut url = url::Url::parse(&admin).expect("database URL");
-    url.set_path(&format!("/{name}"));
-    (admin, url.to_string(), name)
-}
-
-/// The bench database, filled unless it already holds `spec.tickets` tickets under the
-/// current migrations (as the reports bench does).
+/// The shared fill database (`common::database`), with this bench's line on a fill.
 async fn database(spec: &FillSpec) -> String {
-    let (admin, url, name) = urls(spec.tickets);
-    let refill = std::env::var_os("REPORTS_REFILL").is_some();
-    let existing = match sqlx::PgConnection::connect(&url).await {
-        Ok(mut c) => {
-            let n: Option<(i64,)> = sqlx::query_as("SELECT count(*) FROM tickets")
-                .fetch_optional(&mut c)
-                .await
-                .ok()
-                .flatten();
-            let _ = c.close().await;
-            n.map(|n| n.0 as u64)
-        }
-        Err(_) => None,
-    };
-    if existing == Some(spec.tickets) && !refill {
-        match claimdesk::store::connect_and_migrate(&url, 1).await {
-            Ok(pool) => {
-                pool.close().await;
-                println!("database {name}: reused ({} tickets)", spec.tickets);
-                return url;
-            }
-            Err(e) => println!("database {name}: {e:#}; filling it again"),
-        }
+    let (url, filled) = common::database(spec).await;
+    if let Some(filled) = filled {
+        let (_, _, name) = common::urls(spec.tickets);
+        println!(
+            "database {name}: filled {} tickets, {} messages in {:.1} s",
+            filled.tickets,
+            filled.messages,
+            filled.elapsed.as_secs_f64()
+        );
     }
-    let mut c = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("admin connection");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut c)
-        .await
-        .expect("drop bench database");
-    let _ = c.close().await;
-    claimdesk::store::connect_and_migrate(&url, 1)
-        .await
-        .expect("create and migrate")
-        .close()
-        .await;
-    let filled = fill(&url, spec).await.expect("fill");
-    println!(
-        "database {name}: filled {} tickets, {} messages in {:.1} s",
-        filled.tickets,
-        filled.messages,
-        filled.elapsed.as_secs_f64()
-    );
     url
 }
 
