@@ -9,22 +9,6 @@ use std::time::Duration;
 use support::harness::*;
 use support::standin::Behaviour;
 
-fn claimdesk(env: &TestEnv, config: &std::path::Path, args: &[&str]) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimdesk"));
-    c.arg("--config")
-        .arg(config)
-        .args(args)
-        .env("TEST_IMAP_PASSWORD", &env.dovecot.password)
-        .env("TEST_SLACK_TOKEN", "xoxb-test-token")
-        .env("TEST_SLACK_SECRET", SLACK_SECRET)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_between_ticket_commit_and_card_post_posts_the_card_exactly_once_on_restart() {
     let env = env(Platforms {

@@ -14,7 +14,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -681,22 +680,6 @@ async fn a_repeated_delivery_posts_the_dm_once_on_slack_and_discord() {
     assert_eq!(discord.direct_messages(BEN_DISCORD).len(), 2);
     assert_eq!(slack.violations(), Vec::<String>::new());
     assert_eq!(discord.violations(), Vec::<String>::new());
-}
-
-fn claimdesk(env: &TestEnv, config: &std::path::Path, args: &[&str]) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimdesk"));
-    c.arg("--config")
-        .arg(config)
-        .args(args)
-        .env("TEST_IMAP_PASSWORD", &env.dovecot.password)
-        .env("TEST_SLACK_TOKEN", "xoxb-test-token")
-        .env("TEST_SLACK_SECRET", SLACK_SECRET)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

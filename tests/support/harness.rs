@@ -740,3 +740,22 @@ pub fn gateway_interaction(file: &str, id: &str, user: &str) -> serde_json::Valu
     v["app_permissions"] = "0".into();
     v
 }
+
+/// The `claimdesk` binary with `--config <config>` and `args`, given the test's secrets through
+/// the environment (Dovecot's password, the Slack token and signing secret), quiet, killed
+/// when dropped: for tests that run, kill and restart the real process.
+pub fn claimdesk(env: &TestEnv, config: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_claimdesk"));
+    c.arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TEST_IMAP_PASSWORD", &env.dovecot.password)
+        .env("TEST_SLACK_TOKEN", "xoxb-test-token")
+        .env("TEST_SLACK_SECRET", SLACK_SECRET)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    c
+}
