@@ -1184,3 +1184,46 @@ async fn a_cursor_outside_postgres_time_range_is_a_400_not_a_database_error() {
         }
     }
 }
+
+/// The ticket page offers each viewer what the domain offers them (`domain::actions::
+/// offered_to`, as the chat cards): a member sees neither Claim nor Unclaim on a ticket
+/// someone else holds, and no Assign; its holder, an admin, sees Unclaim and Assign; nobody
+/// is offered a reply on a closed ticket.
+#[tokio::test]
+async fn the_ticket_page_offers_each_viewer_what_the_domain_offers_them() {
+    let env = env(SLACK).await;
+    let app = env.app().await;
+    let running = app.start().await.expect("start");
+    let number = open_ticket(&app, 1, "r@customer.example", "Offered", "Which buttons?").await;
+    let ana = actor(&app, "ana", claimdesk::desk::Surface::Cli).await;
+    app.desk.claim(&ana, &number).await.expect("ana claims");
+
+    let path = format!("/tickets/{number}");
+    let form = |what: &str| format!("action=\"/tickets/{number}/{what}\"");
+    let ben = sign_in_without_mail(&app, running.addr, "ben").await;
+    let page = ben.get(&path).await.text().await.expect("body");
+    assert!(page.contains(&form("note")), "{page}");
+    for absent in ["claim", "unclaim", "assign"] {
+        assert!(
+            !page.contains(&form(absent)),
+            "ben is offered {absent}: {page}"
+        );
+    }
+    let admin = sign_in_without_mail(&app, running.addr, "ana").await;
+    let page = admin.get(&path).await.text().await.expect("body");
+    for present in ["unclaim", "assign", "reply", "note"] {
+        assert!(page.contains(&form(present)), "ana lacks {present}: {page}");
+    }
+    assert!(!page.contains(&form("claim")), "{page}");
+
+    app.desk
+        .set_status(&ana, &number, claimdesk::domain::Status::Closed)
+        .await
+        .expect("closed");
+    let page = admin.get(&path).await.text().await.expect("body");
+    assert!(
+        !page.contains(&form("reply")),
+        "reply offered on a closed ticket: {page}"
+    );
+    assert!(page.contains(&form("note")), "{page}");
+}

@@ -2,11 +2,37 @@
 //! ticket's internal notes, and one attachment of a ticket for download. Changes go through
 //! the same use cases as chat (claim, reply, …); only reading lives here.
 
-use crate::store::{self, notes::Note, queues};
+use crate::domain::actions::{offered_to, CardAction, Holder};
+use crate::domain::permissions::{allows, Action};
+use crate::domain::Status;
+use crate::store::{self, agents::Agent, notes::Note, queues};
 
 use super::{Desk, DeskError};
 
 impl Desk {
+    /// The actions `viewer` is offered on a ticket in `status` held by the agent with handle
+    /// `holder` (`None`: nobody): [`offered_to`] under the desk's policy, the same rule the
+    /// chat cards draw from, here per viewer. Who acts is still checked when the use case
+    /// runs.
+    pub fn offered_to(
+        &self,
+        viewer: &Agent,
+        status: Status,
+        holder: Option<&str>,
+    ) -> Vec<CardAction> {
+        let holder = match holder {
+            None => Holder::Nobody,
+            Some(h) if h == viewer.handle => Holder::Viewer,
+            Some(_) => Holder::Other,
+        };
+        offered_to(status, holder, viewer.role, self.policy)
+    }
+
+    /// Whether `viewer` may assign and reassign tickets (`domain::permissions`).
+    pub fn may_assign(&self, viewer: &Agent) -> bool {
+        allows(viewer.role, Action::Assign, self.policy)
+    }
+
     /// One page of a ticket list (see [`store::queues::page`]); `limit` is clamped to 1..=500.
     ///
     /// Errors: the database's.

@@ -22,6 +22,7 @@ use super::redirect_with_flash;
 use super::session::Viewer;
 use crate::desk::messages::web as words;
 use crate::desk::DeskError;
+use crate::domain::actions::CardAction;
 use crate::domain::{Priority, Status};
 use crate::store::queues::{Cursor, Holder, Queue, QueueFilter, QueueRow, SlaState, Sort};
 use crate::web::WebState;
@@ -305,6 +306,15 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
     };
     let agents = s.desk.all_agents().await.unwrap_or_default();
     let t = &d.summary;
+    // What this viewer is offered, by the domain's rule (as on the chat cards); a status
+    // that does not parse offers nothing.
+    let offered = t
+        .status
+        .parse::<Status>()
+        .map(|st| s.desk.offered_to(&v.agent, st, t.assignee.as_deref()))
+        .unwrap_or_default();
+    let may = |a: CardAction| offered.contains(&a);
+    let may_assign = s.desk.may_assign(&v.agent);
     let mut entries: Vec<(String, Entry<'_>)> = d
         .messages
         .iter()
@@ -351,9 +361,10 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
         }
         @if !merged {
             section id="t-actions" class="actions" aria-label="Actions" {
-                @if t.assignee.is_none() {
+                @if may(CardAction::Claim) {
                     form method="post" action={ (path) "/claim" } { (csrf_field(&v)) button type="submit" { "Claim" } }
-                } @else {
+                }
+                @if may(CardAction::Unclaim) {
                     form method="post" action={ (path) "/unclaim" } { (csrf_field(&v)) button type="submit" { "Unclaim" } }
                 }
                 form method="post" action={ (path) "/status" } {
@@ -376,7 +387,7 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
                     }
                     " " button type="submit" { "Set priority" }
                 }
-                @if v.is_admin() {
+                @if may_assign {
                     form method="post" action={ (path) "/assign" } {
                         (csrf_field(&v))
                         label for="handle" { "Assign to " }
@@ -436,19 +447,23 @@ async fn ticket(State(s): State<WebState>, v: Viewer, Path(number): Path<String>
         }
         @if !merged {
             section id="t-compose" class="compose" aria-label="Reply and note" {
-                form method="post" action={ (path) "/reply" } {
-                    (csrf_field(&v))
-                    h2 { label for="reply-text" { "Reply to the customer" } }
-                    p class="recipient" { (words::reply_recipient(&t.requester)) }
-                    textarea id="reply-text" name="text" required {}
-                    button type="submit" { "Send reply to " (t.requester) }
+                @if may(CardAction::Reply) {
+                    form method="post" action={ (path) "/reply" } {
+                        (csrf_field(&v))
+                        h2 { label for="reply-text" { "Reply to the customer" } }
+                        p class="recipient" { (words::reply_recipient(&t.requester)) }
+                        textarea id="reply-text" name="text" required {}
+                        button type="submit" { "Send reply to " (t.requester) }
+                    }
                 }
-                form method="post" action={ (path) "/note" } {
-                    (csrf_field(&v))
-                    h2 { label for="note-text" { "Internal note" } }
-                    p class="muted" { (words::NOTE_LABEL) }
-                    textarea id="note-text" name="text" required {}
-                    button type="submit" { "Add note" }
+                @if may(CardAction::Note) {
+                    form method="post" action={ (path) "/note" } {
+                        (csrf_field(&v))
+                        h2 { label for="note-text" { "Internal note" } }
+                        p class="muted" { (words::NOTE_LABEL) }
+                        textarea id="note-text" name="text" required {}
+                        button type="submit" { "Add note" }
+                    }
                 }
             }
         }

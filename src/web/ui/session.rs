@@ -63,14 +63,6 @@ impl Viewer {
             ))
         }
     }
-
-    /// Whether the agent is an admin or owner.
-    pub fn is_admin(&self) -> bool {
-        matches!(
-            self.agent.role,
-            crate::domain::Role::Admin | crate::domain::Role::Owner
-        )
-    }
 }
 
 /// A new random secret: 32 bytes from the OS generator, hex (64 characters).
