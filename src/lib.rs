@@ -12,6 +12,7 @@ pub mod config;
 pub mod desk;
 pub mod domain;
 pub mod intake;
+pub mod metrics;
 pub mod outbound;
 pub mod store;
 pub mod web;
