@@ -109,19 +109,22 @@ impl Lease {
             metrics::counter!(crate::metrics::LEASE_ACQUIRED, "lease" => self.name.clone())
                 .increment(1);
             let conn: SharedConn = Arc::new(tokio::sync::Mutex::new(conn));
-            tokio::select! {
+            let pause = tokio::select! {
                 () = work(Held { conn: conn.clone(), epoch }) => {
                     tracing::info!(lease = %self.name, holder = %self.holder, epoch, "lease work ended; giving the lease up");
+                    self.retry
                 }
                 lost = watch(&conn, &self.name, epoch) => {
                     tracing::warn!(lease = %self.name, holder = %self.holder, epoch, error = %lost, "lease lost; its work stopped");
+                    // Leave the first try to the standbys: the trouble may be this process's.
+                    self.retry.saturating_mul(2)
                 }
-            }
+            };
             // Dropping the last handle closes the connection, which releases the lock (a
             // storing task that still has it fails on the dead connection, or finishes and
             // drops it).
             drop(conn);
-            tokio::time::sleep(self.retry).await;
+            tokio::time::sleep(pause).await;
         }
     }
 
