@@ -403,8 +403,7 @@ impl App {
             let (desk, chat, token, proxy) =
                 (desk.clone(), chat.clone(), token.clone(), proxy.clone());
             async move {
-                if let Err(e) = crate::chat::discord::gateway::run(desk, chat, token, proxy).await
-                {
+                if let Err(e) = crate::chat::discord::gateway::run(desk, chat, token, proxy).await {
                     tracing::error!(error = %e, "Discord gateway stopped");
                 }
             }

@@ -107,12 +107,22 @@ async fn two_replicas_read_each_mailbox_once_and_the_standby_takes_over_after_si
     let dir = tempfile::tempdir().expect("tempdir");
     let config = two_mailbox_config(&env, dir.path());
     let first = env.settings.mailboxes[0].name.clone();
-    for (folder, i) in [("INBOX", 0), (SECOND_FOLDER, 0), ("INBOX", 1), (SECOND_FOLDER, 1)] {
+    for (folder, i) in [
+        ("INBOX", 0),
+        (SECOND_FOLDER, 0),
+        ("INBOX", 1),
+        (SECOND_FOLDER, 1),
+    ] {
         let subject = format!("before {folder} {i}");
         env.dovecot
             .append(
                 folder,
-                &customer_email(&format!("{subject}@x").replace(' ', "-"), &subject, "Hi", None),
+                &customer_email(
+                    &format!("{subject}@x").replace(' ', "-"),
+                    &subject,
+                    "Hi",
+                    None,
+                ),
             )
             .await
             .expect("append");
@@ -135,7 +145,11 @@ async fn two_replicas_read_each_mailbox_once_and_the_standby_takes_over_after_si
     tokio::time::sleep(Duration::from_secs(5)).await;
     for name in [&lease_first, &lease_second] {
         let h = history(&pool, name).await;
-        assert_eq!(h.len(), 1, "{name} taken once while both replicas run: {h:?}");
+        assert_eq!(
+            h.len(),
+            1,
+            "{name} taken once while both replicas run: {h:?}"
+        );
     }
     assert_stored_once(&pool).await;
 
@@ -157,15 +171,15 @@ async fn two_replicas_read_each_mailbox_once_and_the_standby_takes_over_after_si
         .await
         .expect("append");
     let (holder, new_epoch) = eventually(30, "the standby takes the lease", || async {
-        lease(&pool, &lease_first)
-            .await
-            .filter(|(_, e)| *e > epoch)
+        lease(&pool, &lease_first).await.filter(|(_, e)| *e > epoch)
     })
     .await;
     let to_lease = killed.elapsed();
-    eventually(30, "the message appended after the kill is stored", || async {
-        (tickets_titled(&pool, "after kill").await == 1).then_some(())
-    })
+    eventually(
+        30,
+        "the message appended after the kill is stored",
+        || async { (tickets_titled(&pool, "after kill").await == 1).then_some(()) },
+    )
     .await;
     let to_ingest = killed.elapsed();
     println!(
@@ -252,9 +266,11 @@ async fn a_leader_whose_lease_connection_is_terminated_stops_and_the_standby_tak
     })
     .await;
     let to_lease = cut.elapsed();
-    eventually(30, "the message appended after the cut is stored", || async {
-        (tickets_titled(&pool, "t two").await == 1).then_some(())
-    })
+    eventually(
+        30,
+        "the message appended after the cut is stored",
+        || async { (tickets_titled(&pool, "t two").await == 1).then_some(()) },
+    )
     .await;
     println!(
         "failover: lease connection terminated -> new lease row {:.2} s; -> first message ingested {:.2} s",

@@ -13,8 +13,8 @@ use rand::Rng;
 use secrecy::SecretString;
 
 use crate::config::{IntakeSettings, MailboxSettings, ReplicaSettings};
-use crate::replicas::{self, Held, Lease};
 use crate::desk::Desk;
+use crate::replicas::{self, Held, Lease};
 use crate::store::mailbox_status::{self, Mode};
 
 use super::{imap, pipeline};
@@ -162,9 +162,13 @@ async fn run_session(
         messages = session.exists_at_select(), "mailbox session open");
     loop {
         set_state(&mb.name, "connected");
-        let report =
-            pipeline::fetch_new_on(&mut session, desk, intake.fetch_batch, Some(held.conn.clone()))
-                .await?;
+        let report = pipeline::fetch_new_on(
+            &mut session,
+            desk,
+            intake.fetch_batch,
+            Some(held.conn.clone()),
+        )
+        .await?;
         if report.fetched > 0 {
             tracing::info!(mailbox = %mb.name, ?report, "fetch run");
         }
