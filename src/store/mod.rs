@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod duplicates;
 pub mod health;
 pub mod interactions;
+pub mod leases;
 pub mod live;
 pub mod locks;
 pub mod mailbox_status;
