@@ -89,7 +89,11 @@ fn lookups(slack: &support::standin::SlackStandin, method: &str) -> Vec<Recorded
     let all = slack.calls_to(method);
     for r in &all {
         assert_eq!(r.method, "GET", "{method}");
-        assert_eq!(r.body["include_all_metadata"], "true", "{method}: {}", r.body);
+        assert_eq!(
+            r.body["include_all_metadata"], "true",
+            "{method}: {}",
+            r.body
+        );
         assert_eq!(r.body["limit"], "200", "{method}: {}", r.body);
         let oldest: f64 = r.body["oldest"]
             .as_str()
@@ -158,8 +162,7 @@ async fn slack_card_posted_before_a_crash_is_found_after_it() {
     open_ticket(&app, 1, "crash@customer.example", "Export", "Fails.").await;
 
     slack.queue_behaviour(Behaviour::AcceptThenHang);
-    let crashed =
-        tokio::time::timeout(Duration::from_secs(3), app.deliverer.deliver_one()).await;
+    let crashed = tokio::time::timeout(Duration::from_secs(3), app.deliverer.deliver_one()).await;
     assert!(crashed.is_err(), "the attempt was cut off mid-call");
     assert_eq!(slack.stored_messages().len(), 1, "Slack has the card");
     eventually(10, "the dropped transaction rolled back", || async {
@@ -316,7 +319,14 @@ async fn slack_lookup_that_finds_nothing_posts_once() {
     assert_eq!(slack.calls_to("conversations.history").len(), 1);
 
     // A first attempt does not look at all.
-    open_ticket(&app, 2, "other@customer.example", "Billing", "Charged twice.").await;
+    open_ticket(
+        &app,
+        2,
+        "other@customer.example",
+        "Billing",
+        "Charged twice.",
+    )
+    .await;
     deliver_everything(&app).await;
     assert_eq!(slack.card_posts().len(), 2);
     assert_eq!(slack.calls_to("conversations.history").len(), 1);
@@ -337,7 +347,8 @@ async fn slack_lookup_refused_for_a_missing_scope_posts_rather_than_never() {
     slack.queue_behaviour(Behaviour::Refused); // conversations.history: missing_scope
     deliver_everything(&app).await;
     assert_eq!(
-        slack.received()
+        slack
+            .received()
             .iter()
             .filter(|r| r.path == "/api/conversations.history")
             .count(),

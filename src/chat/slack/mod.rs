@@ -26,8 +26,8 @@ use crate::store::chat_posts::ChatPost;
 use crate::chat::{ChatError, Once};
 
 pub use card::card_content;
-use once::Place;
 use card::section;
+use once::Place;
 
 /// Slack's limit on a section block's text, characters.
 pub const SECTION_TEXT_MAX: usize = 3000;

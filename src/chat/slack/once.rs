@@ -83,7 +83,11 @@ struct Page {
 /// Slack's `oldest`: seconds since the epoch with microseconds, `1700000000.000000`.
 fn oldest_ts(since: chrono::DateTime<chrono::Utc>) -> String {
     let from = since - chrono::Duration::seconds(LOOKUP_MARGIN_SECS);
-    format!("{}.{:06}", from.timestamp().max(0), from.timestamp_subsec_micros())
+    format!(
+        "{}.{:06}",
+        from.timestamp().max(0),
+        from.timestamp_subsec_micros()
+    )
 }
 
 impl SlackChat {
@@ -127,7 +131,11 @@ impl SlackChat {
                 Some(ts.to_string()),
             ),
         };
-        let (limit, all, oldest) = (PAGE_LIMIT.to_string(), "true".to_string(), oldest.to_string());
+        let (limit, all, oldest) = (
+            PAGE_LIMIT.to_string(),
+            "true".to_string(),
+            oldest.to_string(),
+        );
         let mut cursor: Option<String> = None;
         for _ in 0..PAGES_MAX {
             let params: Vec<(&str, Option<&String>)> = vec![

@@ -20,9 +20,8 @@ use super::blocks::{check_blocks, check_view};
 use super::schema::{self, is_slack_ts};
 use super::{
     empty_response, header, header_pairs, json_response, next_slack_ts, parse_query, slack_spec,
-    slack_ts_micros,
-    Behaviour, Core, Recorded, Server, SLACK_APP_ID, SLACK_BOT_ID, SLACK_BOT_USER_ID,
-    SLACK_TEAM_ID, SLACK_TS_COUNTER,
+    slack_ts_micros, Behaviour, Core, Recorded, Server, SLACK_APP_ID, SLACK_BOT_ID,
+    SLACK_BOT_USER_ID, SLACK_TEAM_ID, SLACK_TS_COUNTER,
 };
 
 pub struct SlackStandin {
@@ -1384,7 +1383,11 @@ impl TsRange {
     fn of(p: &Map<String, Value>) -> TsRange {
         let ts = |k: &str| {
             p.get(k)
-                .and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string())))
+                .and_then(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .or_else(|| Some(v.to_string()))
+                })
                 .and_then(|s| slack_ts_micros(&s))
         };
         TsRange {
