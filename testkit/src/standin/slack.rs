@@ -716,11 +716,14 @@ async fn slack_entry(
                 }
                 // LENIENT: the frozen spec lists neither `response_metadata` (Slack's cursor
                 // paging, <https://api.slack.com/apis/pagination>) for history and replies,
-                // nor `metadata` on replies' messages (`include_all_metadata`, 2022).
+                // nor `metadata` on replies' messages (`include_all_metadata`, 2022), nor
+                // `is_locked` on a thread parent in history (Slack sends it with the other
+                // thread fields, `reply_count`, `latest_reply` …, which the spec does list).
                 if (name == "conversations.history" || name == "conversations.replies")
                     && (e.starts_with("response.response_metadata: property is not allowed")
                         || (e.starts_with("response.messages[")
-                            && e.contains("metadata: property is not allowed")))
+                            && (e.contains("metadata: property is not allowed")
+                                || e.contains("].is_locked: property is not allowed"))))
                 {
                     continue;
                 }
