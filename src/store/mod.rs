@@ -23,6 +23,7 @@ pub mod notes;
 pub mod notification_prefs;
 pub mod notifications;
 pub mod outbox;
+pub mod outbox_tries;
 pub mod quarantine;
 pub mod queues;
 pub mod ratings;
