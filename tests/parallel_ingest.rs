@@ -172,30 +172,27 @@ async fn two_halves_of_a_thread_through_two_mailboxes_at_once_make_one_ticket() 
     let (_env, app) = two_mailboxes().await;
     let desk = app.desk.clone();
     for round in 0..50u32 {
+        // Different senders on each side, so that only the msg-id locks order the two.
         let customer = format!("r{round}@customer.example");
+        let colleague = format!("s{round}@customer.example");
         // A message and its reply, one through each mailbox, at the same instant.
         let parent = format!("p{round}@x");
         let reply = format!("q{round}@x");
         // A message and a forwarded copy of it (same Message-ID) in the other mailbox.
         let copy = format!("c{round}@x");
         let uid = round * 2 + 1;
-        let a = fetched(
-            uid,
-            &[
-                mail(&customer, &parent, "Thread", &[]),
-                mail(&customer, &copy, "Copy", &[]),
-            ],
-        );
-        let b = fetched(
-            uid,
-            &[
-                mail(&customer, &reply, "Re: Thread", &[&parent]),
-                mail(&customer, &copy, "Fwd: Copy", &[]),
-            ],
-        );
-        // Half the rounds put the reply first through `support`.
-        let (first, second) = if round % 2 == 0 { (a, b) } else { (b, a) };
-        let barrier = Arc::new(Barrier::new(2));
+        // Four single-message batches behind one barrier: the two races share no lock.
+        let thread = [
+            mail(&customer, &parent, "Thread", &[]),
+            mail(&colleague, &reply, "Re: Thread", &[&parent]),
+        ];
+        let copies = [
+            mail(&customer, &copy, "Copy", &[]),
+            mail(&colleague, &copy, "Fwd: Copy", &[]),
+        ];
+        // Half the rounds put the reply (and the forward) through `support`.
+        let (s, o) = if round % 2 == 0 { (0, 1) } else { (1, 0) };
+        let barrier = Arc::new(Barrier::new(4));
         let run = |mailbox: &'static str, batch: Vec<Fetched>| {
             let desk = desk.clone();
             let barrier = barrier.clone();
@@ -204,9 +201,17 @@ async fn two_halves_of_a_thread_through_two_mailboxes_at_once_make_one_ticket() 
                 ingest(&desk, mailbox, &batch).await
             })
         };
-        let x = run("support", first);
-        let y = run("sales", second);
-        let (x, y) = (x.await.expect("task"), y.await.expect("task"));
+        let tasks = [
+            run("support", fetched(uid, &thread[s..=s])),
+            run("sales", fetched(uid, &thread[o..=o])),
+            run("support", fetched(uid + 1, &copies[s..=s])),
+            run("sales", fetched(uid + 1, &copies[o..=o])),
+        ];
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.extend(t.await.expect("task"));
+        }
+        let (x, y) = (&outcomes[..2], &outcomes[2..]);
         let tickets = count(
             &app,
             &format!(
@@ -246,9 +251,8 @@ async fn two_halves_of_a_thread_through_two_mailboxes_at_once_make_one_ticket() 
             1,
             "round {round}: the other mailbox's copy is recorded once"
         );
-        let opened = [&x, &y]
+        let opened = outcomes
             .iter()
-            .flat_map(|o| o.iter())
             .filter(|o| matches!(o, Ingested::Created(_)))
             .count();
         assert_eq!(
