@@ -20,6 +20,14 @@
 //! the machine. Targets: ≥ 2,000 msg/s, ≥ 50 % of the bound, peak RSS ≤ 200 MB.
 //! Run: `cargo bench --bench backlog` (needs the test services, see TESTING.md).
 //! `BACKLOG_MESSAGES=N` changes the count.
+//!
+//! `BACKLOG_MODE=parallel` measures storing alone, by mailbox count (issue 13): the messages
+//! are parsed in memory (no IMAP), copy k of the corpus going to mailbox k mod 2 so threads
+//! stay in one mailbox, and stored with `Desk::ingest_isolated` in batches of
+//! `intake.fetch_batch`, each run into a fresh database: (1) one mailbox, every message; (2)
+//! two mailboxes, one task each, at once; (3) the same two tasks made to store one batch at a
+//! time (a mutex around each batch: what the global ingest lock before issue 13 allowed).
+//! Prints msg/s for each and the ratio of (2) to (1).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -123,6 +131,9 @@ fn with_fresh_ids(raw: &[u8], copy: usize) -> Vec<u8> {
 }
 
 async fn run() {
+    if std::env::var("BACKLOG_MODE").is_ok_and(|m| m == "parallel") {
+        return parallel().await;
+    }
     let total: usize = std::env::var("BACKLOG_MESSAGES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -324,4 +335,90 @@ async fn run() {
         verdict(hwm_kb <= 200 * 1024)
     );
     drop(app);
+}
+
+/// How the parallel mode stores its two halves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Split {
+    /// Every message through one mailbox.
+    One,
+    /// Two mailboxes, one task each, storing at once.
+    Two,
+    /// Two mailboxes, one task each, one batch at a time (the old global lock).
+    TwoSerialised,
+}
+
+/// `BACKLOG_MODE=parallel`: see the module documentation.
+async fn parallel() {
+    let total: usize = std::env::var("BACKLOG_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6_000);
+    let files = corpus();
+    println!("machine: {}", claimdesk_testkit::bench::machine());
+    for split in [Split::One, Split::Two, Split::TwoSerialised] {
+        let mut env = support::harness::db_only(Platforms {
+            slack: true,
+            discord: false,
+        })
+        .await;
+        let mut second = env.settings.mailboxes[0].clone();
+        second.name = "sales".into();
+        second.address = "sales@claimdesk.test".into();
+        env.settings.mailboxes.push(second);
+        let batch = env.settings.intake.fetch_batch as usize;
+        let app = env.app().await;
+        // (mailbox, messages) per task, parsed before the clock starts.
+        let mut parts: Vec<(&'static str, Vec<claimdesk::desk::Fetched>)> = match split {
+            Split::One => vec![("support", Vec::new())],
+            _ => vec![("support", Vec::new()), ("sales", Vec::new())],
+        };
+        for i in 0..total {
+            let copy = i / files.len();
+            let raw = with_fresh_ids(&files[i % files.len()], copy);
+            let n = parts.len();
+            let part = &mut parts[copy % n].1;
+            let uid = u32::try_from(part.len() + 1).expect("uid");
+            let size = raw.len();
+            part.push(claimdesk::desk::Fetched::new(uid, raw, size));
+        }
+        let serial = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        let t = Instant::now();
+        let mut tasks = Vec::new();
+        for (mailbox, messages) in parts {
+            let desk = app.desk.clone();
+            let serial = serial.clone();
+            tasks.push(tokio::spawn(async move {
+                for chunk in messages.chunks(batch) {
+                    let _one_at_a_time = if split == Split::TwoSerialised {
+                        Some(serial.lock().await)
+                    } else {
+                        None
+                    };
+                    desk.ingest_isolated(mailbox, 1, chunk)
+                        .await
+                        .unwrap_or_else(|e| panic!("ingest {mailbox}: {e}"));
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("ingest task");
+        }
+        let took = t.elapsed();
+        let pool = app.desk.pool();
+        let (stored,): (i64,) = sqlx::query_as("SELECT count(*) FROM messages")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        let (tickets,): (i64,) = sqlx::query_as("SELECT count(*) FROM tickets")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        println!(
+            "{split:?}: {total} messages in {:.2} s = {:.0} msg/s ({stored} stored, {tickets} tickets, batch {batch})",
+            took.as_secs_f64(),
+            total as f64 / took.as_secs_f64()
+        );
+        drop(app);
+    }
 }

@@ -1,6 +1,41 @@
 //! Ingest: one fetched email becomes a new ticket, joins an existing one, is recognised as a
 //! duplicate, or is quarantined with a reason — and the mailbox cursor moves in the same
 //! transaction, so a crash at any point neither loses nor repeats a message.
+//!
+//! # Concurrency
+//!
+//! Several mailboxes (and, for a few seconds during a lease failover, two readers of one
+//! mailbox) store batches at the same time. There is no global lock: a batch locks what it
+//! reads or writes. Right after its transaction begins it takes, in one statement and in
+//! ascending key order ([`store::locks::hold_all_named_for_transaction`]), an advisory lock on
+//! every key its messages can touch ([`batch_keys`]); then, as its decisions read tickets, it
+//! locks their rows (`FOR NO KEY UPDATE`, lowest id first per read, see
+//! `store::batch::Work::preload`). A manual merge locks both ticket rows (`FOR UPDATE`). What
+//! used to be protected by the one global lock, and what protects it now:
+//!
+//! | invariant | protected by |
+//! |---|---|
+//! | a Message-ID is stored once; a second copy (another mailbox, same instant) is a duplicate | lock [`store::locks::msg_id`] of the Message-ID: the second batch waits, then sees the first copy |
+//! | a thread key (Message-ID, In-Reply-To, References id) points at one ticket; a message and its reply arriving at once share one ticket | lock [`store::locks::msg_id`] of every id the message carries: two messages sharing any id are decided one after the other |
+//! | a `[TICK-…]` tag or `support+TICK-…@` address is followed (or not) against the named ticket as it stands | lock [`store::locks::named_ticket`] of the number named, then the ticket's row |
+//! | the trust plan (`domain::trust::plan_thread`) merges one requester's tickets once, into a live ticket | the ids' locks, and the row locks of every ticket the ids lead to (a merged ticket is followed to where it went, [`Desk::live_ticket`]) |
+//! | a message never joins a ticket merged meanwhile (ingest vs. `merge`) | ticket row locks: a merge holds both rows `FOR UPDATE`; ingest reads a ticket only under its row lock and follows `merged_into` |
+//! | ticket state (status, SLA clocks, participants) is changed from what was read | ticket row locks until commit |
+//! | loop detection, acknowledgements per sender and loop flags count every ticket of a sender once | lock [`store::locks::sender`] of the From address |
+//! | automatic messages (reports, auto-replies) become one note on a live ticket | the ids' locks (own, enclosed, named ids), `noise_messages` by Message-ID, the ticket's row lock |
+//! | ticket numbers are unique and increase | `ticket_number_seq` (migration 0025, `Work::next_number`): no lock held; a number drawn by a batch that rolls back is a gap |
+//! | a UID read twice (replayed batch, two readers of one mailbox) records no bogus duplicate | `store::duplicates::record_many` skips a copy that is the stored message itself; the Message-ID lock orders the two readers |
+//! | the mailbox cursor never moves backwards | `store::cursors::advance` (`GREATEST`, row lock of the upsert) |
+//! | the global acknowledgement cap (`noise.max_acks_per_hour`) | not strictly any more: each batch counts the committed acknowledgements and its own, so concurrent batches can exceed the cap by what they queue at the same moment |
+//! | auto-assignment counts loads once | [`store::locks::ASSIGNMENT`], as before |
+//!
+//! A batch with more than [`store::locks::MAX_KEY_LOCKS`] keys takes
+//! [`store::locks::INGEST`] exclusively instead of its keys (every other batch holds it
+//! shared), so it runs alone, as every batch used to.
+//!
+//! Locks taken after the keys (ticket rows read later in a batch, the assignment lock) can be
+//! taken in different orders by two transactions; Postgres then aborts one with
+//! `deadlock_detected` (40P01), and [`Desk::ingest_isolated`] runs that batch again.
 
 use std::borrow::Cow;
 
@@ -67,9 +102,50 @@ fn is_ours(address: &str, ours: &[&str]) -> bool {
     ours.iter().any(|o| o.eq_ignore_ascii_case(&plain))
 }
 
-/// Serialises threading decisions across concurrent ingesters (several mailboxes), so two
-/// halves of one thread arriving at once cannot open two tickets.
-pub(super) const THREADING_LOCK: i64 = store::locks::THREADING;
+/// How often a batch that Postgres aborted for a deadlock or a serialization failure is run
+/// again before the error is returned ([`Desk::ingest_isolated`]).
+const DEADLOCK_RETRIES: u32 = 8;
+
+/// Whether `e` is Postgres aborting a transaction for a deadlock (`40P01`) or a
+/// serialization failure (`40001`): running it again is expected to succeed.
+pub(super) fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
+    }
+}
+
+/// The advisory lock names a batch of `messages` takes before it stores them (see the
+/// module documentation): for each message that parsed and was not rejected, every msg-id it
+/// carries (its Message-ID, In-Reply-To, References, and the ids an automatic message
+/// encloses), its sender, and the ticket number it names by tag or plus-address. Sorted and
+/// without repeats (the lock order is the server's hash order, see
+/// [`store::locks::hold_all_named_for_transaction`]).
+pub fn batch_keys(desk: &Desk, messages: &[Fetched]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for m in messages.iter().filter(|m| m.rejected.is_none()) {
+        let Ok(p) = &m.parsed else { continue };
+        keys.push(store::locks::msg_id(&p.message_id));
+        for id in p
+            .in_reply_to
+            .iter()
+            .chain(&p.references)
+            .chain(&p.signals.enclosed_msg_ids)
+            .chain(&p.signals.thread_msg_ids)
+        {
+            keys.push(store::locks::msg_id(id));
+        }
+        if let Some(from) = &p.from_addr {
+            keys.push(store::locks::sender(from));
+        }
+        if let Some(n) = desk.tag_of(p, &m.recipients) {
+            keys.push(store::locks::named_ticket(&n.to_string()));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 /// One fetched message and its parse, made before the transaction opens (CPU only, so the
 /// IMAP intake does it on a blocking thread while the previous batch is being stored).
@@ -379,7 +455,38 @@ impl Desk {
 
     /// One [`Desk::ingest_batch`] of `part`, with a panic caught and the error sorted into
     /// the messages' fault or a transient one.
+    ///
+    /// A batch Postgres aborted for a deadlock or a serialization failure ([`is_retryable`])
+    /// is run again, up to [`DEADLOCK_RETRIES`] times after a short random pause.
     async fn attempt(
+        &self,
+        conn: Option<&mut sqlx::PgConnection>,
+        mailbox: &str,
+        uidvalidity: u32,
+        part: &[Fetched],
+    ) -> Result<Vec<Ingested>, Failure> {
+        let mut retries = 0;
+        let mut conn = conn;
+        loop {
+            match self
+                .attempt_once(conn.as_deref_mut(), mailbox, uidvalidity, part)
+                .await
+            {
+                Err(Failure::Transient(e)) if is_retryable(&e) && retries < DEADLOCK_RETRIES => {
+                    retries += 1;
+                    tracing::info!(mailbox, first_uid = part.first().map(|m| m.uid), retries,
+                        error = %e, "batch aborted by Postgres; running it again");
+                    let pause = 5 * u64::from(retries) + u64::from(rand::random::<u8>() % 20);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One run of [`Desk::attempt`]: on `conn` (the mailbox's lease connection) when given,
+    /// else on a pool connection.
+    async fn attempt_once(
         &self,
         conn: Option<&mut sqlx::PgConnection>,
         mailbox: &str,
@@ -487,7 +594,7 @@ impl Desk {
             return Ok(Vec::new());
         };
         let mut tx = sqlx::Connection::begin(conn).await?;
-        store::locks::hold_for_transaction(&mut tx, THREADING_LOCK).await?;
+        self.hold_batch_locks(&mut tx, messages).await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         {
             let mut work = Work::new(
@@ -525,8 +632,29 @@ impl Desk {
         Ok(outcomes)
     }
 
+    /// Takes the advisory locks of a batch of `messages` ([`batch_keys`]) for the rest of
+    /// `conn`'s transaction, in one statement, before anything is read; a batch with more than
+    /// [`store::locks::MAX_KEY_LOCKS`] keys takes [`store::locks::INGEST`] exclusively instead.
+    ///
+    /// Errors: the database's.
+    pub async fn hold_batch_locks(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        messages: &[Fetched],
+    ) -> Result<(), sqlx::Error> {
+        let keys = batch_keys(self, messages);
+        let alone = keys.len() > store::locks::MAX_KEY_LOCKS;
+        if alone {
+            tracing::debug!(
+                keys = keys.len(),
+                "batch with many keys: ingesting it alone"
+            );
+        }
+        store::locks::hold_all_named_for_transaction(conn, &keys, alone).await
+    }
+
     /// The decision and the storing for one message, inside the caller's transaction, which
-    /// holds the threading lock and advances the cursor.
+    /// holds the batch's locks and advances the cursor.
     async fn ingest_one<'a>(
         &self,
         work: &mut Work<'_, 'a>,
@@ -817,7 +945,9 @@ impl Desk {
     ///    our server says the From passed DMARC ([`Desk::named_ticket`]). Anyone else opens a
     ///    new ticket linked to the one named.
     ///
-    /// Runs under the ingest advisory lock, so concurrent mailboxes see one another's keys.
+    /// Runs under the batch's locks (the message's ids, its sender, the number it names), so
+    /// concurrent mailboxes see one another's keys; every ticket it returns is row-locked and
+    /// live (not merged).
     async fn find_thread(
         &self,
         work: &mut Work<'_, '_>,
@@ -827,7 +957,12 @@ impl Desk {
         recipients: &[String],
     ) -> Result<Threading, sqlx::Error> {
         let ids = self.trusted_ids(work.unbuffered(), p, from).await?;
-        let known = work.tickets_for(&ids).await?;
+        let mut known = Vec::new();
+        for id in work.tickets_for(&ids).await? {
+            known.push(self.live_ticket(work, id).await?);
+        }
+        known.sort_unstable();
+        known.dedup();
         let mut found = Threading {
             ids,
             target: known.first().copied(),
@@ -843,12 +978,51 @@ impl Desk {
         } else if known.is_empty() && self.names_a_ticket(p, recipients) {
             let conn = work.direct().await?;
             match self.named_ticket(conn, raw, p, from, recipients).await? {
-                Some((target, true)) => found.target = Some(target),
+                Some((target, true)) => found.target = Some(self.live_ticket(work, target).await?),
                 Some((target, false)) => found.linked = Some(target),
                 None => {}
             }
         }
         Ok(found)
+    }
+
+    /// Ticket `id`, or the live ticket it was merged into (followed through merges), with its
+    /// row locked for the rest of the transaction ([`Work::ticket`]). A merge that committed
+    /// after this batch read a thread key leaves the key's old ticket `merged`; this is where
+    /// the message goes instead.
+    ///
+    /// Errors: the database's; `RowNotFound` when a ticket is missing or merges form a chain
+    /// longer than 64.
+    async fn live_ticket(&self, work: &mut Work<'_, '_>, id: i64) -> Result<i64, sqlx::Error> {
+        let mut id = id;
+        for _ in 0..64 {
+            let t = work.ticket(id).await?.ok_or(sqlx::Error::RowNotFound)?;
+            match t.merged_into {
+                Some(into) => id = into,
+                None => return Ok(id),
+            }
+        }
+        Err(sqlx::Error::RowNotFound)
+    }
+
+    /// [`Desk::live_ticket`] on a plain connection (after [`Work::direct`]): ticket `id`, or
+    /// the live ticket it was merged into, its row locked for the rest of the transaction.
+    /// `None` when a ticket is missing.
+    pub(super) async fn live_ticket_direct(
+        conn: &mut sqlx::PgConnection,
+        id: i64,
+    ) -> Result<Option<store::tickets::Ticket>, sqlx::Error> {
+        let mut id = id;
+        for _ in 0..64 {
+            let Some(t) = store::tickets::lock_many(conn, &[id]).await?.pop() else {
+                return Ok(None);
+            };
+            match t.merged_into {
+                Some(into) => id = into,
+                None => return Ok(Some(t)),
+            }
+        }
+        Ok(None)
     }
 
     /// The msg-ids of `p` (see [`ParsedEmail::thread_ids`]) without the ones in our domain

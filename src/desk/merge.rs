@@ -33,16 +33,37 @@ impl Desk {
     /// Errors: [`DeskError::BadTicketNumber`], [`DeskError::NoSuchTicket`],
     /// [`DeskError::Merged`] (either was merged already), [`DeskError::BadInput`] (the same
     /// ticket twice), [`DeskError::NotAllowed`] (a member who does not hold both), storage.
+    ///
+    /// Locks: both ticket rows `FOR UPDATE`, lower id first. Ingest reads a ticket only under
+    /// its row lock and follows `merged_into` (see `desk::ingest`, Concurrency), so a message
+    /// never lands on a ticket this merge has merged, and no global lock is needed. A merge
+    /// Postgres aborts for a deadlock (`40P01`) is run again (up to three times).
     pub async fn merge_tickets(
         &self,
         actor: &Actor,
         from: &str,
         into: &str,
     ) -> Result<MergeOutcome, DeskError> {
+        let mut retries = 0;
+        loop {
+            match self.merge_once(actor, from, into).await {
+                Err(DeskError::Store(e)) if super::ingest::is_retryable(&e) && retries < 3 => {
+                    retries += 1;
+                    tracing::info!(from, into, retries, error = %e, "merge aborted by Postgres; running it again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One run of [`Desk::merge_tickets`].
+    async fn merge_once(
+        &self,
+        actor: &Actor,
+        from: &str,
+        into: &str,
+    ) -> Result<MergeOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
-        // Ingest decides threading against what it read under this lock; a merge in the
-        // middle could leave a new message on a ticket that is merged by then.
-        store::locks::hold_for_transaction(&mut tx, super::ingest::THREADING_LOCK).await?;
         let f = self.ticket_by_number(&mut tx, from).await?;
         let i = self.ticket_by_number(&mut tx, into).await?;
         if f.id == i.id {

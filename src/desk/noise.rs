@@ -83,7 +83,8 @@ impl Desk {
             };
             return Ok(Some(self.quarantine(work, src, raw, &reason)));
         };
-        let Some(t) = store::tickets::by_id(conn, ticket_id).await? else {
+        // Locked and followed through merges, as every ticket ingest writes to.
+        let Some(t) = Self::live_ticket_direct(conn, ticket_id).await? else {
             return Err(sqlx::Error::RowNotFound);
         };
         let from = p

@@ -138,9 +138,8 @@ pub struct Work<'c, 'a> {
     cache: Caches,
     /// Set when the caches were dropped; [`Work::preload`] clears it.
     cold: bool,
-    /// Year → last ticket number taken; the counter row stays locked until commit.
-    counters: HashMap<i32, i32>,
-    counters_dirty: HashSet<i32>,
+    /// Year → the base of its numbering (`store::tickets::year_base`), read on first use.
+    bases: HashMap<i32, i64>,
     ticket_ids: Vec<i64>,
     message_ids: Vec<i64>,
     pending: Pending<'a>,
@@ -169,8 +168,7 @@ impl<'c, 'a> Work<'c, 'a> {
             now,
             cache: Caches::default(),
             cold: true,
-            counters: HashMap::new(),
-            counters_dirty: HashSet::new(),
+            bases: HashMap::new(),
             ticket_ids: Vec::new(),
             message_ids: Vec::new(),
             pending: Pending::default(),
@@ -200,8 +198,9 @@ impl<'c, 'a> Work<'c, 'a> {
     }
 
     /// Reads in four queries what the coming messages will ask: the thread keys among
-    /// `thread_ids` and the tickets they lead to, which of `message_ids` are stored, and the
-    /// [`SenderStats`] of `senders`.
+    /// `thread_ids` and the tickets they lead to (their rows locked until the transaction
+    /// ends, lowest id first), which of `message_ids` are stored, and the [`SenderStats`] of
+    /// `senders`.
     pub async fn preload(
         &mut self,
         thread_ids: &[String],
@@ -266,11 +265,14 @@ impl<'c, 'a> Work<'c, 'a> {
         Ok(())
     }
 
+    /// Reads the tickets `ids` into the cache, locking their rows for the rest of the
+    /// transaction ([`super::tickets::lock_many`]): every ticket a decision reads is held
+    /// from then on, so no concurrent ingest or merge changes it under the decision.
     async fn load_tickets(&mut self, ids: &[i64]) -> Result<(), sqlx::Error> {
         if ids.is_empty() {
             return Ok(());
         }
-        for t in super::tickets::by_ids(self.conn, ids).await? {
+        for t in super::tickets::lock_many(self.conn, ids).await? {
             self.cache.tickets.entry(t.id).or_insert(t);
         }
         Ok(())
@@ -321,7 +323,8 @@ impl<'c, 'a> Work<'c, 'a> {
         Ok(self.cache.messages.contains(message_id))
     }
 
-    /// The ticket with this id as it stands with the pending changes.
+    /// The ticket with this id as it stands with the pending changes; its row is locked
+    /// from the first read on (see [`Work::preload`]).
     pub async fn ticket(&mut self, id: i64) -> Result<Option<Ticket>, sqlx::Error> {
         if !self.cache.tickets.contains_key(&id) {
             self.load_tickets(&[id]).await?;
@@ -334,11 +337,12 @@ impl<'c, 'a> Work<'c, 'a> {
         if let Some(t) = self.cache.tickets.values().find(|t| t.number == number) {
             return Ok(Some(t.clone()));
         }
-        let found = super::tickets::by_number(self.conn, number).await?;
-        if let Some(t) = &found {
-            self.cache.tickets.insert(t.id, t.clone());
-        }
-        Ok(found)
+        let Some(found) = super::tickets::by_number(self.conn, number).await? else {
+            return Ok(None);
+        };
+        // Read again under its row lock (see `load_tickets`).
+        self.load_tickets(&[found.id]).await?;
+        Ok(self.cache.tickets.get(&found.id).cloned())
     }
 
     /// The [`SenderStats`] of `sender` (lower-case address).
@@ -361,26 +365,42 @@ impl<'c, 'a> Work<'c, 'a> {
         Ok(n)
     }
 
-    /// Takes the next ticket number of `year`'s sequence (`ticket_counters`): the counter row is locked on first use and stays
-    /// locked until the transaction ends, so numbers have no gaps; the new value is written
-    /// at the flush.
+    /// Takes the next ticket number of `year`: a draw of `ticket_number_seq` minus the
+    /// year's base ([`super::tickets::draw_number`], [`super::tickets::year_base`]). No lock
+    /// is held afterwards, so concurrent ingest transactions number their tickets at once;
+    /// numbers are unique per year and increase in the order they are taken, and a number
+    /// taken by a transaction that rolls back is never used (a gap).
+    ///
+    /// Errors: the database's, or the year's numbering is full (`i32` sequence numbers).
     pub async fn next_number(
         &mut self,
         prefix: &str,
         year: i32,
     ) -> Result<TicketNumber, sqlx::Error> {
-        let last = match self.counters.get(&year) {
-            Some(v) => *v,
-            None => super::tickets::lock_counter(self.conn, year).await?,
+        let mut drawn = super::tickets::draw_number(self.conn).await?;
+        let base = match self.bases.get(&year) {
+            Some(b) => *b,
+            None => {
+                let b = super::tickets::year_base(self.conn, year, drawn - 1).await?;
+                self.bases.insert(year, b);
+                b
+            }
         };
-        let seq = last
-            .checked_add(1)
-            .ok_or_else(|| sqlx::Error::Protocol(format!("ticket counter of {year} is full")))?;
-        let number = TicketNumber::new(prefix, year, seq)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        self.counters.insert(year, seq);
-        self.counters_dirty.insert(year);
-        Ok(number)
+        // Below the base only when another transaction fixed the year's base with a later
+        // draw while this one waited: draw again (a few times at most).
+        let mut redraws = 0;
+        while drawn <= base {
+            redraws += 1;
+            if redraws > 10_000 {
+                return Err(sqlx::Error::Protocol(format!(
+                    "ticket numbering of {year}: draws stay below the base {base}"
+                )));
+            }
+            drawn = super::tickets::draw_number(self.conn).await?;
+        }
+        let seq = i32::try_from(drawn - base)
+            .map_err(|_| sqlx::Error::Protocol(format!("ticket numbering of {year} is full")))?;
+        TicketNumber::new(prefix, year, seq).map_err(|e| sqlx::Error::Protocol(e.to_string()))
     }
 
     async fn next_ticket_id(&mut self) -> Result<i64, sqlx::Error> {
@@ -677,20 +697,14 @@ impl<'c, 'a> Work<'c, 'a> {
     /// keys satisfied. The caches stay valid.
     ///
     /// Errors: the database failed, or a queued message turned out to be stored already
-    /// (written by a concurrent transaction despite the ingest lock); the transaction must
-    /// then be rolled back, and the batch is fetched again.
+    /// (written by a concurrent transaction despite the ingest locks on its Message-ID); the
+    /// transaction must then be rolled back, and the batch is fetched again.
     pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
-        if self.counters_dirty.is_empty() && self.pending.is_empty() {
+        if self.pending.is_empty() {
             return Ok(());
         }
         let p = std::mem::take(&mut self.pending);
         let conn = &mut *self.conn;
-        let counters: Vec<(i32, i32)> = self
-            .counters_dirty
-            .drain()
-            .filter_map(|y| self.counters.get(&y).map(|v| (y, *v)))
-            .collect();
-        super::tickets::set_counters(conn, &counters).await?;
         super::tickets::insert_many(conn, &p.tickets, Some(self.now)).await?;
         super::tickets::set_states(conn, &last_states(&p.states), Some(self.now)).await?;
         super::thread_keys::add_many(conn, &p.thread_keys).await?;

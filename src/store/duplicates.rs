@@ -31,7 +31,11 @@ pub struct Copy {
 }
 
 /// Records `copies` in one statement, in order; a copy recorded before (same mailbox,
-/// UIDVALIDITY and UID) keeps its first row.
+/// UIDVALIDITY and UID) keeps its first row, and a "copy" that is the stored message itself
+/// (the `messages` row of that Message-ID came from the same mailbox and UID: the same UID
+/// read twice, by a replayed batch or by two readers of one mailbox during a failover) is
+/// not recorded at all. `messages` keeps no UIDVALIDITY, so after a folder was rebuilt a
+/// copy at the very UID number of the original is not recorded either.
 ///
 /// Errors: the database's.
 pub async fn record_many(conn: &mut PgConnection, copies: &[Copy]) -> Result<(), sqlx::Error> {
@@ -48,6 +52,8 @@ pub async fn record_many(conn: &mut PgConnection, copies: &[Copy]) -> Result<(),
          SELECT mb, v, u, m, t
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[])
              WITH ORDINALITY AS x(mb, v, u, m, t, n)
+         WHERE NOT EXISTS (
+             SELECT 1 FROM messages s WHERE s.message_id = x.m AND s.mailbox = x.mb AND s.uid = x.u)
          ORDER BY n
          ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
     )

@@ -107,7 +107,7 @@ fn from_row(r: Row) -> Result<Ticket, sqlx::Error> {
 /// A ticket to insert.
 #[derive(Debug, Clone)]
 pub struct NewTicket<'a> {
-    /// Its number (from [`next_number`]).
+    /// Its number (from `store::batch::Work::next_number`: [`draw_number`] minus [`year_base`]).
     pub number: &'a TicketNumber,
     /// Customer address.
     pub requester_email: &'a str,
@@ -244,42 +244,63 @@ pub async fn insert_many(
     Ok(())
 }
 
-/// The last number taken in `year`'s sequence (`ticket_counters`; 0 for a new year), with
-/// the counter row locked until the transaction ends, so numbers have no gaps.
+/// Draws the next value of `ticket_number_seq` (migration 0025): never waits for another
+/// transaction and is not rolled back, so a draw whose transaction fails is a gap in the
+/// numbering. A ticket of year `y` drawn `v` is numbered `v - year_base(y)`.
 ///
 /// Errors: the database's.
-pub async fn lock_counter(conn: &mut PgConnection, year: i32) -> Result<i32, sqlx::Error> {
-    let (v,): (i32,) = sqlx::query_as(
-        "INSERT INTO ticket_counters (year, last_value) VALUES ($1, 0)
-         ON CONFLICT (year) DO UPDATE SET last_value = ticket_counters.last_value
-         RETURNING last_value",
+pub async fn draw_number(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    let (v,): (i64,) = sqlx::query_as("SELECT nextval('ticket_number_seq')")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(v)
+}
+
+/// The base of `year`'s numbering (`ticket_counters.base`): a ticket of that year whose draw
+/// ([`draw_number`]) is `v` gets the number `v - base`. The first caller of a year fixes it
+/// to `proposed` (its own draw minus one, so its ticket is number 1); a concurrent first
+/// caller waits for that row's transaction (unique index) and then reads it. Rows without a
+/// base (written before migration 0025, or by a bulk fill) continue after `last_value`.
+///
+/// No row lock is held: an existing row is only read.
+///
+/// Errors: the database's.
+pub async fn year_base(
+    conn: &mut PgConnection,
+    year: i32,
+    proposed: i64,
+) -> Result<i64, sqlx::Error> {
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO ticket_counters (year, last_value, base) VALUES ($1, 0, $2)
+         ON CONFLICT (year) DO NOTHING RETURNING base",
+    )
+    .bind(year)
+    .bind(proposed)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((base,)) = inserted {
+        return Ok(base);
+    }
+    let (base,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(base, -last_value::bigint) FROM ticket_counters WHERE year = $1",
     )
     .bind(year)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(v)
+    Ok(base)
 }
 
-/// Sets the last number taken of each `(year, value)` (rows locked by [`lock_counter`]).
+/// Locks the live rows among `ids` for the rest of the transaction (`FOR NO KEY UPDATE`:
+/// other writers of these tickets and `FOR UPDATE` lockers such as a merge wait; foreign-key
+/// checks of rows that only name them do not), lowest id first so that two callers locking
+/// overlapping sets in one call cannot deadlock, and returns them as they stand once locked.
 ///
-/// Errors: the database's.
-pub async fn set_counters(
-    conn: &mut PgConnection,
-    counters: &[(i32, i32)],
-) -> Result<(), sqlx::Error> {
-    if counters.is_empty() {
-        return Ok(());
-    }
-    let (years, values): (Vec<i32>, Vec<i32>) = counters.iter().copied().unzip();
-    sqlx::query(
-        "UPDATE ticket_counters c SET last_value = u.v
-         FROM unnest($1::int[], $2::int[]) AS u(y, v) WHERE c.year = u.y",
-    )
-    .bind(&years)
-    .bind(&values)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// Errors: the database's (e.g. deadlock detected, `40P01`, when an earlier lock of the
+/// caller's transaction was taken out of order).
+pub async fn lock_many(conn: &mut PgConnection, ids: &[i64]) -> Result<Vec<Ticket>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE t.id = ANY($1) ORDER BY t.id FOR NO KEY UPDATE OF t");
+    let rows: Vec<Row> = sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    rows.into_iter().map(from_row).collect()
 }
 
 /// The ticket with this number.
