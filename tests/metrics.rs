@@ -317,6 +317,12 @@ async fn json_logs_follow_one_ticket_from_intake_through_the_desk_to_delivery() 
         tracing_subscriber::EnvFilter::new("info"),
         move || writer.clone(),
     );
+    // tracing caches each callsite's interest process-wide; with only one dispatcher
+    // registered it asks the registering thread's default, so the other test's threads (no
+    // subscriber) would cache `never` for the callsites this test reads (tokio-rs/tracing
+    // #3611). A do-nothing global registry makes two dispatchers, and every callsite is then
+    // asked of all of them.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let guard = tracing::subscriber::set_default(subscriber);
 
     env.dovecot
