@@ -570,11 +570,7 @@ where
                 .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
                 .with_writer(writer)
                 .with_filter(ours);
-            Box::new(
-                tracing_subscriber::registry()
-                    .with(filter)
-                    .with(lines),
-            )
+            Box::new(tracing_subscriber::registry().with(filter).with(lines))
         }
     }
 }

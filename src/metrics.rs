@@ -17,11 +17,11 @@
 //! | [`LEASE_ACQUIRED`] | counter | `lease` | leases this process took over |
 //! | [`OUTBOX_DEPTH`] | gauge | — | undelivered effects (read at scrape) |
 //! | [`OUTBOX_OLDEST`] | gauge, seconds | — | age of the oldest undelivered effect (read at scrape) |
-//! | [`DELIVERIES`] | counter | `platform` (slack, discord, smtp), `kind`, `result` (ok, retry, given_up) | outbox deliveries |
+//! | [`DELIVERIES`] | counter | `platform` (slack, discord, console, smtp), `kind`, `result` (ok, retry, given_up) | outbox deliveries |
 //! | [`RATE_LIMITED`] | counter | `platform` | 429 answers |
 //! | [`RETRY_AFTER`] | histogram, seconds | `platform` | Retry-After waits asked for |
-//! | [`CLAIMS`] | counter | `result` (claimed, refused) | claim attempts |
-//! | [`COMMAND_LATENCY`] | histogram, seconds | `surface` (slack, discord, console, web), `command` | one command, parse to answer |
+//! | [`CLAIMS`] | counter | `result` (claimed, refused, error), `reason` (`desk::claim::claim_labels`) | claim attempts |
+//! | [`COMMAND_LATENCY`] | histogram, seconds | `surface` (slack, discord, console, cli, web), `command` | one command, parsed to answered |
 //! | [`SLA_ALERTS`] | counter | `kind` (warning, breach) | SLA alerts raised |
 //! | [`TICKETS`] | gauge | `status` | tickets by status (read at scrape) |
 //!
@@ -147,21 +147,77 @@ fn builder() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildErro
 
 /// Help text and unit of every metric (the `# HELP` lines).
 fn describe() {
-    describe_counter!(INGESTED, Unit::Count, "Messages stored, by mailbox and outcome (created, joined, duplicate, quarantined, noted).");
-    describe_histogram!(INGEST_LATENCY, Unit::Seconds, "Seconds from the IMAP server's INTERNALDATE to the commit that stored the message.");
+    describe_counter!(
+        INGESTED,
+        Unit::Count,
+        "Messages stored, by mailbox and outcome (created, joined, duplicate, quarantined, noted)."
+    );
+    describe_histogram!(
+        INGEST_LATENCY,
+        Unit::Seconds,
+        "Seconds from the IMAP server's INTERNALDATE to the commit that stored the message."
+    );
     describe_histogram!(BATCH_SIZE, Unit::Count, "Messages per stored intake batch.");
-    describe_gauge!(IMAP_SESSION, Unit::Count, "1 for the mailbox's current IMAP session state in this process, 0 for the others.");
-    describe_counter!(IMAP_RECONNECTS, Unit::Count, "IMAP sessions that ended in an error.");
-    describe_gauge!(MAILBOX_LEADER, Unit::Count, "1 while this process holds the mailbox's reader lease.");
-    describe_counter!(LEASE_ACQUIRED, Unit::Count, "Leases this process took over.");
-    describe_gauge!(OUTBOX_DEPTH, Unit::Count, "Undelivered outbox effects (read at scrape).");
-    describe_gauge!(OUTBOX_OLDEST, Unit::Seconds, "Age of the oldest undelivered outbox effect, seconds (read at scrape).");
-    describe_counter!(DELIVERIES, Unit::Count, "Outbox deliveries by platform, effect kind and result (ok, retry, given_up).");
-    describe_counter!(RATE_LIMITED, Unit::Count, "HTTP 429 answers from a chat platform.");
-    describe_histogram!(RETRY_AFTER, Unit::Seconds, "Retry-After waits the chat platforms asked for, seconds.");
-    describe_counter!(CLAIMS, Unit::Count, "Claim attempts by result (claimed, refused) and refusal reason.");
-    describe_histogram!(COMMAND_LATENCY, Unit::Seconds, "Seconds one command took, by surface and catalogue command.");
-    describe_counter!(SLA_ALERTS, Unit::Count, "SLA alerts raised, by kind (warning, breach).");
+    describe_gauge!(
+        IMAP_SESSION,
+        Unit::Count,
+        "1 for the mailbox's current IMAP session state in this process, 0 for the others."
+    );
+    describe_counter!(
+        IMAP_RECONNECTS,
+        Unit::Count,
+        "IMAP sessions that ended in an error."
+    );
+    describe_gauge!(
+        MAILBOX_LEADER,
+        Unit::Count,
+        "1 while this process holds the mailbox's reader lease."
+    );
+    describe_counter!(
+        LEASE_ACQUIRED,
+        Unit::Count,
+        "Leases this process took over."
+    );
+    describe_gauge!(
+        OUTBOX_DEPTH,
+        Unit::Count,
+        "Undelivered outbox effects (read at scrape)."
+    );
+    describe_gauge!(
+        OUTBOX_OLDEST,
+        Unit::Seconds,
+        "Age of the oldest undelivered outbox effect, seconds (read at scrape)."
+    );
+    describe_counter!(
+        DELIVERIES,
+        Unit::Count,
+        "Outbox deliveries by platform, effect kind and result (ok, retry, given_up)."
+    );
+    describe_counter!(
+        RATE_LIMITED,
+        Unit::Count,
+        "HTTP 429 answers from a chat platform."
+    );
+    describe_histogram!(
+        RETRY_AFTER,
+        Unit::Seconds,
+        "Retry-After waits the chat platforms asked for, seconds."
+    );
+    describe_counter!(
+        CLAIMS,
+        Unit::Count,
+        "Claim attempts by result (claimed, refused) and refusal reason."
+    );
+    describe_histogram!(
+        COMMAND_LATENCY,
+        Unit::Seconds,
+        "Seconds one command took, by surface and catalogue command."
+    );
+    describe_counter!(
+        SLA_ALERTS,
+        Unit::Count,
+        "SLA alerts raised, by kind (warning, breach)."
+    );
     describe_gauge!(TICKETS, Unit::Count, "Tickets by status (read at scrape).");
 }
 
@@ -184,7 +240,9 @@ pub struct ScrapeGauges {
 /// Returns `None` when the recorder could not be installed.
 pub fn scrape(now: &ScrapeGauges) -> Option<String> {
     let handle = install()?;
-    let _one_at_a_time = SCRAPE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = SCRAPE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for status in crate::domain::Status::ALL {
         let n = now
             .tickets
@@ -199,7 +257,10 @@ pub fn scrape(now: &ScrapeGauges) -> Option<String> {
 }
 
 /// Seconds from `from` to `to` as a histogram value, 0 when `to` is not later.
-pub fn seconds_between(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> f64 {
+pub fn seconds_between(
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> f64 {
     (to - from).to_std().map_or(0.0, |d| d.as_secs_f64())
 }
 
@@ -213,7 +274,11 @@ mod tests {
         let b = install().map(|h| h as *const PrometheusHandle);
         assert!(a.is_some());
         assert_eq!(a, b);
-        for buckets in [&LATENCY_BUCKETS[..], &INGEST_LATENCY_BUCKETS[..], &BATCH_BUCKETS[..]] {
+        for buckets in [
+            &LATENCY_BUCKETS[..],
+            &INGEST_LATENCY_BUCKETS[..],
+            &BATCH_BUCKETS[..],
+        ] {
             assert!(buckets.windows(2).all(|w| w[0] < w[1]), "{buckets:?}");
         }
     }
@@ -226,10 +291,22 @@ mod tests {
             outbox_oldest_secs: 1.5,
         })
         .expect("recorder");
-        assert!(body.contains("claimdesk_tickets{status=\"open\"} 3"), "{body}");
-        assert!(body.contains("claimdesk_tickets{status=\"closed\"} 0"), "{body}");
+        assert!(
+            body.contains("claimdesk_tickets{status=\"open\"} 3"),
+            "{body}"
+        );
+        assert!(
+            body.contains("claimdesk_tickets{status=\"closed\"} 0"),
+            "{body}"
+        );
         assert!(body.contains("claimdesk_outbox_pending 2"), "{body}");
-        assert!(body.contains("claimdesk_outbox_oldest_seconds 1.5"), "{body}");
-        assert!(body.contains("# HELP claimdesk_tickets Tickets by status"), "{body}");
+        assert!(
+            body.contains("claimdesk_outbox_oldest_seconds 1.5"),
+            "{body}"
+        );
+        assert!(
+            body.contains("# HELP claimdesk_tickets Tickets by status"),
+            "{body}"
+        );
     }
 }

@@ -171,11 +171,16 @@ async fn metrics_parse_and_move_as_mail_claims_deliveries_and_alerts_happen() {
     .await;
 
     let after = scrape(web.addr).await;
-    let d = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let d =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
     let ingested = "claimdesk_messages_ingested_total";
     assert_eq!(d(ingested, &[mb[0], ("outcome", "created")]), 2.0);
     assert_eq!(d(ingested, &[mb[0], ("outcome", "joined")]), 0.0);
-    assert_eq!(d("claimdesk_ingest_batch_size_count", &mb), 1.0, "one batch");
+    assert_eq!(
+        d("claimdesk_ingest_batch_size_count", &mb),
+        1.0,
+        "one batch"
+    );
     assert_eq!(d("claimdesk_ingest_batch_size_sum", &mb), 2.0, "of two");
     assert_eq!(d("claimdesk_ingest_latency_seconds_count", &mb), 2.0);
     // Measured from INTERNALDATE (90 s ago), not from the fetch: both in (60 s, 120 s].
@@ -225,7 +230,10 @@ async fn metrics_parse_and_move_as_mail_claims_deliveries_and_alerts_happen() {
     let c = "claimdesk_claims_total";
     assert_eq!(d(c, &[("result", "claimed"), ("reason", "none")]), 1.0);
     assert_eq!(d(c, &[("result", "refused"), ("reason", "taken")]), 1.0);
-    assert_eq!(claims.get("claimdesk_tickets", &[("status", "claimed")]), 1.0);
+    assert_eq!(
+        claims.get("claimdesk_tickets", &[("status", "claimed")]),
+        1.0
+    );
     assert_eq!(claims.get("claimdesk_tickets", &[("status", "open")]), 1.0);
     // The card edit and Ben's private refusal wait in the outbox.
     assert_eq!(claims.get("claimdesk_outbox_pending", &[]), 2.0);
@@ -237,7 +245,11 @@ async fn metrics_parse_and_move_as_mail_claims_deliveries_and_alerts_happen() {
         delivered.get(name, labels) - claims.get(name, labels)
     };
     assert_eq!(d(deliveries, &card("ok")), 1.0, "the card edit");
-    let ephemeral = [("platform", "slack"), ("kind", "ephemeral"), ("result", "ok")];
+    let ephemeral = [
+        ("platform", "slack"),
+        ("kind", "ephemeral"),
+        ("result", "ok"),
+    ];
     assert_eq!(d(deliveries, &ephemeral), 1.0, "Ben's refusal");
     assert_eq!(delivered.get("claimdesk_outbox_pending", &[]), 0.0);
 
@@ -255,7 +267,8 @@ async fn metrics_parse_and_move_as_mail_claims_deliveries_and_alerts_happen() {
         .expect("tick");
     assert_eq!((warned, breached), (2, 2));
     let sla = scrape(web.addr).await;
-    let d = |name: &str, labels: &[(&str, &str)]| sla.get(name, labels) - delivered.get(name, labels);
+    let d =
+        |name: &str, labels: &[(&str, &str)]| sla.get(name, labels) - delivered.get(name, labels);
     assert_eq!(d(alerts, &[("kind", "warning")]), 2.0);
     assert_eq!(d(alerts, &[("kind", "breach")]), 2.0);
     // The alerts' notices and card refreshes are queued, not yet delivered.
@@ -283,7 +296,10 @@ async fn metrics_parse_and_move_as_mail_claims_deliveries_and_alerts_happen() {
         "claimdesk_outbox_oldest_seconds",
         "claimdesk_tickets",
     ] {
-        assert!(text.contains(&format!("# HELP {name} ")), "no HELP for {name}");
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}"
+        );
     }
 }
 
