@@ -146,6 +146,9 @@ impl App {
         // touching anything.
         settings.message_id_key()?;
         secrets.check(&settings)?;
+        // Metrics recorded from here on reach `/metrics` (once per process; see
+        // `crate::metrics::install`).
+        crate::metrics::install();
         let customer_links = crate::desk::customer::CustomerLinks::from_settings(
             &settings.web,
             secrets.link_secret.clone(),
@@ -526,6 +529,47 @@ impl ShutdownSignal {
                 .await
                 .context("waiting for Ctrl-C")?;
             Ok("Ctrl-C")
+        }
+    }
+}
+
+/// The log subscriber of the process (`main` installs it): lines of `format` passing
+/// `filter`, written to `writer` ([`LogOut`] in `main`).
+///
+/// `text` is `tracing-subscriber`'s human format. `json` writes one JSON object per line
+/// (`timestamp`, `level`, `target`, `fields`, `span`, `spans`; see
+/// [`crate::config::LogFormat::Json`]), and a `close` line for each of claimdesk's own spans
+/// (targets `claimdesk::…`: the per-batch `intake.batch`, the per-ticket `desk.claim`,
+/// `desk.reply` …, `outbox.deliver`), with their fields, so one ticket can be followed by its
+/// `ticket` / `ticket_id` field. Other crates' spans are left out of the json lines' span
+/// lists (serenity opens many).
+pub fn log_subscriber<W>(
+    format: crate::config::LogFormat,
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::Layer as _;
+    match format {
+        crate::config::LogFormat::Text => Box::new(
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(writer)
+                .finish(),
+        ),
+        crate::config::LogFormat::Json => {
+            let ours = tracing_subscriber::filter::filter_fn(|m| {
+                !m.is_span() || m.target().starts_with("claimdesk")
+            });
+            let lines = tracing_subscriber::fmt::layer()
+                .json()
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_writer(writer)
+                .with_filter(ours);
+            Box::new(tracing_subscriber::registry().with(filter).with(lines))
         }
     }
 }

@@ -237,11 +237,19 @@ fn names_token_bearing_target(directive: &str) -> bool {
 
 async fn async_main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
-        .with_writer(claimdesk::app::LogOut::default)
-        .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    // The format is a setting: read before anything logs. Settings that do not load are
+    // reported by `run` (in the default format).
+    let format = Settings::load(&cli.config)
+        .map(|s| s.log.format)
+        .unwrap_or_default();
+    let subscriber =
+        claimdesk::app::log_subscriber(format, log_filter(), claimdesk::app::LogOut::default);
+    // `try_init`: also forwards the `log` crate's records, as `fmt().init()` did.
+    if let Err(e) = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber) {
+        eprintln!("warning: cannot install the log subscriber: {e}");
+    }
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -78,6 +78,27 @@ impl Deliverer {
         let Some(item) = store::outbox::take_due(&mut tx).await? else {
             return Ok(Pass::Idle);
         };
+        self.deliver_item(tx, item).await?;
+        Ok(Pass::Worked)
+    }
+
+    /// Attempts `item` (locked by `tx`, which this commits) in a span `outbox.deliver` with
+    /// fields `item` (outbox row id), `ticket_id` and `kind` (the effect's kind); once
+    /// committed, counts it in [`crate::metrics::DELIVERIES`] by platform (`slack`,
+    /// `discord`, `console`, or `smtp` for email), kind and result (`ok`, `retry`,
+    /// `given_up`).
+    ///
+    /// Errors: the database's (nothing is counted then).
+    #[tracing::instrument(name = "outbox.deliver", skip_all, fields(
+        item = item.id,
+        ticket_id = item.ticket_id,
+        kind = effect_kind(&item.effect),
+    ))]
+    async fn deliver_item(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        item: store::outbox::Item,
+    ) -> Result<(), sqlx::Error> {
         let limit = Duration::from_secs(self.retry.call_timeout_secs.max(1));
         let result = match &item.effect {
             Ok(effect) => {
@@ -104,12 +125,16 @@ impl Deliverer {
             Err(Failure::Refused(msg)) if !is_dm => Err(Failure::Retry(msg, None)),
             other => other,
         };
-        match result {
-            Ok(()) => store::outbox::mark_delivered(&mut tx, item.id).await?,
+        let outcome = match result {
+            Ok(()) => {
+                store::outbox::mark_delivered(&mut tx, item.id).await?;
+                "ok"
+            }
             Err(Failure::Refused(msg)) => {
                 tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
                     "direct message refused by the platform; given up");
                 store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+                "given_up"
             }
             // An upload is an extra (the card lists the file, the store keeps it): one the
             // platform keeps refusing (a missing scope, a file it will not take) must not hold
@@ -120,15 +145,22 @@ impl Deliverer {
                 tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
                     "upload given up; the file stays listed on the card");
                 store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+                "given_up"
             }
             Err(Failure::Retry(msg, after)) => {
                 let wait = after.unwrap_or_else(|| self.backoff(item.attempts));
                 tracing::warn!(id = item.id, attempt = item.attempts + 1, error = %msg, retry_in = ?wait, "delivery failed");
                 store::outbox::mark_failed(&mut tx, item.id, &msg, wait).await?;
+                "retry"
             }
-        }
+        };
         tx.commit().await?;
-        Ok(Pass::Worked)
+        metrics::counter!(crate::metrics::DELIVERIES,
+            "platform" => effect_platform(&item.effect),
+            "kind" => effect_kind(&item.effect),
+            "result" => outcome)
+        .increment(1);
+        Ok(())
     }
 
     /// Delivers until nothing is due; returns how many items were attempted. Items that fail
@@ -491,6 +523,38 @@ impl Deliverer {
                 Ok(())
             }
         }
+    }
+}
+
+/// The `kind` of an outbox item ([`Effect::kind`]), `unreadable` for a payload that no longer
+/// parses.
+fn effect_kind(effect: &Result<Effect, String>) -> &'static str {
+    effect.as_ref().map_or("unreadable", Effect::kind)
+}
+
+/// The `platform` label of [`crate::metrics::DELIVERIES`]: the chat platform an effect goes
+/// to (`slack`, `discord`, `console`; `other` for a name no build knows), `smtp` for email.
+fn effect_platform(effect: &Result<Effect, String>) -> &'static str {
+    let chat = match effect {
+        Ok(Effect::Email { .. } | Effect::SigninLink { .. }) => return "smtp",
+        Err(_) => return "unknown",
+        Ok(
+            Effect::Card { platform }
+            | Effect::ThreadMessage { platform, .. }
+            | Effect::ThreadNote { platform, .. }
+            | Effect::ThreadNotice { platform, .. }
+            | Effect::ThreadFile { platform, .. }
+            | Effect::ChannelNotice { platform, .. }
+            | Effect::ChannelChart { platform, .. }
+            | Effect::DirectMessage { platform, .. }
+            | Effect::Ephemeral { platform, .. },
+        ) => platform.as_str(),
+    };
+    match chat {
+        "slack" => "slack",
+        "discord" => "discord",
+        "console" => "console",
+        _ => "other",
     }
 }
 

@@ -125,11 +125,27 @@ pub async fn execute(desk: &Desk, actor: &Actor, cmd: Command) -> String {
 }
 
 /// Runs `cmd` as `actor`: the one executor every surface, button and form goes through.
+/// Its time, from the parsed command to the worded answer, is recorded in
+/// [`crate::metrics::COMMAND_LATENCY`] with labels `surface` (`slack`, `discord`,
+/// `console`, `cli`, `web`) and `command`, the catalogue's name of the command
+/// ([`super::catalogue::spec_of`]: `status` for `resolve`, `agent add` …), never what was
+/// typed.
 ///
 /// Errors: the refusal's wording (`messages::error`), for surfaces that show refusals apart
 /// from confirmations (a Slack button click answers only refusals; a form shows them on its
 /// field). A storage failure is logged here.
 pub async fn run(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, String> {
+    let started = std::time::Instant::now();
+    let command = super::catalogue::spec_of(&cmd).full_name();
+    let r = run_command(desk, actor, cmd).await;
+    metrics::histogram!(crate::metrics::COMMAND_LATENCY,
+        "surface" => actor.surface.as_str(), "command" => command)
+    .record(started.elapsed().as_secs_f64());
+    r
+}
+
+/// [`run`] without the timing.
+async fn run_command(desk: &Desk, actor: &Actor, cmd: Command) -> Result<String, String> {
     let style = messages::Mention::of_surface(actor.surface);
     let r = match cmd {
         Command::Claim(n) => desk.claim(actor, &n).await.map(|o| messages::claimed(&o)),

@@ -141,6 +141,15 @@ pub enum Platform {
     Console(console::ConsoleChat),
 }
 
+/// Counts one HTTP 429 answer of `platform` (`slack`, `discord`) in
+/// [`crate::metrics::RATE_LIMITED`] and the wait it asked for in
+/// [`crate::metrics::RETRY_AFTER`] (seconds): called where each client reads `Retry-After`.
+pub(crate) fn count_rate_limit(platform: &'static str, wait: std::time::Duration) {
+    metrics::counter!(crate::metrics::RATE_LIMITED, "platform" => platform).increment(1);
+    metrics::histogram!(crate::metrics::RETRY_AFTER, "platform" => platform)
+        .record(wait.as_secs_f64());
+}
+
 /// A failed platform call, classified for retrying.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {

@@ -31,7 +31,7 @@ pub use imap::{
     check_token_url, AfterIngest, AttachmentSettings, AttachmentStore, ImapAuth, ImapTls,
     IntakeSettings, MailboxSettings, OAuth2Settings,
 };
-pub use log::LogSettings;
+pub use log::{LogFormat, LogSettings};
 pub use notify::NotifySettings;
 pub use outbox::OutboxSettings;
 pub use replicas::{ReplicaSettings, LEASE_RETRY_SECS_MAX};

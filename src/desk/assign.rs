@@ -102,6 +102,12 @@ impl Desk {
     ///
     /// Errors: [`DeskError::NotAllowed`] for members, [`DeskError::NoSuchAgent`],
     /// [`DeskError::Illegal`] for done tickets, lookup errors.
+    #[tracing::instrument(name = "desk.assign", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn assign(
         &self,
         actor: &Actor,

@@ -19,12 +19,28 @@ pub struct ClaimOutcome {
 }
 
 impl Desk {
-    /// Gives ticket `number` to `actor` if nobody holds it.
+    /// Gives ticket `number` to `actor` if nobody holds it. Each attempt is counted in
+    /// [`crate::metrics::CLAIMS`] (see [`claim_labels`]) and runs in a span `desk.claim`.
     ///
     /// Errors: [`DeskError::AlreadyClaimed`] naming the holder when someone was first,
     /// [`DeskError::AlreadyYours`], [`DeskError::Illegal`] for a status that cannot be claimed
     /// (resolved, closed), lookup errors. Nothing changes on error.
+    #[tracing::instrument(name = "desk.claim", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn claim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
+        let r = self.claim_once(actor, number).await;
+        let (result, reason) = claim_labels(&r);
+        metrics::counter!(crate::metrics::CLAIMS, "result" => result, "reason" => reason)
+            .increment(1);
+        r
+    }
+
+    /// [`Desk::claim`] without the counting.
+    async fn claim_once(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
         let t = self.ticket_by_number(&mut tx, number).await?;
         self.require(actor, Action::Claim, &t)?;
@@ -81,6 +97,12 @@ impl Desk {
     ///
     /// Errors: [`DeskError::NotClaimed`], [`DeskError::NotAllowed`], [`DeskError::Illegal`],
     /// lookup errors. Nothing changes on error.
+    #[tracing::instrument(name = "desk.unclaim", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn unclaim(&self, actor: &Actor, number: &str) -> Result<ClaimOutcome, DeskError> {
         let mut tx = self.pool.begin().await?;
         let t = self.locked_ticket(&mut tx, number).await?;
@@ -114,6 +136,33 @@ impl Desk {
             status,
             previous_holder: Some(holder),
         })
+    }
+}
+
+/// The `(result, reason)` labels of [`crate::metrics::CLAIMS`] for one claim attempt:
+/// `claimed`/`none`; `refused` with `taken` (someone else holds it), `yours` (the claimer
+/// already does), `closed` (its status cannot be claimed), `not_allowed`, `not_found` (no
+/// such ticket, a malformed number, merged away) or `other`; `error`/`storage` when the
+/// database failed.
+pub fn claim_labels(r: &Result<ClaimOutcome, DeskError>) -> (&'static str, &'static str) {
+    match r {
+        Ok(_) => ("claimed", "none"),
+        Err(DeskError::Store(_)) => ("error", "storage"),
+        Err(e) => (
+            "refused",
+            match e {
+                DeskError::AlreadyClaimed { .. } | DeskError::HeldByOther { .. } => "taken",
+                DeskError::AlreadyYours(_) => "yours",
+                DeskError::Illegal { .. } => "closed",
+                DeskError::NotAllowed { .. } | DeskError::Forbidden(_) | DeskError::NotAMember => {
+                    "not_allowed"
+                }
+                DeskError::NoSuchTicket(_)
+                | DeskError::BadTicketNumber(_)
+                | DeskError::Merged { .. } => "not_found",
+                _ => "other",
+            },
+        ),
     }
 }
 

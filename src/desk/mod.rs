@@ -504,6 +504,10 @@ impl Desk {
                 .unwrap_or_default();
             return Err(DeskError::Merged { number, into });
         }
+        // The use case's span (`desk.claim` …), when it declares them, names the ticket.
+        tracing::Span::current()
+            .record("ticket", t.number.as_str())
+            .record("ticket_id", t.id);
         Ok(t)
     }
 }

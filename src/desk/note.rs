@@ -11,6 +11,12 @@ impl Desk {
     /// Adds internal note `text` to ticket `number` and queues it for the card threads.
     ///
     /// Errors: [`DeskError::EmptyReply`] for empty text, lookup errors.
+    #[tracing::instrument(name = "desk.note", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn note(&self, actor: &Actor, number: &str, text: &str) -> Result<String, DeskError> {
         let text = text.trim();
         if text.is_empty() {

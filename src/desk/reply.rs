@@ -33,6 +33,12 @@ impl Desk {
     ///
     /// Errors: [`DeskError::EmptyReply`], [`DeskError::HeldByOther`] (someone else holds it),
     /// [`DeskError::Illegal`] (closed, merged), lookup errors. Nothing is queued on error.
+    #[tracing::instrument(name = "desk.reply", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn reply(
         &self,
         actor: &Actor,

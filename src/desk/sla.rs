@@ -167,7 +167,8 @@ impl Desk {
     /// ticket whose next moment has come, in batches of up to 200 tickets per transaction,
     /// the alerts are marked sent on its clocks, its next moment saved, and each alert
     /// queued (see the module documentation). Tickets another transaction holds are left
-    /// for the next tick. Returns how many alerts were queued.
+    /// for the next tick. Returns how many alerts were queued; each committed one is counted
+    /// in [`crate::metrics::SLA_ALERTS`] by kind (`warning`, `breach`).
     ///
     /// Errors: the database's (the batch being handled is rolled back and retried at the
     /// next tick; batches committed before stay).
@@ -207,6 +208,13 @@ impl Desk {
             store::sla::save_many(&mut tx, &rows).await?;
             sent += self.queue_alerts(&mut tx, &due, now).await?;
             tx.commit().await?;
+            for a in due.iter().flat_map(|(_, alerts)| alerts) {
+                let kind = match a.kind {
+                    AlertKind::Warning => "warning",
+                    AlertKind::Breach => "breach",
+                };
+                metrics::counter!(crate::metrics::SLA_ALERTS, "kind" => kind).increment(1);
+            }
             if (ids.len() as i64) < TICK_BATCH {
                 break;
             }

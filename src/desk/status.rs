@@ -27,6 +27,12 @@ impl Desk {
     ///
     /// Errors: [`DeskError::BadInput`] for a status nobody sets by hand, [`DeskError::Illegal`],
     /// [`DeskError::NotAllowed`], lookup errors.
+    #[tracing::instrument(name = "desk.set_status", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn set_status(
         &self,
         actor: &Actor,
@@ -91,6 +97,12 @@ impl Desk {
     }
 
     /// Sets the priority of ticket `number`; members only on tickets they hold.
+    #[tracing::instrument(name = "desk.set_priority", skip_all, fields(
+        surface = actor.surface.as_str(),
+        agent = %actor.agent.handle,
+        ticket = tracing::field::Empty,
+        ticket_id = tracing::field::Empty,
+    ))]
     pub async fn set_priority(
         &self,
         actor: &Actor,

@@ -204,27 +204,11 @@ fn spawn_store(
         let desk = desk.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            let mut report = FetchReport::default();
             let mut held = match &lease {
                 Some(c) => Some(c.lock().await),
                 None => None,
             };
-            let outcomes = desk
-                .ingest_isolated_on(held.as_deref_mut(), &name, uidvalidity, &batch)
-                .await
-                .with_context(|| {
-                    format!(
-                        "mailbox {name}: storing UIDs {}..={}",
-                        batch.first().map_or(0, |b| b.uid),
-                        batch.last().map_or(0, |b| b.uid)
-                    )
-                })?;
-            drop(held);
-            for (m, outcome) in batch.iter().zip(&outcomes) {
-                tracing::info!(mailbox = %name, uid = m.uid, outcome = ?outcome, "ingested");
-                report.count(outcome);
-            }
-            Ok::<_, anyhow::Error>(report)
+            store_batch(&desk, held.as_deref_mut(), &name, uidvalidity, &batch).await
         })
     });
     async move {
@@ -234,6 +218,73 @@ fn spawn_store(
                 .await
                 .map_err(|e| anyhow::anyhow!("storing task failed: {e}"))?,
         }
+    }
+}
+
+/// Stores one non-empty fetched batch ([`Desk::ingest_isolated`]) and counts the outcomes,
+/// in a span `intake.batch` with fields `mailbox`, `uidvalidity`, `first_uid`, `last_uid`
+/// and `size` (messages), and one `ingested` line per message naming its outcome and ticket
+/// number. Once the batch is committed it records [`crate::metrics::BATCH_SIZE`], and per
+/// message [`crate::metrics::INGESTED`] (`mailbox`, `outcome`) and
+/// [`crate::metrics::INGEST_LATENCY`] (seconds from the message's INTERNALDATE,
+/// [`Fetched::received_at`], to now).
+///
+/// On the mailbox's `lease` connection when given (see `crate::replicas`), else on a pool
+/// connection.
+///
+/// Errors: those of [`Desk::ingest_isolated`] (nothing is counted then).
+#[tracing::instrument(name = "intake.batch", skip_all, fields(
+    mailbox = %name,
+    uidvalidity,
+    first_uid = batch.first().map_or(0, |b| b.uid),
+    last_uid = batch.last().map_or(0, |b| b.uid),
+    size = batch.len(),
+))]
+async fn store_batch(
+    desk: &Desk,
+    lease: Option<&mut sqlx::PgConnection>,
+    name: &str,
+    uidvalidity: u32,
+    batch: &[Fetched],
+) -> anyhow::Result<FetchReport> {
+    let mut report = FetchReport::default();
+    let outcomes = desk
+        .ingest_isolated_on(lease, name, uidvalidity, batch)
+        .await
+        .with_context(|| {
+            format!(
+                "mailbox {name}: storing UIDs {}..={}",
+                batch.first().map_or(0, |b| b.uid),
+                batch.last().map_or(0, |b| b.uid)
+            )
+        })?;
+    let committed = Utc::now();
+    metrics::histogram!(crate::metrics::BATCH_SIZE, "mailbox" => name.to_string())
+        .record(batch.len() as f64);
+    for (m, outcome) in batch.iter().zip(&outcomes) {
+        let ticket = match outcome {
+            Ingested::Created(n) | Ingested::Joined(n) | Ingested::Noted(n) => n.as_str(),
+            Ingested::Duplicate | Ingested::Quarantined(_) => "",
+        };
+        tracing::info!(uid = m.uid, ticket, outcome = ?outcome, "ingested");
+        report.count(outcome);
+        metrics::counter!(crate::metrics::INGESTED,
+            "mailbox" => name.to_string(), "outcome" => outcome_label(outcome))
+        .increment(1);
+        metrics::histogram!(crate::metrics::INGEST_LATENCY, "mailbox" => name.to_string())
+            .record(crate::metrics::seconds_between(m.received_at(), committed));
+    }
+    Ok(report)
+}
+
+/// The `outcome` label of [`crate::metrics::INGESTED`].
+fn outcome_label(o: &Ingested) -> &'static str {
+    match o {
+        Ingested::Created(_) => "created",
+        Ingested::Joined(_) => "joined",
+        Ingested::Duplicate => "duplicate",
+        Ingested::Quarantined(_) => "quarantined",
+        Ingested::Noted(_) => "noted",
     }
 }
 

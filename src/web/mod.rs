@@ -201,7 +201,10 @@ async fn healthz_details(State(s): State<WebState>, headers: HeaderMap) -> Respo
     (code, Json(body)).into_response()
 }
 
-/// `GET /metrics` (admin): Prometheus text exposition format.
+/// `GET /metrics` (admin): Prometheus text exposition format 0.0.4, every metric of
+/// [`crate::metrics`]: what this process recorded, plus tickets by status and the outbox's
+/// depth and oldest age read from the database now ([`crate::metrics::scrape`]).
+/// 503 when the database cannot be read.
 async fn metrics(State(s): State<WebState>, headers: HeaderMap) -> Response {
     if let Some(r) = refused(&s, &headers) {
         return r;
@@ -217,15 +220,25 @@ async fn metrics(State(s): State<WebState>, headers: HeaderMap) -> Response {
     let (Ok(rows), Some((pending, oldest))) = (rows, backlog) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
     };
-    let mut out = String::from(
-        "# HELP claimdesk_tickets Tickets by status.\n# TYPE claimdesk_tickets gauge\n",
-    );
-    for (status, n) in rows {
-        out.push_str(&format!("claimdesk_tickets{{status=\"{status}\"}} {n}\n"));
+    let now = crate::metrics::ScrapeGauges {
+        tickets: rows,
+        outbox_pending: pending,
+        outbox_oldest_secs: oldest,
+    };
+    match crate::metrics::scrape(&now) {
+        Some(body) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        None => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "metrics recorder not installed\n",
+        )
+            .into_response(),
     }
-    out.push_str(&format!(
-        "# HELP claimdesk_outbox_pending Undelivered side effects.\n# TYPE claimdesk_outbox_pending gauge\nclaimdesk_outbox_pending {pending}\n\
-         # HELP claimdesk_outbox_oldest_seconds Age of the oldest undelivered side effect.\n# TYPE claimdesk_outbox_oldest_seconds gauge\nclaimdesk_outbox_oldest_seconds {oldest}\n"
-    ));
-    (StatusCode::OK, out).into_response()
 }

@@ -210,10 +210,9 @@ impl DiscordChat {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let body: Option<serde_json::Value> = resp.json().await.ok();
-            return Err(ChatError::RateLimited(retry_after(
-                header.as_deref(),
-                body.as_ref(),
-            )));
+            let wait = retry_after(header.as_deref(), body.as_ref());
+            crate::chat::count_rate_limit("discord", wait);
+            return Err(ChatError::RateLimited(wait));
         }
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();

@@ -453,7 +453,9 @@ fn text_message(text: &str, once: &Once) -> SlackMessageContent {
 fn classify(e: SlackClientError) -> ChatError {
     match e {
         SlackClientError::RateLimitError(r) => {
-            ChatError::RateLimited(r.retry_after.unwrap_or(std::time::Duration::from_secs(1)))
+            let wait = r.retry_after.unwrap_or(std::time::Duration::from_secs(1));
+            crate::chat::count_rate_limit("slack", wait);
+            ChatError::RateLimited(wait)
         }
         SlackClientError::ApiError(a) if !is_transient(&a.code) => {
             ChatError::Refused(format!("slack: {a}"))

@@ -626,6 +626,7 @@ async fn act(
     }
     let actor = v.actor();
     let desk = &s.desk;
+    let started = std::time::Instant::now();
     let done: Result<(String, String), DeskError> = match action.as_str() {
         "claim" => desk
             .claim(&actor, &number)
@@ -673,6 +674,10 @@ async fn act(
             return message_response(StatusCode::NOT_FOUND, "Not found", words::NO_SUCH_PAGE);
         }
     };
+    // `action` is one of the names matched above (the catalogue's command names).
+    metrics::histogram!(crate::metrics::COMMAND_LATENCY,
+        "surface" => "web", "command" => action.clone())
+    .record(started.elapsed().as_secs_f64());
     let back = match number.parse::<crate::domain::TicketNumber>().ok() {
         Some(n) => format!("/tickets/{n}"),
         None => "/tickets/mine".into(),
