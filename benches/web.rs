@@ -15,7 +15,8 @@
 //!
 //! Run: `cargo bench --bench web` (Postgres on 127.0.0.1:5432, or
 //! `CLAIMDESK_TEST_DATABASE_URL`). `REPORTS_TICKETS=N`, `REPORTS_MESSAGES=M` change the size;
-//! `WEB_REQUESTS=K` the requests per figure (default 200).
+//! `WEB_REQUESTS=K` the requests per figure (default 200); `WEB_ONLY=a,b` runs only the
+//! figures whose label contains `a` or `b`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -290,7 +291,12 @@ async fn run() {
             deep.as_ref().map(|c| c.encode()).unwrap_or_default()
         ),
     ));
-    for (what, filter, after, path) in &lists {
+    // `WEB_ONLY=a,b`: only the figures whose label contains one of these.
+    let only: Vec<String> = std::env::var("WEB_ONLY")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let wanted = |what: &str| only.is_empty() || only.iter().any(|o| what.contains(o.as_str()));
+    for (what, filter, after, path) in lists.iter().filter(|l| wanted(&l.0)) {
         let mut server = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let t = Instant::now();
@@ -347,6 +353,9 @@ async fn run() {
         ("search requester address", requester.clone()),
         ("search address nobody uses", "nobody@nowhere.example".to_string()),
     ] {
+        if !wanted(what) {
+            continue;
+        }
         let req = claimdesk::desk::search::SearchRequest {
             q: &q,
             page: 1,

@@ -37,8 +37,8 @@ use crate::domain::search::{gin_cost, lexemes, parse_tsquery, MARK_END, MARK_STA
 /// Most recent matches taken from each source (subjects, message bodies) before ranking.
 pub const WINDOW: i64 = 1000;
 
-/// Most rows of a source the walk path examines (newest first): at ~1 µs a row, 25 ms.
-pub const WALK_ROWS: i64 = 25_000;
+/// Most rows of a source the walk path examines (newest first): 1–4 µs a row, 10–40 ms.
+pub const WALK_ROWS: i64 = 10_000;
 
 /// Most estimated work, µs, for which a source is searched through its GIN index.
 pub const INDEX_BUDGET_US: f64 = 30_000.0;
