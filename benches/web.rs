@@ -205,7 +205,10 @@ async fn run() {
         .fetch_optional(&mut conn)
         .await
         .expect("clockless agent");
-        (busy.0, clockless.map_or_else(|| "nobody-here".to_string(), |c| c.0))
+        (
+            busy.0,
+            clockless.map_or_else(|| "nobody-here".to_string(), |c| c.0),
+        )
     };
     let day = |d: i64| {
         (now - chrono::Duration::days(d))
@@ -259,10 +262,16 @@ async fn run() {
             format!("assignee={busy}&opened one week"),
             format!("assignee={busy}&{week}"),
         ),
-        ("sla=breached&opened one week".into(), format!("sla=breached&{week}")),
+        (
+            "sla=breached&opened one week".into(),
+            format!("sla=breached&{week}"),
+        ),
         (
             "status=open&department=billing&priority=high&opened 30 days".into(),
-            format!("status=open&department=billing&priority=high&opened_from={}", day(30)),
+            format!(
+                "status=open&department=billing&priority=high&opened_from={}",
+                day(30)
+            ),
         ),
     ];
     for (label, qs) in singles.iter().chain(pairs.iter()) {
@@ -272,8 +281,8 @@ async fn run() {
                 url::form_urlencoded::parse(full.as_bytes())
                     .into_owned()
                     .collect();
-            let filter = claimdesk::web::ui::pages::filter_of(Queue::All, &params, now)
-                .expect("filter");
+            let filter =
+                claimdesk::web::ui::pages::filter_of(Queue::All, &params, now).expect("filter");
             lists.push((
                 format!("list all {label} sort={}", sort.as_str()),
                 filter,
@@ -335,23 +344,59 @@ async fn run() {
         ("search very common word (the)", "the".to_string()),
         ("search very common word (hello)", "hello".to_string()),
         ("search two common words", "password reset".to_string()),
-        ("search two words that never meet", "invoice screenshot".to_string()),
-        ("search phrase (subjects only)", "\"password reset\"".to_string()),
-        ("search phrase (bodies only)", "\"wrong amount\"".to_string()),
-        ("search phrase of common words, absent", "\"invoice password\"".to_string()),
-        ("search word only in subjects (shipping)", "shipping".to_string()),
-        ("search word only in bodies (screenshot)", "screenshot".to_string()),
+        (
+            "search two words that never meet",
+            "invoice screenshot".to_string(),
+        ),
+        (
+            "search phrase (subjects only)",
+            "\"password reset\"".to_string(),
+        ),
+        (
+            "search phrase (bodies only)",
+            "\"wrong amount\"".to_string(),
+        ),
+        (
+            "search phrase of common words, absent",
+            "\"invoice password\"".to_string(),
+        ),
+        (
+            "search word only in subjects (shipping)",
+            "shipping".to_string(),
+        ),
+        (
+            "search word only in bodies (screenshot)",
+            "screenshot".to_string(),
+        ),
         ("search rare word (one subject)", "654321".to_string()),
-        ("search rare word and a common one", "654321 the".to_string()),
+        (
+            "search rare word and a common one",
+            "654321 the".to_string(),
+        ),
         ("search no match", "zyzzyvaqx".to_string()),
-        ("search no match, three words", "quixotic zephyr marmalade".to_string()),
-        ("search common word minus another", "invoice -hello".to_string()),
+        (
+            "search no match, three words",
+            "quixotic zephyr marmalade".to_string(),
+        ),
+        (
+            "search common word minus another",
+            "invoice -hello".to_string(),
+        ),
         ("search rare or absent", "654321 or zyzzyvaqx".to_string()),
         ("search exact ticket number", number.clone()),
-        ("search Message-ID", "<fill-2500000@claimdesk.fill>".to_string()),
-        ("search Message-ID, unknown", "<nope-1@claimdesk.fill>".to_string()),
+        (
+            "search Message-ID",
+            "<fill-2500000@claimdesk.fill>".to_string(),
+        ),
+        (
+            "search Message-ID, unknown",
+            "<nope-1@claimdesk.fill>".to_string(),
+        ),
         ("search requester address", requester.clone()),
-        ("search address nobody uses", "nobody@nowhere.example".to_string()),
+        (
+            "search address nobody uses",
+            "nobody@nowhere.example".to_string(),
+        ),
     ] {
         if !wanted(what) {
             continue;
@@ -372,7 +417,13 @@ async fn run() {
 
     println!("EXPLAIN (ANALYZE, BUFFERS) of the search queries:");
     use claimdesk::store::search::{explain, tsquery, Explained};
-    for q in ["invoice", "654321", "zyzzyvaqx", "invoice screenshot", "\"invoice password\""] {
+    for q in [
+        "invoice",
+        "654321",
+        "zyzzyvaqx",
+        "invoice screenshot",
+        "\"invoice password\"",
+    ] {
         let tq = tsquery(&mut conn, q)
             .await
             .expect("tsquery")

@@ -444,14 +444,7 @@ async fn each_query_takes_the_cheap_path_and_rare_words_are_found_anywhere() {
         "The xylophone arrived broken.",
     )
     .await;
-    let holder = open_ticket(
-        &app,
-        2,
-        "b@customer.example",
-        "Bulk",
-        "The first of many.",
-    )
-    .await;
+    let holder = open_ticket(&app, 2, "b@customer.example", "Bulk", "The first of many.").await;
     let bulk = 30_000;
     assert!(bulk > WALK_ROWS);
     let owner = sqlx::PgPool::connect(&env.db.url).await.expect("pool");
@@ -482,7 +475,10 @@ async fn each_query_takes_the_cheap_path_and_rare_words_are_found_anywhere() {
         ("xylophone common", Path::Index),
         ("-common", Path::Walk),
     ] {
-        let tq = tsquery(&mut conn, q).await.expect("tsquery").expect("words");
+        let tq = tsquery(&mut conn, q)
+            .await
+            .expect("tsquery")
+            .expect("words");
         assert_eq!(paths(&mut conn, &tq).await.expect("paths").1, want, "{q}");
     }
 
