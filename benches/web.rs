@@ -3,16 +3,20 @@
 //! and shared with the reports bench (filled again when absent, when its ticket count
 //! differs or a migration it was filled under changed, or with `REPORTS_REFILL=1`).
 //!
-//! For each list page (My tickets, Unassigned, All — each sort, All with filters, a keyset
-//! page deep into All) and each search (a common word, a rare word, an exact ticket number, a
-//! requester address), 200 requests are timed twice: the server time of the store call
+//! For each list page (My tickets, Unassigned, All — each sort; All with every filter alone
+//! and in pairs under each sort; a keyset page deep into All) and each search (common, very
+//! common, rare and absent words, several words, phrases, words only in subjects or only in
+//! bodies, exclusions, alternatives, an exact ticket number, a Message-ID, a requester
+//! address), 200 requests are timed twice: the server time of the store call
 //! (`store::queues::page`, `Desk::search`), and end to end over HTTP on loopback through the
 //! `serve` router with a signed-in session. Prints p50 and p99 of each with the machine, and
-//! the `EXPLAIN (ANALYZE, BUFFERS)` of the search queries. Target: p99 ≤ 100 ms server time.
+//! the `EXPLAIN (ANALYZE, BUFFERS)` of the search queries (with the path each source took,
+//! see `store::search`). Target: p99 ≤ 100 ms server time.
 //!
 //! Run: `cargo bench --bench web` (Postgres on 127.0.0.1:5432, or
 //! `CLAIMDESK_TEST_DATABASE_URL`). `REPORTS_TICKETS=N`, `REPORTS_MESSAGES=M` change the size;
-//! `WEB_REQUESTS=K` the requests per figure (default 200).
+//! `WEB_REQUESTS=K` the requests per figure (default 200); `WEB_ONLY=a,b` runs only the
+//! figures whose label contains `a` or `b`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -181,22 +185,112 @@ async fn run() {
             ));
         }
     }
-    let mut filtered = QueueFilter::new(Queue::All, Sort::Due, now);
-    filtered.status = Some(claimdesk::domain::Status::Open);
-    filtered.department = Some("billing".into());
-    filtered.priority = Some(claimdesk::domain::Priority::High);
-    let from = now - chrono::Duration::days(30);
-    filtered.opened_from = Some(from);
-    lists.push((
-        "list all status+dept+priority+opened".into(),
-        filtered,
-        None,
-        // The same filter over HTTP, the opening bound included (RFC 3339, as the page takes).
-        format!(
-            "/tickets/all?status=open&department=billing&priority=high&sort=due&opened_from={}",
-            from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    // Filters alone, in pairs and with each sort, over All (the query string the page takes,
+    // read by the page's own parser): the agent holding most tickets, one holding none with
+    // an SLA clock (its tickets sit together at the end of the due order), a one-week and
+    // a 60-day "opened" range (tickets' due times and last customer messages follow their
+    // opening), each SLA state, a tag nobody uses.
+    let (busy, clockless) = {
+        let busy: (String,) = sqlx::query_as(
+            "SELECT a.handle FROM agents a ORDER BY \
+             (SELECT count(*) FROM tickets t WHERE t.assignee_id = a.id) DESC, a.id LIMIT 1",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("busy agent");
+        let clockless: Option<(String,)> = sqlx::query_as(
+            "SELECT a.handle FROM agents a WHERE NOT EXISTS (SELECT 1 FROM tickets t \
+             WHERE t.assignee_id = a.id AND t.sla_due_at IS NOT NULL) ORDER BY a.id LIMIT 1",
+        )
+        .fetch_optional(&mut conn)
+        .await
+        .expect("clockless agent");
+        (
+            busy.0,
+            clockless.map_or_else(|| "nobody-here".to_string(), |c| c.0),
+        )
+    };
+    let day = |d: i64| {
+        (now - chrono::Duration::days(d))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let week = format!("opened_from={}&opened_to={}", day(30), day(23));
+    let sixty = format!("opened_from={}", day(60));
+    let recent = format!("opened_from={}", day(2));
+    let singles: Vec<(String, String)> = vec![
+        ("status=open".into(), "status=open".into()),
+        ("priority=urgent".into(), "priority=urgent".into()),
+        ("department=sales".into(), "department=sales".into()),
+        (format!("assignee={busy}"), format!("assignee={busy}")),
+        (
+            format!("assignee={clockless} (no SLA clocks)"),
+            format!("assignee={clockless}"),
         ),
-    ));
+        ("assignee=nobody".into(), "assignee=nobody".into()),
+        ("sla=breached".into(), "sla=breached".into()),
+        ("sla=at_risk".into(), "sla=at_risk".into()),
+        ("sla=on_track".into(), "sla=on_track".into()),
+        ("sla=none".into(), "sla=none".into()),
+        ("tag=unused".into(), "tag=unused".into()),
+        ("opened one week".into(), week.clone()),
+        ("opened last 60 days".into(), sixty.clone()),
+        ("opened last 2 days".into(), recent.clone()),
+    ];
+    let pairs: Vec<(String, String)> = vec![
+        (
+            "department=sales&priority=low".into(),
+            "department=sales&priority=low".into(),
+        ),
+        (
+            "status=open&priority=urgent".into(),
+            "status=open&priority=urgent".into(),
+        ),
+        (
+            format!("assignee={busy}&sla=breached"),
+            format!("assignee={busy}&sla=breached"),
+        ),
+        (
+            "sla=at_risk&department=billing".into(),
+            "sla=at_risk&department=billing".into(),
+        ),
+        (
+            "department=billing&opened one week".into(),
+            format!("department=billing&{week}"),
+        ),
+        (
+            format!("assignee={busy}&opened one week"),
+            format!("assignee={busy}&{week}"),
+        ),
+        (
+            "sla=breached&opened one week".into(),
+            format!("sla=breached&{week}"),
+        ),
+        (
+            "status=open&department=billing&priority=high&opened 30 days".into(),
+            format!(
+                "status=open&department=billing&priority=high&opened_from={}",
+                day(30)
+            ),
+        ),
+    ];
+    for (label, qs) in singles.iter().chain(pairs.iter()) {
+        for sort in [Sort::Due, Sort::Age, Sort::LastCustomer] {
+            let full = format!("{qs}&sort={}", sort.as_str());
+            let params: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(full.as_bytes())
+                    .into_owned()
+                    .collect();
+            let filter =
+                claimdesk::web::ui::pages::filter_of(Queue::All, &params, now).expect("filter");
+            lists.push((
+                format!("list all {label} sort={}", sort.as_str()),
+                filter,
+                None,
+                format!("/tickets/all?{full}"),
+            ));
+        }
+    }
     lists.push((
         "list all sort=age, 100 pages deep".into(),
         all_age.clone(),
@@ -206,7 +300,12 @@ async fn run() {
             deep.as_ref().map(|c| c.encode()).unwrap_or_default()
         ),
     ));
-    for (what, filter, after, path) in &lists {
+    // `WEB_ONLY=a,b`: only the figures whose label contains one of these.
+    let only: Vec<String> = std::env::var("WEB_ONLY")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let wanted = |what: &str| only.is_empty() || only.iter().any(|o| what.contains(o.as_str()));
+    for (what, filter, after, path) in lists.iter().filter(|l| wanted(&l.0)) {
         let mut server = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let t = Instant::now();
@@ -242,12 +341,66 @@ async fn run() {
     };
     for (what, q) in [
         ("search common word (invoice)", "invoice".to_string()),
+        ("search very common word (the)", "the".to_string()),
+        ("search very common word (hello)", "hello".to_string()),
         ("search two common words", "password reset".to_string()),
+        (
+            "search two words that never meet",
+            "invoice screenshot".to_string(),
+        ),
+        (
+            "search phrase (subjects only)",
+            "\"password reset\"".to_string(),
+        ),
+        (
+            "search phrase (bodies only)",
+            "\"wrong amount\"".to_string(),
+        ),
+        (
+            "search phrase of common words, absent",
+            "\"invoice password\"".to_string(),
+        ),
+        (
+            "search word only in subjects (shipping)",
+            "shipping".to_string(),
+        ),
+        (
+            "search word only in bodies (screenshot)",
+            "screenshot".to_string(),
+        ),
         ("search rare word (one subject)", "654321".to_string()),
+        (
+            "search rare word and a common one",
+            "654321 the".to_string(),
+        ),
         ("search no match", "zyzzyvaqx".to_string()),
+        (
+            "search no match, three words",
+            "quixotic zephyr marmalade".to_string(),
+        ),
+        (
+            "search common word minus another",
+            "invoice -hello".to_string(),
+        ),
+        ("search rare or absent", "654321 or zyzzyvaqx".to_string()),
         ("search exact ticket number", number.clone()),
+        (
+            "search Message-ID",
+            "<fill-2500000@claimdesk.fill>".to_string(),
+        ),
+        (
+            "search Message-ID, unknown",
+            "<nope-1@claimdesk.fill>".to_string(),
+        ),
         ("search requester address", requester.clone()),
+        (
+            "search address nobody uses",
+            "nobody@nowhere.example".to_string(),
+        ),
     ] {
+        if !wanted(what) {
+            continue;
+        }
         let req = claimdesk::desk::search::SearchRequest {
             q: &q,
             page: 1,
@@ -264,7 +417,13 @@ async fn run() {
 
     println!("EXPLAIN (ANALYZE, BUFFERS) of the search queries:");
     use claimdesk::store::search::{explain, tsquery, Explained};
-    for q in ["invoice", "654321", "zyzzyvaqx"] {
+    for q in [
+        "invoice",
+        "654321",
+        "zyzzyvaqx",
+        "invoice screenshot",
+        "\"invoice password\"",
+    ] {
         let tq = tsquery(&mut conn, q)
             .await
             .expect("tsquery")

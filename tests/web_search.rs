@@ -426,3 +426,83 @@ async fn signed_out_requests_get_nothing() {
     let (status, _, _) = get(addr, Some(&cookie), "q=invoice").await;
     assert_eq!(status, 303);
 }
+
+/// Full text where the two ways of finding the latest matches differ (30,000 messages,
+/// analysed): a rare word is found through the GIN index even in the oldest message, which
+/// the bounded walk never reaches; a common word fills its window from the newest rows; two
+/// common words that never meet in one message (a GIN scan would read both long posting
+/// lists) are looked for in the latest `WALK_ROWS` messages only, and the page says so.
+#[tokio::test]
+async fn each_query_takes_the_cheap_path_and_rare_words_are_found_anywhere() {
+    use claimdesk::store::search::{full_text, paths, tsquery, Path, WALK_ROWS, WINDOW};
+    let (env, app, addr, cookie) = started().await;
+    let rare = open_ticket(
+        &app,
+        1,
+        "r@customer.example",
+        "Quarterly report",
+        "The xylophone arrived broken.",
+    )
+    .await;
+    let holder = open_ticket(&app, 2, "b@customer.example", "Bulk", "The first of many.").await;
+    let bulk = 30_000;
+    assert!(bulk > WALK_ROWS);
+    let owner = sqlx::PgPool::connect(&env.db.url).await.expect("pool");
+    sqlx::query(
+        "INSERT INTO messages (ticket_id, message_id, direction, from_addr, subject, body_text,
+                               raw_size)
+         SELECT t.id, 'bulk-' || i || '@customer.example', 'inbound', 'b@customer.example',
+                'Bulk', CASE WHEN i % 2 = 0 THEN 'alpha common words here'
+                             ELSE 'beta common words there' END, 30
+         FROM generate_series(1, $1) i, (SELECT id FROM tickets WHERE number = $2) t",
+    )
+    .bind(bulk)
+    .bind(&holder)
+    .execute(&owner)
+    .await
+    .expect("bulk messages");
+    sqlx::query("ANALYZE messages")
+        .execute(&owner)
+        .await
+        .expect("analyze");
+
+    let mut conn = owner.acquire().await.expect("connection");
+    for (q, want) in [
+        ("xylophone", Path::Index),
+        ("common", Path::Walk),
+        ("alpha beta", Path::Walk),
+        ("\"beta alpha\"", Path::Walk),
+        ("xylophone common", Path::Index),
+        ("-common", Path::Walk),
+    ] {
+        let tq = tsquery(&mut conn, q)
+            .await
+            .expect("tsquery")
+            .expect("words");
+        assert_eq!(paths(&mut conn, &tq).await.expect("paths").1, want, "{q}");
+    }
+
+    // The oldest message, found through the index.
+    let page = search(addr, &cookie, "xylophone").await;
+    assert_eq!(rows(&page), vec![rare.clone()], "{page}");
+    assert!(!page.contains("Many messages match"), "{page}");
+    // A common word: the latest WINDOW matches, capped.
+    let tq = tsquery(&mut conn, "common").await.expect("q").expect("w");
+    let hits = full_text(&mut conn, &tq, 0, 20).await.expect("search");
+    assert!(hits.capped);
+    assert_eq!(hits.total, 1, "one ticket holds the bulk messages");
+    // Never in one message: none in the latest WALK_ROWS, and said to be partial.
+    for q in ["alpha beta", "\"beta alpha\""] {
+        let tq = tsquery(&mut conn, q).await.expect("q").expect("w");
+        let hits = full_text(&mut conn, &tq, 0, 20).await.expect("search");
+        assert!(hits.hits.is_empty() && hits.capped, "{q}: {hits:?}");
+    }
+    // A phrase that is there, among the newest.
+    let tq = tsquery(&mut conn, "\"common words there\"")
+        .await
+        .expect("q")
+        .expect("w");
+    let hits = full_text(&mut conn, &tq, 0, 20).await.expect("search");
+    assert_eq!(hits.hits.len(), 1, "{hits:?}");
+    assert!(WINDOW <= bulk / 2);
+}

@@ -140,6 +140,241 @@ pub fn marked_runs(s: &str) -> Vec<(bool, &str)> {
     runs
 }
 
+/// A tsquery as PostgreSQL prints it (`'a' <-> 'b' & !( 'c' | 'd' )`), as a tree: what
+/// [`gin_cost`] estimates the work of. Lexemes are unquoted (`''` → `'`, `\x` → `x`); prefix
+/// (`:*`) and weight (`:AB`) marks are dropped (websearch_to_tsquery makes neither).
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryTree {
+    /// One lexeme.
+    Lexeme(String),
+    /// `!x`.
+    Not(Box<QueryTree>),
+    /// `x & y`.
+    And(Box<QueryTree>, Box<QueryTree>),
+    /// `x | y`.
+    Or(Box<QueryTree>, Box<QueryTree>),
+    /// `x <N> y` (`<->` is `<1>`): both, at a distance — a GIN index can only say "both".
+    Phrase(Box<QueryTree>, Box<QueryTree>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Lexeme(String),
+    Not,
+    And,
+    Or,
+    Phrase,
+    Open,
+    Close,
+}
+
+fn tokens(text: &str) -> Option<Vec<Token>> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => {}
+            '!' => out.push(Token::Not),
+            '&' => out.push(Token::And),
+            '|' => out.push(Token::Or),
+            '(' => out.push(Token::Open),
+            ')' => out.push(Token::Close),
+            '<' => {
+                // `<->` or `<N>`.
+                for c in chars.by_ref() {
+                    if c == '>' {
+                        break;
+                    }
+                    if c != '-' && !c.is_ascii_digit() {
+                        return None;
+                    }
+                }
+                out.push(Token::Phrase);
+            }
+            '\'' => {
+                let mut lexeme = String::new();
+                loop {
+                    match chars.next()? {
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            lexeme.push('\'');
+                        }
+                        '\'' => break,
+                        '\\' => lexeme.push(chars.next()?),
+                        c => lexeme.push(c),
+                    }
+                }
+                if chars.peek() == Some(&':') {
+                    chars.next();
+                    while chars
+                        .peek()
+                        .is_some_and(|c| *c == '*' || "ABCDabcd".contains(*c))
+                    {
+                        chars.next();
+                    }
+                }
+                out.push(Token::Lexeme(lexeme));
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Parses a tsquery's text form (as `tsquery::text` prints it; precedence `!`, then `<->`,
+/// then `&`, then `|`). `None` for text that is not one (empty, unbalanced, unknown
+/// characters outside quotes).
+pub fn parse_tsquery(text: &str) -> Option<QueryTree> {
+    let toks = tokens(text)?;
+    let mut at = 0;
+    let tree = parse_or(&toks, &mut at)?;
+    (at == toks.len()).then_some(tree)
+}
+
+fn parse_or(t: &[Token], at: &mut usize) -> Option<QueryTree> {
+    let mut left = parse_and(t, at)?;
+    while t.get(*at) == Some(&Token::Or) {
+        *at += 1;
+        left = QueryTree::Or(Box::new(left), Box::new(parse_and(t, at)?));
+    }
+    Some(left)
+}
+
+fn parse_and(t: &[Token], at: &mut usize) -> Option<QueryTree> {
+    let mut left = parse_phrase(t, at)?;
+    while t.get(*at) == Some(&Token::And) {
+        *at += 1;
+        left = QueryTree::And(Box::new(left), Box::new(parse_phrase(t, at)?));
+    }
+    Some(left)
+}
+
+fn parse_phrase(t: &[Token], at: &mut usize) -> Option<QueryTree> {
+    let mut left = parse_unary(t, at)?;
+    while t.get(*at) == Some(&Token::Phrase) {
+        *at += 1;
+        left = QueryTree::Phrase(Box::new(left), Box::new(parse_unary(t, at)?));
+    }
+    Some(left)
+}
+
+fn parse_unary(t: &[Token], at: &mut usize) -> Option<QueryTree> {
+    let tok = t.get(*at)?;
+    *at += 1;
+    match tok {
+        Token::Not => Some(QueryTree::Not(Box::new(parse_unary(t, at)?))),
+        Token::Lexeme(l) => Some(QueryTree::Lexeme(l.clone())),
+        Token::Open => {
+            let inner = parse_or(t, at)?;
+            (t.get(*at) == Some(&Token::Close)).then(|| {
+                *at += 1;
+                inner
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What a GIN bitmap scan for a query costs, estimated from how many rows hold each lexeme.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GinCost {
+    /// Posting-list entries the index scan reads (item pointers).
+    pub postings: f64,
+    /// Rows the bitmap hands to the heap (matches, or for a phrase the rows holding all its
+    /// words, which are rechecked): an upper estimate.
+    pub rows: f64,
+    /// The query can match a row holding none of its positive lexemes (`!a`, `a | !b`):
+    /// the index must be read in full, so the scan is as dear as the table.
+    pub full: bool,
+}
+
+/// How many entries of a long posting list a scan reads per entry of a short one it is
+/// intersected with (GIN skips through the long list page by page).
+const SKIP_READ: f64 = 16.0;
+
+/// Estimates the GIN work of `tree` given `rows_with(lexeme)`, the number of rows holding a
+/// lexeme (from the column statistics). An AND reads both lists but skips through the longer
+/// one when the shorter is much shorter, and yields at most the shorter; an OR reads and
+/// yields both; a NOT is read to exclude, and alone (or under an OR) forces a full scan.
+pub fn gin_cost(tree: &QueryTree, rows_with: &impl Fn(&str) -> f64) -> GinCost {
+    match tree {
+        QueryTree::Lexeme(l) => {
+            let n = rows_with(l).max(0.0);
+            GinCost {
+                postings: n,
+                rows: n,
+                full: false,
+            }
+        }
+        QueryTree::Not(x) => {
+            let inner = gin_cost(x, rows_with);
+            GinCost {
+                postings: inner.postings,
+                rows: f64::INFINITY,
+                full: true,
+            }
+        }
+        QueryTree::Or(a, b) => {
+            let (a, b) = (gin_cost(a, rows_with), gin_cost(b, rows_with));
+            GinCost {
+                postings: a.postings + b.postings,
+                rows: a.rows + b.rows,
+                full: a.full || b.full,
+            }
+        }
+        QueryTree::And(a, b) | QueryTree::Phrase(a, b) => {
+            let (a, b) = (gin_cost(a, rows_with), gin_cost(b, rows_with));
+            match (a.full, b.full) {
+                (true, true) => GinCost {
+                    postings: a.postings + b.postings,
+                    rows: f64::INFINITY,
+                    full: true,
+                },
+                // `a & !b`: the rows of `a`, with `b` read to exclude some.
+                (false, true) => GinCost {
+                    postings: a.postings + b.postings,
+                    rows: a.rows,
+                    full: false,
+                },
+                (true, false) => GinCost {
+                    postings: a.postings + b.postings,
+                    rows: b.rows,
+                    full: false,
+                },
+                (false, false) => {
+                    let short = a.rows.min(b.rows);
+                    GinCost {
+                        postings: (a.postings + b.postings).min(short * SKIP_READ),
+                        rows: short,
+                        full: false,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The distinct lexemes of `tree`, in order of first appearance.
+pub fn lexemes(tree: &QueryTree) -> Vec<String> {
+    fn walk(t: &QueryTree, out: &mut Vec<String>) {
+        match t {
+            QueryTree::Lexeme(l) => {
+                if !out.contains(l) {
+                    out.push(l.clone());
+                }
+            }
+            QueryTree::Not(x) => walk(x, out),
+            QueryTree::And(a, b) | QueryTree::Or(a, b) | QueryTree::Phrase(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +455,60 @@ mod tests {
         );
         assert_eq!(marked_runs("\u{E001}x"), vec![(false, "x")]);
         assert_eq!(marked_runs(""), Vec::<(bool, &str)>::new());
+    }
+
+    #[test]
+    fn tsquery_text_parses_with_precedence_and_quoting() {
+        let l = |s: &str| Box::new(QueryTree::Lexeme(s.into()));
+        assert_eq!(
+            parse_tsquery("'a' <-> 'b' & !( 'c' | 'd' ) | 'e'"),
+            Some(QueryTree::Or(
+                Box::new(QueryTree::And(
+                    Box::new(QueryTree::Phrase(l("a"), l("b"))),
+                    Box::new(QueryTree::Not(Box::new(QueryTree::Or(l("c"), l("d"))))),
+                )),
+                l("e"),
+            ))
+        );
+        assert_eq!(
+            parse_tsquery(r"'it''s' <2> 'a\\b':*AB"),
+            Some(QueryTree::Phrase(l("it's"), l(r"a\b")))
+        );
+        assert_eq!(
+            parse_tsquery("'a' <-> 'b' <-> 'c'"),
+            Some(QueryTree::Phrase(
+                Box::new(QueryTree::Phrase(l("a"), l("b"))),
+                l("c")
+            ))
+        );
+        for junk in ["", "'a", "'a' &", "( 'a'", "'a' )", "a", "'a' <x> 'b'"] {
+            assert_eq!(parse_tsquery(junk), None, "{junk}");
+        }
+        let t = parse_tsquery("'a' & !'b' | 'a'").expect("tree");
+        assert_eq!(lexemes(&t), vec!["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn gin_cost_follows_the_operators() {
+        let rows = |l: &str| match l {
+            "common" | "other" => 1_000_000.0,
+            "rare" => 10.0,
+            _ => 0.0,
+        };
+        let cost = |q: &str| gin_cost(&parse_tsquery(q).expect("tree"), &rows);
+        assert_eq!(cost("'rare'").rows, 10.0);
+        // A rare word bounds an AND with a common one: few rows, a skipping read.
+        let c = cost("'common' & 'rare'");
+        assert_eq!(c.rows, 10.0);
+        assert!(c.postings <= 10.0 * SKIP_READ, "{c:?}");
+        // Two common words read both lists, whatever they share.
+        let c = cost("'common' <-> 'other'");
+        assert_eq!((c.postings, c.rows), (2_000_000.0, 1_000_000.0));
+        let c = cost("'rare' | 'common'");
+        assert_eq!(c.rows, 1_000_010.0);
+        let c = cost("'rare' & !'common'");
+        assert_eq!((c.postings, c.rows, c.full), (1_000_010.0, 10.0, false));
+        assert!(cost("!'rare'").full);
+        assert!(cost("'rare' | !'common'").full);
     }
 }

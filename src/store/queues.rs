@@ -274,26 +274,23 @@ pub struct QueuePage {
     pub next: Option<Cursor>,
 }
 
-/// Up to `limit` (1..=500) tickets of `filter` after `after` (from the start without it), and
-/// the cursor of the next page when there are more.
-///
-/// Errors: the database's.
-pub async fn page(
-    conn: &mut PgConnection,
-    filter: &QueueFilter,
-    after: Option<&Cursor>,
-    limit: i64,
-) -> Result<QueuePage, sqlx::Error> {
-    let limit = limit.clamp(1, 500);
-    let key = filter.sort.key();
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+/// The columns a list row shows, and `sort_key` (the sort's key expression, for ordering a
+/// union of two index walks).
+fn push_select(q: &mut QueryBuilder<'_, Postgres>, key: &str) {
+    q.push(format_args!(
         "SELECT t.id, t.number, t.subject, t.requester_email, t.requester_name, t.status,
                 t.priority, t.department, a.handle AS assignee, t.opened_at,
                 t.last_customer_at, t.sla_due_at, t.sla_warn_at,
                 ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag)
-                    AS tags
-         FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id WHERE TRUE",
-    );
+                    AS tags,
+                {key} AS sort_key
+         FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id WHERE TRUE"
+    ));
+}
+
+/// The conditions of `filter` and the cursor `after`, each as ` AND …`.
+fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &QueueFilter, after: Option<&Cursor>) {
+    let key = filter.sort.key();
     match filter.queue {
         Queue::Mine(agent) => {
             q.push(" AND t.assignee_id = ").push_bind(agent);
@@ -325,7 +322,8 @@ pub async fn page(
             q.push(" AND t.assignee_id IS NULL");
         }
         Some(Holder::Handle(h)) => {
-            q.push(" AND t.assignee_id = (SELECT id FROM agents WHERE handle = ")
+            // `IS NOT NULL` lets the planner use the assignee indexes' predicate.
+            q.push(" AND t.assignee_id IS NOT NULL AND t.assignee_id = (SELECT id FROM agents WHERE handle = ")
                 .push_bind(h.clone())
                 .push(")");
         }
@@ -380,8 +378,76 @@ pub async fn page(
             .push_bind(c.id)
             .push(")");
     }
-    q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
-        .push_bind(limit + 1);
+}
+
+/// The ORDER BY of a list: `{key}, t.id`, an index walk from the cursor. A running SLA
+/// state (`at_risk`, `on_track`: due in the future) under another sort is ordered on an
+/// expression no index has instead, so that the few tickets in that state are read through
+/// the due-time index and sorted, rather than found by walking the age or last-customer
+/// index, where they sit together at the end (recently opened), through nearly every ticket.
+fn order_by(filter: &QueueFilter) -> String {
+    let key = filter.sort.key();
+    let running = matches!(filter.sla, Some(SlaState::AtRisk | SlaState::OnTrack));
+    if running && filter.sort != Sort::Due {
+        format!("({key} + interval '0 s'), t.id")
+    } else {
+        format!("{key}, t.id")
+    }
+}
+
+/// Up to `limit` (1..=500) tickets of `filter` after `after` (from the start without it), and
+/// the cursor of the next page when there are more.
+///
+/// Each list is one index walk from the cursor in the sort's order, except where that walk
+/// would read most of the table to find a page: an "opened from" bound under the due or
+/// last-customer sort starts the walk where the key reaches the bound (with the tickets whose
+/// key precedes their own opening added from their partial index, migrations/0024), and a
+/// running SLA state under another sort is read through the due index ([`order_by`]).
+///
+/// Errors: the database's.
+pub async fn page(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<QueuePage, sqlx::Error> {
+    let limit = limit.clamp(1, 500);
+    let key = filter.sort.key();
+    let order = order_by(filter);
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
+    match (filter.opened_from, filter.sort) {
+        (Some(from), Sort::Due | Sort::LastCustomer) => {
+            // Tickets opened at or after `from`: those whose key is at or after `from` (a
+            // walk starting there), and those whose key comes before `from` and so before
+            // their own opening (the partial index of such tickets). Disjoint.
+            let early = match filter.sort {
+                Sort::Due => "COALESCE(t.sla_due_at, 'infinity') < t.opened_at",
+                _ => "COALESCE(t.last_customer_at, 'infinity') < t.opened_at",
+            };
+            q.push("SELECT u.* FROM ((");
+            push_select(&mut q, key);
+            push_filters(&mut q, filter, after);
+            q.push(format_args!(" AND {key} >= "))
+                .push_bind(from)
+                .push(format_args!(" ORDER BY {order} LIMIT "))
+                .push_bind(limit + 1)
+                .push(") UNION ALL (");
+            push_select(&mut q, key);
+            push_filters(&mut q, filter, after);
+            q.push(format_args!(" AND {early} AND {key} < "))
+                .push_bind(from)
+                .push(format_args!(" ORDER BY {order} LIMIT "))
+                .push_bind(limit + 1)
+                .push(")) u ORDER BY u.sort_key, u.id LIMIT ")
+                .push_bind(limit + 1);
+        }
+        _ => {
+            push_select(&mut q, key);
+            push_filters(&mut q, filter, after);
+            q.push(format_args!(" ORDER BY {order} LIMIT "))
+                .push_bind(limit + 1);
+        }
+    }
     let mut rows: Vec<QueueRow> = q.build_query_as().fetch_all(&mut *conn).await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
