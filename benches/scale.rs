@@ -191,7 +191,7 @@ async fn claim_phase(
     for (a, list) in actors.iter().cloned().zip(lists) {
         let (desk, gate, out) = (desk.clone(), gate.clone(), out.clone());
         tasks.push(tokio::spawn(async move {
-            let mut seed = a.agent.id as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+            let mut seed = (a.agent.id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             for n in list.iter().take(rounds) {
                 if barrier {
                     gate.wait().await;
@@ -229,7 +229,10 @@ struct Notices(Arc<Mutex<Vec<String>>>);
 
 impl Notices {
     fn take(&self) -> Vec<String> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 
@@ -291,7 +294,9 @@ fn indexes_in(plan: &str) -> Vec<String> {
                 "on" if line.contains("Bitmap Index Scan") => Some(w[1]),
                 _ => None,
             };
-            if let Some(ix) = found.filter(|i| i.ends_with("_idx") || i.ends_with("_pkey") || i.ends_with("_key")) {
+            if let Some(ix) =
+                found.filter(|i| i.ends_with("_idx") || i.ends_with("_pkey") || i.ends_with("_key"))
+            {
                 if !out.iter().any(|o| o == ix) {
                     out.push(ix.to_string());
                 }
@@ -303,14 +308,21 @@ fn indexes_in(plan: &str) -> Vec<String> {
 
 /// Prints the plans the notices of one command hold, each with the indexes it used.
 fn print_plans(what: &str, notices: Vec<String>) {
-    println!("\n=== EXPLAIN (ANALYZE, BUFFERS) of `{what}`: {} statement(s) ===", notices.len());
+    println!(
+        "\n=== EXPLAIN (ANALYZE, BUFFERS) of `{what}`: {} statement(s) ===",
+        notices.len()
+    );
     for (i, n) in notices.iter().enumerate() {
         let ix = indexes_in(n);
         let first = n.lines().next().unwrap_or("");
         println!(
             "--- statement {} ({first}); indexes: {}",
             i + 1,
-            if ix.is_empty() { "none".to_string() } else { ix.join(", ") }
+            if ix.is_empty() {
+                "none".to_string()
+            } else {
+                ix.join(", ")
+            }
         );
         for line in n.lines().skip(1) {
             println!("    {line}");
@@ -318,7 +330,8 @@ fn print_plans(what: &str, notices: Vec<String>) {
     }
 }
 
-/// Starts the release `claimdesk serve` on `url` (no mailbox, no chat platform: the console,
+/// Starts the `claimdesk serve` of this build on `url` (no mailbox, no chat platform: the console
+/// acting as the first admin,
 /// web on a free loopback port), waits until it answers `/healthz` and then until its CPU
 /// time stops moving (no more than 1 tick in 3 s), and returns its RSS and peak RSS, KB.
 async fn idle_rss(url: &str) -> Option<(u64, u64, f64)> {
@@ -333,7 +346,7 @@ async fn idle_rss(url: &str) -> Option<(u64, u64, f64)> {
         "[database]\nurl = \"{url}\"\n\n[desk]\nmessage_id_domain = \"claimdesk.local\"\n\n\
          [[departments]]\nname = \"support\"\nassignment = \"claim\"\n\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\n\n\
-         [console]\nagent = \"agent01\"\n\n[web]\nbind = \"127.0.0.1:{port}\"\n\n\
+         [web]\nbind = \"127.0.0.1:{port}\"\n\n\
          [log]\nfile = \"{}\"\n",
         dir.path().join("serve.log").display()
     );
@@ -356,7 +369,11 @@ async fn idle_rss(url: &str) -> Option<(u64, u64, f64)> {
     let http = reqwest::Client::new();
     let mut up = false;
     while started.elapsed() < Duration::from_secs(120) {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
             if r.status().is_success() {
                 up = true;
                 break;
@@ -527,8 +544,14 @@ async fn run() {
         )
         .bind(id)
     };
-    let few = holds(actors[0].agent.id).fetch_one(&mut conn).await.expect("count");
-    let many = holds(busy.agent.id).fetch_one(&mut conn).await.expect("count");
+    let few = holds(actors[0].agent.id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    let many = holds(busy.agent.id)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
     let unassigned: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM tickets WHERE assignee_id IS NULL
          AND status IN ('open', 'pending_assignment')",
@@ -566,7 +589,12 @@ async fn run() {
             "unassigned",
             vec![String::new()],
         ),
-        ("ticket <random number>".into(), &admin, "ticket", numbers.clone()),
+        (
+            "ticket <random number>".into(),
+            &admin,
+            "ticket",
+            numbers.clone(),
+        ),
     ];
     for (what, actor, cmd, args) in &reads {
         let mut times = Vec::with_capacity(requests);
@@ -580,7 +608,12 @@ async fn run() {
             bytes = bytes.max(answer.len());
             times.push(d);
         }
-        v.line(what, &mut times, READ_P99_MS, &format!(" answer ≤ {bytes} bytes"));
+        v.line(
+            what,
+            &mut times,
+            READ_P99_MS,
+            &format!(" answer ≤ {bytes} bytes"),
+        );
     }
 
     // The plans of what each command ran, on a desk whose connections auto_explain.
@@ -595,10 +628,25 @@ async fn run() {
     let claim_no = fresh.first().cloned().unwrap_or_default();
     notices.take();
     let cases: Vec<(String, &Actor, &str, String)> = vec![
-        (format!("claim {claim_no}"), &actors[0], "claim", claim_no.clone()),
+        (
+            format!("claim {claim_no}"),
+            &actors[0],
+            "claim",
+            claim_no.clone(),
+        ),
         ("workload".into(), &admin, "workload", String::new()),
-        (format!("mine (@{})", actors[0].agent.handle), &actors[0], "mine", String::new()),
-        (format!("mine (@{})", busy.agent.handle), &busy, "mine", String::new()),
+        (
+            format!("mine (@{})", actors[0].agent.handle),
+            &actors[0],
+            "mine",
+            String::new(),
+        ),
+        (
+            format!("mine (@{})", busy.agent.handle),
+            &busy,
+            "mine",
+            String::new(),
+        ),
         ("unassigned".into(), &admin, "unassigned", String::new()),
         (
             format!("ticket {}", numbers.first().cloned().unwrap_or_default()),
@@ -623,8 +671,14 @@ async fn run() {
     .await
     .map(|r| r.rows_affected())
     .unwrap_or(0);
-    println!("\ncleanup: {released} claims released, {marked} outbox rows of this run marked delivered");
-    let missed: Vec<&str> = v.0.iter().filter(|(_, ok)| !ok).map(|(w, _)| w.as_str()).collect();
+    println!(
+        "\ncleanup: {released} claims released, {marked} outbox rows of this run marked delivered"
+    );
+    let missed: Vec<&str> =
+        v.0.iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(w, _)| w.as_str())
+            .collect();
     if missed.is_empty() {
         println!("every target met");
     } else {

@@ -15,3 +15,9 @@ CREATE INDEX tickets_held_load_idx ON tickets (assignee_id)
 CREATE INDEX tickets_open_sla_warn_idx ON tickets ((LEAST(sla_warn_at, sla_due_at)))
     INCLUDE (sla_due_at, sla_warn_at)
     WHERE status NOT IN ('resolved', 'closed', 'merged') AND sla_due_at IS NOT NULL;
+
+-- Per agent, the oldest unanswered customer message (`store::workload::agent_loads`): their
+-- claimed and in-progress tickets by the newest customer message's arrival, walked until
+-- the first whose last message is the customer's (usually the first or second).
+CREATE INDEX tickets_unanswered_idx ON tickets (assignee_id, last_customer_at, id)
+    WHERE status IN ('claimed', 'in_progress') AND last_customer_at IS NOT NULL;

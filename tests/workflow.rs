@@ -833,7 +833,9 @@ async fn long_queues_show_their_head_and_count_the_rest() {
     let cmd = claimdesk::chat::commands::parse("unassigned", "").expect("parses");
     let answer = claimdesk::chat::commands::execute(&app.desk, &ana, cmd).await;
     assert!(
-        answer.starts_with(&format!("Unassigned, oldest first ({n}, the first {limit} shown):")),
+        answer.starts_with(&format!(
+            "Unassigned, oldest first ({n}, the first {limit} shown):"
+        )),
         "{answer}"
     );
     assert_eq!(answer.lines().count(), limit as usize + 1, "{answer}");

@@ -50,7 +50,11 @@ pub async fn database(spec: &FillSpec) -> (String, Option<Filled>) {
 
 /// As [`database`] for the database `<prefix>_<tickets>` ([`urls_named`]); `refill` drops
 /// and fills it even when it could be reused.
-pub async fn database_named(prefix: &str, spec: &FillSpec, refill: bool) -> (String, Option<Filled>) {
+pub async fn database_named(
+    prefix: &str,
+    spec: &FillSpec,
+    refill: bool,
+) -> (String, Option<Filled>) {
     let (admin, url, name) = urls_named(prefix, spec.tickets);
     let existing = match sqlx::PgConnection::connect(&url).await {
         Ok(mut c) => {

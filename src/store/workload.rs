@@ -187,9 +187,8 @@ pub async fn unassigned_tagged(
 /// A customer message is unanswered when it is the ticket's last message; its age is the
 /// ticket's `last_customer_at`. Per agent, the counts read the index
 /// `tickets_held_load_idx` only (migrations/0026_scale_indexes.sql), and the oldest
-/// unanswered message walks their tickets by `last_customer_at`
-/// (`tickets_queue_mine_last_customer_idx`) to the first whose last message is the
-/// customer's: the cost follows the agents and their open work, never the whole table.
+/// unanswered message walks their tickets by `last_customer_at` (`tickets_unanswered_idx`)
+/// to the first whose last message is the customer's: the cost follows the agents and their open work, never the whole table.
 ///
 /// Errors: the database's.
 pub async fn agent_loads(
@@ -218,11 +217,10 @@ pub async fn agent_loads(
          LEFT JOIN LATERAL (
              SELECT t.last_customer_at AS at FROM tickets t
              WHERE t.assignee_id = a.id AND t.status IN ('claimed', 'in_progress')
-               AND t.status NOT IN ('resolved', 'closed', 'merged')
-               AND COALESCE(t.last_customer_at, 'infinity') < 'infinity'
+               AND t.last_customer_at IS NOT NULL
                AND (SELECT m.direction FROM messages m WHERE m.ticket_id = t.id
                     ORDER BY m.id DESC LIMIT 1) = 'inbound'
-             ORDER BY COALESCE(t.last_customer_at, 'infinity'), t.id LIMIT 1
+             ORDER BY t.last_customer_at, t.id LIMIT 1
          ) u ON TRUE
          WHERE a.active
          ORDER BY a.handle",
