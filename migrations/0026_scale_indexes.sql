@@ -21,3 +21,11 @@ CREATE INDEX tickets_open_sla_warn_idx ON tickets ((LEAST(sla_warn_at, sla_due_a
 -- the first whose last message is the customer's (usually the first or second).
 CREATE INDEX tickets_unanswered_idx ON tickets (assignee_id, last_customer_at, id)
     WHERE status IN ('claimed', 'in_progress') AND last_customer_at IS NOT NULL;
+
+-- `mine` (`store::workload::held_by_tagged`): one agent's held tickets in queue order (the
+-- headline clock due first, then most urgent, then oldest), so the first page is read from
+-- the index and the walk stops after it, however many the agent holds.
+CREATE INDEX tickets_held_queue_idx ON tickets (assignee_id, (COALESCE(sla_due_at, 'infinity')),
+    (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END),
+    opened_at, id)
+    WHERE status IN ('claimed', 'in_progress', 'waiting');

@@ -109,9 +109,8 @@ fn has_tags(alias: &str, n: u8) -> String {
 
 /// [`held_by`], only tickets carrying every tag of `tags` (all of them when empty).
 ///
-/// Walks `tickets_queue_mine_due_idx` (`assignee_id`, due time) and stops after the page;
-/// the status list also names the index's predicate (`NOT IN ('resolved', 'closed',
-/// 'merged')`) so the planner can prove it.
+/// Walks `tickets_held_queue_idx` (migrations/0026_scale_indexes.sql: `assignee_id`, then
+/// the queue order) and stops after the page; the count reads `tickets_held_load_idx`.
 ///
 /// Errors: the database's.
 pub async fn held_by_tagged(
@@ -122,7 +121,7 @@ pub async fn held_by_tagged(
     let held = |a: &str| {
         format!(
             "{a}.assignee_id = $1 AND {a}.status IN ('claimed', 'in_progress', 'waiting')
-             AND {a}.status NOT IN ('resolved', 'closed', 'merged') AND {has}",
+             AND {has}",
             has = has_tags(a, 2)
         )
     };
