@@ -807,6 +807,49 @@ async fn workload_mine_and_unassigned_show_the_queues() {
     );
 }
 
+/// A long queue is answered with its head: `unassigned` and `mine` show the first
+/// `QUEUE_LINES` tickets in queue order and say how many the queue holds (a chat message
+/// cannot carry 25,000 lines; the scale bench's desk has that many unassigned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_queues_show_their_head_and_count_the_rest() {
+    let env = db_only(Platforms {
+        slack: false,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let limit = claimdesk::store::workload::QUEUE_LINES as u32;
+    let n = limit + 3;
+    ingest_n(&app, 0, n, 1).await;
+    let list = app.desk.list().await.expect("list");
+    let queue = app.desk.unassigned().await.expect("unassigned");
+    assert_eq!(queue.len(), limit as usize);
+    assert!(queue.iter().all(|l| l.queued == i64::from(n)));
+    // Oldest first: the first lines are the first tickets opened.
+    let oldest: Vec<String> = list.iter().take(3).map(|t| t.number.clone()).collect();
+    let shown: Vec<String> = queue.iter().take(3).map(|l| l.number.clone()).collect();
+    assert_eq!(shown, oldest);
+    let ana = actor(&app, "ana").await;
+    let cmd = claimdesk::chat::commands::parse("unassigned", "").expect("parses");
+    let answer = claimdesk::chat::commands::execute(&app.desk, &ana, cmd).await;
+    assert!(
+        answer.starts_with(&format!(
+            "Unassigned, oldest first ({n}, the first {limit} shown):"
+        )),
+        "{answer}"
+    );
+    assert_eq!(answer.lines().count(), limit as usize + 1, "{answer}");
+
+    // `mine` likewise once ana holds them all.
+    for t in &list {
+        app.desk.claim(&ana, &t.number).await.expect("claim");
+    }
+    let mine = app.desk.mine(&ana).await.expect("mine");
+    assert_eq!(mine.len(), limit as usize);
+    assert!(mine.iter().all(|l| l.queued == i64::from(n)));
+    assert!(app.desk.unassigned().await.expect("unassigned").is_empty());
+}
+
 /// Members act on their own tickets: a reply, status change or priority change by a member on
 /// a ticket someone else holds is refused, naming the holder and how to take it over; admins
 /// may; a reply on an unheld ticket still claims it. `desk.reply_to_held_tickets = "anyone"`

@@ -24,13 +24,15 @@ pub struct Workload {
 
 impl Desk {
     /// Tickets `actor` holds that are not done: the SLA clock due first first (tickets
-    /// without one last), then most urgent, then oldest.
+    /// without one last), then most urgent, then oldest; the first
+    /// [`store::workload::QUEUE_LINES`], each with the queue's size.
     pub async fn mine(&self, actor: &Actor) -> Result<Vec<QueueLine>, DeskError> {
         let mut conn = self.pool.acquire().await?;
         Ok(store::workload::held_by(&mut conn, actor.agent.id).await?)
     }
 
-    /// Tickets nobody holds (open or pending assignment), oldest first.
+    /// Tickets nobody holds (open or pending assignment), oldest first; the first
+    /// [`store::workload::QUEUE_LINES`], each with the queue's size.
     pub async fn unassigned(&self) -> Result<Vec<QueueLine>, DeskError> {
         let mut conn = self.pool.acquire().await?;
         Ok(store::workload::unassigned(&mut conn).await?)
@@ -39,7 +41,8 @@ impl Desk {
     /// The team's workload: per agent claimed / in progress / waiting, the age of the
     /// oldest unanswered customer message on their tickets, and their tickets with an SLA
     /// clock at risk or breached; plus the unassigned queue and the at-risk and breached
-    /// totals. SLA states are judged at the desk's clock.
+    /// totals. SLA states are judged at the desk's clock, on each ticket's headline clock
+    /// (as the web view's SLA filter; see `store::workload::agent_loads`).
     pub async fn workload(&self) -> Result<Workload, DeskError> {
         let now = self.clock_now();
         let mut conn = self.pool.acquire().await?;

@@ -74,7 +74,7 @@ pub struct Filled {
     pub open: u64,
     /// Agent rows.
     pub agents: u64,
-    /// Wall time, including `ANALYZE`.
+    /// Wall time, including `VACUUM (ANALYZE)`.
     pub elapsed: Duration,
 }
 
@@ -374,7 +374,7 @@ async fn copy_tickets(url: String, spec: FillSpec) -> Result<(u64, u64, Vec<(i32
             "COPY tickets (id, number, year, seq, status, assignee_id, requester_email, \
              requester_name, subject, mailbox, merged_into, created_at, updated_at, claimed_at, \
              first_response_at, priority, department, resolved_at, closed_at, opened_at, \
-             holder_active_at) FROM STDIN",
+             holder_active_at, last_customer_at, sla_due_at, sla_warn_at) FROM STDIN",
         )
         .await?;
     let mut buf = String::with_capacity(5 << 20);
@@ -437,6 +437,13 @@ async fn copy_tickets(url: String, spec: FillSpec) -> Result<(u64, u64, Vec<(i32
         ts(&mut buf, t.opened);
         buf.push('\t');
         opt_ts(&mut buf, t.first_response.or(t.claimed));
+        let (last_customer, headline) = ticket_keys(&spec, &t, id);
+        buf.push('\t');
+        opt_ts(&mut buf, last_customer);
+        buf.push('\t');
+        opt_ts(&mut buf, headline.map(|h| h.0));
+        buf.push('\t');
+        opt_ts(&mut buf, headline.map(|h| h.1));
         buf.push('\n');
         flush(&mut copy, &mut buf, false).await?;
     }
@@ -581,6 +588,55 @@ fn clock_rows(t: &Ticket, count: u64, now: i64) -> Vec<ClockRow> {
     rows
 }
 
+/// A clock's moments at `now` (Unix seconds): counted seconds used, warning and due times,
+/// whether it is running, and when it was warned and breached (if it was).
+struct ClockAt {
+    used: i64,
+    warn_at: i64,
+    due_at: i64,
+    running: bool,
+    warned: Option<i64>,
+    breached: Option<i64>,
+}
+
+fn clock_at(c: &ClockRow, now: i64) -> ClockAt {
+    // Counted time: business clocks count about 30 % of wall time.
+    let rate = if c.business { 0.3 } else { 1.0 };
+    let wall = |secs: i64| (secs as f64 / rate) as i64;
+    let until = c.stopped.unwrap_or(now);
+    let used = ((until - c.started).max(0) as f64 * rate) as i64;
+    let warn_at = c.started + wall(c.goal * 3 / 4);
+    let due_at = c.started + wall(c.goal);
+    ClockAt {
+        used,
+        warn_at,
+        due_at,
+        running: c.stopped.is_none() && !c.paused,
+        warned: (used >= c.goal * 3 / 4).then_some(warn_at),
+        breached: (used >= c.goal).then_some(due_at),
+    }
+}
+
+/// What migrations/0020_web.sql keeps on the ticket (its triggers do not fire under
+/// `session_replication_role = replica`): the newest customer message's arrival, and the
+/// headline SLA clock's due and warning times (the running clock due first, by metric name
+/// on a tie: `web_sla_refresh`).
+fn ticket_keys(spec: &FillSpec, t: &Ticket, id: u64) -> (Option<i64>, Option<(i64, i64)>) {
+    let now = spec.now.timestamp();
+    let (_, count) = message_span(spec, id);
+    let last_customer = (0..count)
+        .filter(|k| !(t.first_response.is_some() && k % 2 == 1))
+        .map(|k| message_time(t, now, k, count))
+        .max();
+    let headline = clock_rows(t, count, now)
+        .iter()
+        .map(|c| (c.metric, clock_at(c, now)))
+        .filter(|(_, a)| a.running)
+        .min_by_key(|(m, a)| (a.due_at, *m))
+        .map(|(_, a)| (a.due_at, a.warn_at));
+    (last_customer, headline)
+}
+
 async fn copy_clocks(url: String, spec: FillSpec) -> Result<u64> {
     let mut conn = connect(&url).await?;
     let mut copy = conn
@@ -595,16 +651,14 @@ async fn copy_clocks(url: String, spec: FillSpec) -> Result<u64> {
         let t = ticket(&spec, id);
         let (_, count) = message_span(&spec, id);
         for c in clock_rows(&t, count, now) {
-            // Counted time: business clocks count about 30 % of wall time.
-            let rate = if c.business { 0.3 } else { 1.0 };
-            let wall = |secs: i64| (secs as f64 / rate) as i64;
-            let until = c.stopped.unwrap_or(now);
-            let used = ((until - c.started).max(0) as f64 * rate) as i64;
-            let warn_at = c.started + wall(c.goal * 3 / 4);
-            let due_at = c.started + wall(c.goal);
-            let warned = (used >= c.goal * 3 / 4).then_some(warn_at);
-            let breached = (used >= c.goal).then_some(due_at);
-            let running = c.stopped.is_none() && !c.paused;
+            let ClockAt {
+                used,
+                warn_at,
+                due_at,
+                running,
+                warned,
+                breached,
+            } = clock_at(&c, now);
             let _ = write!(
                 buf,
                 "{id}\t{}\t{}\t{}\t",
@@ -639,7 +693,9 @@ async fn copy_clocks(url: String, spec: FillSpec) -> Result<u64> {
 
 /// Fills the database at `url` (migrated, with no tickets, agents or messages yet) as
 /// `spec` says: agents and their departments, tickets, messages and SLA clocks by `COPY` on
-/// three connections at once, then the ticket counters, the id sequences and `ANALYZE`.
+/// three connections at once, then the ticket counters, the id sequences and
+/// `VACUUM (ANALYZE)`. The tickets carry the sort keys of migrations/0020_web.sql
+/// (`last_customer_at`, `sla_due_at`, `sla_warn_at`) as its triggers would have set them.
 ///
 /// Errors: the database's (a table not empty, a missing migration, the server's).
 pub async fn fill(url: &str, spec: &FillSpec) -> Result<Filled> {
@@ -696,7 +752,8 @@ pub async fn fill(url: &str, spec: &FillSpec) -> Result<Filled> {
         .execute(&mut conn)
         .await?;
     }
-    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    // A long-lived desk is vacuumed: the visibility map lets index-only scans skip the heap.
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut conn).await?;
     let _ = conn.close().await;
     Ok(Filled {
         tickets,

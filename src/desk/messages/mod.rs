@@ -477,7 +477,8 @@ pub fn sla_line(due: &crate::desk::query::SlaDue, now: chrono::DateTime<chrono::
 
 /// A queue (`mine`, `unassigned`) as lines at `now`: each ticket's age since it was opened
 /// (its first email reached our server) and, when it has one, its SLA clock ([`sla_line`]);
-/// subjects and requesters escaped for `style`.
+/// subjects and requesters escaped for `style`. The title counts the whole queue and says
+/// when only its head is shown (`store::workload::QUEUE_LINES`).
 pub fn queue(
     title: &str,
     lines: &[crate::desk::workload::QueueLine],
@@ -488,7 +489,12 @@ pub fn queue(
     if lines.is_empty() {
         return empty.to_string();
     }
-    let mut out = format!("{title} ({}):", lines.len());
+    let queued = lines.first().map_or(0, |l| l.queued);
+    let mut out = if queued > lines.len() as i64 {
+        format!("{title} ({queued}, the first {} shown):", lines.len())
+    } else {
+        format!("{title} ({}):", lines.len())
+    };
     for l in lines {
         let waited = age((now - l.opened_at).num_seconds() as f64);
         let sla = match (&l.sla_metric, l.due_at) {
