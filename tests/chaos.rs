@@ -693,7 +693,7 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
     let quiet_deadline = Instant::now() + Duration::from_secs(150);
     loop {
         let seen = stored_or_quarantined(pool.clone()).await;
-        let missing = want.iter().filter(|id| !seen.contains(*id)).count();
+        let missing = want.iter().filter(|id| !seen.contains(**id)).count();
         let pending = count(
             &pool,
             "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
