@@ -284,7 +284,9 @@ struct CommandLog {
 fn classify(verb: &str, answer: &str) -> Outcome {
     let ok = match verb {
         "claim" => answer.contains("You claimed ").then_some("ticket.claimed"),
-        "unclaim" => answer.contains(" is unclaimed").then_some("ticket.unclaimed"),
+        "unclaim" => answer
+            .contains(" is unclaimed")
+            .then_some("ticket.unclaimed"),
         "reply" => (answer.starts_with("Reply to ") && answer.contains(" queued for "))
             .then_some("reply.queued"),
         "note" => answer
@@ -403,8 +405,7 @@ async fn agent_worker(
             70..=89 => "status",
             _ => "assign",
         };
-        let status =
-            ["open", "in_progress", "waiting", "resolved", "closed"][rng.gen_range(0..5)];
+        let status = ["open", "in_progress", "waiting", "resolved", "closed"][rng.gen_range(0..5)];
         let target = AGENTS[rng.gen_range(0..AGENTS.len())];
         let text = matches!(verb, "reply" | "note")
             .then(|| format!("Chaos {verb} {w}-{sent} (seed {seed}): we are on it."));
@@ -433,23 +434,18 @@ async fn agent_worker(
             }
             (None, Some(b))
         };
-        let outcome = send_command(
-            &addrs,
-            first,
-            &signer,
-            form.as_deref(),
-            body.as_ref(),
-            verb,
-        )
-        .await;
-        log.lock().unwrap_or_else(|p| p.into_inner()).push(CommandLog {
-            surface: if slack { "slack" } else { "discord" },
-            actor,
-            verb,
-            ticket,
-            text,
-            outcome,
-        });
+        let outcome =
+            send_command(&addrs, first, &signer, form.as_deref(), body.as_ref(), verb).await;
+        log.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(CommandLog {
+                surface: if slack { "slack" } else { "discord" },
+                actor,
+                verb,
+                ticket,
+                text,
+                outcome,
+            });
         sent += 1;
     }
 }
@@ -550,7 +546,10 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
         wait_up(r.addr, &format!("replica {} up", r.name)).await;
     }
     let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
-    println!("chaos: 3 replicas up after {:.1} s", t0.elapsed().as_secs_f64());
+    println!(
+        "chaos: 3 replicas up after {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
 
     // ---- Load: emails, commands and the kill loop, all at once.
     let mut plan_rng = StdRng::seed_from_u64(seed);
@@ -734,7 +733,6 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
         pending_at_start as f64 / quiet_took.max(0.001)
     );
 
-
     // ---- Figures: emails/s.
     let (first_stored, last_stored, inbound): (Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64) =
         sqlx::query_as(
@@ -779,9 +777,14 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
     if !twice.is_empty() {
         failures.push(format!("emails: stored more than once: {twice:?}"));
     }
-    let unknown = stored.keys().filter(|id| !want.contains(id.as_str())).count();
+    let unknown = stored
+        .keys()
+        .filter(|id| !want.contains(id.as_str()))
+        .count();
     if unknown > 0 {
-        failures.push(format!("emails: {unknown} stored inbound messages nobody APPENDed"));
+        failures.push(format!(
+            "emails: {unknown} stored inbound messages nobody APPENDed"
+        ));
     }
     let quarantined = count(&pool, "SELECT count(*) FROM quarantine").await;
     if quarantined > 0 {
@@ -792,12 +795,11 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
                 .unwrap_or_default();
         println!("chaos: {quarantined} emails quarantined, reasons {reasons:?}");
     }
-    let dup_copies: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT mailbox, uid, message_id FROM duplicate_copies ORDER BY id LIMIT 5",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap_or_default();
+    let dup_copies: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT mailbox, uid, message_id FROM duplicate_copies ORDER BY id LIMIT 5")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
     let dup_count = count(&pool, "SELECT count(*) FROM duplicate_copies").await;
     if dup_count > 0 {
         failures.push(format!(
@@ -808,23 +810,27 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
 
     // ---- Cards: one post per ticket per platform, latest text = final state.
     #[allow(clippy::type_complexity)]
-    let tickets: Vec<(i64, String, String, Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT t.id, t.number, t.status, a.handle, a.slack_user_id, a.discord_user_id \
+    let tickets: Vec<(
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    )> = sqlx::query_as(
+        "SELECT t.id, t.number, t.status, a.handle, a.slack_user_id, a.discord_user_id \
              FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id ORDER BY t.id",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("tickets");
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tickets");
     let posts: Vec<(i64, String, String)> =
         sqlx::query_as("SELECT ticket_id, platform, message_ref FROM chat_posts")
             .fetch_all(&pool)
             .await
             .expect("chat_posts");
-    let posts: HashMap<(i64, String), String> = posts
-        .into_iter()
-        .map(|(t, p, m)| ((t, p), m))
-        .collect();
+    let posts: HashMap<(i64, String), String> =
+        posts.into_iter().map(|(t, p, m)| ((t, p), m)).collect();
     let mut slack_cards: HashMap<String, usize> = HashMap::new();
     for c in slack.card_posts() {
         if c.body["channel"].as_str() != Some(SLACK_CHANNEL) {
@@ -860,7 +866,11 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
             let n = cards.get(number).copied().unwrap_or(0);
             if n != 1 {
                 card_problems
-                    .entry(if n == 0 { "no card" } else { "card posted more than once" })
+                    .entry(if n == 0 {
+                        "no card"
+                    } else {
+                        "card posted more than once"
+                    })
                     .or_default()
                     .push(format!("{platform} {number} ×{n}"));
             }
@@ -895,7 +905,10 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
     }
 
     // ---- Replies: every stored agent reply sent exactly once; every accepted one stored.
-    let log = command_log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let log = command_log
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let outbound: Vec<(String, String)> = sqlx::query_as(
         "SELECT trim(both '<>' from message_id), body_text FROM messages \
          WHERE direction = 'outbound' AND author_agent_id IS NOT NULL",
@@ -964,9 +977,9 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
             }
             for pair in rows.windows(2) {
                 let (prev, next) = (pair[0], pair[1]);
-                let killed = kills.iter().any(|k| {
-                    k.replica == prev.2 && k.at >= prev.3 && k.at <= next.3
-                });
+                let killed = kills
+                    .iter()
+                    .any(|k| k.replica == prev.2 && k.at >= prev.3 && k.at <= next.3);
                 if !killed {
                     failures.push(format!(
                         "leases: {name} epoch {} taken by {} at {} while {} (epoch {} since {}) \
