@@ -634,11 +634,13 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
                 let victim = rng.gen_range(0..replicas.len());
                 let r = &mut replicas[victim];
                 let held = leases_of(&pool, r.name).await;
+                // The kill's time is taken before the signal: a standby may take the lease
+                // before this process is reaped, never before the signal.
+                let at = Utc::now();
                 if let Some(mut c) = r.child.take() {
                     let _ = c.start_kill();
                     let _ = c.wait().await;
                 }
-                let at = Utc::now();
                 kills.push(Kill {
                     replica: r.name,
                     at,
