@@ -1142,7 +1142,20 @@ async fn chaos_three_replicas_two_mailboxes_kills_and_restarts() {
             &sv[..sv.len().min(3)]
         ));
     }
-    let dv = discord.violations();
+    // A kill after Discord started a card's thread and before the commit makes the retry ask
+    // again; Discord answers 160004 and the app takes the message's ID as the thread's
+    // (chat::discord::DiscordChat::thread_of). The stand-in lists that answer as a
+    // violation for tests without kills; here it is the recovery working.
+    let (rethreads, dv): (Vec<String>, Vec<String>) = discord
+        .violations()
+        .into_iter()
+        .partition(|v| v.contains("a thread was already started from message"));
+    if !rethreads.is_empty() {
+        println!(
+            "chaos: {} card threads asked for again after a kill (Discord 160004, recovered)",
+            rethreads.len()
+        );
+    }
     if !dv.is_empty() {
         failures.push(format!(
             "discord stand-in: {} violations, e.g. {:?}",
