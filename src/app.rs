@@ -16,6 +16,7 @@ use crate::desk::{Actor, Desk, Surface};
 use crate::intake::pipeline::{self, FetchReport};
 use crate::intake::supervisor;
 use crate::outbound::smtp::Mailer;
+use crate::replicas::Lease;
 use crate::store;
 use crate::web::{self, WebState};
 use crate::worker::Deliverer;
@@ -264,31 +265,17 @@ impl App {
         let tasks = &mut running.tasks;
         tasks.push(tokio::spawn(self.deliverer.clone().run()));
         tasks.extend(self.start_discord_gateway());
-        // The weekly digest, when `[reports] digest_at` is set (ends at once otherwise).
-        tasks.push(tokio::spawn(self.desk.clone().run_digest_loop()));
-        if self.desk.sla_enabled() {
-            // Sleeps until the earliest SLA moment, not a sweep (see `desk::sla`).
-            tasks.push(tokio::spawn(self.desk.clone().sla_scheduler()));
-        }
-        // Personal notifications: folds pending notices into DMs (see `desk::notify`).
+        // Personal notifications: folds pending notices into DMs (see `desk::notify`); on
+        // every replica (per-agent locks keep one agent's notices in one DM).
         tasks.push(tokio::spawn(self.desk.clone().notify_loop()));
+        // The sweeps run in one replica at a time (lease `sweeps`, see `crate::replicas`).
         let desk = self.desk.clone();
-        tasks.push(tokio::spawn(async move {
-            // Safety net for the assignment queues, and the auto-release clock.
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                if let Err(e) = desk.drain_all_pending().await {
-                    tracing::error!(error = %e, "draining pending assignments");
-                }
-                if let Err(e) = desk.auto_release_sweep().await {
-                    tracing::error!(error = %e, "auto-release sweep");
-                }
-                if let Err(e) = crate::web::ui::auth::purge_expired(desk.pool()).await {
-                    tracing::warn!(error = %e, "purging ended web sessions");
-                }
-            }
-        }));
+        let lease = Lease::new(
+            self.desk.pool().clone(),
+            crate::replicas::SWEEPS,
+            &self.settings.replicas,
+        );
+        tasks.push(tokio::spawn(lease.run(move |_held| sweeps(desk.clone()))));
         let names: Vec<String> = self
             .settings
             .mailboxes
@@ -310,6 +297,7 @@ impl App {
                 mb.clone(),
                 self.secrets.imap_passwords.get(&mb.name).cloned(),
                 self.settings.intake.clone(),
+                self.settings.replicas.clone(),
             )));
         }
         tracing::info!(%addr, platforms = ?self.desk.platforms(), mailboxes = self.settings.mailboxes.len(), "claimdesk running");
@@ -390,8 +378,9 @@ impl App {
     }
 
     /// In Discord gateway mode, starts the gateway client (`chat::discord::gateway`) in the
-    /// background; `None` when Discord is off or in HTTP mode. The task ends if the
-    /// connection fails for good, after logging why.
+    /// background while this replica holds lease `discord:gateway` (`crate::replicas`);
+    /// `None` when Discord is off or in HTTP mode. When the connection fails for good (logged)
+    /// the lease is given up and competed for again.
     pub fn start_discord_gateway(&self) -> Option<tokio::task::JoinHandle<()>> {
         let d = self.settings.discord.as_ref()?;
         if d.mode != DiscordMode::Gateway {
@@ -404,11 +393,21 @@ impl App {
         })?;
         let desk = self.desk.clone();
         let proxy = d.api_proxy.clone();
-        Some(tokio::spawn(async move {
-            if let Err(e) = crate::chat::discord::gateway::run(desk, chat, token, proxy).await {
-                tracing::error!(error = %e, "Discord gateway stopped");
+        // One connection per bot token: from one replica at a time (lease `discord:gateway`).
+        let lease = Lease::new(
+            desk.pool().clone(),
+            crate::replicas::DISCORD_GATEWAY,
+            &self.settings.replicas,
+        );
+        Some(tokio::spawn(lease.run(move |_held| {
+            let (desk, chat, token, proxy) =
+                (desk.clone(), chat.clone(), token.clone(), proxy.clone());
+            async move {
+                if let Err(e) = crate::chat::discord::gateway::run(desk, chat, token, proxy).await {
+                    tracing::error!(error = %e, "Discord gateway stopped");
+                }
             }
-        }))
+        })))
     }
 
     /// Registers the Discord slash commands when Discord is active with an
@@ -604,6 +603,41 @@ impl std::io::Write for LogOut {
             None => std::io::stderr().flush(),
         }
     }
+}
+
+/// The periodic sweeps, run by the holder of lease `sweeps`: the weekly digest (when
+/// `[reports] digest_at` is set), the SLA scheduler (when SLA is on), and every 60 s the
+/// pending-queue drain, the auto-release sweep and the purge of ended web sessions. Each is
+/// also safe to run twice (scheduled_runs, row locks, an idempotent warning), the lease only
+/// saves the work. Never returns.
+async fn sweeps(desk: Desk) {
+    let digest = desk.clone().run_digest_loop();
+    let sla = {
+        let desk = desk.clone();
+        async move {
+            if desk.sla_enabled() {
+                // Sleeps until the earliest SLA moment, not a sweep (see `desk::sla`).
+                desk.sla_scheduler().await;
+            }
+        }
+    };
+    let tick = async move {
+        // Safety net for the assignment queues, and the auto-release clock.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = desk.drain_all_pending().await {
+                tracing::error!(error = %e, "draining pending assignments");
+            }
+            if let Err(e) = desk.auto_release_sweep().await {
+                tracing::error!(error = %e, "auto-release sweep");
+            }
+            if let Err(e) = crate::web::ui::auth::purge_expired(desk.pool()).await {
+                tracing::warn!(error = %e, "purging ended web sessions");
+            }
+        }
+    };
+    futures::join!(digest, sla, tick);
 }
 
 /// Background tasks of a started [`App`]; aborted on drop.

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod intake;
 pub mod metrics;
 pub mod outbound;
+pub mod replicas;
 pub mod store;
 pub mod web;
 pub mod worker;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use sqlx::PgConnection;
 
-use crate::chat::{ChatError, Platform, UploadFile};
+use crate::chat::{ChatError, Once, Platform, UploadFile};
 use crate::config::OutboxSettings;
 use crate::desk::Desk;
 use crate::outbound::smtp::{Mailer, SendError};
@@ -70,7 +70,9 @@ impl Deliverer {
     /// Residual risk: if the process dies after a platform or SMTP server accepted the call but
     /// before the commit, the item is attempted again. Discord posts carry a nonce with
     /// `enforce_nonce`, so Discord drops the repeat; emails carry the same Message-ID, which
-    /// mail clients de-duplicate; a Slack card post can repeat once.
+    /// mail clients de-duplicate; Slack posts carry their key as metadata and are looked for
+    /// before the repeat (`chat::slack::once`); Slack uploads and ephemeral answers can
+    /// repeat (README, "Exactly once").
     pub async fn deliver_one(&self) -> Result<Pass, sqlx::Error> {
         let mut tx = self.desk.pool().begin().await?;
         let Some(item) = store::outbox::take_due(&mut tx).await? else {
@@ -214,6 +216,36 @@ impl Deliverer {
             })
     }
 
+    /// The [`Once`] of outbox row `item_id` (key `<prefix><item_id>`) about to create a
+    /// message on `p`. On a platform that needs a lookup to avoid a repeat (Slack), an
+    /// attempt is first marked in `outbox_tries` on a connection of its own (committed at
+    /// once, so the mark outlives a crash), and the delivery is unsure when an earlier
+    /// attempt was counted (`attempts > 0`: it failed without a clear answer) or left its
+    /// mark (the process died before the outbox commit). The caller clears the mark in
+    /// `conn`, the delivering transaction, once the call succeeded.
+    async fn once(
+        &self,
+        conn: &mut PgConnection,
+        p: &Platform,
+        item_id: i64,
+        prefix: &str,
+    ) -> Result<Once, Failure> {
+        let key = format!("{prefix}{item_id}");
+        if !p.finds_earlier_attempts() {
+            return Ok(Once::first(key));
+        }
+        let mut own = self.desk.pool().acquire().await?;
+        let marked_before = store::outbox_tries::begin(&mut own, item_id).await?;
+        drop(own);
+        let (attempts, created_at) = store::outbox::attempts_and_created_at(conn, item_id)
+            .await?
+            .unwrap_or((0, chrono::Utc::now()));
+        Ok(Once {
+            key,
+            unsure_since: (marked_before || attempts > 0).then_some(created_at),
+        })
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
@@ -239,7 +271,9 @@ impl Deliverer {
                 match store::chat_posts::get(conn, tid, platform).await? {
                     Some(post) => p.update_card(&post, &card).await?,
                     None => {
-                        let post = p.post_card(&card, &format!("cd{item_id}")).await?;
+                        let once = self.once(conn, p, item_id, "cd").await?;
+                        let post = p.post_card(&card, &once).await?;
+                        store::outbox_tries::clear(conn, item_id).await?;
                         store::chat_posts::insert(conn, tid, &post).await?;
                         // The files of the message the card shows go into its thread; later
                         // messages bring theirs with their thread post.
@@ -271,7 +305,10 @@ impl Deliverer {
                     .await?
                     .map(|t| t.number)
                     .unwrap_or_default();
-                if let Some(thread) = p.post_in_thread(&post, &number, &msg).await? {
+                let once = self.once(conn, p, item_id, "ct").await?;
+                let thread = p.post_in_thread(&post, &number, &msg, &once).await?;
+                store::outbox_tries::clear(conn, item_id).await?;
+                if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 if !msg.outbound {
@@ -334,7 +371,12 @@ impl Deliverer {
                     return Ok(());
                 };
                 let text = crate::desk::messages::note_entry(&number, &note, p.mention_style());
-                if let Some(thread) = p.post_text_in_thread(&post, &number, &text, &[]).await? {
+                let once = self.once(conn, p, item_id, "ct").await?;
+                let thread = p
+                    .post_text_in_thread(&post, &number, &text, &[], &once)
+                    .await?;
+                store::outbox_tries::clear(conn, item_id).await?;
+                if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 Ok(())
@@ -344,10 +386,12 @@ impl Deliverer {
                 let (tid, post, number) = self.thread_target(conn, ticket_id, platform).await?;
                 let agents = self.desk.all_agents().await?;
                 let n = crate::desk::messages::notice(text, &agents, p.mention_style());
-                if let Some(thread) = p
-                    .post_text_in_thread(&post, &number, &n.text, &n.mentions)
-                    .await?
-                {
+                let once = self.once(conn, p, item_id, "ct").await?;
+                let thread = p
+                    .post_text_in_thread(&post, &number, &n.text, &n.mentions, &once)
+                    .await?;
+                store::outbox_tries::clear(conn, item_id).await?;
+                if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
                 Ok(())
@@ -393,8 +437,10 @@ impl Deliverer {
                         .map(|t| t.department),
                     None => None,
                 };
-                p.post_in_channel(&n.text, &n.mentions, department.as_deref())
+                let once = self.once(conn, p, item_id, "cx").await?;
+                p.post_in_channel(&n.text, &n.mentions, department.as_deref(), &once)
                     .await?;
+                store::outbox_tries::clear(conn, item_id).await?;
                 Ok(())
             }
             Effect::ChannelChart {
@@ -427,9 +473,10 @@ impl Deliverer {
                 text,
             } => {
                 // The row id keys the message across retries (Discord nonce, Slack metadata).
-                self.platform(platform)?
-                    .direct_message(user, text, &format!("cn{item_id}"))
-                    .await?;
+                let p = self.platform(platform)?;
+                let once = self.once(conn, p, item_id, "cn").await?;
+                p.direct_message(user, text, &once).await?;
+                store::outbox_tries::clear(conn, item_id).await?;
                 Ok(())
             }
             Effect::Ephemeral {

@@ -666,13 +666,18 @@ async fn a_repeated_delivery_posts_the_dm_once_on_slack_and_discord() {
         } else {
             BEN_DISCORD
         };
+        // Every attempt unsure (as a retry is): Slack looks before posting.
+        let once = |key: &str| claimdesk::chat::Once {
+            key: key.into(),
+            unsure_since: Some(Utc::now()),
+        };
         for _ in 0..2 {
-            p.direct_message(user, "📥 TICK-2026-0001 is now yours.", "cn42")
+            p.direct_message(user, "📥 TICK-2026-0001 is now yours.", &once("cn42"))
                 .await
                 .expect("dm");
         }
         // Another row is another message.
-        p.direct_message(user, "📥 TICK-2026-0002 is now yours.", "cn43")
+        p.direct_message(user, "📥 TICK-2026-0002 is now yours.", &once("cn43"))
             .await
             .expect("dm");
     }

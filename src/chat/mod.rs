@@ -95,6 +95,41 @@ pub fn upload_file_name(name: Option<&str>, position: i32) -> String {
     }
 }
 
+/// How far before an effect's creation the platform is searched for an earlier attempt of
+/// it ([`Once::unsure_since`]), seconds: room for clock skew between Postgres and the
+/// platform.
+pub const LOOKUP_MARGIN_SECS: i64 = 300;
+
+/// What makes one outbox effect land once on a platform that may have seen it before.
+///
+/// Every message claimdesk creates carries `key`: Discord as the message `nonce` with
+/// `enforce_nonce` (Discord answers a repeat with the message it already has); Slack, which
+/// has no idempotency key, as message metadata (`event_type` `claimdesk_effect`,
+/// `event_payload.effect_id` = `key`, <https://api.slack.com/metadata/using>), looked for
+/// before posting when `unsure_since` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Once {
+    /// The effect's key, unique per outbox row and kind: `cd<row id>` a card, `ct…` a
+    /// thread post, `cx…` a channel notice, `cn…` a DM (at most 25 characters: Discord's
+    /// nonce limit).
+    pub key: String,
+    /// `Some(created_at of the outbox row)` when an earlier attempt may have reached the
+    /// platform (it failed without a clear refusal, or the process died before the outbox
+    /// commit); the platform is searched for `key` in messages newer than this minus
+    /// [`LOOKUP_MARGIN_SECS`]. `None`: first attempt, nothing to look for.
+    pub unsure_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Once {
+    /// A first attempt of the effect keyed `key`: nothing to look for.
+    pub fn first(key: impl Into<String>) -> Once {
+        Once {
+            key: key.into(),
+            unsure_since: None,
+        }
+    }
+}
+
 /// A chat platform cards are delivered to.
 #[derive(Clone)]
 pub enum Platform {
@@ -134,21 +169,26 @@ impl Platform {
         }
     }
 
-    /// Posts a new card; returns where it lives. `dedupe_key` identifies this post across
-    /// retries (Discord `nonce`).
-    pub async fn post_card(
-        &self,
-        card: &CardView,
-        dedupe_key: &str,
-    ) -> Result<ChatPost, ChatError> {
+    /// Posts a new card; returns where it lives. `once` identifies this post across
+    /// retries (Discord `nonce`; Slack metadata, and a card an earlier attempt posted is
+    /// found in the channel's history and returned instead of posting again).
+    pub async fn post_card(&self, card: &CardView, once: &Once) -> Result<ChatPost, ChatError> {
         match self {
-            Platform::Slack(s) => s.post_card(card).await,
-            Platform::Discord(d) => d.post_card(card, dedupe_key).await,
+            Platform::Slack(s) => s.post_card(card, once).await,
+            Platform::Discord(d) => d.post_card(card, &once.key).await,
             Platform::Console(c) => Ok(c.post_card(card)),
         }
     }
 
-    /// Edits a posted card to show `card`.
+    /// Whether a message an earlier attempt may have posted must be looked for before
+    /// posting again (Slack: no idempotency key; Discord drops a repeated `nonce` itself, the
+    /// console does not matter).
+    pub fn finds_earlier_attempts(&self) -> bool {
+        matches!(self, Platform::Slack(_))
+    }
+
+    /// Edits a posted card to show `card`. Idempotent: the card is rendered from the
+    /// ticket's state, so a repeated edit shows the same thing.
     pub async fn update_card(&self, post: &ChatPost, card: &CardView) -> Result<(), ChatError> {
         match self {
             Platform::Slack(s) => s.update_card(post, card).await,
@@ -161,31 +201,37 @@ impl Platform {
     }
 
     /// Posts `message` of ticket `number` into the card's thread. Returns the thread's
-    /// reference when this call created the thread (Discord), to be stored.
+    /// reference when this call created the thread (Discord), to be stored. `once` as for
+    /// [`Platform::post_text_in_thread`].
     pub async fn post_in_thread(
         &self,
         post: &ChatPost,
         number: &str,
         message: &Message,
+        once: &Once,
     ) -> Result<Option<String>, ChatError> {
         let text = crate::desk::messages::thread_entry(number, message, self.mention_style());
-        self.post_text_in_thread(post, number, &text, &[]).await
+        self.post_text_in_thread(post, number, &text, &[], once)
+            .await
     }
 
     /// Posts `text` (already in this platform's markup, anything not ours escaped) into the
     /// card's thread of ticket `number`; like [`Platform::post_in_thread`]. `mentions`: the
     /// platform user IDs `text` mentions on purpose; on Discord only they may be pinged
-    /// (`allowed_mentions`).
+    /// (`allowed_mentions`). `once`: on Slack the post carries its key as metadata and,
+    /// when unsure, the thread is searched first (`conversations.replies`); Discord thread
+    /// posts carry no nonce yet (at least once).
     pub async fn post_text_in_thread(
         &self,
         post: &ChatPost,
         number: &str,
         text: &str,
         mentions: &[String],
+        once: &Once,
     ) -> Result<Option<String>, ChatError> {
         let text = text.to_string();
         match self {
-            Platform::Slack(s) => s.post_in_thread(post, &text).await.map(|_| None),
+            Platform::Slack(s) => s.post_in_thread(post, &text, once).await.map(|_| None),
             Platform::Discord(d) => d.post_in_thread(post, number, &text, mentions).await,
             Platform::Console(c) => {
                 c.print(&text);
@@ -196,15 +242,17 @@ impl Platform {
 
     /// Posts `text` (already in this platform's markup) into `department`'s channel (not a
     /// thread; the platform's channel for `None` or a department without its own);
-    /// `mentions` as for [`Platform::post_text_in_thread`].
+    /// `mentions` and `once` as for [`Platform::post_text_in_thread`] (Slack searches the
+    /// channel's history, `conversations.history`).
     pub async fn post_in_channel(
         &self,
         text: &str,
         mentions: &[String],
         department: Option<&str>,
+        once: &Once,
     ) -> Result<(), ChatError> {
         match self {
-            Platform::Slack(s) => s.post_in_channel(text, department).await,
+            Platform::Slack(s) => s.post_in_channel(text, department, once).await,
             Platform::Discord(d) => d.post_in_channel(text, mentions, department).await,
             Platform::Console(c) => {
                 c.print(text);
@@ -271,18 +319,18 @@ impl Platform {
 
     /// Sends `text` (already in this platform's markup) to `user` (a platform user ID) as a
     /// direct message: Slack `conversations.open` + `chat.postMessage`, Discord
-    /// `POST /users/@me/channels` + a message; the console prints it. `dedupe_key`
-    /// identifies this message across retries (Discord `nonce` with `enforce_nonce`; Slack
-    /// message metadata, looked for in the DM's recent history before posting).
+    /// `POST /users/@me/channels` + a message; the console prints it. `once` identifies
+    /// this message across retries (Discord `nonce` with `enforce_nonce`; Slack message
+    /// metadata, looked for in the DM's history when unsure).
     pub async fn direct_message(
         &self,
         user: &str,
         text: &str,
-        dedupe_key: &str,
+        once: &Once,
     ) -> Result<(), ChatError> {
         match self {
-            Platform::Slack(s) => s.direct_message(user, text, dedupe_key).await,
-            Platform::Discord(d) => d.direct_message(user, text, dedupe_key).await,
+            Platform::Slack(s) => s.direct_message(user, text, once).await,
+            Platform::Discord(d) => d.direct_message(user, text, &once.key).await,
             Platform::Console(c) => {
                 c.print(&format!("(DM to {user}) {text}"));
                 Ok(())
@@ -290,7 +338,9 @@ impl Platform {
         }
     }
 
-    /// Sends a private answer to `user` in `channel`.
+    /// Sends a private answer to `user` in `channel`. At least once: Slack ephemeral
+    /// messages are not stored, so an earlier attempt cannot be looked up; a repeat is seen
+    /// by that one user only and is gone when their client reloads.
     pub async fn ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), ChatError> {
         match self {
             Platform::Slack(s) => s.ephemeral(channel, user, text).await,

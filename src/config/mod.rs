@@ -10,6 +10,7 @@ mod imap;
 mod log;
 mod notify;
 mod outbox;
+mod replicas;
 pub mod report;
 mod reports;
 mod sla;
@@ -33,6 +34,7 @@ pub use imap::{
 pub use log::LogSettings;
 pub use notify::NotifySettings;
 pub use outbox::OutboxSettings;
+pub use replicas::{ReplicaSettings, LEASE_RETRY_SECS_MAX};
 pub use reports::{DigestTime, ReportsSettings};
 pub use sla::{parse_day, parse_duration, Escalation, SlaSettings};
 pub use slack::{SlackMode, SlackSettings};
@@ -103,6 +105,9 @@ pub struct Settings {
     /// Tags: the allowed list, the limit per ticket, the intake rules.
     #[serde(default)]
     pub tags: TagSettings,
+    /// Several `serve` processes on one database: this replica's name, lease retry.
+    #[serde(default)]
+    pub replicas: ReplicaSettings,
 }
 
 fn default_true() -> bool {
@@ -174,6 +179,7 @@ impl Settings {
         self.reports.digest_time().map_err(SettingsError::Invalid)?;
         templates::check(&self.templates).map_err(SettingsError::Invalid)?;
         self.notify.check().map_err(SettingsError::Invalid)?;
+        self.replicas.check().map_err(SettingsError::Invalid)?;
         self.reports.zone().map_err(SettingsError::Invalid)?;
         let mut names = std::collections::HashSet::new();
         for m in &self.mailboxes {

@@ -306,6 +306,23 @@ impl Desk {
         uidvalidity: u32,
         messages: &[Fetched],
     ) -> Result<Vec<Ingested>, sqlx::Error> {
+        self.ingest_isolated_on(None, mailbox, uidvalidity, messages)
+            .await
+    }
+
+    /// [`Desk::ingest_isolated`] with every transaction (the batch, its halves, a
+    /// quarantine) on `conn` when given — the mailbox reader's lease connection, so a reader
+    /// that lost its lease cannot commit ([`Desk::ingest_batch_on`]) — else on pool
+    /// connections.
+    ///
+    /// Errors: as [`Desk::ingest_isolated`]; a lost lease connection is a transient error.
+    pub async fn ingest_isolated_on(
+        &self,
+        mut conn: Option<&mut sqlx::PgConnection>,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: &[Fetched],
+    ) -> Result<Vec<Ingested>, sqlx::Error> {
         let mut outcomes = Vec::with_capacity(messages.len());
         // Parts still to store, as (start, end) indexes, the next one last; halves are
         // pushed second half first so that they are stored in UID order.
@@ -320,7 +337,10 @@ impl Desk {
             let tries = if part.len() > 1 { 1 } else { 2 };
             let mut reasons: Vec<String> = Vec::with_capacity(tries);
             for _ in 0..tries {
-                match self.attempt(mailbox, uidvalidity, part).await {
+                match self
+                    .attempt(conn.as_deref_mut(), mailbox, uidvalidity, part)
+                    .await
+                {
                     Ok(done) => {
                         outcomes.extend(done);
                         reasons.clear();
@@ -350,7 +370,7 @@ impl Desk {
                 continue;
             }
             outcomes.push(
-                self.quarantine_alone(mailbox, uidvalidity, &part[0], &reason)
+                self.quarantine_alone(conn.as_deref_mut(), mailbox, uidvalidity, &part[0], &reason)
                     .await?,
             );
         }
@@ -361,11 +381,17 @@ impl Desk {
     /// the messages' fault or a transient one.
     async fn attempt(
         &self,
+        conn: Option<&mut sqlx::PgConnection>,
         mailbox: &str,
         uidvalidity: u32,
         part: &[Fetched],
     ) -> Result<Vec<Ingested>, Failure> {
-        let run = std::panic::AssertUnwindSafe(self.ingest_batch(mailbox, uidvalidity, part));
+        let run = std::panic::AssertUnwindSafe(async {
+            match conn {
+                Some(c) => self.ingest_batch_on(c, mailbox, uidvalidity, part).await,
+                None => self.ingest_batch(mailbox, uidvalidity, part).await,
+            }
+        });
         match run.catch_unwind().await {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(e)) if store::quarantine::is_message_fault(&e) => {
@@ -380,16 +406,20 @@ impl Desk {
     }
 
     /// Quarantines message `m` alone with `reason` and moves the cursor past it, in one
-    /// transaction. Errors: the database failed (nothing is quarantined then; the message
+    /// transaction (on `conn` when given, else on a pool connection). Errors: the database failed (nothing is quarantined then; the message
     /// is fetched again).
     async fn quarantine_alone(
         &self,
+        conn: Option<&mut sqlx::PgConnection>,
         mailbox: &str,
         uidvalidity: u32,
         m: &Fetched,
         reason: &str,
     ) -> Result<Ingested, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match conn {
+            Some(c) => sqlx::Connection::begin(c).await?,
+            None => self.pool.begin().await?,
+        };
         let reason = store::quarantine::insert(
             &mut tx,
             mailbox,
@@ -433,10 +463,30 @@ impl Desk {
         uidvalidity: u32,
         messages: &[Fetched],
     ) -> Result<Vec<Ingested>, sqlx::Error> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await?;
+        self.ingest_batch_on(&mut conn, mailbox, uidvalidity, messages)
+            .await
+    }
+
+    /// [`Desk::ingest_batch`] in a transaction on `conn` rather than on a pool connection.
+    /// The mailbox reader passes its lease connection (`crate::replicas`): once the lease is
+    /// lost that connection is gone, so a reader that lost its lease cannot commit (fencing).
+    ///
+    /// Errors: as [`Desk::ingest_batch`]; nothing of the batch is stored then.
+    pub async fn ingest_batch_on(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: &[Fetched],
+    ) -> Result<Vec<Ingested>, sqlx::Error> {
         let Some(last_uid) = messages.iter().map(|m| m.uid).max() else {
             return Ok(Vec::new());
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(conn).await?;
         store::locks::hold_for_transaction(&mut tx, THREADING_LOCK).await?;
         let mut outcomes = Vec::with_capacity(messages.len());
         {

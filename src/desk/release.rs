@@ -23,7 +23,9 @@ fn hours(h: f64) -> chrono::Duration {
 }
 
 impl Desk {
-    /// Warns or releases inactive claims; each ticket in its own transaction.
+    /// Warns or releases inactive claims; each ticket in its own transaction, decided on its
+    /// row as locked (so two sweeps at once warn and release each claim once: the warning's
+    /// mark and its outbox row commit together).
     pub async fn auto_release_sweep(&self) -> Result<ReleaseReport, DeskError> {
         let mut report = ReleaseReport::default();
         if !self.auto_release.enabled {
@@ -36,15 +38,24 @@ impl Desk {
             let mut conn = self.pool.acquire().await?;
             store::tickets::inactive_claims(&mut conn, warn_before).await?
         };
-        for (id, warned_at) in stale {
+        for (id, _) in stale {
             let mut tx = self.pool.begin().await?;
             let Some(t) = store::tickets::lock(&mut tx, id).await? else {
                 continue;
             };
+            // Re-read under the row lock: another sweep (another replica) may have warned
+            // or released since the list was read.
+            if t.assignee_handle.is_none() {
+                continue;
+            }
+            let warned_at = store::tickets::release_warned_at(&mut tx, id).await?;
             let holder = t.assignee_handle.clone().unwrap_or_default();
             match warned_at {
                 None => {
-                    store::tickets::mark_release_warned(&mut tx, id).await?;
+                    // Marks only an unwarned claim: the warning goes out once per claim.
+                    if !store::tickets::mark_release_warned(&mut tx, id).await? {
+                        continue;
+                    }
                     let text = format!(
                         "⏰ @{holder}: no reply to the customer on {} for {} h. The claim will be released in {} h unless someone replies.",
                         t.number, self.auto_release.warn_after_hours, self.auto_release.release_after_hours

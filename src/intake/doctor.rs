@@ -270,8 +270,14 @@ async fn stored_state(
             Some(r) => {
                 writeln!(
                     out,
-                    "stored {}: {cursor}; mode {}; last success {}; {}",
+                    "stored {}: {cursor}; read by {}; mode {}; last success {}; {}",
                     mb.name,
+                    match (&r.reader, r.reader_epoch, r.reader_checked_at) {
+                        (Some(h), Some(e), Some(at)) => {
+                            format!("{h} (lease epoch {e}, checked {})", at.to_rfc3339())
+                        }
+                        _ => "no replica yet".into(),
+                    },
                     r.mode.as_deref().unwrap_or("unknown"),
                     r.last_success_at
                         .map(|t| t.to_rfc3339())

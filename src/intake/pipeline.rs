@@ -17,6 +17,7 @@ use secrecy::SecretString;
 use crate::config::MailboxSettings;
 use crate::desk::{Desk, Fetched, Ingested};
 use crate::store;
+use crate::store::leases::SharedConn;
 
 use super::imap::{self, BatchLimits, MailboxSession, RawMessage};
 
@@ -81,6 +82,20 @@ pub async fn fetch_new(
     desk: &Desk,
     batch: u32,
 ) -> anyhow::Result<FetchReport> {
+    fetch_new_on(session, desk, batch, None).await
+}
+
+/// [`fetch_new`] storing every batch on `lease` when given: the mailbox reader's lease
+/// connection (`crate::replicas`), so that a reader that lost its lease cannot commit
+/// ([`Desk::ingest_isolated_on`]). The connection is locked for each batch's store.
+///
+/// Errors: as [`fetch_new`]; a lost lease connection fails the batch being stored.
+pub async fn fetch_new_on(
+    session: &mut MailboxSession,
+    desk: &Desk,
+    batch: u32,
+    lease: Option<SharedConn>,
+) -> anyhow::Result<FetchReport> {
     // Whatever the server announced so far is covered by the UID SEARCH below.
     session.take_changes();
     let name = session.name().to_string();
@@ -122,7 +137,7 @@ pub async fn fetch_new(
     let mut pending: Option<Vec<Fetched>> = None;
     for uids in batches {
         let stored_uids = batch_uids(pending.as_deref());
-        let store = spawn_store(desk, &name, uidvalidity, pending.take());
+        let store = spawn_store(desk, lease.clone(), &name, uidvalidity, pending.take());
         let fetched = match session.fetch_bodies(&uids, limit).await {
             Ok(batch) => prepare(batch, desk.clock_now()).await,
             Err(e) => Err(e),
@@ -134,7 +149,7 @@ pub async fn fetch_new(
         pending = Some(fetched?);
     }
     let stored_uids = batch_uids(pending.as_deref());
-    report.add(spawn_store(desk, &name, uidvalidity, pending).await?);
+    report.add(spawn_store(desk, lease, &name, uidvalidity, pending).await?);
     session.after_commit(&stored_uids).await;
     Ok(report)
 }
@@ -175,10 +190,12 @@ async fn prepare(batch: Vec<RawMessage>, now: DateTime<Utc>) -> anyhow::Result<V
 
 /// Stores one fetched batch with [`Desk::ingest_isolated`] (one transaction, cursor at its
 /// last UID; a batch that fails on its messages is split until the bad one is alone and
-/// quarantined) on a task of its own, and counts the outcomes. `None` or an empty batch does
+/// quarantined) on a task of its own — on the `lease` connection when given — and counts
+/// the outcomes. `None` or an empty batch does
 /// nothing. The returned future resolves when the batch is committed (or failed).
 fn spawn_store(
     desk: &Desk,
+    lease: Option<SharedConn>,
     name: &str,
     uidvalidity: u32,
     batch: Option<Vec<Fetched>>,
@@ -188,8 +205,12 @@ fn spawn_store(
         let name = name.to_string();
         tokio::spawn(async move {
             let mut report = FetchReport::default();
+            let mut held = match &lease {
+                Some(c) => Some(c.lock().await),
+                None => None,
+            };
             let outcomes = desk
-                .ingest_isolated(&name, uidvalidity, &batch)
+                .ingest_isolated_on(held.as_deref_mut(), &name, uidvalidity, &batch)
                 .await
                 .with_context(|| {
                     format!(
@@ -198,6 +219,7 @@ fn spawn_store(
                         batch.last().map_or(0, |b| b.uid)
                     )
                 })?;
+            drop(held);
             for (m, outcome) in batch.iter().zip(&outcomes) {
                 tracing::info!(mailbox = %name, uid = m.uid, outcome = ?outcome, "ingested");
                 report.count(outcome);

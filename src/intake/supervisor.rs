@@ -12,8 +12,9 @@ use std::time::Duration;
 use rand::Rng;
 use secrecy::SecretString;
 
-use crate::config::{IntakeSettings, MailboxSettings};
+use crate::config::{IntakeSettings, MailboxSettings, ReplicaSettings};
 use crate::desk::Desk;
+use crate::replicas::{self, Held, Lease};
 use crate::store::mailbox_status::{self, Mode};
 
 use super::{imap, pipeline};
@@ -42,7 +43,14 @@ pub fn backoff(failures: u32, max: Duration) -> Duration {
 
 /// Keeps the intake of mailbox `mb` running until the task is aborted; never returns.
 ///
-/// Per session: [`imap::open`], then [`pipeline::fetch_new`]; then, where the
+/// The mailbox is read by one replica at a time: the sessions run only while this process
+/// holds lease `mailbox:<name>` (`crate::replicas`, retried every
+/// `replicas.lease_retry_secs`), and every batch is stored on the lease connection, so a
+/// reader that lost its lease cannot commit. While another replica reads it this one
+/// stands by ([`crate::metrics::IMAP_SESSION`] state `standby`,
+/// [`crate::metrics::MAILBOX_LEADER`] 0).
+///
+/// Per session: [`imap::open`], then [`pipeline::fetch_new_on`]; then, where the
 /// server lists IDLE and `intake.use_idle` is on, [`imap::MailboxSession::idle_wait`] (renewed
 /// every `intake.idle_renew_secs`, at most 29 minutes) and fetch again after every wake-up;
 /// otherwise fetch every `intake.poll_interval_secs`. Each completed fetch records a success
@@ -55,12 +63,64 @@ pub async fn supervise(
     mb: MailboxSettings,
     password: Option<SecretString>,
     intake: IntakeSettings,
+    replicas: ReplicaSettings,
 ) {
+    set_state(&mb.name, STANDBY);
+    metrics::gauge!(crate::metrics::MAILBOX_LEADER, "mailbox" => mb.name.clone()).set(0.0);
+    let lease = Lease::new(
+        desk.pool().clone(),
+        &replicas::mailbox_lease(&mb.name),
+        &replicas,
+    );
+    lease
+        .run(move |held| {
+            let (desk, mb, password, intake) =
+                (desk.clone(), mb.clone(), password.clone(), intake.clone());
+            async move { lead(&desk, &mb, password.as_ref(), &intake, held).await }
+        })
+        .await;
+}
+
+/// The mailbox's session state in this process, [`crate::metrics::IMAP_SESSION`]'s `state`.
+const STANDBY: &str = "standby";
+const STATES: [&str; 5] = ["connected", "idle", "polling", "backoff", STANDBY];
+
+/// Sets [`crate::metrics::IMAP_SESSION`] of `mailbox` to 1 for `state`, 0 for the others.
+fn set_state(mailbox: &str, state: &str) {
+    for s in STATES {
+        let v = if s == state { 1.0 } else { 0.0 };
+        metrics::gauge!(crate::metrics::IMAP_SESSION, "mailbox" => mailbox.to_string(), "state" => s)
+            .set(v);
+    }
+}
+
+/// While alive, this process leads the mailbox; dropped (the lease lost or the task
+/// aborted): standby again.
+struct Leading(String);
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::MAILBOX_LEADER, "mailbox" => self.0.clone()).set(0.0);
+        set_state(&self.0, STANDBY);
+    }
+}
+
+/// Reads mailbox `mb` while the lease `held` lasts (the caller drops this future when the
+/// lease is lost): sessions, with reconnection after [`backoff`].
+async fn lead(
+    desk: &Desk,
+    mb: &MailboxSettings,
+    password: Option<&SecretString>,
+    intake: &IntakeSettings,
+    held: Held,
+) {
+    metrics::gauge!(crate::metrics::MAILBOX_LEADER, "mailbox" => mb.name.clone()).set(1.0);
+    let _leading = Leading(mb.name.clone());
     let max_backoff = Duration::from_secs(intake.max_backoff_secs);
     let mut failures: u32 = 0;
     loop {
         let started = tokio::time::Instant::now();
-        match run_session(&desk, &mb, password.as_ref(), &intake).await {
+        match run_session(desk, mb, password, intake, &held).await {
             Ok(()) => failures = 0,
             Err(e) => {
                 if started.elapsed() >= HEALTHY_SESSION {
@@ -70,7 +130,10 @@ pub async fn supervise(
                 let wait = backoff(failures, max_backoff);
                 let text = one_line(&format!("{e:#}"));
                 tracing::warn!(mailbox = %mb.name, error = %text, retry_in = ?wait, "mailbox intake failed; reconnecting");
-                record(&desk, &mb.name, Err(&text)).await;
+                metrics::counter!(crate::metrics::IMAP_RECONNECTS, "mailbox" => mb.name.clone())
+                    .increment(1);
+                set_state(&mb.name, "backoff");
+                record(desk, &mb.name, Err(&text)).await;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -84,6 +147,7 @@ async fn run_session(
     mb: &MailboxSettings,
     password: Option<&SecretString>,
     intake: &IntakeSettings,
+    held: &Held,
 ) -> anyhow::Result<()> {
     let renew = Duration::from_secs(intake.idle_renew_secs.max(1)).min(MAX_IDLE_RENEW);
     let interval = Duration::from_secs(intake.poll_interval_secs.max(1));
@@ -97,13 +161,21 @@ async fn run_session(
     tracing::info!(mailbox = %mb.name, mode = mode.as_str(), uidvalidity = session.uidvalidity(),
         messages = session.exists_at_select(), "mailbox session open");
     loop {
-        let report = pipeline::fetch_new(&mut session, desk, intake.fetch_batch).await?;
+        set_state(&mb.name, "connected");
+        let report = pipeline::fetch_new_on(
+            &mut session,
+            desk,
+            intake.fetch_batch,
+            Some(held.conn.clone()),
+        )
+        .await?;
         if report.fetched > 0 {
             tracing::info!(mailbox = %mb.name, ?report, "fetch run");
         }
         record(desk, &mb.name, Ok(mode)).await;
         match mode {
             Mode::Idle => {
+                set_state(&mb.name, "idle");
                 let (back, wake) = session.idle_wait(renew).await?;
                 tracing::debug!(mailbox = %mb.name, ?wake, "IDLE ended");
                 session = back;
@@ -112,10 +184,14 @@ async fn run_session(
             // server (RFC 3501 §5.4): reconnect per poll then.
             Mode::Poll if interval >= renew => {
                 session.logout().await;
+                set_state(&mb.name, "polling");
                 tokio::time::sleep(interval).await;
                 return Ok(());
             }
-            Mode::Poll => tokio::time::sleep(interval).await,
+            Mode::Poll => {
+                set_state(&mb.name, "polling");
+                tokio::time::sleep(interval).await
+            }
         }
     }
 }

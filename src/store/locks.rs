@@ -11,6 +11,9 @@
 //! | [`oauth_refresh`]`(mailbox)` | `hashtextextended('oauth2:' ‖ mailbox, 0)` | one OAuth2 token exchange per mailbox |
 //! | [`notify_agent`]`(agent)` | `hashtextextended('notify:' ‖ agent id, 0)` | one notification sweep per agent: their pending notices go out as one DM |
 //! | [`GRANTS`] | `hashtextextended('claimdesk:grants', 0)` | the app role's `GRANT`s at start |
+//!
+//! Replica leases are SESSION advisory locks, `hashtextextended('lease:' ‖ name, 0)`, held on
+//! a connection of their own: see `store::leases` and `crate::replicas`.
 
 /// Ingest and merge: while held, no other transaction decides threading (which ticket a
 /// message joins) or hands out ticket numbers, so concurrent mailboxes see one another's keys.

@@ -1,6 +1,7 @@
 //! The `mailbox_status` table: per mailbox, the intake mode (`idle` push or `poll`), the time
 //! of the last successful fetch, and the last error with its time. Written by the intake
-//! supervisor (`intake::supervisor`), read by `/healthz` and `claimdesk doctor`.
+//! supervisor (`intake::supervisor`) of the replica holding the mailbox's lease, read by
+//! `/healthz` and `claimdesk doctor` (with the reader, from `leases`).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -40,6 +41,14 @@ pub struct MailboxStatus {
     pub last_error: Option<String>,
     /// When `last_error` happened.
     pub last_error_at: Option<DateTime<Utc>>,
+    /// The replica that reads the mailbox (or last did): the holder of lease
+    /// `mailbox:<name>` in the `leases` table (`crate::replicas`); `None` before any took it.
+    pub reader: Option<String>,
+    /// That lease's epoch (take-overs so far).
+    pub reader_epoch: Option<i64>,
+    /// When the reader last found its lease connection alive (every ~2 s while it holds it;
+    /// an old time means it is gone and a standby is about to take over).
+    pub reader_checked_at: Option<DateTime<Utc>>,
 }
 
 impl MailboxStatus {
@@ -91,11 +100,13 @@ pub async fn record_error(
     Ok(())
 }
 
-/// Every stored row, by mailbox name.
+/// Every stored row, by mailbox name, with the mailbox's reader from the `leases` table.
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<MailboxStatus>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT mailbox, mode, last_success_at, last_error, last_error_at
-         FROM mailbox_status ORDER BY mailbox",
+        "SELECT s.mailbox, s.mode, s.last_success_at, s.last_error, s.last_error_at,
+                l.holder AS reader, l.epoch AS reader_epoch, l.renewed_at AS reader_checked_at
+         FROM mailbox_status s LEFT JOIN leases l ON l.name = 'mailbox:' || s.mailbox
+         ORDER BY s.mailbox",
     )
     .fetch_all(&mut *conn)
     .await

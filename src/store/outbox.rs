@@ -356,3 +356,15 @@ pub async fn backlog(conn: &mut PgConnection) -> Result<(i64, f64), sqlx::Error>
     .fetch_one(&mut *conn)
     .await
 }
+
+/// Attempts recorded so far and creation time of outbox row `id` (`None`: no such row).
+/// Read by the worker in the transaction that holds the row.
+pub async fn attempts_and_created_at(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<(i32, chrono::DateTime<chrono::Utc>)>, sqlx::Error> {
+    sqlx::query_as("SELECT attempts, created_at FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+}

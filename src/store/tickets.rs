@@ -577,13 +577,31 @@ pub async fn inactive_claims(
     .await
 }
 
-/// Records that the holder was warned about inactivity.
-pub async fn mark_release_warned(conn: &mut PgConnection, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE tickets SET release_warned_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// Records that the holder was warned about inactivity, unless they already were. True when
+/// this call marked it: the caller then posts the warning in the same transaction, so two
+/// sweeps (two replicas) never warn twice for one claim.
+pub async fn mark_release_warned(conn: &mut PgConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE tickets SET release_warned_at = now() WHERE id = $1 AND release_warned_at IS NULL",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// When the holder of ticket `id` was warned about inactivity (`None`: not warned, or no
+/// such ticket). Read under the ticket's row lock, it is the current word, not a list's.
+pub async fn release_warned_at(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let row: Option<(Option<DateTime<Utc>>,)> =
+        sqlx::query_as("SELECT release_warned_at FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.and_then(|r| r.0))
 }
 
 /// Adds addresses to the ticket's participants (one row of [`add_participants_many`] each).

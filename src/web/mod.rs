@@ -162,7 +162,8 @@ async fn healthz(State(s): State<WebState>) -> impl IntoResponse {
 }
 
 /// `GET /healthz/details` (admin): the database state, the outbox backlog and each
-/// mailbox's last success and last error with its text.
+/// mailbox's last success and last error with its text, and which replica reads it
+/// (`reader`, its lease `reader_epoch` and `reader_checked_at`).
 async fn healthz_details(State(s): State<WebState>, headers: HeaderMap) -> Response {
     if let Some(r) = refused(&s, &headers) {
         return r;
@@ -187,6 +188,9 @@ async fn healthz_details(State(s): State<WebState>, headers: HeaderMap) -> Respo
             "last_error": r.last_error,
             "last_error_at": r.last_error_at,
             "failing": r.failing(),
+            "reader": r.reader,
+            "reader_epoch": r.reader_epoch,
+            "reader_checked_at": r.reader_checked_at,
         })).collect::<Vec<_>>()),
     });
     let code = if ok {

@@ -90,6 +90,21 @@ pub async fn run(
     let mut c = serenity::all::ClientBuilder::new_with_http(b.build(), GatewayIntents::GUILDS)
         .event_handler(Handler { desk, client })
         .await?;
+    // When this future is dropped (the replica lost lease `discord:gateway`), the shard
+    // runners serenity spawned must close their connection too.
+    let _shutdown = ShutdownOnDrop(c.shard_manager.clone());
     c.start().await?;
     Ok(())
+}
+
+/// Shuts serenity's shards down when dropped (their tasks outlive the client's future).
+struct ShutdownOnDrop(std::sync::Arc<serenity::all::ShardManager>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        let manager = self.0.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { manager.shutdown_all().await });
+        }
+    }
 }

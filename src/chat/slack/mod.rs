@@ -1,5 +1,6 @@
 //! Slack through slack-morphism: the card as Block Kit (chat.postMessage / chat.update), thread
-//! replies (`thread_ts`) and ephemeral answers (chat.postEphemeral).
+//! replies (`thread_ts`) and ephemeral answers (chat.postEphemeral). Every message posted
+//! carries its outbox key as metadata and is looked for before a retry posts it ([`once`]).
 //! API pages: <https://api.slack.com/methods/chat.postMessage>,
 //! <https://api.slack.com/methods/chat.update>, <https://api.slack.com/methods/chat.postEphemeral>,
 //! Block Kit: <https://api.slack.com/reference/block-kit/blocks>.
@@ -7,6 +8,7 @@
 pub mod card;
 pub mod dm;
 pub mod files;
+pub mod once;
 pub mod routes;
 pub mod socket;
 
@@ -21,10 +23,11 @@ use crate::desk::query::truncate;
 use crate::desk::CardView;
 use crate::store::chat_posts::ChatPost;
 
-use crate::chat::ChatError;
+use crate::chat::{ChatError, Once};
 
 pub use card::card_content;
 use card::section;
+use once::Place;
 
 /// Slack's limit on a section block's text, characters.
 pub const SECTION_TEXT_MAX: usize = 3000;
@@ -321,17 +324,34 @@ impl SlackChat {
         Ok(())
     }
 
-    pub(super) async fn post_card(&self, card: &CardView) -> Result<ChatPost, ChatError> {
-        let session = self.client.open_session(&self.token);
+    /// Posts the card into its department's channel with `once`'s metadata, unless an
+    /// earlier attempt already did (see [`once`]): then that message is returned.
+    ///
+    /// Errors: the call (or the lookup) fails; rate limits as [`ChatError::RateLimited`].
+    pub(super) async fn post_card(
+        &self,
+        card: &CardView,
+        once: &Once,
+    ) -> Result<ChatPost, ChatError> {
         let channel = self.channels.for_department(Some(&card.department));
-        let req =
-            SlackApiChatPostMessageRequest::new(channel.to_string().into(), card_content(card));
-        let resp = session.chat_post_message(&req).await.map_err(classify)?;
+        let found = self.earlier_attempt(Place::Channel(channel), once).await?;
+        let (channel, ts) = match found {
+            Some(ts) => (channel.to_string(), ts),
+            None => {
+                let session = self.client.open_session(&self.token);
+                let req = SlackApiChatPostMessageRequest::new(
+                    channel.to_string().into(),
+                    card_content(card).with_metadata(once::metadata(&once.key)),
+                );
+                let resp = session.chat_post_message(&req).await.map_err(classify)?;
+                (resp.channel.to_string(), resp.ts.to_string())
+            }
+        };
         Ok(ChatPost {
             platform: "slack".into(),
-            channel: resp.channel.to_string(),
-            message_ref: resp.ts.to_string(),
-            thread_ref: Some(resp.ts.to_string()),
+            channel,
+            message_ref: ts.clone(),
+            thread_ref: Some(ts),
         })
     }
 
@@ -350,35 +370,55 @@ impl SlackChat {
         Ok(())
     }
 
+    /// Posts `text` (mrkdwn) into the card's thread with `once`'s metadata, unless an
+    /// earlier attempt already did (`conversations.replies`, see [`once`]).
+    ///
+    /// Errors: the call (or the lookup) fails; rate limits as [`ChatError::RateLimited`].
     pub(super) async fn post_in_thread(
         &self,
         post: &ChatPost,
         text: &str,
+        once: &Once,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
         let thread = post
             .thread_ref
             .clone()
             .unwrap_or_else(|| post.message_ref.clone());
-        let content = SlackMessageContent::new()
-            .with_text(truncate(text, SECTION_TEXT_MAX))
-            .with_blocks(vec![section(text)]);
+        let place = Place::Thread {
+            channel: &post.channel,
+            ts: &thread,
+        };
+        if self.earlier_attempt(place, once).await?.is_some() {
+            return Ok(());
+        }
+        let session = self.client.open_session(&self.token);
+        let content = text_message(text, once);
         let req = SlackApiChatPostMessageRequest::new(post.channel.clone().into(), content)
             .with_thread_ts(thread.into());
         session.chat_post_message(&req).await.map_err(classify)?;
         Ok(())
     }
 
+    /// Posts `text` (mrkdwn) at the top of `department`'s channel with `once`'s metadata,
+    /// unless an earlier attempt already did (`conversations.history`, see [`once`]).
+    ///
+    /// Errors: the call (or the lookup) fails; rate limits as [`ChatError::RateLimited`].
     pub(super) async fn post_in_channel(
         &self,
         text: &str,
         department: Option<&str>,
+        once: &Once,
     ) -> Result<(), ChatError> {
-        let session = self.client.open_session(&self.token);
-        let content = SlackMessageContent::new()
-            .with_text(truncate(text, SECTION_TEXT_MAX))
-            .with_blocks(vec![section(text)]);
         let channel = self.channels.for_department(department);
+        if self
+            .earlier_attempt(Place::Channel(channel), once)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let session = self.client.open_session(&self.token);
+        let content = text_message(text, once);
         let req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         session.chat_post_message(&req).await.map_err(classify)?;
         Ok(())
@@ -399,6 +439,15 @@ impl SlackChat {
         session.chat_post_ephemeral(&req).await.map_err(classify)?;
         Ok(())
     }
+}
+
+/// A plain message: `text` (mrkdwn) as the fallback and in one section block, carrying
+/// `once`'s key as metadata.
+fn text_message(text: &str, once: &Once) -> SlackMessageContent {
+    SlackMessageContent::new()
+        .with_text(truncate(text, SECTION_TEXT_MAX))
+        .with_blocks(vec![section(text)])
+        .with_metadata(once::metadata(&once.key))
 }
 
 fn classify(e: SlackClientError) -> ChatError {

@@ -117,6 +117,18 @@ impl DiscordStandin {
             .cloned()
             .collect()
     }
+    /// Stored messages (any channel) that were created with `nonce`.
+    pub fn messages_with_nonce(&self, nonce: &str) -> Vec<Value> {
+        self.state
+            .data
+            .lock()
+            .unwrap()
+            .messages
+            .values()
+            .filter(|m| m["nonce"] == nonce)
+            .cloned()
+            .collect()
+    }
     /// Current stored state of a message this stand-in created (`None` if unknown/deleted).
     pub fn message(&self, message_id: &str) -> Option<Value> {
         let id: u64 = message_id.parse().ok()?;
@@ -414,8 +426,9 @@ async fn discord_entry(
         ]
     };
 
-    match st.core.next_behaviour() {
-        Behaviour::Normal => {}
+    let behaviour = st.core.next_behaviour();
+    match behaviour {
+        Behaviour::Normal | Behaviour::AcceptThen500 | Behaviour::AcceptThenHang => {}
         Behaviour::Fail500 => {
             return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -468,6 +481,20 @@ async fn discord_entry(
                 );
             }
             st.core.lock().accepted.push(rec);
+            match behaviour {
+                Behaviour::AcceptThen500 => {
+                    return json_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &json!({"message": "500: Internal Server Error", "code": 0}),
+                        &[],
+                    )
+                }
+                Behaviour::AcceptThenHang => {
+                    st.core.hang().await;
+                    return empty_response(StatusCode::SERVICE_UNAVAILABLE, &[]);
+                }
+                _ => {}
+            }
             if let Some(b) = body {
                 json_response(status, &b, &rl_headers(4, 1))
             } else {

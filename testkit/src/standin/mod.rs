@@ -86,6 +86,13 @@ pub enum Behaviour {
     /// 200, as Slack answers), Discord HTTP 403 `{"code": 50007, "message": "Cannot send
     /// messages to this user"}`.
     Refused,
+    /// Validate and carry out the call (the message is stored), then answer HTTP 500 as if
+    /// the answer had been lost on the way back: the caller cannot know its call worked.
+    AcceptThen500,
+    /// Carry out the call, then never answer (held until the stand-in stops): the caller
+    /// times out or dies not knowing; with a dropped transaction this is a crash between the
+    /// platform accepting and the outbox commit.
+    AcceptThenHang,
 }
 
 /// A file part of a Discord multipart request (`files[n]`).
@@ -268,14 +275,31 @@ static SLACK_TS_COUNTER: AtomicU64 = AtomicU64::new(0);
 static DISCORD_SNOWFLAKE_LAST: AtomicU64 = AtomicU64::new(0);
 
 /// `"1700000000.000100"`, `"1700000000.000200"`, … unique and increasing.
+/// A message `ts` as Slack makes them: the current time in seconds with six decimals
+/// (microseconds), strictly increasing within the process (so `oldest` / `latest` ranges of
+/// `conversations.history` and `conversations.replies` mean what they mean on Slack).
 fn next_slack_ts() -> String {
-    let n = SLACK_TS_COUNTER.fetch_add(1, Ordering::SeqCst) + 1;
-    let micros_total = n * 100;
-    format!(
-        "{}.{:06}",
-        1_700_000_000 + micros_total / 1_000_000,
-        micros_total % 1_000_000
-    )
+    static LAST_MICROS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let prev = LAST_MICROS
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    let micros = now.max(prev + 1);
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// A Slack `ts` (`1700000000.000100`, or a bare number of seconds) as microseconds since the
+/// epoch, for comparing and ranging; `None` when it is not one.
+fn slack_ts_micros(ts: &str) -> Option<u64> {
+    let (secs, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    let secs: u64 = secs.parse().ok()?;
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    Some(secs * 1_000_000 + frac.parse::<u64>().ok()?)
 }
 
 /// A real-looking snowflake: (ms since 2015-01-01) << 22, strictly increasing.

@@ -20,8 +20,8 @@ use super::blocks::{check_blocks, check_view};
 use super::schema::{self, is_slack_ts};
 use super::{
     empty_response, header, header_pairs, json_response, next_slack_ts, parse_query, slack_spec,
-    Behaviour, Core, Recorded, Server, SLACK_APP_ID, SLACK_BOT_ID, SLACK_BOT_USER_ID,
-    SLACK_TEAM_ID, SLACK_TS_COUNTER,
+    slack_ts_micros, Behaviour, Core, Recorded, Server, SLACK_APP_ID, SLACK_BOT_ID,
+    SLACK_BOT_USER_ID, SLACK_TEAM_ID, SLACK_TS_COUNTER,
 };
 
 pub struct SlackStandin {
@@ -96,6 +96,30 @@ impl SlackStandin {
                     .as_str()
                     .is_some_and(|t| t.starts_with("*TICK-"))
             })
+            .collect()
+    }
+    /// Messages stored (not deleted, not ephemeral) whose metadata names outbox key `key`
+    /// (`event_type` `claimdesk_effect`, `event_payload.effect_id`), in posting order, as
+    /// `(channel, message)`.
+    pub fn effect_messages(&self, key: &str) -> Vec<(String, Value)> {
+        self.stored_messages()
+            .into_iter()
+            .filter(|(_, m)| {
+                m["metadata"]["event_type"] == "claimdesk_effect"
+                    && m["metadata"]["event_payload"]["effect_id"] == key
+            })
+            .collect()
+    }
+    /// Every stored message (not deleted, not ephemeral) as `(channel, message)`, in order.
+    pub fn stored_messages(&self) -> Vec<(String, Value)> {
+        self.state
+            .data
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| !m.deleted && !m.ephemeral)
+            .map(|m| (m.channel.clone(), m.msg.clone()))
             .collect()
     }
     pub fn violations(&self) -> Vec<String> {
@@ -528,6 +552,8 @@ const SLACK_POST_2021_PARAMS: &[(&str, &str, &str)] = &[
     ("chat.update", "file_ids", "array"),
     // https://api.slack.com/methods/conversations.history: `include_all_metadata` (2022).
     ("conversations.history", "include_all_metadata", "boolean"),
+    // https://api.slack.com/methods/conversations.replies#arg_include_all_metadata (2022).
+    ("conversations.replies", "include_all_metadata", "boolean"),
 ];
 
 /// Parameters declared `type: string` that are nevertheless booleans: any name the spec
@@ -571,8 +597,16 @@ async fn slack_entry(
     let ct = header(&headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
+    // A GET carries its arguments in the query: recorded as the body's fields (strings).
     let body_value = if body.is_empty() {
-        Value::Null
+        uri.query().map_or(Value::Null, |_| {
+            Value::Object(
+                parse_query(&uri)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
+        })
     } else if ct.starts_with("application/x-www-form-urlencoded") {
         Value::Object(
             url::form_urlencoded::parse(&body)
@@ -607,8 +641,9 @@ async fn slack_entry(
         st.core.violation(&rec, msg);
     }
 
-    match st.core.next_behaviour() {
-        Behaviour::Normal => {}
+    let behaviour = st.core.next_behaviour();
+    match behaviour {
+        Behaviour::Normal | Behaviour::AcceptThen500 | Behaviour::AcceptThenHang => {}
         Behaviour::Fail500 => {
             return json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -679,13 +714,37 @@ async fn slack_entry(
                 {
                     continue;
                 }
+                // LENIENT: the frozen spec lists neither `response_metadata` (Slack's cursor
+                // paging, <https://api.slack.com/apis/pagination>) for history and replies,
+                // nor `metadata` on replies' messages (`include_all_metadata`, 2022), nor
+                // `is_locked` on a thread parent in history (Slack sends it with the other
+                // thread fields, `reply_count`, `latest_reply` …, which the spec does list).
+                if (name == "conversations.history" || name == "conversations.replies")
+                    && (e.starts_with("response.response_metadata: property is not allowed")
+                        || (e.starts_with("response.messages[")
+                            && (e.contains("metadata: property is not allowed")
+                                || e.contains("].is_locked: property is not allowed"))))
+                {
+                    continue;
+                }
                 st.core.violation(
                     &rec,
                     format!("stand-in self-check (response does not match spec): {e}"),
                 );
             }
             st.core.lock().accepted.push(rec);
-            json_response(StatusCode::OK, &resp, &[])
+            match behaviour {
+                Behaviour::AcceptThen500 => json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"ok": false, "error": "fatal_error"}),
+                    &[],
+                ),
+                Behaviour::AcceptThenHang => {
+                    st.core.hang().await;
+                    empty_response(StatusCode::SERVICE_UNAVAILABLE, &[])
+                }
+                _ => json_response(StatusCode::OK, &resp, &[]),
+            }
         }
         Err((code, msg)) => {
             st.core.violation(&rec, &msg);
@@ -759,8 +818,9 @@ async fn slack_response_url(
     for p in &problems {
         st.core.violation(rec, p);
     }
-    match st.core.next_behaviour() {
-        Behaviour::Normal => {}
+    let behaviour = st.core.next_behaviour();
+    match behaviour {
+        Behaviour::Normal | Behaviour::AcceptThen500 | Behaviour::AcceptThenHang => {}
         Behaviour::Fail500 => return empty_response(StatusCode::INTERNAL_SERVER_ERROR, &[]),
         Behaviour::RateLimited { retry_after_secs } => {
             return empty_response(
@@ -776,7 +836,14 @@ async fn slack_response_url(
     }
     if problems.is_empty() {
         st.core.lock().accepted.push(rec.clone());
-        json_response(StatusCode::OK, &json!({"ok": true}), &[])
+        match behaviour {
+            Behaviour::AcceptThen500 => empty_response(StatusCode::INTERNAL_SERVER_ERROR, &[]),
+            Behaviour::AcceptThenHang => {
+                st.core.hang().await;
+                empty_response(StatusCode::SERVICE_UNAVAILABLE, &[])
+            }
+            _ => json_response(StatusCode::OK, &json!({"ok": true}), &[]),
+        }
     } else {
         json_response(
             StatusCode::BAD_REQUEST,
@@ -1306,6 +1373,79 @@ fn slack_bot_profile() -> Value {
     })
 }
 
+/// The `oldest` / `latest` / `inclusive` range of conversations.history and
+/// conversations.replies (<https://api.slack.com/methods/conversations.history>): messages
+/// after `oldest` and before `latest`, the bounds themselves only with `inclusive`.
+struct TsRange {
+    oldest: Option<u64>,
+    latest: Option<u64>,
+    inclusive: bool,
+}
+
+impl TsRange {
+    fn of(p: &Map<String, Value>) -> TsRange {
+        let ts = |k: &str| {
+            p.get(k)
+                .and_then(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .or_else(|| Some(v.to_string()))
+                })
+                .and_then(|s| slack_ts_micros(&s))
+        };
+        TsRange {
+            oldest: ts("oldest"),
+            latest: ts("latest"),
+            inclusive: p.get("inclusive") == Some(&Value::Bool(true)),
+        }
+    }
+    fn holds(&self, ts: &str) -> bool {
+        let Some(t) = slack_ts_micros(ts) else {
+            return false;
+        };
+        let after = self
+            .oldest
+            .is_none_or(|o| t > o || (self.inclusive && t == o));
+        let before = self
+            .latest
+            .is_none_or(|l| t < l || (self.inclusive && t == l));
+        after && before
+    }
+}
+
+/// Puts one page of `all` into `resp` as `messages`, `has_more` and
+/// `response_metadata.next_cursor` (cursor paging, <https://api.slack.com/apis/pagination>:
+/// `limit` up to 999, default 100 here; the cursor is opaque to the caller), and strips
+/// message `metadata` unless `include_all_metadata` was given.
+fn page_of(resp: &mut Value, all: Vec<Value>, p: &Map<String, Value>, metadata: bool) {
+    let limit = p
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(100)
+        .clamp(1, 999) as usize;
+    let start: usize = p
+        .get("cursor")
+        .and_then(Value::as_str)
+        .and_then(|c| c.strip_prefix("standin-offset:"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let total = all.len();
+    let mut page: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+    if !metadata {
+        for m in &mut page {
+            if let Some(o) = m.as_object_mut() {
+                o.remove("metadata");
+            }
+        }
+    }
+    let next = start + page.len();
+    resp["messages"] = Value::Array(page);
+    resp["has_more"] = json!(next < total);
+    resp["response_metadata"] = json!({
+        "next_cursor": if next < total { format!("standin-offset:{next}") } else { String::new() }
+    });
+}
+
 fn slack_execute(
     d: &mut SlackData,
     name: &str,
@@ -1324,7 +1464,10 @@ fn slack_execute(
         })),
         "conversations.open" => slack_conversations_open(d, p),
         "conversations.history" => {
-            let known = d.messages.iter().any(|m| m.channel == channel)
+            // A public or private channel id is a channel the bot is in (empty until posted
+            // to); a DM exists once opened.
+            let known = channel.starts_with(['C', 'G'])
+                || d.messages.iter().any(|m| m.channel == channel)
                 || d.channel_ids.values().any(|c| *c == channel);
             if !known {
                 return Err((
@@ -1332,33 +1475,24 @@ fn slack_execute(
                     format!("conversations.history of {channel}: no such conversation"),
                 ));
             }
-            let limit = p
-                .get("limit")
-                .and_then(Value::as_u64)
-                .unwrap_or(100)
-                .clamp(1, 999) as usize;
             let metadata = p.get("include_all_metadata") == Some(&Value::Bool(true));
+            let range = TsRange::of(p);
             // Newest first, top-level messages only (replies are in conversations.replies).
-            let mut msgs: Vec<Value> = d
+            let all: Vec<Value> = d
                 .messages
                 .iter()
                 .rev()
                 .filter(|m| m.channel == channel && !m.ephemeral && !m.deleted)
                 .filter(|m| m.msg["thread_ts"].as_str().is_none_or(|t| t == m.ts))
-                .take(limit)
+                .filter(|m| range.holds(&m.ts))
                 .map(|m| m.msg.clone())
                 .collect();
-            if !metadata {
-                for m in &mut msgs {
-                    if let Some(o) = m.as_object_mut() {
-                        o.remove("metadata");
-                    }
-                }
-            }
-            Ok(json!({
-                "ok": true, "messages": msgs, "has_more": false, "pin_count": 0,
+            let mut resp = json!({
+                "ok": true, "has_more": false, "pin_count": 0,
                 "channel_actions_ts": null, "channel_actions_count": 0
-            }))
+            });
+            page_of(&mut resp, all, p, metadata);
+            Ok(resp)
         }
         "chat.postMessage" => {
             if channel.starts_with('D') && !d.channel_ids.values().any(|c| *c == channel) {
@@ -1535,9 +1669,18 @@ fn slack_execute(
                     m.ts == root_ts || m.msg["thread_ts"].as_str() == Some(root_ts.as_str())
                 })
                 .collect();
-            msgs.sort_by(|a, b| a.ts.cmp(&b.ts));
-            let messages: Vec<Value> = msgs.iter().map(|m| m.msg.clone()).collect();
-            Ok(json!({"ok": true, "messages": messages, "has_more": false}))
+            msgs.sort_by_key(|m| slack_ts_micros(&m.ts));
+            // Oldest first; the parent always comes first, whatever the range (as Slack does).
+            let range = TsRange::of(p);
+            let messages: Vec<Value> = msgs
+                .iter()
+                .filter(|m| m.ts == root_ts || range.holds(&m.ts))
+                .map(|m| m.msg.clone())
+                .collect();
+            let metadata = p.get("include_all_metadata") == Some(&Value::Bool(true));
+            let mut resp = json!({"ok": true, "has_more": false});
+            page_of(&mut resp, messages, p, metadata);
+            Ok(resp)
         }
         "apps.connections.open" => {
             let n = SLACK_TS_COUNTER.fetch_add(1, Ordering::SeqCst);
