@@ -759,3 +759,63 @@ pub fn claimdesk(env: &TestEnv, config: &Path, args: &[&str]) -> tokio::process:
         .kill_on_drop(true);
     c
 }
+
+/// As [`slack_post`] (a Slack-signed form POST to `path` on `addr`, signed now), but an
+/// unreachable or dying app is an `Err` instead of a panic: for tests that kill processes.
+/// Gives up after `timeout`. `Ok((status, body))` otherwise.
+pub async fn try_slack_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, String), reqwest::Error> {
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = slack_signature(SLACK_SECRET, &ts, body);
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body.to_string())
+        .timeout(timeout)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().await?))
+}
+
+/// As [`discord_post`] (a fresh interaction id, signed by `signer`), but an unreachable or
+/// dying app is an `Err` instead of a panic. Gives up after `timeout`. `Ok((status, JSON))`
+/// otherwise (`Null` when the body is not JSON).
+pub async fn try_discord_post(
+    addr: std::net::SocketAddr,
+    signer: &DiscordSigner,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<(u16, serde_json::Value), reqwest::Error> {
+    let mut body = body.clone();
+    if let Some(o) = body.as_object_mut() {
+        o.insert(
+            "id".into(),
+            ((rand::random::<u64>() >> 2) + 1).to_string().into(),
+        );
+    }
+    let text = body.to_string();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let sig = signer.sign(&ts, &text);
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", sig)
+        .header("x-signature-timestamp", ts)
+        .body(text)
+        .timeout(timeout)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let text = r.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    ))
+}

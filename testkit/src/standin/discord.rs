@@ -137,6 +137,20 @@ impl DiscordStandin {
     pub fn violations(&self) -> Vec<String> {
         self.state.core.lock().violations.clone()
     }
+    /// Every message this stand-in created in `channel` and still holds (deleted ones are
+    /// gone), oldest first: what the channel shows, whatever retries led to it (a create
+    /// repeated with an enforced `nonce` answers the first message and creates none).
+    pub fn channel_messages(&self, channel: &str) -> Vec<Value> {
+        self.state
+            .data
+            .lock()
+            .unwrap()
+            .messages
+            .values()
+            .filter(|m| m["channel_id"].as_str() == Some(channel))
+            .cloned()
+            .collect()
+    }
     pub fn set_behaviour(&self, b: Behaviour) {
         let mut c = self.state.core.lock();
         c.behaviour = b;
