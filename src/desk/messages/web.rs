@@ -345,11 +345,22 @@ pub fn search_count(query: &str, total: i64, first: i64, last: i64) -> String {
     }
 }
 
-/// When more than `window` messages or subjects matched: only the latest were ranked.
+/// When the search did not rank every match (`store::search::Hits::capped`): more than
+/// `window` messages or subjects matched, or the words are so common that only the latest
+/// messages were read.
 pub fn search_capped(window: i64) -> String {
     format!(
-        "Many messages match: the best of the latest {window} matches are shown. \
-         Add a word to narrow the search."
+        "These words are common: only the most recent messages were searched, and the best \
+         of at most {window} matches are shown. Add a word to narrow the search."
+    )
+}
+
+/// No match, but the search was capped: common words that seldom meet were looked for in
+/// the latest `rows` messages and subjects only.
+pub fn search_none_capped(query: &str, rows: i64) -> String {
+    format!(
+        "No ticket among the latest {rows} messages matches “{query}”; older ones were not \
+         searched because these words are common. Add a rarer word or search a phrase."
     )
 }
 

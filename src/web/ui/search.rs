@@ -21,7 +21,7 @@ use super::session::Viewer;
 use crate::desk::messages::web as words;
 use crate::desk::search::{SearchOutcome, SearchRequest, PAGE};
 use crate::domain::search::marked_runs;
-use crate::store::search::{Listed, RequesterCursor, WINDOW};
+use crate::store::search::{Listed, RequesterCursor, WALK_ROWS, WINDOW};
 use crate::web::WebState;
 
 /// `GET /search`.
@@ -135,7 +135,9 @@ async fn search(State(s): State<WebState>, v: Viewer, RawQuery(raw): RawQuery) -
             let last = first + hits.hits.len() as i64 - 1;
             html! {
                 (form(&query))
-                @if hits.hits.is_empty() {
+                @if hits.hits.is_empty() && hits.capped {
+                    p role="status" { (words::search_none_capped(&query, WALK_ROWS)) }
+                } @else if hits.hits.is_empty() {
                     p role="status" { (words::search_none(&query)) }
                 } @else {
                     p role="status" { (words::search_count(&query, hits.total, first, last)) }

@@ -718,12 +718,15 @@ async fn slack_entry(
                 // paging, <https://api.slack.com/apis/pagination>) for history and replies,
                 // nor `metadata` on replies' messages (`include_all_metadata`, 2022), nor
                 // `is_locked` on a thread parent in history (Slack sends it with the other
-                // thread fields, `reply_count`, `latest_reply` …, which the spec does list).
+                // thread fields, `reply_count`, `latest_reply` …, which the spec does list),
+                // nor `edited` (`{user, ts}`, on every message changed by chat.update, as the
+                // message object page documents; a looked-up card has usually been edited).
                 if (name == "conversations.history" || name == "conversations.replies")
                     && (e.starts_with("response.response_metadata: property is not allowed")
                         || (e.starts_with("response.messages[")
                             && (e.contains("metadata: property is not allowed")
-                                || e.contains("].is_locked: property is not allowed"))))
+                                || e.contains("].is_locked: property is not allowed")
+                                || e.contains("].edited: property is not allowed"))))
                 {
                     continue;
                 }
