@@ -359,9 +359,35 @@ impl Deliverer {
                 if msg.sent_at.is_some() {
                     return Ok(());
                 }
+                // The process died after the server's 250 and before the commit: the server
+                // has it; record the send (and its chat copy) without sending again.
+                if store::outbox_tries::was_accepted(conn, item_id).await? {
+                    tracing::info!(
+                        id = item_id,
+                        "email accepted by the server before a crash; not sent again"
+                    );
+                    self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
+                    store::outbox_tries::clear(conn, item_id).await?;
+                    return Ok(());
+                }
                 match self.mailer.send(&msg, auto_submitted.as_deref()).await {
                     Ok(()) => {
+                        // At once, outside the delivering transaction: the window in which a
+                        // crash repeats the email shrinks to this one round trip.
+                        match self.desk.pool().acquire().await {
+                            Ok(mut own) => {
+                                if let Err(e) =
+                                    store::outbox_tries::accepted(&mut own, item_id).await
+                                {
+                                    tracing::warn!(id = item_id, error = %e, "cannot stamp the accepted email");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(id = item_id, error = %e, "cannot stamp the accepted email")
+                            }
+                        }
                         self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
+                        store::outbox_tries::clear(conn, item_id).await?;
                         Ok(())
                     }
                     Err(e @ SendError::Build(_)) => Err(Failure::Retry(

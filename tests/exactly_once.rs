@@ -398,3 +398,135 @@ async fn discord_card_whose_answer_was_lost_is_not_repeated_thanks_to_the_nonce(
     assert_eq!(edits.len(), 1, "the edit goes to the one card");
     assert_eq!(discord.violations(), Vec::<String>::new());
 }
+
+/// SMTP cannot be asked whether it took a message, so the worker stamps `accepted_at` the
+/// moment the server answers 250, outside the delivering transaction. A process that dies
+/// between that stamp and its commit leaves the stamp: the next attempt records the send and
+/// queues the reply's chat copy, and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_the_server_accepted_before_a_crash_is_not_sent_again() {
+    let env = env(Platforms {
+        slack: true,
+        discord: false,
+    })
+    .await;
+    let app = env.app().await;
+    let number = open_ticket(&app, 1, "sent@customer.example", "Refund", "Please.").await;
+    deliver_everything(&app).await;
+    let ben = actor(&app, "ben", Surface::Slack).await;
+    app.desk
+        .reply(&ben, &number, "Refunded today.")
+        .await
+        .expect("reply");
+    let (email_item,): (i64,) = sqlx::query_as(
+        "SELECT id FROM outbox WHERE delivered_at IS NULL AND payload->>'kind' = 'email'",
+    )
+    .fetch_one(app.desk.pool())
+    .await
+    .expect("the reply's email is queued");
+    // What a crash right after the server's 250 leaves behind.
+    let mut conn = app.desk.pool().acquire().await.expect("conn");
+    claimdesk::store::outbox_tries::accepted(&mut conn, email_item)
+        .await
+        .expect("stamp");
+    drop(conn);
+    let before = env.smtp.messages().len();
+
+    deliver_everything(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.smtp.messages().len(), before, "not sent again");
+    assert_eq!(
+        count(
+            app.desk.pool(),
+            "SELECT count(*) FROM messages WHERE direction = 'outbound' AND sent_at IS NOT NULL"
+        )
+        .await,
+        1,
+        "the send is recorded"
+    );
+    assert_eq!(
+        count(app.desk.pool(), "SELECT count(*) FROM outbox_tries").await,
+        0
+    );
+    let slack = env.slack.as_ref().expect("slack");
+    let copies = slack
+        .stored_messages()
+        .into_iter()
+        .filter(|(_, m)| m.to_string().contains("Refunded today."))
+        .count();
+    assert_eq!(copies, 1, "the reply's chat copy is posted once");
+
+    // Without the stamp, a reply goes out (the check is not a blanket refusal).
+    app.desk
+        .reply(&ben, &number, "And the receipt.")
+        .await
+        .expect("reply");
+    deliver_everything(&app).await;
+    eventually(10, "the second reply is received", || async {
+        (env.smtp.messages().len() == before + 1).then_some(())
+    })
+    .await;
+}
+
+/// Discord thread posts (notes, thread messages, notices) and channel notices carry the
+/// outbox key as `nonce` with `enforce_nonce`, like cards: a note whose answer was lost is
+/// one message in the thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_note_whose_answer_was_lost_is_one_message_in_the_thread() {
+    let mut env = db_only(Platforms {
+        slack: false,
+        discord: true,
+    })
+    .await;
+    env.settings.outbox.retry_base_secs = 1;
+    let discord = env.discord.as_ref().expect("discord");
+    let app = env.app().await;
+    let number = open_ticket(
+        &app,
+        1,
+        "thread@customer.example",
+        "Scanner",
+        "Blank pages.",
+    )
+    .await;
+    let tid = ticket_id(&app, &number).await;
+    let ana = actor(&app, "ana", Surface::Discord).await;
+    app.desk
+        .note(&ana, &number, "Driver reinstalled.")
+        .await
+        .expect("note");
+    // Card, thread and the note's first copy are there.
+    deliver_everything(&app).await;
+    let (note_id,): (i64,) = sqlx::query_as("SELECT max(id) FROM notes WHERE ticket_id = $1")
+        .bind(tid)
+        .fetch_one(app.desk.pool())
+        .await
+        .expect("note");
+    let item = enqueue(
+        &app,
+        Some(tid),
+        &Effect::ThreadNote {
+            platform: "discord".into(),
+            note_id,
+        },
+    )
+    .await;
+
+    discord.queue_behaviour(Behaviour::AcceptThen500);
+    app.deliverer.deliver_one().await.expect("attempt");
+    assert_eq!(pending(&app).await, 1, "the answer was lost: retried");
+    deliver_everything(&app).await;
+
+    let nonce = format!("ct{item}");
+    let posts: Vec<_> = discord
+        .requests()
+        .into_iter()
+        .filter(|c| c.method == "POST" && c.body["nonce"] == nonce.as_str())
+        .collect();
+    assert_eq!(posts.len(), 2, "sent twice: {posts:#?}");
+    for p in &posts {
+        assert_eq!(p.body["enforce_nonce"], true);
+    }
+    assert_eq!(discord.messages_with_nonce(&nonce).len(), 1, "one message");
+    assert_eq!(discord.violations(), Vec::<String>::new());
+}

@@ -747,6 +747,7 @@ async fn oracle(pool: &sqlx::PgPool, f: &QueueFilter) -> Vec<i64> {
             None => true,
             Some(Holder::Nobody) => r.4.is_none(),
             Some(Holder::Handle(h)) => r.5.as_deref() == Some(h.as_str()),
+            Some(Holder::Agent(id)) => r.4 == Some(*id),
         })
         .filter(|r| f.sla.is_none_or(|s| SlaState::of(r.8, r.9, f.now) == s))
         .filter(|r| f.tag.is_none() || r.10)

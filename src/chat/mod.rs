@@ -228,8 +228,8 @@ impl Platform {
     /// card's thread of ticket `number`; like [`Platform::post_in_thread`]. `mentions`: the
     /// platform user IDs `text` mentions on purpose; on Discord only they may be pinged
     /// (`allowed_mentions`). `once`: on Slack the post carries its key as metadata and,
-    /// when unsure, the thread is searched first (`conversations.replies`); Discord thread
-    /// posts carry no nonce yet (at least once).
+    /// when unsure, the thread is searched first (`conversations.replies`); on Discord it is
+    /// the message's `nonce`, with `enforce_nonce`.
     pub async fn post_text_in_thread(
         &self,
         post: &ChatPost,
@@ -241,7 +241,10 @@ impl Platform {
         let text = text.to_string();
         match self {
             Platform::Slack(s) => s.post_in_thread(post, &text, once).await.map(|_| None),
-            Platform::Discord(d) => d.post_in_thread(post, number, &text, mentions).await,
+            Platform::Discord(d) => {
+                d.post_in_thread(post, number, &text, mentions, &once.key)
+                    .await
+            }
             Platform::Console(c) => {
                 c.print(&text);
                 Ok(None)
@@ -262,7 +265,10 @@ impl Platform {
     ) -> Result<(), ChatError> {
         match self {
             Platform::Slack(s) => s.post_in_channel(text, department, once).await,
-            Platform::Discord(d) => d.post_in_channel(text, mentions, department).await,
+            Platform::Discord(d) => {
+                d.post_in_channel(text, mentions, department, &once.key)
+                    .await
+            }
             Platform::Console(c) => {
                 c.print(text);
                 Ok(())

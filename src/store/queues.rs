@@ -125,6 +125,10 @@ pub enum Holder {
     Nobody,
     /// The agent with this handle.
     Handle(String),
+    /// The agent with this id: what [`page`] turns a [`Holder::Handle`] into before it
+    /// plans the list, so the planner sees the real value (an agent holding nothing is then
+    /// read from the assignee indexes, not by walking every ticket in sort order).
+    Agent(i64),
 }
 
 /// What to list and in which order. Filters left `None` do not filter.
@@ -321,6 +325,10 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &QueueFilter, after:
         Some(Holder::Nobody) => {
             q.push(" AND t.assignee_id IS NULL");
         }
+        Some(Holder::Agent(id)) => {
+            q.push(" AND t.assignee_id IS NOT NULL AND t.assignee_id = ")
+                .push_bind(*id);
+        }
         Some(Holder::Handle(h)) => {
             // `IS NOT NULL` lets the planner use the assignee indexes' predicate.
             q.push(" AND t.assignee_id IS NOT NULL AND t.assignee_id = (SELECT id FROM agents WHERE handle = ")
@@ -412,10 +420,35 @@ pub async fn page(
     limit: i64,
 ) -> Result<QueuePage, sqlx::Error> {
     let limit = limit.clamp(1, 500);
+    let resolved;
+    let filter = match &filter.assignee {
+        Some(Holder::Handle(h)) => {
+            let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE handle = $1")
+                .bind(h)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let Some((id,)) = id else {
+                return Ok(QueuePage {
+                    rows: Vec::new(),
+                    next: None,
+                });
+            };
+            resolved = QueueFilter {
+                assignee: Some(Holder::Agent(id)),
+                ..filter.clone()
+            };
+            &resolved
+        }
+        _ => filter,
+    };
     let key = filter.sort.key();
     let order = order_by(filter);
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
-    match (filter.opened_from, filter.sort) {
+    // An open-ended "opened from" bound under the due or last-customer sort: two index
+    // walks. A closed range (from and to) selects few tickets: planned as one query, which
+    // reads the range from the opening-time index and sorts it.
+    let open_ended = filter.opened_from.filter(|_| filter.opened_to.is_none());
+    match (open_ended, filter.sort) {
         (Some(from), Sort::Due | Sort::LastCustomer) => {
             // Tickets opened at or after `from`: those whose key is at or after `from` (a
             // walk starting there), and those whose key comes before `from` and so before
@@ -448,7 +481,13 @@ pub async fn page(
                 .push_bind(limit + 1);
         }
     }
-    let mut rows: Vec<QueueRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    // Planned per call with the values bound (not a cached generic plan): how many tickets
+    // one holder, status or date range selects decides which index to walk.
+    let mut rows: Vec<QueueRow> = q
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *conn)
+        .await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = if more {

@@ -287,14 +287,21 @@ impl DiscordChat {
         Ok(())
     }
 
+    /// Posts `text` in `channel_id` with `key` as its `nonce` and `enforce_nonce`, so Discord
+    /// answers a repeat with the first message instead of posting again ("Create Message",
+    /// `enforce_nonce`: a nonce seen in the last few minutes from the same author).
     async fn send_text(
         &self,
         channel_id: ChannelId,
         text: &str,
         mentions: &[String],
+        key: &str,
     ) -> Result<(), ChatError> {
+        let nonce: String = key.chars().take(NONCE_MAX).collect();
         let msg = CreateMessage::new()
             .content(truncate(text, CONTENT_MAX))
+            .nonce(Nonce::String(nonce))
+            .enforce_nonce(true)
             .allowed_mentions(allowed_mentions(mentions));
         let req = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Post);
         self.call(req, Some(&msg)).await?;
@@ -309,9 +316,10 @@ impl DiscordChat {
         number: &str,
         text: &str,
         mentions: &[String],
+        key: &str,
     ) -> Result<Option<String>, ChatError> {
         let (thread, created) = self.thread_of(post, number).await?;
-        self.send_text(thread, text, mentions).await?;
+        self.send_text(thread, text, mentions, key).await?;
         Ok(created)
     }
 
@@ -360,8 +368,9 @@ impl DiscordChat {
         text: &str,
         mentions: &[String],
         department: Option<&str>,
+        key: &str,
     ) -> Result<(), ChatError> {
-        self.send_text(self.channel_for(department), text, mentions)
+        self.send_text(self.channel_for(department), text, mentions, key)
             .await
     }
 }
