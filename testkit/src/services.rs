@@ -905,6 +905,9 @@ pub struct ReceivedMail {
     pub rcpt_to: Vec<String>,
     /// The DATA content as received (dot-unstuffed, CRLF line ends as sent).
     pub raw: Vec<u8>,
+    /// When the sink stored it (the file's modification time): just after the end of DATA,
+    /// before the sink answers 250.
+    pub received_at: Option<std::time::SystemTime>,
 }
 
 /// A real SMTP server process (Debian python3-aiosmtpd under /usr/bin/python3) on
@@ -994,6 +997,7 @@ impl SmtpSink {
             .iter()
             .filter_map(|p| {
                 let raw = fs::read(p).ok()?;
+                let received_at = fs::metadata(p).and_then(|m| m.modified()).ok();
                 let meta: serde_json::Value =
                     serde_json::from_slice(&fs::read(p.with_extension("json")).ok()?).ok()?;
                 Some(ReceivedMail {
@@ -1007,6 +1011,7 @@ impl SmtpSink {
                         })
                         .unwrap_or_default(),
                     raw,
+                    received_at,
                 })
             })
             .collect()
