@@ -444,11 +444,7 @@ pub async fn page(
     let key = filter.sort.key();
     let order = order_by(filter);
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
-    // An open-ended "opened from" bound under the due or last-customer sort: two index
-    // walks. A closed range (from and to) selects few tickets: planned as one query, which
-    // reads the range from the opening-time index and sorts it.
-    let open_ended = filter.opened_from.filter(|_| filter.opened_to.is_none());
-    match (open_ended, filter.sort) {
+    match (filter.opened_from, filter.sort) {
         (Some(from), Sort::Due | Sort::LastCustomer) => {
             // Tickets opened at or after `from`: those whose key is at or after `from` (a
             // walk starting there), and those whose key comes before `from` and so before
@@ -467,9 +463,14 @@ pub async fn page(
                 .push(") UNION ALL (");
             push_select(&mut q, key);
             push_filters(&mut q, filter, after);
+            // Ordered on the key plus nothing, so the key's index cannot give the order: the
+            // planner then reads these few tickets from their partial index and sorts them,
+            // instead of walking the key's index past every ticket (0.6 s at 1M tickets).
             q.push(format_args!(" AND {early} AND {key} < "))
                 .push_bind(from)
-                .push(format_args!(" ORDER BY {order} LIMIT "))
+                .push(format_args!(
+                    " ORDER BY ({key} + interval '0 s'), t.id LIMIT "
+                ))
                 .push_bind(limit + 1)
                 .push(")) u ORDER BY u.sort_key, u.id LIMIT ")
                 .push_bind(limit + 1);
