@@ -128,12 +128,15 @@ impl Deliverer {
         let outcome = match result {
             Ok(()) => {
                 store::outbox::mark_delivered(&mut tx, item.id).await?;
+                // The attempt's mark (Slack lookups, accepted emails) goes with the delivery.
+                store::outbox_tries::clear(&mut tx, item.id).await?;
                 "ok"
             }
             Err(Failure::Refused(msg)) => {
                 tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
                     "direct message refused by the platform; given up");
                 store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+                store::outbox_tries::clear(&mut tx, item.id).await?;
                 "given_up"
             }
             // An upload is an extra (the card lists the file, the store keeps it): one the
@@ -145,6 +148,7 @@ impl Deliverer {
                 tracing::warn!(id = item.id, attempts = item.attempts + 1, error = %msg,
                     "upload given up; the file stays listed on the card");
                 store::outbox::mark_given_up(&mut tx, item.id, &msg).await?;
+                store::outbox_tries::clear(&mut tx, item.id).await?;
                 "given_up"
             }
             Err(Failure::Retry(msg, after)) => {
@@ -253,8 +257,8 @@ impl Deliverer {
     /// attempt is first marked in `outbox_tries` on a connection of its own (committed at
     /// once, so the mark outlives a crash), and the delivery is unsure when an earlier
     /// attempt was counted (`attempts > 0`: it failed without a clear answer) or left its
-    /// mark (the process died before the outbox commit). The caller clears the mark in
-    /// `conn`, the delivering transaction, once the call succeeded.
+    /// mark (the process died before the outbox commit). [`Deliverer::deliver_item`] clears the
+    /// mark in the delivering transaction when the row is delivered or given up.
     async fn once(
         &self,
         conn: &mut PgConnection,
@@ -305,7 +309,6 @@ impl Deliverer {
                     None => {
                         let once = self.once(conn, p, item_id, "cd").await?;
                         let post = p.post_card(&card, &once).await?;
-                        store::outbox_tries::clear(conn, item_id).await?;
                         store::chat_posts::insert(conn, tid, &post).await?;
                         // The files of the message the card shows go into its thread; later
                         // messages bring theirs with their thread post.
@@ -339,7 +342,6 @@ impl Deliverer {
                     .unwrap_or_default();
                 let once = self.once(conn, p, item_id, "ct").await?;
                 let thread = p.post_in_thread(&post, &number, &msg, &once).await?;
-                store::outbox_tries::clear(conn, item_id).await?;
                 if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
@@ -367,7 +369,6 @@ impl Deliverer {
                         "email accepted by the server before a crash; not sent again"
                     );
                     self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
-                    store::outbox_tries::clear(conn, item_id).await?;
                     return Ok(());
                 }
                 match self.mailer.send(&msg, auto_submitted.as_deref()).await {
@@ -387,7 +388,6 @@ impl Deliverer {
                             }
                         }
                         self.desk.record_sent(conn, msg.ticket_id, msg.id).await?;
-                        store::outbox_tries::clear(conn, item_id).await?;
                         Ok(())
                     }
                     Err(e @ SendError::Build(_)) => Err(Failure::Retry(
@@ -433,7 +433,6 @@ impl Deliverer {
                 let thread = p
                     .post_text_in_thread(&post, &number, &text, &[], &once)
                     .await?;
-                store::outbox_tries::clear(conn, item_id).await?;
                 if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
@@ -448,7 +447,6 @@ impl Deliverer {
                 let thread = p
                     .post_text_in_thread(&post, &number, &n.text, &n.mentions, &once)
                     .await?;
-                store::outbox_tries::clear(conn, item_id).await?;
                 if let Some(thread) = thread {
                     store::chat_posts::set_thread(conn, tid, platform, &thread).await?;
                 }
@@ -498,7 +496,6 @@ impl Deliverer {
                 let once = self.once(conn, p, item_id, "cx").await?;
                 p.post_in_channel(&n.text, &n.mentions, department.as_deref(), &once)
                     .await?;
-                store::outbox_tries::clear(conn, item_id).await?;
                 Ok(())
             }
             Effect::ChannelChart {
@@ -534,7 +531,6 @@ impl Deliverer {
                 let p = self.platform(platform)?;
                 let once = self.once(conn, p, item_id, "cn").await?;
                 p.direct_message(user, text, &once).await?;
-                store::outbox_tries::clear(conn, item_id).await?;
                 Ok(())
             }
             Effect::Ephemeral {

@@ -21,7 +21,8 @@ pub async fn begin(conn: &mut PgConnection, outbox_id: i64) -> Result<bool, sqlx
     Ok(done.rows_affected() == 0)
 }
 
-/// Removes the mark of outbox row `outbox_id`, in the transaction that records its delivery.
+/// Removes the mark of outbox row `outbox_id`, in the transaction that records its delivery
+/// or gives it up (nothing when there is none).
 pub async fn clear(conn: &mut PgConnection, outbox_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM outbox_tries WHERE outbox_id = $1")
         .bind(outbox_id)
