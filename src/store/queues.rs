@@ -292,36 +292,100 @@ fn push_select(q: &mut QueryBuilder<'_, Postgres>, key: &str) {
     ));
 }
 
-/// The conditions of `filter` and the cursor `after`, each as ` AND …`.
-fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &QueueFilter, after: Option<&Cursor>) {
-    let key = filter.sort.key();
-    match filter.queue {
-        Queue::Mine(agent) => {
-            q.push(" AND t.assignee_id = ").push_bind(agent);
-            // Open work (also written beside a status filter that implies it): the
-            // holders' partial indexes.
-            let open_work =
-                |s: Status| !matches!(s, Status::Resolved | Status::Closed | Status::Merged);
-            if filter.status.is_none_or(open_work) {
-                q.push(" AND t.status NOT IN ('resolved', 'closed', 'merged')");
-            }
+/// Which of a list's conditions to write: all of them, only those the walked index serves
+/// (its leading columns, its predicate, a range of its key), or only the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Every,
+    Walked,
+    Residual,
+}
+
+/// Which filters the index a list walks in sort order serves (the rest are checked on each
+/// row the walk reads): the queue's own partial index (`Mine`, `Unassigned`) serves no other
+/// filter; on All a holder (`tickets_queue_assignee_*`) else a status
+/// (`tickets_queue_status_*`) leads the index. An "opened" range is a range of the age key,
+/// and an SLA state's due-time bounds a range of the due key.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    status: bool,
+    assignee: bool,
+    opened: bool,
+    sla_range: bool,
+}
+
+impl Walk {
+    fn of(filter: &QueueFilter) -> Walk {
+        let on_all = filter.queue == Queue::All;
+        let holder = on_all && matches!(filter.assignee, Some(Holder::Agent(_)));
+        Walk {
+            status: on_all && !holder && filter.status.is_some(),
+            assignee: holder,
+            opened: filter.sort == Sort::Age,
+            sla_range: filter.sort == Sort::Due,
         }
-        // Written as the unassigned indexes' predicate, so the planner can use them.
-        Queue::Unassigned => {
-            q.push(" AND t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment')");
-        }
-        Queue::All => {}
     }
-    if let Some(s) = filter.status {
+
+    /// Whether `filter` has a condition the walked index does not serve.
+    fn leaves_residual(self, filter: &QueueFilter) -> bool {
+        (filter.status.is_some() && !self.status)
+            || (filter.assignee.is_some() && !self.assignee)
+            || ((filter.opened_from.is_some() || filter.opened_to.is_some()) && !self.opened)
+            || match filter.sla {
+                None => false,
+                Some(SlaState::AtRisk | SlaState::OnTrack) => true,
+                Some(_) => !self.sla_range,
+            }
+            || filter.priority.is_some()
+            || filter.department.is_some()
+            || filter.tag.is_some()
+    }
+}
+
+/// The conditions of `filter` (those `part` selects, see [`Walk`]) and, unless `part` is
+/// `Residual`, the cursor `after`, each as ` AND …`.
+fn push_filters(
+    q: &mut QueryBuilder<'_, Postgres>,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    part: Part,
+) {
+    let key = filter.sort.key();
+    let walk = Walk::of(filter);
+    let wanted = |walked: bool| match part {
+        Part::Every => true,
+        Part::Walked => walked,
+        Part::Residual => !walked,
+    };
+    if wanted(true) {
+        match filter.queue {
+            Queue::Mine(agent) => {
+                q.push(" AND t.assignee_id = ").push_bind(agent);
+                // Open work (also written beside a status filter that implies it): the
+                // holders' partial indexes.
+                let open_work =
+                    |s: Status| !matches!(s, Status::Resolved | Status::Closed | Status::Merged);
+                if filter.status.is_none_or(open_work) {
+                    q.push(" AND t.status NOT IN ('resolved', 'closed', 'merged')");
+                }
+            }
+            // Written as the unassigned indexes' predicate, so the planner can use them.
+            Queue::Unassigned => {
+                q.push(" AND t.assignee_id IS NULL AND t.status IN ('open', 'pending_assignment')");
+            }
+            Queue::All => {}
+        }
+    }
+    if let Some(s) = filter.status.filter(|_| wanted(walk.status)) {
         q.push(" AND t.status = ").push_bind(s.as_str());
     }
-    if let Some(p) = filter.priority {
+    if let Some(p) = filter.priority.filter(|_| wanted(false)) {
         q.push(" AND t.priority = ").push_bind(p.as_str());
     }
-    if let Some(d) = &filter.department {
+    if let Some(d) = filter.department.as_ref().filter(|_| wanted(false)) {
         q.push(" AND t.department = ").push_bind(d.clone());
     }
-    match &filter.assignee {
+    match filter.assignee.as_ref().filter(|_| wanted(walk.assignee)) {
         Some(Holder::Nobody) => {
             q.push(" AND t.assignee_id IS NULL");
         }
@@ -339,47 +403,53 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &QueueFilter, after:
     }
     if let Some(state) = filter.sla {
         // Written on the due sort's key (`COALESCE(sla_due_at, 'infinity')`, never infinity
-        // for a real due time), so with that sort the state is a range of its index.
+        // for a real due time), so with that sort the state is a range of its index; the
+        // warning time is checked on each row.
         let due = Sort::Due.key();
         let now = filter.now;
-        match state {
-            SlaState::Breached => {
-                q.push(format_args!(" AND {due} <= ")).push_bind(now);
+        if wanted(walk.sla_range) {
+            match state {
+                SlaState::Breached => {
+                    q.push(format_args!(" AND {due} <= ")).push_bind(now);
+                }
+                SlaState::AtRisk | SlaState::OnTrack => {
+                    q.push(format_args!(" AND {due} > "))
+                        .push_bind(now)
+                        .push(format_args!(" AND {due} < 'infinity'"));
+                }
+                SlaState::None => {
+                    q.push(format_args!(" AND {due} = 'infinity'"));
+                }
             }
-            SlaState::AtRisk => {
-                q.push(format_args!(" AND {due} > "))
-                    .push_bind(now)
-                    .push(format_args!(
-                        " AND {due} < 'infinity' AND t.sla_warn_at <= "
-                    ))
-                    .push_bind(now);
-            }
-            SlaState::OnTrack => {
-                q.push(format_args!(" AND {due} > "))
-                    .push_bind(now)
-                    .push(format_args!(
-                        " AND {due} < 'infinity' AND (t.sla_warn_at IS NULL OR t.sla_warn_at > "
-                    ))
-                    .push_bind(now)
-                    .push(")");
-            }
-            SlaState::None => {
-                q.push(format_args!(" AND {due} = 'infinity'"));
+        }
+        if wanted(false) {
+            match state {
+                SlaState::AtRisk => {
+                    q.push(" AND t.sla_warn_at <= ").push_bind(now);
+                }
+                SlaState::OnTrack => {
+                    q.push(" AND (t.sla_warn_at IS NULL OR t.sla_warn_at > ")
+                        .push_bind(now)
+                        .push(")");
+                }
+                SlaState::Breached | SlaState::None => {}
             }
         }
     }
-    if let Some(tag) = &filter.tag {
+    if let Some(tag) = filter.tag.as_ref().filter(|_| wanted(false)) {
         q.push(" AND EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ")
             .push_bind(tag.clone())
             .push(")");
     }
-    if let Some(from) = filter.opened_from {
-        q.push(" AND t.opened_at >= ").push_bind(from);
+    if wanted(walk.opened) {
+        if let Some(from) = filter.opened_from {
+            q.push(" AND t.opened_at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.opened_to {
+            q.push(" AND t.opened_at < ").push_bind(to);
+        }
     }
-    if let Some(to) = filter.opened_to {
-        q.push(" AND t.opened_at < ").push_bind(to);
-    }
-    if let Some(c) = after {
+    if let Some(c) = after.filter(|_| part != Part::Residual) {
         q.push(format_args!(" AND ({key}, t.id) > (COALESCE("))
             .push_bind(c.key)
             .push("::timestamptz, 'infinity'), ")
@@ -388,15 +458,61 @@ fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &QueueFilter, after:
     }
 }
 
-/// The ORDER BY of a list: `{key}, t.id`, an index walk from the cursor. A running SLA
+/// How many index entries [`sparse`] reads for a page of `limit`: enough that a filter
+/// passing one row in 40 fills the page.
+fn probe_rows(limit: i64) -> i64 {
+    (40 * (limit + 1)).max(2_000)
+}
+
+/// Whether walking `filter`'s sort index from `after` would read more than
+/// `rows` ([`probe_rows`]) entries before it found `limit + 1` tickets passing the conditions the
+/// index does not serve (a rare department and priority, a tag, a state), found by reading
+/// those entries (a bounded walk; ~2,000 rows). The planner cannot know this: it assumes a
+/// filter's tickets are spread evenly along the sort key, and a combination that sits at
+/// the end of it (sales tickets of low priority have no SLA policy, so no due time, and
+/// come after every ticket that has one) made it walk nearly the whole table (0.6 s at
+/// 1,000,000 tickets).
+async fn sparse(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+    rows: i64,
+) -> Result<bool, sqlx::Error> {
+    if !Walk::of(filter).leaves_residual(filter) {
+        return Ok(false);
+    }
+    let key = filter.sort.key();
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT count(*), count(*) FILTER (WHERE w.hit) FROM (SELECT (TRUE");
+    push_filters(&mut q, filter, None, Part::Residual);
+    q.push(") AS hit FROM tickets t WHERE TRUE");
+    push_filters(&mut q, filter, after, Part::Walked);
+    if let (Some(from), Sort::Due | Sort::LastCustomer) = (filter.opened_from, filter.sort) {
+        q.push(format_args!(" AND {key} >= ")).push_bind(from);
+    }
+    q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
+        .push_bind(rows)
+        .push(") w");
+    let (seen, hits): (i64, i64) = q
+        .build_query_as()
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(seen >= rows && hits <= limit)
+}
+
+/// The ORDER BY of a list: `{key}, t.id`, an index walk from the cursor. A [`sparse`] list
+/// is ordered on an expression no index has (`{key} + interval '0 s'`), so the planner reads
+/// the tickets passing its filters through their own indexes and sorts them. So is a running SLA
 /// state (`at_risk`, `on_track`: due in the future) under another sort is ordered on an
 /// expression no index has instead, so that the few tickets in that state are read through
 /// the due-time index and sorted, rather than found by walking the age or last-customer
 /// index, where they sit together at the end (recently opened), through nearly every ticket.
-fn order_by(filter: &QueueFilter) -> String {
+fn order_by(filter: &QueueFilter, sparse: bool) -> String {
     let key = filter.sort.key();
     let running = matches!(filter.sla, Some(SlaState::AtRisk | SlaState::OnTrack));
-    if running && filter.sort != Sort::Due {
+    if sparse || (running && filter.sort != Sort::Due) {
         format!("({key} + interval '0 s'), t.id")
     } else {
         format!("{key}, t.id")
@@ -410,7 +526,9 @@ fn order_by(filter: &QueueFilter) -> String {
 /// would read most of the table to find a page: an "opened from" bound under the due or
 /// last-customer sort starts the walk where the key reaches the bound (with the tickets whose
 /// key precedes their own opening added from their partial index, migrations/0024), and a
-/// running SLA state under another sort is read through the due index ([`order_by`]).
+/// running SLA state under another sort is read through the due index ([`order_by`]). A list
+/// whose filters the walk would find too rarely (see [`sparse`], which reads up to
+/// [`probe_rows`] index entries to tell) is read through the filters' own indexes and sorted.
 ///
 /// Errors: the database's.
 pub async fn page(
@@ -420,6 +538,24 @@ pub async fn page(
     limit: i64,
 ) -> Result<QueuePage, sqlx::Error> {
     let limit = limit.clamp(1, 500);
+    page_probing(conn, filter, after, limit, probe_rows(limit)).await
+}
+
+/// [`page`], judging whether the list is sparse from `probe` index entries instead of
+/// [`probe_rows`]: a small `probe` makes a small desk take the path a large one takes, so
+/// tests can check that both paths list the same tickets. `limit` is clamped to 1..=500,
+/// `probe` to at least 1.
+///
+/// Errors: the database's.
+pub async fn page_probing(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+    probe: i64,
+) -> Result<QueuePage, sqlx::Error> {
+    let limit = limit.clamp(1, 500);
+    let probe = probe.max(1);
     let resolved;
     let filter = match &filter.assignee {
         Some(Holder::Handle(h)) => {
@@ -442,10 +578,11 @@ pub async fn page(
         _ => filter,
     };
     let key = filter.sort.key();
-    let order = order_by(filter);
+    let sparse = sparse(conn, filter, after, limit, probe).await?;
+    let order = order_by(filter, sparse);
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
     match (filter.opened_from, filter.sort) {
-        (Some(from), Sort::Due | Sort::LastCustomer) => {
+        (Some(from), Sort::Due | Sort::LastCustomer) if !sparse => {
             // Tickets opened at or after `from`: those whose key is at or after `from` (a
             // walk starting there), and those whose key comes before `from` and so before
             // their own opening (the partial index of such tickets). Disjoint.
@@ -455,14 +592,14 @@ pub async fn page(
             };
             q.push("SELECT u.* FROM ((");
             push_select(&mut q, key);
-            push_filters(&mut q, filter, after);
+            push_filters(&mut q, filter, after, Part::Every);
             q.push(format_args!(" AND {key} >= "))
                 .push_bind(from)
                 .push(format_args!(" ORDER BY {order} LIMIT "))
                 .push_bind(limit + 1)
                 .push(") UNION ALL (");
             push_select(&mut q, key);
-            push_filters(&mut q, filter, after);
+            push_filters(&mut q, filter, after, Part::Every);
             // Ordered on the key plus nothing, so the key's index cannot give the order: the
             // planner then reads these few tickets from their partial index and sorts them,
             // instead of walking the key's index past every ticket (0.6 s at 1M tickets).
@@ -477,7 +614,7 @@ pub async fn page(
         }
         _ => {
             push_select(&mut q, key);
-            push_filters(&mut q, filter, after);
+            push_filters(&mut q, filter, after, Part::Every);
             q.push(format_args!(" ORDER BY {order} LIMIT "))
                 .push_bind(limit + 1);
         }
