@@ -479,7 +479,9 @@ async fn sparse(
     limit: i64,
     rows: i64,
 ) -> Result<bool, sqlx::Error> {
-    if !Walk::of(filter).leaves_residual(filter) {
+    let running = matches!(filter.sla, Some(SlaState::AtRisk | SlaState::OnTrack));
+    if !Walk::of(filter).leaves_residual(filter) || (running && filter.sort != Sort::Due) {
+        // Nothing to check on the rows, or already read through the due index and sorted.
         return Ok(false);
     }
     let key = filter.sort.key();
