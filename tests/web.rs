@@ -848,11 +848,33 @@ async fn lists_filter_sort_and_page_without_duplicates_or_skips() {
         f.sla = Some(SlaState::AtRisk);
         f.tag = Some("vip".into());
         filters.push(f);
+        // A department and priority lead the walk under the due sort; a status beside them
+        // is checked on each row.
+        let mut f = QueueFilter::new(Queue::All, sort, now);
+        f.department = Some("support".into());
+        f.priority = Some(claimdesk::domain::Priority::Low);
+        f.status = Some(claimdesk::domain::Status::Open);
+        filters.push(f);
+        let mut f = QueueFilter::new(Queue::All, sort, now);
+        f.assignee = Some(Holder::Nobody);
+        f.department = Some("billing".into());
+        filters.push(f);
     }
     let mut conn = pool.acquire().await.expect("conn");
     for f in &filters {
         let want = oracle(&pool, f).await;
-        for (limit, probe) in [(7, None), (50, None), (7, Some(3)), (50, Some(1))] {
+        // A probe with `walk_max` 0 makes every list the probe finds short of a page sparse;
+        // with a larger one, the hits it counts decide, and the walk stops at `walk_max`.
+        let probe = |rows, walk_max| Some(queues::Probe { rows, walk_max });
+        for (limit, probe) in [
+            (7, None),
+            (50, None),
+            (7, probe(3, 0)),
+            (50, probe(1, 0)),
+            (7, probe(3, 1_000)),
+            // A walk bounded at 10 entries: short of a page there, the list is read sorted.
+            (7, probe(3, 10)),
+        ] {
             let mut got = Vec::new();
             let mut after: Option<Cursor> = None;
             loop {

@@ -282,15 +282,18 @@ pub struct QueuePage {
 /// union of two index walks).
 fn push_select(q: &mut QueryBuilder<'_, Postgres>, key: &str) {
     q.push(format_args!(
-        "SELECT t.id, t.number, t.subject, t.requester_email, t.requester_name, t.status,
-                t.priority, t.department, a.handle AS assignee, t.opened_at,
-                t.last_customer_at, t.sla_due_at, t.sla_warn_at,
-                ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag)
-                    AS tags,
-                {key} AS sort_key
-         FROM tickets t LEFT JOIN agents a ON a.id = t.assignee_id WHERE TRUE"
+        "{COLUMNS}, {key} AS sort_key FROM tickets t {AGENT_JOIN} WHERE TRUE"
     ));
 }
+
+/// A list row's columns but the sort key, of `tickets t` joined as [`AGENT_JOIN`].
+const COLUMNS: &str = "SELECT t.id, t.number, t.subject, t.requester_email, t.requester_name,
+        t.status, t.priority, t.department, a.handle AS assignee, t.opened_at,
+        t.last_customer_at, t.sla_due_at, t.sla_warn_at,
+        ARRAY(SELECT g.tag FROM ticket_tags g WHERE g.ticket_id = t.id ORDER BY g.tag) AS tags";
+
+/// The holder's handle beside a ticket `t`.
+const AGENT_JOIN: &str = "LEFT JOIN agents a ON a.id = t.assignee_id";
 
 /// Which of a list's conditions to write: all of them, only those the walked index serves
 /// (its leading columns, its predicate, a range of its key), or only the rest.
@@ -303,13 +306,15 @@ enum Part {
 
 /// Which filters the index a list walks in sort order serves (the rest are checked on each
 /// row the walk reads): the queue's own partial index (`Mine`, `Unassigned`) serves no other
-/// filter; on All a holder (`tickets_queue_assignee_*`) else a status
-/// (`tickets_queue_status_*`) leads the index. An "opened" range is a range of the age key,
-/// and an SLA state's due-time bounds a range of the due key.
+/// filter; on All a holder (`tickets_queue_assignee_*`) leads the index, else under the due
+/// sort a department with a priority (`tickets_department_priority_due_idx`), else a status
+/// (`tickets_queue_status_*`). An "opened" range is a range of the age key, and an SLA
+/// state's due-time bounds a range of the due key.
 #[derive(Debug, Clone, Copy)]
 struct Walk {
     status: bool,
     assignee: bool,
+    department_priority: bool,
     opened: bool,
     sla_range: bool,
 }
@@ -318,9 +323,15 @@ impl Walk {
     fn of(filter: &QueueFilter) -> Walk {
         let on_all = filter.queue == Queue::All;
         let holder = on_all && matches!(filter.assignee, Some(Holder::Agent(_)));
+        let department_priority = on_all
+            && !holder
+            && filter.sort == Sort::Due
+            && filter.department.is_some()
+            && filter.priority.is_some();
         Walk {
-            status: on_all && !holder && filter.status.is_some(),
+            status: on_all && !holder && !department_priority && filter.status.is_some(),
             assignee: holder,
+            department_priority,
             opened: filter.sort == Sort::Age,
             sla_range: filter.sort == Sort::Due,
         }
@@ -336,8 +347,8 @@ impl Walk {
                 Some(SlaState::AtRisk | SlaState::OnTrack) => true,
                 Some(_) => !self.sla_range,
             }
-            || filter.priority.is_some()
-            || filter.department.is_some()
+            || ((filter.priority.is_some() || filter.department.is_some())
+                && !self.department_priority)
             || filter.tag.is_some()
     }
 }
@@ -379,10 +390,14 @@ fn push_filters(
     if let Some(s) = filter.status.filter(|_| wanted(walk.status)) {
         q.push(" AND t.status = ").push_bind(s.as_str());
     }
-    if let Some(p) = filter.priority.filter(|_| wanted(false)) {
+    if let Some(p) = filter.priority.filter(|_| wanted(walk.department_priority)) {
         q.push(" AND t.priority = ").push_bind(p.as_str());
     }
-    if let Some(d) = filter.department.as_ref().filter(|_| wanted(false)) {
+    if let Some(d) = filter
+        .department
+        .as_ref()
+        .filter(|_| wanted(walk.department_priority))
+    {
         q.push(" AND t.department = ").push_bind(d.clone());
     }
     match filter.assignee.as_ref().filter(|_| wanted(walk.assignee)) {
@@ -458,26 +473,44 @@ fn push_filters(
     }
 }
 
-/// How many index entries [`sparse`] reads for a page of `limit`: enough that a filter
-/// passing one row in 40 fills the page.
-fn probe_rows(limit: i64) -> i64 {
-    (40 * (limit + 1)).max(2_000)
+/// How [`page`] tells whether walking a list's sort index would take too long ([`sparse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Index entries read to count how often the filters the walk does not serve pass.
+    pub rows: i64,
+    /// Index entries a page's walk may be expected to read (extrapolated from the count)
+    /// before the list is read through the filters' own indexes and sorted instead.
+    pub walk_max: i64,
 }
 
-/// Whether walking `filter`'s sort index from `after` would read more than
-/// `rows` ([`probe_rows`]) entries before it found `limit + 1` tickets passing the conditions the
-/// index does not serve (a rare department and priority, a tag, a state), found by reading
-/// those entries (a bounded walk; ~2,000 rows). The planner cannot know this: it assumes a
-/// filter's tickets are spread evenly along the sort key, and a combination that sits at
-/// the end of it (sales tickets of low priority have no SLA policy, so no due time, and
-/// come after every ticket that has one) made it walk nearly the whole table (0.6 s at
-/// 1,000,000 tickets).
+impl Probe {
+    /// The probe of a page of `limit` tickets: 40 entries per page row, at least 2,000 (a
+    /// filter passing one row in 40 fills the page within it), and walks of up to 20,000
+    /// entries (~20 ms at 1,000,000 tickets on 2 cores, `cargo bench --bench web`).
+    pub fn for_limit(limit: i64) -> Probe {
+        Probe {
+            rows: (40 * (limit + 1)).max(2_000),
+            walk_max: 20_000,
+        }
+    }
+}
+
+/// Whether walking `filter`'s sort index from `after` would read more than `probe.walk_max`
+/// entries before it found `limit + 1` tickets passing the conditions the index does not
+/// serve (a rare department and priority, a tag, a state). Told by reading `probe.rows`
+/// entries of that walk (a bounded walk) and counting the hits: none, or too few to
+/// extrapolate a page within `walk_max`, make the list sparse. The planner cannot know this:
+/// it assumes a filter's tickets are spread evenly along the sort key, and a combination
+/// that sits at the end of it (sales tickets of low priority have no SLA policy, so no due
+/// time, and came after every ticket that had one) made it walk nearly the whole table
+/// (0.6 s at 1,000,000 tickets); while reading every sales ticket to find the unassigned
+/// ones (one in 70 along the age index) and sorting them took 190 ms.
 async fn sparse(
     conn: &mut PgConnection,
     filter: &QueueFilter,
     after: Option<&Cursor>,
     limit: i64,
-    rows: i64,
+    probe: Probe,
 ) -> Result<bool, sqlx::Error> {
     let running = matches!(filter.sla, Some(SlaState::AtRisk | SlaState::OnTrack));
     if !Walk::of(filter).leaves_residual(filter) || (running && filter.sort != Sort::Due) {
@@ -494,21 +527,25 @@ async fn sparse(
         q.push(format_args!(" AND {key} >= ")).push_bind(from);
     }
     q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
-        .push_bind(rows)
+        .push_bind(probe.rows)
         .push(") w");
     let (seen, hits): (i64, i64) = q
         .build_query_as()
         .persistent(false)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(seen >= rows && hits <= limit)
+    // The walk ends within the probe (the list's end or a full page), or `limit + 1` hits
+    // at `hits / seen` take at most `walk_max` entries.
+    let short = seen < probe.rows
+        || hits > limit
+        || (hits > 0 && (limit + 1).saturating_mul(seen) <= probe.walk_max.saturating_mul(hits));
+    Ok(!short)
 }
 
 /// The ORDER BY of a list: `{key}, t.id`, an index walk from the cursor. A [`sparse`] list
 /// is ordered on an expression no index has (`{key} + interval '0 s'`), so the planner reads
-/// the tickets passing its filters through their own indexes and sorts them. So is a running SLA
-/// state (`at_risk`, `on_track`: due in the future) under another sort is ordered on an
-/// expression no index has instead, so that the few tickets in that state are read through
+/// the tickets passing its filters through their own indexes and sorts them. So is a list of a
+/// running SLA state (`at_risk`, `on_track`: due in the future) under another sort, so that the few tickets in that state are read through
 /// the due-time index and sorted, rather than found by walking the age or last-customer
 /// index, where they sit together at the end (recently opened), through nearly every ticket.
 fn order_by(filter: &QueueFilter, sparse: bool) -> String {
@@ -530,7 +567,7 @@ fn order_by(filter: &QueueFilter, sparse: bool) -> String {
 /// key precedes their own opening added from their partial index, migrations/0024), and a
 /// running SLA state under another sort is read through the due index ([`order_by`]). A list
 /// whose filters the walk would find too rarely (see [`sparse`], which reads up to
-/// [`probe_rows`] index entries to tell) is read through the filters' own indexes and sorted.
+/// [`Probe::for_limit`] to tell) is read through the filters' own indexes and sorted.
 ///
 /// Errors: the database's.
 pub async fn page(
@@ -540,13 +577,12 @@ pub async fn page(
     limit: i64,
 ) -> Result<QueuePage, sqlx::Error> {
     let limit = limit.clamp(1, 500);
-    page_probing(conn, filter, after, limit, probe_rows(limit)).await
+    page_probing(conn, filter, after, limit, Probe::for_limit(limit)).await
 }
 
-/// [`page`], judging whether the list is sparse from `probe` index entries instead of
-/// [`probe_rows`]: a small `probe` makes a small desk take the path a large one takes, so
-/// tests can check that both paths list the same tickets. `limit` is clamped to 1..=500,
-/// `probe` to at least 1.
+/// [`page`] with `probe` instead of [`Probe::for_limit`]: a small probe (and `walk_max` 0)
+/// makes a small desk take the path a large one takes, so tests can check that both paths
+/// list the same tickets. `limit` is clamped to 1..=500, `probe.rows` to at least 1.
 ///
 /// Errors: the database's.
 pub async fn page_probing(
@@ -554,10 +590,13 @@ pub async fn page_probing(
     filter: &QueueFilter,
     after: Option<&Cursor>,
     limit: i64,
-    probe: i64,
+    probe: Probe,
 ) -> Result<QueuePage, sqlx::Error> {
     let limit = limit.clamp(1, 500);
-    let probe = probe.max(1);
+    let probe = Probe {
+        rows: probe.rows.max(1),
+        ..probe
+    };
     let resolved;
     let filter = match &filter.assignee {
         Some(Holder::Handle(h)) => {
@@ -579,9 +618,64 @@ pub async fn page_probing(
         }
         _ => filter,
     };
+    let mut rows = if sparse(conn, filter, after, limit, probe).await? {
+        rows(conn, filter, after, limit, Plan::Sorted).await?
+    } else {
+        match rows(conn, filter, after, limit, Plan::Walk(probe.walk_max)).await? {
+            Some(rows) => Some(rows),
+            // The walk reached its bound before a page: read and sort instead.
+            None => rows(conn, filter, after, limit, Plan::Sorted).await?,
+        }
+    }
+    .unwrap_or_default();
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = if more {
+        rows.last().map(|r| Cursor {
+            key: r.key(filter.sort),
+            id: r.id,
+        })
+    } else {
+        None
+    };
+    Ok(QueuePage { rows, next })
+}
+
+/// How [`rows`] reads a page: walking the sort's index (at most the given number of
+/// entries where some filters are checked on each row), or reading the filtered tickets
+/// and sorting them ([`order_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    Walk(i64),
+    Sorted,
+}
+
+/// Up to `limit + 1` rows of `filter` after `after` read as `plan` says, or `None` when a
+/// bounded walk read its bound before it found them (the rows it found may not be all).
+async fn rows(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    limit: i64,
+    plan: Plan,
+) -> Result<Option<Vec<QueueRow>>, sqlx::Error> {
+    let bound = match plan {
+        Plan::Walk(b) => Some(b.max(limit + 1)),
+        Plan::Sorted => None,
+    };
+    let key_order = &format!("{}, t.id", filter.sort.key());
     let key = filter.sort.key();
-    let sparse = sparse(conn, filter, after, limit, probe).await?;
+    let sparse = plan == Plan::Sorted;
     let order = order_by(filter, sparse);
+    // A bounded walk where some filters are checked on each row (not the union of two
+    // walks for an opening bound, not an order no index gives).
+    let union = !sparse
+        && matches!(
+            (filter.opened_from, filter.sort),
+            (Some(_), Sort::Due | Sort::LastCustomer)
+        );
+    let bounded =
+        bound.filter(|_| !union && Walk::of(filter).leaves_residual(filter) && order == *key_order);
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("");
     match (filter.opened_from, filter.sort) {
         (Some(from), Sort::Due | Sort::LastCustomer) if !sparse => {
@@ -614,6 +708,26 @@ pub async fn page_probing(
                 .push(")) u ORDER BY u.sort_key, u.id LIMIT ")
                 .push_bind(limit + 1);
         }
+        (_, _) if bounded.is_some() => {
+            // The walk the probe judged, written so the planner can take no other index:
+            // the ids of at most `bound` entries in the sort's order with the conditions the
+            // index serves, the other conditions checked on those, the page's rows joined
+            // to them. (Left to itself, the planner walked the plain due index past 77,000
+            // tickets for resolved urgent ones, which the status's index lists at once.)
+            q.push(format_args!(
+                "{COLUMNS}, {key} AS sort_key FROM (SELECT w.id FROM (SELECT t.id, (TRUE"
+            ));
+            push_filters(&mut q, filter, None, Part::Residual);
+            q.push(") AS hit FROM tickets t WHERE TRUE");
+            push_filters(&mut q, filter, after, Part::Walked);
+            q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
+                .push_bind(bounded.unwrap_or(limit + 1))
+                .push(") w WHERE w.hit LIMIT ")
+                .push_bind(limit + 1)
+                .push(format_args!(
+                    ") p JOIN tickets t ON t.id = p.id {AGENT_JOIN} ORDER BY {key}, t.id"
+                ));
+        }
         _ => {
             push_select(&mut q, key);
             push_filters(&mut q, filter, after, Part::Every);
@@ -623,22 +737,31 @@ pub async fn page_probing(
     }
     // Planned per call with the values bound (not a cached generic plan): how many tickets
     // one holder, status or date range selects decides which index to walk.
-    let mut rows: Vec<QueueRow> = q
+    let rows: Vec<QueueRow> = q
         .build_query_as()
         .persistent(false)
         .fetch_all(&mut *conn)
         .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = if more {
-        rows.last().map(|r| Cursor {
-            key: r.key(filter.sort),
-            id: r.id,
-        })
-    } else {
-        None
-    };
-    Ok(QueuePage { rows, next })
+    if let Some(bound) = bounded {
+        if i64::try_from(rows.len()).unwrap_or(i64::MAX) <= limit {
+            // A short page: the list's end, or the bound? Count the walk.
+            let mut q: QueryBuilder<Postgres> =
+                QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE TRUE");
+            push_filters(&mut q, filter, after, Part::Walked);
+            q.push(format_args!(" ORDER BY {key}, t.id LIMIT "))
+                .push_bind(bound)
+                .push(") w");
+            let (walked,): (i64,) = q
+                .build_query_as()
+                .persistent(false)
+                .fetch_one(&mut *conn)
+                .await?;
+            if walked >= bound {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(rows))
 }
 
 #[cfg(test)]
