@@ -729,12 +729,22 @@ async fn rows(
                 Sort::Due => "COALESCE(t.sla_due_at, 'infinity') < t.opened_at",
                 _ => "COALESCE(t.last_customer_at, 'infinity') < t.opened_at",
             };
+            // The walk is the one the probe judged ([`Walk::order`]; the planner read 42,000
+            // open tickets of the last 30 days to find 418 of billing and high priority).
             q.push("SELECT u.* FROM ((");
             push_select(&mut q, key);
-            push_filters(&mut q, filter, after, Part::Every);
+            push_filters(&mut q, filter, after, Part::Walked);
+            push_filters(&mut q, filter, None, Part::Residual);
             q.push(format_args!(" AND {key} >= "))
                 .push_bind(from)
-                .push(format_args!(" ORDER BY {order} LIMIT "))
+                .push(format_args!(
+                    " ORDER BY {} LIMIT ",
+                    if order == *key_order {
+                        Walk::of(filter).order(filter)
+                    } else {
+                        order.clone()
+                    }
+                ))
                 .push_bind(limit + 1)
                 .push(") UNION ALL (");
             push_select(&mut q, key);
