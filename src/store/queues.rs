@@ -588,9 +588,10 @@ async fn sparse(
 /// The ORDER BY of a list: `{key}, t.id`, an index walk from the cursor. A [`sparse`] list
 /// is ordered on an expression no index has (`{key} + interval '0 s'`), so the planner reads
 /// the tickets passing its filters through their own indexes and sorts them. So is a list of a
-/// running SLA state (`at_risk`, `on_track`: due in the future) under another sort, so that the few tickets in that state are read through
-/// the due-time index and sorted, rather than found by walking the age or last-customer
-/// index, where they sit together at the end (recently opened), through nearly every ticket.
+/// running SLA state (`at_risk`, `on_track`: due in the future) under another sort, so that
+/// the few tickets in that state are read through the due-time index and sorted, rather than
+/// found by walking the age or last-customer index, where they sit together at the end
+/// (recently opened), through nearly every ticket.
 fn order_by(filter: &QueueFilter, sparse: bool) -> String {
     let key = filter.sort.key();
     let running = matches!(filter.sla, Some(SlaState::AtRisk | SlaState::OnTrack));
