@@ -898,6 +898,13 @@ async fn lists_filter_sort_and_page_without_duplicates_or_skips() {
         }
     }
 
+    // The walks turn sorting off for their statements only: the connection goes back as it was.
+    let (sorting,): (String,) = sqlx::query_as("SHOW enable_sort")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("show");
+    assert_eq!(sorting, "on", "enable_sort left off on the connection");
+
     // Over HTTP: a list page links to the next one, and bad values are explained.
     let running = app.start_web().await.expect("web");
     let b = sign_in_without_mail(&app, running.addr, "ana").await;
