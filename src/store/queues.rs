@@ -572,15 +572,7 @@ async fn sparse(
     ))
     .push_bind(probe.rows)
     .push(") w");
-    sorts(conn, false).await?;
-    let counted = q
-        .build_query_as()
-        .persistent(false)
-        .fetch_one(&mut *conn)
-        .await;
-    let reset = sorts(conn, true).await;
-    let (seen, hits): (i64, i64) = counted?;
-    reset?;
+    let (seen, hits): (i64, i64) = one_unsorted(conn, &mut q).await?;
     // The walk ends within the probe (the list's end or a full page), or `limit + 1` hits
     // at `hits / seen` take at most `walk_max` entries.
     let short = seen < probe.rows
@@ -829,21 +821,35 @@ async fn rows(
             ))
             .push_bind(bound)
             .push(") w");
-            sorts(conn, false).await?;
-            let counted = q
-                .build_query_as()
-                .persistent(false)
-                .fetch_one(&mut *conn)
-                .await;
-            let reset = sorts(conn, true).await;
-            let (walked,): (i64,) = counted?;
-            reset?;
+            let (walked,): (i64,) = one_unsorted(conn, &mut q).await?;
             if walked >= bound {
                 return Ok(None);
             }
         }
     }
     Ok(Some(rows))
+}
+
+/// The one row of `q`, run with sorting off ([`sorts`]).
+///
+/// Errors: the database's (the statement's first).
+async fn one_unsorted<T>(
+    conn: &mut PgConnection,
+    q: &mut QueryBuilder<'_, Postgres>,
+) -> Result<T, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    sorts(conn, false).await?;
+    let row = q
+        .build_query_as()
+        .persistent(false)
+        .fetch_one(&mut *conn)
+        .await;
+    let reset = sorts(conn, true).await;
+    let row = row?;
+    reset?;
+    Ok(row)
 }
 
 /// Lets the planner sort (`RESET enable_sort`) or not (`SET enable_sort = off`) on `conn`,
