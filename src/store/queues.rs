@@ -557,21 +557,12 @@ async fn sparse(
         // Nothing to check on the rows, or already read through the due index and sorted.
         return Ok(false);
     }
-    let key = filter.sort.key();
     let mut q: QueryBuilder<Postgres> =
         QueryBuilder::new("SELECT count(*), count(*) FILTER (WHERE w.hit) FROM (SELECT (TRUE");
     push_filters(&mut q, filter, None, Part::Residual);
-    q.push(") AS hit FROM tickets t WHERE TRUE");
-    push_filters(&mut q, filter, after, Part::Walked);
-    if let (Some(from), Sort::Due | Sort::LastCustomer) = (filter.opened_from, filter.sort) {
-        q.push(format_args!(" AND {key} >= ")).push_bind(from);
-    }
-    q.push(format_args!(
-        " ORDER BY {} LIMIT ",
-        Walk::of(filter).order(filter)
-    ))
-    .push_bind(probe.rows)
-    .push(") w");
+    q.push(") AS hit");
+    push_walk(&mut q, filter, after, probe.rows);
+    q.push(") w");
     let (seen, hits): (i64, i64) = one_unsorted(conn, &mut q).await?;
     // The walk ends within the probe (the list's end or a full page), or `limit + 1` hits
     // at `hits / seen` take at most `walk_max` entries.
@@ -762,24 +753,19 @@ async fn rows(
             // The walk the probe judged, written so the planner can take no other index:
             // the ids of at most `bound` entries in the sort's order with the conditions the
             // index serves, the other conditions checked on those, the page's rows joined
-            // to them. (Left to itself, the planner walked the plain due index past 77,000
+            // to them. (Left to itself, the planner walked the plain due index past 78,000
             // tickets for resolved urgent ones, which the status's index lists at once.)
             q.push(format_args!(
                 "{COLUMNS}, {key} AS sort_key FROM (SELECT w.id FROM (SELECT t.id, (TRUE"
             ));
             push_filters(&mut q, filter, None, Part::Residual);
-            q.push(") AS hit FROM tickets t WHERE TRUE");
-            push_filters(&mut q, filter, after, Part::Walked);
-            q.push(format_args!(
-                " ORDER BY {} LIMIT ",
-                Walk::of(filter).order(filter)
-            ))
-            .push_bind(bounded.unwrap_or(limit + 1))
-            .push(") w WHERE w.hit LIMIT ")
-            .push_bind(limit + 1)
-            .push(format_args!(
-                ") p JOIN tickets t ON t.id = p.id {AGENT_JOIN}"
-            ));
+            q.push(") AS hit");
+            push_walk(&mut q, filter, after, bounded.unwrap_or(limit + 1));
+            q.push(") w WHERE w.hit LIMIT ")
+                .push_bind(limit + 1)
+                .push(format_args!(
+                    ") p JOIN tickets t ON t.id = p.id {AGENT_JOIN}"
+                ));
         }
         _ => {
             push_select(&mut q, key);
@@ -812,15 +798,9 @@ async fn rows(
         });
         if i64::try_from(rows.len()).unwrap_or(i64::MAX) <= limit {
             // A short page: the list's end, or the bound? Count the walk.
-            let mut q: QueryBuilder<Postgres> =
-                QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM tickets t WHERE TRUE");
-            push_filters(&mut q, filter, after, Part::Walked);
-            q.push(format_args!(
-                " ORDER BY {} LIMIT ",
-                Walk::of(filter).order(filter)
-            ))
-            .push_bind(bound)
-            .push(") w");
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT count(*) FROM (SELECT 1");
+            push_walk(&mut q, filter, after, bound);
+            q.push(") w");
             let (walked,): (i64,) = one_unsorted(conn, &mut q).await?;
             if walked >= bound {
                 return Ok(None);
@@ -828,6 +808,29 @@ async fn rows(
         }
     }
     Ok(Some(rows))
+}
+
+/// ` FROM tickets t WHERE … ORDER BY … LIMIT entries`: the first `entries` of `filter`'s walk
+/// ([`Walk`]) from `after`, with the conditions its index serves (and, for an "opened from"
+/// bound under the due or last-customer sort, the key from that bound on), in its order
+/// ([`Walk::order`]). Run with sorting off ([`one_unsorted`]) it reads that index only.
+fn push_walk(
+    q: &mut QueryBuilder<'_, Postgres>,
+    filter: &QueueFilter,
+    after: Option<&Cursor>,
+    entries: i64,
+) {
+    q.push(" FROM tickets t WHERE TRUE");
+    push_filters(q, filter, after, Part::Walked);
+    if let (Some(from), Sort::Due | Sort::LastCustomer) = (filter.opened_from, filter.sort) {
+        q.push(format_args!(" AND {} >= ", filter.sort.key()))
+            .push_bind(from);
+    }
+    q.push(format_args!(
+        " ORDER BY {} LIMIT ",
+        Walk::of(filter).order(filter)
+    ))
+    .push_bind(entries);
 }
 
 /// The one row of `q`, run with sorting off ([`sorts`]).
